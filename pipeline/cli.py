@@ -1,0 +1,113 @@
+"""Command line: ``python -m pipeline refresh [--data-dir] [--warehouse] [--as-of]``.
+
+Runs the ``monthly_refresh`` job in-process on a real Dagster instance
+(``$DAGSTER_HOME``, default ``.dagster_home/`` in the repo, so runs show in
+the UI), then prints the top of the published ranked list. Exit 0 on success;
+non-zero with a one-line cause on failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+from pathlib import Path
+
+from pipeline import settings as s
+
+EXIT_FAILED = 1
+
+
+def ensure_dagster_home() -> Path:
+    """Point DAGSTER_HOME at a persistent folder holding the repo's dagster.yaml."""
+    home = Path(os.environ.get("DAGSTER_HOME") or s.REPO_ROOT / ".dagster_home")
+    home.mkdir(parents=True, exist_ok=True)
+    target = home / "dagster.yaml"
+    if not target.exists():
+        shutil.copyfile(s.REPO_ROOT / "dagster.yaml", target)
+    os.environ["DAGSTER_HOME"] = str(home)
+    return home
+
+
+def _root_cause(error) -> str:
+    """The innermost message of a Dagster error chain, on one line."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    lines = [ln for ln in (error.message or "").strip().splitlines() if ln.strip()]
+    return lines[-1].strip() if lines else "unknown error"
+
+
+def run_refresh(args: argparse.Namespace) -> int:
+    data_dir = s.resolve_path(args.data_dir, "YJT_DATA_DIR", s.DEFAULT_DATA_DIR)
+    warehouse = s.resolve_path(args.warehouse, "YJT_WAREHOUSE", s.DEFAULT_WAREHOUSE)
+    as_of = s.resolve_as_of(args.as_of)
+    rules = s.RankingRules(n_full_joint=args.full_joint, n_benchmark=args.benchmark,
+                           exclusion_months=args.exclusion_months, lag_months=args.lag_months)
+    if not data_dir.is_dir():
+        raise s.SettingsError(f"data dir {data_dir} does not exist")
+    ensure_dagster_home()
+
+    import dagster as dg  # imported late: `--help` stays fast
+
+    from pipeline.definitions import defs
+    from pipeline.publish.warehouse import read_table
+
+    config = {"data_dir": str(data_dir), "warehouse": str(warehouse), "as_of": as_of.isoformat(),
+              "lag_months": rules.lag_months, "n_full_joint": rules.n_full_joint,
+              "n_benchmark": rules.n_benchmark, "exclusion_months": rules.exclusion_months}
+    job = defs.resolve_job_def("monthly_refresh")
+    with dg.DagsterInstance.get() as instance:
+        result = job.execute_in_process(
+            run_config={"resources": {"settings": {"config": config}}}, instance=instance,
+            raise_on_error=False, tags={"as_of": as_of.isoformat(), "launched_by": "cli"})
+    if not result.success:
+        failure = next((e for e in result.all_events if e.is_step_failure), None)
+        step = failure.step_key if failure else "run"
+        cause = _root_cause(failure.step_failure_data.error) if failure else "run failed"
+        print(f"refresh failed in {step}: {cause}", file=sys.stderr)
+        return EXIT_FAILED
+
+    ranked = read_table(warehouse, "inspection_targets")
+    if s.is_synthetic(data_dir):
+        print("NOTE: demo data - the indicator figures, populations and ratings are SYNTHETIC.")
+    counts = ranked["recommendation"].value_counts().to_dict()
+    print(f"Published {warehouse} as of {as_of}: {len(ranked)} services, "
+          f"{counts.get('full_joint_inspection', 0)} full joint inspections, "
+          f"{counts.get('benchmark_visit', 0)} benchmark visits.")
+    top = ranked.sort_values("rank").head(args.top)
+    with_recs = ranked[ranked["recommendation"] == "benchmark_visit"]
+    import pandas as pd
+
+    show = pd.concat([top, with_recs]).drop_duplicates("yjs_id")
+    cols = ["rank", "yjs_name", "recommendation", "concern_score", "rank_low", "rank_high",
+            "months_since_inspection", "last_rating"]
+    print(show[cols].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m pipeline",
+                                description="Youth justice inspection targeting pipeline.")
+    sub = p.add_subparsers(dest="command", required=True)
+    r = sub.add_parser("refresh", help="run the monthly refresh and publish the warehouse")
+    r.add_argument("--data-dir", help="input folder (default $YJT_DATA_DIR or data/demo)")
+    r.add_argument("--warehouse", help="DuckDB file (default $YJT_WAREHOUSE or data/warehouse.duckdb)")
+    r.add_argument("--as-of", help="rank as an analyst would have on this date, YYYY-MM-DD "
+                                   "(default $YJT_AS_OF or today)")
+    r.add_argument("--lag-months", type=int, default=3, help="indicator publication lag (default 3)")
+    r.add_argument("--full-joint", type=int, default=8, help="full joint inspections (default 8)")
+    r.add_argument("--benchmark", type=int, default=2, help="benchmark visits (default 2)")
+    r.add_argument("--exclusion-months", type=int, default=12,
+                   help="services inspected this recently are not recommended (default 12)")
+    r.add_argument("--top", type=int, default=15, help="rows of the ranked list to print")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return run_refresh(args)
+    except (s.SettingsError, OSError) as exc:
+        print(f"refresh failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED

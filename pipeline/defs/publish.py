@@ -1,0 +1,51 @@
+"""Publish: every output table written to a staging copy of the DuckDB
+warehouse and swapped in atomically (``pipeline.publish``)."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pandas as pd
+
+from pipeline import ingest
+from pipeline.defs.resources import RefreshSettings
+from pipeline.model import panel
+from pipeline.publish import tables as t
+from pipeline.publish.warehouse import publish
+from pipeline.settings import is_synthetic
+
+GROUP = "publish"
+
+
+@dg.asset(group_name=GROUP, kinds={"duckdb"}, description=(
+    "The DuckDB warehouse analysts query: services, indicator_values, inspections, "
+    "inspection_targets, ranking_history, quarantine, source_files and more, published atomically."))
+def warehouse(settings: RefreshSettings, services: ingest.Ingested, population: ingest.Ingested,
+              first_time_entrants: ingest.Ingested, reoffending: ingest.Ingested,
+              custody: ingest.Ingested, inspections: ingest.Ingested,
+              indicator_values: pd.DataFrame, indicator_dispersion: pd.DataFrame,
+              indicator_evidence: pd.DataFrame, inspection_targets: pd.DataFrame) -> dg.MaterializeResult:
+    as_of, data_dir = settings.as_of_date(), settings.data_path()
+    sources = {"services": services, "population": population,
+               "first_time_entrants": first_time_entrants, "reoffending": reoffending,
+               "custody": custody, "inspections": inspections}
+    quarantine, files = t.collect(sources)
+    out = {
+        "services": panel.services_table(services.table, population.table),
+        "indicator_values": indicator_values,
+        "inspections": t.inspections_table(inspections.table, as_of),
+        "inspection_targets": inspection_targets,
+        "quarantine": quarantine,
+        "source_files": files,
+        "indicator_dispersion": indicator_dispersion,
+        "indicator_evidence": indicator_evidence,
+        "run_metadata": t.run_metadata(as_of, data_dir, is_synthetic(data_dir), settings.rules()),
+    }
+    out = {name: t.ordered(name, df) for name, df in out.items()}
+    path = settings.warehouse_path()
+    counts = publish(path, out, t.view_statements())
+    return dg.MaterializeResult(metadata={
+        "path": dg.MetadataValue.path(str(path)),
+        "tables": dg.MetadataValue.md(pd.Series(counts, name="rows").rename_axis("table")
+                                      .reset_index().to_markdown(index=False)),
+        "quarantined_rows": len(quarantine),
+    })

@@ -1,0 +1,36 @@
+"""Rank: the concern score, rank intervals and recommendations
+(``pipeline.model.scores``, ``pipeline.rank``)."""
+
+from __future__ import annotations
+
+import dagster as dg
+import pandas as pd
+
+from pipeline import ingest
+from pipeline.defs.resources import RefreshSettings
+from pipeline.model import scores
+from pipeline.rank import targets
+from pipeline.settings import is_synthetic
+
+GROUP = "rank"
+SYNTHETIC_BANNER = "**Demo data: the indicator figures, populations and ratings are SYNTHETIC.**\n\n"
+
+
+@dg.asset(group_name=GROUP, kinds={"pandas"}, description=(
+    "The ranked list: one row per service with concern score, 90% rank interval, "
+    "recommendation (full_joint_inspection / benchmark_visit / monitor) and plain-English reasons."))
+def inspection_targets(settings: RefreshSettings, services: ingest.Ingested,
+                       inspections: ingest.Ingested, indicator_evidence: pd.DataFrame) -> dg.Output:
+    as_of, rules = settings.as_of_date(), settings.rules()
+    history = scores.inspection_history(inspections.table, as_of)
+    scored = scores.concern_scores(services.table, indicator_evidence, history, rules.weights)
+    ranked = targets.recommend(scored, indicator_evidence, rules, as_of)
+    picked = ranked[ranked["recommendation"] != "monitor"]
+    table = picked[["rank", "yjs_name", "recommendation", "rank_low", "rank_high", "reasons"]]
+    banner = SYNTHETIC_BANNER if is_synthetic(settings.data_path()) else ""
+    return dg.Output(ranked, metadata={
+        "as_of": str(as_of), "rows": len(ranked),
+        "full_joint_inspection": int((ranked["recommendation"] == "full_joint_inspection").sum()),
+        "benchmark_visit": int((ranked["recommendation"] == "benchmark_visit").sum()),
+        "recommended": dg.MetadataValue.md(banner + table.to_markdown(index=False)),
+    })

@@ -1,0 +1,56 @@
+"""Run settings as a Dagster resource (editable in the launchpad), the
+in-process executor (one DuckDB writer) and the resource binding."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import dagster as dg
+
+from pipeline import settings as s
+
+
+class RefreshSettings(dg.ConfigurableResource):
+    """Where to read, where to publish, the as-of date and the ranking rules.
+
+    Empty paths and dates fall back to YJT_DATA_DIR / YJT_WAREHOUSE / YJT_AS_OF,
+    then to the defaults (data/demo, data/warehouse.duckdb, today).
+    """
+
+    data_dir: str = ""
+    warehouse: str = ""
+    as_of: str = ""
+    lag_months: int = 3
+    n_full_joint: int = 8
+    n_benchmark: int = 2
+    exclusion_months: int = 12
+    weight_fte: float = 1.0
+    weight_reoffending: float = 1.0
+    weight_custody: float = 1.0
+    weight_inspection: float = 0.75
+    weight_time_since_inspection: float = 0.25
+
+    def data_path(self) -> Path:
+        return s.resolve_path(self.data_dir, "YJT_DATA_DIR", s.DEFAULT_DATA_DIR)
+
+    def warehouse_path(self) -> Path:
+        return s.resolve_path(self.warehouse, "YJT_WAREHOUSE", s.DEFAULT_WAREHOUSE)
+
+    def as_of_date(self) -> dt.date:
+        return s.resolve_as_of(self.as_of)
+
+    def rules(self) -> s.RankingRules:
+        return s.RankingRules(
+            n_full_joint=self.n_full_joint, n_benchmark=self.n_benchmark,
+            exclusion_months=self.exclusion_months, lag_months=self.lag_months,
+            weights={"fte": self.weight_fte, "reoffending": self.weight_reoffending,
+                     "custody": self.weight_custody, "inspection": self.weight_inspection,
+                     "time_since_inspection": self.weight_time_since_inspection},
+        )
+
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    return dg.Definitions(resources={"settings": RefreshSettings()},
+                          executor=dg.in_process_executor)

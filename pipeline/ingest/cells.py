@@ -1,0 +1,113 @@
+"""Parsing single cells, read as text, into numbers and dates.
+
+Every reader reads cells as strings and parses them here, so that the
+suppression markers are honoured in one place and a cell that cannot be read
+fails with a message naming the column and the value (``column fte_count:
+'twelve' is not a number``). The readers turn :class:`RowProblem` into a
+quarantine row; they never guess.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime
+
+import pandas as pd
+
+# "Not published" markers used by ONS, MoJ and YJB tables (and empty cells).
+MARKERS = frozenset({"", "*", "..", "x", "[c]", "[x]", "[z]", "-"})
+
+_NUMBER = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$")
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})([ T]00:00(:00)?)?$")
+_YEAR_MONTH = re.compile(r"^(\d{4})[-/](\d{1,2})$")
+_DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})$")
+_FINANCIAL_YEAR = re.compile(r"^(\d{4})\s*[-/]\s*(\d{2}|\d{4})$")
+
+
+class RowProblem(ValueError):
+    """A cell that cannot be read; the message names the column and value."""
+
+
+def is_suppressed(value: str) -> bool:
+    """True for an empty cell or a *not published* marker."""
+    return value.strip().lower() in MARKERS
+
+
+def parse_count(value: str, column: str) -> float:
+    """A non-negative count; NaN when suppressed. Accepts ``1,234`` and ``12.0``."""
+    text = value.strip()
+    if is_suppressed(text):
+        return math.nan
+    if not _NUMBER.match(text):
+        raise RowProblem(f"column {column}: {value!r} is not a number")
+    number = float(text.replace(",", ""))
+    if number < 0:
+        raise RowProblem(f"column {column}: {value!r} is negative; counts cannot be")
+    return number
+
+
+def parse_int(value: str, column: str) -> int:
+    """A whole number that must be present (years, ages, period lengths)."""
+    number = parse_count(value, column)
+    if math.isnan(number):
+        raise RowProblem(f"column {column}: {value!r} is missing; a whole number is required")
+    if not number.is_integer():
+        raise RowProblem(f"column {column}: {value!r} is not a whole number")
+    return int(number)
+
+
+def month_end(value: str, column: str) -> pd.Timestamp:
+    """The last day of the month named by ``YYYY-MM`` (or a date within it).
+
+    Periods are identified by their last month, so a full date is moved to
+    the end of its month: ``2020-03`` and ``2020-03-15`` both give 2020-03-31.
+    """
+    text = value.strip()
+    match = _YEAR_MONTH.match(text)
+    if match:
+        year, month, day = int(match[1]), int(match[2]), 1
+    else:
+        try:
+            stamp = parse_date(text, column)
+        except RowProblem:
+            raise RowProblem(
+                f"column {column}: {value!r} is not a month (expected YYYY-MM)"
+            ) from None
+        year, month, day = stamp.year, stamp.month, 1
+    try:
+        start = pd.Timestamp(year=year, month=month, day=day)
+    except ValueError:
+        raise RowProblem(f"column {column}: {value!r} is not a month (expected YYYY-MM)") from None
+    return start + pd.offsets.MonthEnd(0)
+
+
+def parse_date(value: str, column: str) -> pd.Timestamp:
+    """A calendar date: ISO ``YYYY-MM-DD`` or British ``DD/MM/YYYY`` / ``DD/MM/YY``.
+
+    Never month-first: every publisher here is British. Two-digit years are
+    20YY (the scrape of HMI Probation reports starts in 2021).
+    """
+    text = value.strip()
+    iso, dmy = _ISO_DATE.match(text), _DMY.match(text)
+    try:
+        if iso:
+            return pd.Timestamp(datetime(int(iso[1]), int(iso[2]), int(iso[3])))
+        if dmy:
+            year = int(dmy[3]) + (2000 if len(dmy[3]) == 2 else 0)
+            return pd.Timestamp(datetime(year, int(dmy[2]), int(dmy[1])))
+    except ValueError:
+        pass
+    raise RowProblem(
+        f"column {column}: {value!r} is not a date (expected YYYY-MM-DD or DD/MM/YYYY)"
+    )
+
+
+def financial_year_end(value: str, column: str) -> pd.Timestamp:
+    """``2019-20`` (or ``2019/20``, ``2019-2020``) ends on 31 March 2020."""
+    match = _FINANCIAL_YEAR.match(value.strip())
+    if match:
+        start, end = int(match[1]), int(match[2])
+        if end == start + 1 or (len(match[2]) == 2 and end == (start + 1) % 100):
+            return pd.Timestamp(year=start + 1, month=3, day=31)
+    raise RowProblem(f"column {column}: {value!r} is not a financial year (expected YYYY-YY)")

@@ -1,0 +1,144 @@
+"""The indicator panel: one row per service x indicator x period, with rates,
+expected counts, over-dispersion-adjusted z-scores and funnel bands.
+
+This is the ``indicator_values`` table of the contract. The as-of rule lives
+here: only periods that ended on or before as_of minus the publication lag
+are used, so nothing later can leak into a ranking.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from pipeline.indicators import INDICATORS, Indicator
+from pipeline.model import stats
+
+PANEL_COLUMNS = [
+    "yjs_id", "indicator", "period_end", "period_months", "numerator", "denominator",
+    "rate", "national_rate", "expected", "z_unadjusted", "z_score", "funnel_band", "suppressed",
+]
+DISPERSION_COLUMNS = [
+    "indicator", "period_end", "period_months", "n_services", "national_rate", "phi", "tau2",
+    "adjusted",
+]
+
+
+def indicator_cutoff(as_of: dt.date, lag_months: int) -> pd.Timestamp:
+    """The last period end an analyst could have seen on ``as_of``."""
+    return pd.Timestamp(as_of) - pd.DateOffset(months=lag_months)
+
+
+def service_population(services: pd.DataFrame, population: pd.DataFrame, years) -> pd.DataFrame:
+    """Population aged 10-17 per service and year.
+
+    Per local authority, the year asked for when published, else the LA's
+    latest year available (contract); then summed over the service's LAs.
+    Returns yjs_id, year, population_10_17.
+    """
+    if population.empty:
+        return pd.DataFrame(columns=["yjs_id", "year", "population_10_17"])
+    wide = population.pivot_table(index="la_code", columns="year", values="population_10_17",
+                                  aggfunc="sum")
+    latest = wide.ffill(axis=1).iloc[:, -1]
+    wanted = sorted(set(int(y) for y in years) | set(wide.columns))
+    wide = wide.reindex(columns=wanted)
+    wide = wide.apply(lambda col: col.fillna(latest))
+    long = wide.stack().rename("population_10_17").reset_index()
+    long = long.merge(services[["la_code", "yjs_id"]], on="la_code")
+    return long.groupby(["yjs_id", "year"], as_index=False)["population_10_17"].sum()
+
+
+def _counts(ind: Indicator, table: pd.DataFrame, pop: pd.DataFrame) -> pd.DataFrame:
+    """Numerator and denominator per service and period for one indicator.
+
+    Rows of one service and period are summed (a merged service reported by
+    its former parts); if any part is suppressed the total is suppressed.
+    """
+    if ind.family == "binomial":
+        df = table.rename(columns={"cohort_end": "period_end", "cohort_months": "period_months",
+                                   "reoffenders": "numerator", "cohort_size": "denominator"})
+    else:
+        count_col = {"fte": "fte_count", "custody": "custodial_sentences"}[ind.key]
+        df = table.rename(columns={count_col: "numerator"})
+        df["year"] = pd.to_datetime(df["period_end"]).dt.year
+        df = df.merge(pop, on=["yjs_id", "year"], how="left")
+        df = df.rename(columns={"population_10_17": "denominator"})
+    df = df[["yjs_id", "period_end", "period_months", "numerator", "denominator", "suppressed"]]
+    df = df.assign(suppressed=df["suppressed"].astype(bool) | df["numerator"].isna())
+    keys = ["yjs_id", "period_end", "period_months"]
+    agg = df.groupby(keys, as_index=False).agg(
+        numerator=("numerator", lambda s: s.sum(min_count=1)),
+        denominator=("denominator", lambda s: s.sum(min_count=1)),
+        suppressed=("suppressed", "any"),
+    )
+    agg.loc[agg["suppressed"], "numerator"] = np.nan
+    agg["indicator"] = ind.key
+    return agg
+
+
+def _score_period(group: pd.DataFrame, ind: Indicator) -> tuple[pd.DataFrame, dict]:
+    """National rate, expected, z-scores and bands for one indicator-period."""
+    usable = group["numerator"].notna() & (group["denominator"] > 0)
+    p0 = group.loc[usable, "numerator"].sum() / group.loc[usable, "denominator"].sum() \
+        if usable.any() else np.nan
+    g = group.assign(
+        rate=group["numerator"] / group["denominator"] * ind.multiplier,
+        national_rate=p0 * ind.multiplier,
+        expected=p0 * group["denominator"],
+    )
+    scale = g["expected"] if ind.family == "poisson" else g["denominator"]
+    y, target, se = stats.transformed(g["numerator"], scale, p0, ind.family)
+    d = stats.dispersion(y, target, se)
+    g["z_unadjusted"] = (y - target) / se
+    g["z_score"] = stats.adjusted_z(y, target, se, d["tau2"])
+    g["funnel_band"] = stats.funnel_band(g["z_score"])
+    return g, {**d, "national_rate": p0 * ind.multiplier}
+
+
+def build_panel(tables: dict[str, pd.DataFrame], services: pd.DataFrame,
+                population: pd.DataFrame, as_of: dt.date, lag_months: int):
+    """``indicator_values`` and ``indicator_dispersion`` as of ``as_of``.
+
+    ``tables`` maps each indicator's source name to its ingested table.
+    """
+    cutoff = indicator_cutoff(as_of, lag_months)
+    years = set()
+    for ind in INDICATORS:
+        t = tables[ind.source]
+        col = "cohort_end" if ind.family == "binomial" else "period_end"
+        years |= set(pd.to_datetime(t[col]).dt.year.dropna().astype(int))
+    pop = service_population(services, population, years)
+    panels, disp = [], []
+    for ind in INDICATORS:
+        counts = _counts(ind, tables[ind.source].copy(), pop)
+        counts = counts[pd.to_datetime(counts["period_end"]) <= cutoff]
+        for (period_end, months), group in counts.groupby(["period_end", "period_months"]):
+            scored, d = _score_period(group, ind)
+            panels.append(scored)
+            disp.append({"indicator": ind.key, "period_end": period_end, "period_months": months, **d})
+    panel = pd.concat(panels, ignore_index=True) if panels else pd.DataFrame(columns=PANEL_COLUMNS)
+    panel["period_end"] = pd.to_datetime(panel["period_end"])
+    panel = panel[PANEL_COLUMNS].sort_values(["indicator", "period_end", "yjs_id"], ignore_index=True)
+    dispersion = pd.DataFrame(disp, columns=DISPERSION_COLUMNS)
+    return panel, dispersion
+
+
+def services_table(services: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
+    """The ``services`` table: one row per service with its local authorities
+    and its latest population aged 10-17."""
+    g = services.sort_values("la_code").groupby("yjs_id")
+    out = g.agg(yjs_name=("yjs_name", "first"), country=("country", "first"),
+                region=("region", "first"), la_codes=("la_code", ",".join)).reset_index()
+    if not population.empty:
+        latest_year = int(population["year"].max())
+        pop = service_population(services, population, [latest_year])
+        pop = pop[pop["year"] == latest_year].set_index("yjs_id")["population_10_17"]
+        out["population_10_17"] = out["yjs_id"].map(pop).astype("Int64")
+        out["population_year"] = latest_year
+    else:
+        out["population_10_17"] = pd.array([pd.NA] * len(out), dtype="Int64")
+        out["population_year"] = pd.NA
+    return out

@@ -1,0 +1,163 @@
+"""Statistics for comparing institutions: funnel plots with over-dispersion,
+empirical-Bayes shrinkage and rank intervals.
+
+Plain functions on numpy arrays and DataFrames; nothing here knows Dagster.
+Each method names its source.
+
+Conventions: every indicator is worse when higher. Counts per population
+(first-time entrants, custody) are Poisson with expected E = national rate x
+population; proportions (reoffending) are binomial with n = cohort size.
+Both are put on a variance-stabilised scale before z-scores and
+over-dispersion are computed, as in Spiegelhalter (2005):
+
+* Poisson ratio O/E: y = sqrt(O/E), target 1, standard error 1/(2 sqrt(E));
+* proportion p = O/n: y = asin(sqrt(p)), target asin(sqrt(p0)), s.e. 1/(2 sqrt(n)).
+
+References
+----------
+Spiegelhalter DJ (2005). Funnel plots for comparing institutional performance.
+    Statistics in Medicine 24:1185-1202.
+Spiegelhalter DJ (2005). Handling over-dispersion of performance indicators.
+    Quality and Safety in Health Care 14:347-351.
+DerSimonian R, Laird N (1986). Meta-analysis in clinical trials.
+    Controlled Clinical Trials 7:177-188.
+Goldstein H, Spiegelhalter DJ (1996). League tables and their limitations.
+    JRSS A 159:385-443 (rank intervals by simulation).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import stats as sps
+
+Z95 = float(sps.norm.ppf(0.975))  # 1.959964
+Z998 = float(sps.norm.ppf(0.999))  # 3.090232
+BANDS = ("high_99.8", "high_95", "within", "low_95", "low_99.8")
+
+
+def transformed(observed, denominator, p0, family: str):
+    """Variance-stabilised value, target and standard error (Spiegelhalter 2005).
+
+    ``denominator`` is the expected count E for ``family="poisson"`` (then
+    ``p0`` is ignored: the target is 1) and the cohort size n for
+    ``family="binomial"`` (``p0`` the national proportion). Zero numerators
+    are fine on both scales.
+    """
+    o = np.asarray(observed, dtype=float)
+    d = np.asarray(denominator, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if family == "poisson":
+            y = np.sqrt(o / d)
+            target = np.ones_like(y)
+            se = 1.0 / (2.0 * np.sqrt(d))
+        elif family == "binomial":
+            y = np.arcsin(np.sqrt(np.clip(o / d, 0.0, 1.0)))
+            target = np.broadcast_to(np.arcsin(np.sqrt(np.asarray(p0, float))), y.shape).astype(float)
+            se = 1.0 / (2.0 * np.sqrt(d))
+        else:
+            raise ValueError(f"unknown family {family!r}")
+    bad = ~(d > 0) | ~np.isfinite(o)
+    y = np.where(bad, np.nan, y)
+    se = np.where(bad, np.nan, se)
+    return y, target, se
+
+
+def winsorised_phi(z, tail: float = 0.10) -> float:
+    """Multiplicative over-dispersion: mean of squared z after Winsorising
+    ``tail`` of each end (Spiegelhalter 2005, QSHC, eq. 1). NaNs are ignored."""
+    z = np.asarray(z, dtype=float)
+    z = z[np.isfinite(z)]
+    if z.size == 0:
+        return float("nan")
+    lo, hi = np.quantile(z, [tail, 1.0 - tail], method="linear")
+    return float(np.mean(np.clip(z, lo, hi) ** 2))
+
+
+def overdispersed(phi: float, n: int, alpha: float = 0.05) -> bool:
+    """Whether phi exceeds its noise level: n*phi against chi-square(n-1)
+    at level ``alpha`` (Spiegelhalter 2005, QSHC)."""
+    if n < 3 or not np.isfinite(phi):
+        return False
+    return bool(n * phi > sps.chi2.ppf(1.0 - alpha, n - 1))
+
+
+def dl_tau2(z, se, phi: float | None = None) -> float:
+    """Additive between-area variance tau^2 by DerSimonian and Laird (1986),
+    with the Winsorised phi in place of Cochran's Q / n (Spiegelhalter 2005):
+
+        tau^2 = max(0, (n*phi - (n-1)) / (sum w - sum w^2 / sum w)),  w = 1/se^2.
+    """
+    z = np.asarray(z, float)
+    se = np.asarray(se, float)
+    ok = np.isfinite(z) & np.isfinite(se) & (se > 0)
+    n = int(ok.sum())
+    if n < 3:
+        return 0.0
+    if phi is None:
+        phi = winsorised_phi(z[ok])
+    w = 1.0 / se[ok] ** 2
+    denom = w.sum() - (w**2).sum() / w.sum()
+    return float(max(0.0, (n * phi - (n - 1)) / denom)) if denom > 0 else 0.0
+
+
+def dispersion(y, target, se, alpha: float = 0.05) -> dict:
+    """Over-dispersion of one indicator in one period: phi, tau^2 and whether
+    the additive adjustment applies (only when phi exceeds its noise level)."""
+    y, target, se = (np.asarray(a, float) for a in (y, target, se))
+    z = (y - target) / se
+    ok = np.isfinite(z)
+    phi = winsorised_phi(z[ok])
+    n = int(ok.sum())
+    adjust = overdispersed(phi, n, alpha)
+    tau2 = dl_tau2(z[ok], se[ok], phi) if adjust else 0.0
+    return {"n_services": n, "phi": phi, "tau2": tau2, "adjusted": adjust}
+
+
+def adjusted_z(y, target, se, tau2: float):
+    """z-score with the additive random-effects adjustment:
+    (y - target) / sqrt(se^2 + tau^2) (Spiegelhalter 2005)."""
+    y, target, se = (np.asarray(a, float) for a in (y, target, se))
+    return (y - target) / np.sqrt(se**2 + tau2)
+
+
+def funnel_band(z) -> np.ndarray:
+    """Funnel band of each z: beyond 99.8% / 95% control limits (two-sided,
+    z 3.09 and 1.96), high = worse. NaN z (suppressed) gives None."""
+    z = np.asarray(z, float)
+    out = np.full(z.shape, None, dtype=object)
+    out[z > Z998] = "high_99.8"
+    out[(z > Z95) & (z <= Z998)] = "high_95"
+    out[(z >= -Z95) & (z <= Z95)] = "within"
+    out[(z < -Z95) & (z >= -Z998)] = "low_95"
+    out[z < -Z998] = "low_99.8"
+    return out
+
+
+def shrink(y, target, se, tau2: float):
+    """Empirical-Bayes (normal-normal) estimate of each area's underlying value
+    on the variance-stabilised scale: the posterior mean
+    target + B (y - target) and sd sqrt(B) se, with B = tau^2/(tau^2 + se^2)
+    (Efron and Morris 1975; Spiegelhalter 2005). With tau^2 = 0 every area is
+    shrunk to the target."""
+    y, target, se = (np.asarray(a, float) for a in (y, target, se))
+    b = tau2 / (tau2 + se**2) if tau2 > 0 else np.zeros_like(se)
+    return target + b * (y - target), np.sqrt(b) * se
+
+
+def rank_intervals(mean, sd, n_draws: int = 2000, level: float = 0.90, seed: int = 20121):
+    """Interval for each area's rank (1 = highest value) by simulation from
+    independent normal posteriors (Goldstein and Spiegelhalter 1996).
+
+    Returns (rank_low, rank_high) arrays of ints: the (1-level)/2 and
+    (1+level)/2 quantiles of the simulated ranks. Vectorised: one
+    (n_draws x n) matrix, ranks by a double argsort.
+    """
+    mean = np.asarray(mean, float)
+    sd = np.nan_to_num(np.asarray(sd, float))
+    rng = np.random.default_rng(seed)
+    draws = mean + sd * rng.standard_normal((n_draws, mean.size))
+    ranks = np.argsort(np.argsort(-draws, axis=1), axis=1) + 1
+    q = (1.0 - level) / 2.0
+    low = np.floor(np.quantile(ranks, q, axis=0)).astype(int)
+    high = np.ceil(np.quantile(ranks, 1.0 - q, axis=0)).astype(int)
+    return low, high

@@ -1,0 +1,63 @@
+"""The contract's output tables, assembled from the assets' values, in the
+contract's column order (extra columns after)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pandas as pd
+
+from pipeline import ingest
+from pipeline.settings import REPO_ROOT
+
+CONTRACT_COLUMNS = {
+    "services": ["yjs_id", "yjs_name", "country", "region", "la_codes", "population_10_17"],
+    "indicator_values": ["yjs_id", "indicator", "period_end", "numerator", "denominator", "rate",
+                         "expected", "z_score", "funnel_band", "suppressed"],
+    "inspections": ["yjs_id", "published", "inspection_type", "overall_rating", "rating_score"],
+    "inspection_targets": ["as_of", "rank", "yjs_id", "yjs_name", "recommendation",
+                           "concern_score", "rank_low", "rank_high", "months_since_inspection",
+                           "last_rating", "reasons"],
+    "quarantine": ["source", "file", "row_number", "problem", "raw"],
+    "source_files": ["source", "file", "sha256", "rows", "ingested_at"],
+}
+VIEWS_DIR = REPO_ROOT / "sql" / "views"
+
+
+def ordered(name: str, df: pd.DataFrame) -> pd.DataFrame:
+    """Contract columns first (all must be present), extra columns after."""
+    first = CONTRACT_COLUMNS.get(name, [])
+    missing = [c for c in first if c not in df.columns]
+    if missing:
+        raise ValueError(f"table {name}: missing contract columns {missing}")
+    return df[first + [c for c in df.columns if c not in first]].reset_index(drop=True)
+
+
+def inspections_table(inspections: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
+    """Past inspections published on or before as_of."""
+    seen = inspections[pd.to_datetime(inspections["published"]) <= pd.Timestamp(as_of)]
+    return seen.sort_values(["published", "yjs_id"], ignore_index=True)
+
+
+def run_metadata(as_of: dt.date, data_dir, synthetic: bool, rules) -> pd.DataFrame:
+    """One row describing the run that published the warehouse."""
+    return pd.DataFrame([{
+        "as_of": pd.Timestamp(as_of), "refreshed_at": pd.Timestamp.now(tz="UTC"),
+        "data_dir": str(data_dir), "synthetic_data": synthetic,
+        "settings": json.dumps({k: v for k, v in vars(rules).items()}, sort_keys=True),
+    }])
+
+
+def collect(ingested: dict[str, ingest.Ingested]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """All sources' quarantined rows and files read, in one table each."""
+    q = [i.quarantine for i in ingested.values() if len(i.quarantine)]
+    f = [i.files for i in ingested.values() if len(i.files)]
+    quarantine = pd.concat(q, ignore_index=True) if q else pd.DataFrame(columns=CONTRACT_COLUMNS["quarantine"])
+    files = pd.concat(f, ignore_index=True) if f else pd.DataFrame(columns=CONTRACT_COLUMNS["source_files"])
+    return quarantine, files
+
+
+def view_statements() -> list[str]:
+    """The CREATE VIEW statements of sql/views/, one file each, in name order."""
+    return [p.read_text(encoding="utf-8") for p in sorted(VIEWS_DIR.glob("*.sql"))]

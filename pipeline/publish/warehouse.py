@@ -1,0 +1,136 @@
+"""Atomic publication of the DuckDB warehouse.
+
+DuckDB locks its file: a writer cannot open it while an analyst holds a
+read-only session, and a reader cannot open it while a writer does. So the
+refresh never writes to the published file. It builds a fresh staging file
+beside it, CHECKPOINTs and closes it, then ``os.replace``s it over the
+published one. A reader connected before the swap keeps its snapshot; new
+connections see the new file; a refresh that fails or is killed leaves the
+published file byte-identical (its staging file is removed by the next run).
+
+One refresh at a time: publication holds an exclusive ``flock`` on
+``<warehouse>.lock``; a second publisher waits up to ``lock_timeout`` seconds
+and then refuses with a clear message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+DATE_COLUMNS = {"period_end", "published", "as_of", "window_end", "last_inspected"}
+HISTORY_TABLE = "ranking_history"
+
+
+class PublishError(RuntimeError):
+    """Publication could not complete; the published warehouse is untouched."""
+
+
+@contextlib.contextmanager
+def refresh_lock(warehouse: Path, timeout: float = 600.0):
+    """Exclusive lock for one refresh's publication; waits, then refuses."""
+    lock_path = warehouse.with_name(warehouse.name + ".lock")
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path, "w") as fh:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise PublishError(
+                        f"{warehouse}: another refresh is publishing (lock {lock_path} held "
+                        f"for over {timeout:.0f} s); try again when it has finished") from None
+                time.sleep(0.2)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def staging_files(warehouse: Path) -> list[Path]:
+    """Left-over staging files of earlier, interrupted refreshes."""
+    return sorted(warehouse.parent.glob(warehouse.name + ".staging-*"))
+
+
+def read_table(warehouse: Path, table: str) -> pd.DataFrame | None:
+    """A table of the published warehouse (read-only), or None if absent."""
+    if not warehouse.exists():
+        return None
+    with duckdb.connect(str(warehouse), read_only=True) as con:
+        names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
+        return con.execute(f'SELECT * FROM "{table}"').df() if table in names else None
+
+
+def _select_list(df: pd.DataFrame) -> str:
+    cols = []
+    for c in df.columns:
+        q = '"' + c.replace('"', '""') + '"'
+        cols.append(f"CAST({q} AS DATE) AS {q}" if c in DATE_COLUMNS else q)
+    return ", ".join(cols)
+
+
+def _write_tables(con: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame]) -> None:
+    for name, df in tables.items():
+        con.register("incoming", df)
+        con.execute(f'CREATE TABLE "{name}" AS SELECT {_select_list(df)} FROM incoming')
+        con.unregister("incoming")
+
+
+def merge_history(old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
+    """Ranking history with the new as-of's rows replacing any earlier run's
+    rows for the same as-of (a rerun never duplicates)."""
+    if old is None or old.empty:
+        return new.copy()
+    as_of = pd.to_datetime(new["as_of"]).dt.date.unique()
+    keep = old[~pd.to_datetime(old["as_of"]).dt.date.isin(as_of)]
+    merged = pd.concat([keep, new], ignore_index=True)
+    return merged.sort_values(["as_of", "rank"], ignore_index=True)
+
+
+def publish(warehouse: Path, tables: dict[str, pd.DataFrame], views_sql: list[str] = (),
+            after_write=None) -> dict[str, int]:
+    """Write ``tables`` (plus the merged ``ranking_history``) and ``views_sql``
+    to a staging copy and swap it in. Returns row counts per table.
+
+    ``tables`` must hold ``inspection_targets``; ``ranking_history`` is built
+    here from the published file's history. ``after_write`` (tests) is called
+    with the staging path just before the swap.
+    """
+    warehouse = Path(warehouse)
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    with refresh_lock(warehouse):
+        for stale in staging_files(warehouse):
+            stale.unlink(missing_ok=True)
+        tables = dict(tables)
+        tables[HISTORY_TABLE] = merge_history(read_table(warehouse, HISTORY_TABLE),
+                                              tables["inspection_targets"])
+        staging = warehouse.with_name(f"{warehouse.name}.staging-{os.getpid()}")
+        try:
+            with duckdb.connect(str(staging)) as con:
+                _write_tables(con, tables)
+                for sql in views_sql:
+                    con.execute(sql)
+                con.execute("CHECKPOINT")
+            if after_write is not None:
+                after_write(staging)
+            with open(staging, "rb+") as fh:
+                os.fsync(fh.fileno())
+            os.replace(staging, warehouse)
+            dir_fd = os.open(warehouse.parent, os.O_RDONLY)
+            try:
+                os.fsync(dir_fd)
+            finally:
+                os.close(dir_fd)
+        except BaseException:
+            for leftover in (staging, staging.with_name(staging.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+            raise
+    return {name: len(df) for name, df in tables.items()}

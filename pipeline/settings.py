@@ -1,0 +1,83 @@
+"""Run settings: where the data is, where the warehouse goes, the as-of date
+and the ranking's knobs.
+
+Flags beat environment variables (``YJT_DATA_DIR``, ``YJT_WAREHOUSE``,
+``YJT_AS_OF``), which beat the defaults. Relative paths resolve against the
+repo root, never the working directory, so ``dagster dev`` and the CLI agree.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_DATA_DIR = "data/demo"
+DEFAULT_WAREHOUSE = "data/warehouse.duckdb"
+
+
+class SettingsError(ValueError):
+    """A setting that cannot be used; the message names the setting."""
+
+
+def resolve_path(value: str | os.PathLike | None, env_var: str, default: str) -> Path:
+    """A path from a flag, else the environment variable, else the default,
+    made absolute against the repo root."""
+    raw = value or os.environ.get(env_var) or default
+    path = Path(raw).expanduser()
+    return path if path.is_absolute() else (REPO_ROOT / path).resolve()
+
+
+def resolve_as_of(value: str | dt.date | None) -> dt.date:
+    """The as-of date from a flag or ``YJT_AS_OF``; today when neither is set."""
+    raw = value or os.environ.get("YJT_AS_OF") or ""
+    if isinstance(raw, dt.date):
+        return raw
+    if not raw:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(str(raw).strip())
+    except ValueError:
+        raise SettingsError(f"as_of: {raw!r} is not a date in YYYY-MM-DD form") from None
+
+
+@dataclass(frozen=True)
+class RankingRules:
+    """The knobs of the ranked list (contract defaults)."""
+
+    n_full_joint: int = 8
+    n_benchmark: int = 2
+    exclusion_months: int = 12
+    lag_months: int = 3
+    weights: dict[str, float] = field(
+        default_factory=lambda: {
+            "fte": 1.0,
+            "reoffending": 1.0,
+            "custody": 1.0,
+            "inspection": 0.75,
+            "time_since_inspection": 0.25,
+        }
+    )
+
+    def __post_init__(self) -> None:
+        for name in ("n_full_joint", "n_benchmark", "exclusion_months", "lag_months"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 0:
+                raise SettingsError(f"{name}: {value!r} must be a whole number >= 0")
+        if self.lag_months > 60:
+            raise SettingsError(f"lag_months: {self.lag_months} is more than 60 months")
+        for key, w in self.weights.items():
+            if not (isinstance(w, (int, float)) and 0 <= w <= 10):
+                raise SettingsError(f"weights.{key}: {w!r} must be a number from 0 to 10")
+
+
+def is_synthetic(data_dir: Path) -> bool:
+    """Whether the data dir declares itself synthetic (the demo's README.md
+    says so in its first line)."""
+    readme = Path(data_dir) / "README.md"
+    if not readme.is_file():
+        return False
+    first = readme.read_text(encoding="utf-8", errors="replace").lstrip().splitlines()[:1]
+    return bool(first) and "synthetic" in first[0].lower()
