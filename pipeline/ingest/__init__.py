@@ -1,0 +1,32 @@
+"""Ingest: the published input files, read into tidy tables.
+
+One reader per source folder (see the contract's "Inputs"). Each returns an
+:class:`Ingested`: the tidy ``table``, the rows it could not use
+(``quarantine``, with file, row number and problem) and the ``files`` it read.
+A file that cannot be read at all raises :class:`IngestError`.
+"""
+
+from pipeline.ingest.indicators import read_custody, read_first_time_entrants, read_reoffending
+from pipeline.ingest.inspections import read_inspections
+from pipeline.ingest.names import ServiceMatcher, normalise_name, slugify
+from pipeline.ingest.population import read_population
+from pipeline.ingest.results import Ingested
+from pipeline.ingest.services import read_services
+from pipeline.ingest.tables import IngestError
+
+SOURCES = ("services", "population", "first_time_entrants", "reoffending", "custody", "inspections")
+
+__all__ = [
+    "SOURCES",
+    "IngestError",
+    "Ingested",
+    "ServiceMatcher",
+    "normalise_name",
+    "read_custody",
+    "read_first_time_entrants",
+    "read_inspections",
+    "read_population",
+    "read_reoffending",
+    "read_services",
+    "slugify",
+]

@@ -7,9 +7,11 @@ Method (documented in the README):
    stepping back one period length from the latest) are pooled with weights
    halving every ``half_life_months``: O = sum w*O_t, E = sum w*E_t, and an
    effective size E_eff = (sum w*E)^2 / sum w^2*E for the standard error.
-2. The pooled value is put on the variance-stabilised scale, the additive
-   over-dispersion tau^2 estimated across services (DerSimonian-Laird with
-   Winsorised phi), and shrunk by empirical Bayes (``stats.shrink``).
+2. The pooled value is put on the variance-stabilised scale. Its z-score and
+   band use the over-dispersion tau^2 from Winsorised phi (robust control
+   limits); its empirical-Bayes shrinkage (``stats.shrink``) uses the
+   standard DerSimonian-Laird tau^2 (``stats.random_effects_tau2``), which
+   keeps genuine outliers in the spread of true values.
 3. Evidence e = (shrunk - target) / sqrt(tau^2 + median se^2): how many
    between-service standard deviations worse than national the service's
    underlying rate is likely to be. Positive = worse.
@@ -101,8 +103,9 @@ def indicator_evidence(panel: pd.DataFrame, window_months: int = WINDOW_MONTHS,
             se = 1.0 / (2.0 * np.sqrt(p["wn"] ** 2 / p["w2n"]))
         se = np.asarray(se, float)
         d = stats.dispersion(y, target, se)
-        mean, sd = stats.shrink(y, target, se, d["tau2"])
-        scale = np.sqrt(d["tau2"] + np.nanmedian(se**2))
+        tau2_re = stats.random_effects_tau2(y, target, se)
+        mean, sd = stats.shrink(y, target, se, tau2_re)
+        scale = np.sqrt(tau2_re + np.nanmedian(se**2))
         ev = pd.DataFrame({
             "yjs_id": p.index, "indicator": ind.key,
             "window_end": w["period_end"].max(),
@@ -112,12 +115,12 @@ def indicator_evidence(panel: pd.DataFrame, window_months: int = WINDOW_MONTHS,
             "national_rate": (p["we"] / p["wn"] * ind.multiplier).to_numpy(),
             "z": stats.adjusted_z(y, target, se, d["tau2"]),
             "e": (mean - target) / scale, "e_sd": sd / scale,
-            "tau2": d["tau2"], "phi": d["phi"],
+            "tau2": d["tau2"], "phi": d["phi"], "tau2_shrinkage": tau2_re,
         })
         ev["band"] = stats.funnel_band(ev["z"])
         out.append(ev.merge(_trend(w), on="yjs_id", how="left"))
     cols = ["yjs_id", "indicator", "window_end", "window_months", "periods_used", "rate",
-            "national_rate", "z", "band", "e", "e_sd", "tau2", "phi", "trend_slope", "trend_z",
+            "national_rate", "z", "band", "e", "e_sd", "tau2", "phi", "tau2_shrinkage", "trend_slope", "trend_z",
             "rising_periods"]
     return pd.concat(out, ignore_index=True)[cols] if out else pd.DataFrame(columns=cols)
 

@@ -100,6 +100,18 @@ def dl_tau2(z, se, phi: float | None = None) -> float:
     return float(max(0.0, (n * phi - (n - 1)) / denom)) if denom > 0 else 0.0
 
 
+def random_effects_tau2(y, target, se) -> float:
+    """tau^2 for shrinkage: the standard DerSimonian-Laird moment estimate
+    (phi = mean z^2, not Winsorised), which counts genuine outliers as part
+    of the spread of true values. The Winsorised phi is right for control
+    limits (a robust in-control spread) but, with a few real outliers, drives
+    tau^2 to 0 and would shrink those outliers onto the target."""
+    y, target, se = (np.asarray(a, float) for a in (y, target, se))
+    z = (y - target) / se
+    ok = np.isfinite(z)
+    return dl_tau2(z[ok], se[ok], float(np.mean(z[ok] ** 2))) if ok.sum() >= 3 else 0.0
+
+
 def dispersion(y, target, se, alpha: float = 0.05) -> dict:
     """Over-dispersion of one indicator in one period: phi, tau^2 and whether
     the additive adjustment applies (only when phi exceeds its noise level)."""
@@ -123,7 +135,7 @@ def adjusted_z(y, target, se, tau2: float):
 def funnel_band(z) -> np.ndarray:
     """Funnel band of each z: beyond 99.8% / 95% control limits (two-sided,
     z 3.09 and 1.96), high = worse. NaN z (suppressed) gives None."""
-    z = np.asarray(z, float)
+    z = np.atleast_1d(np.asarray(z, float))
     out = np.full(z.shape, None, dtype=object)
     out[z > Z998] = "high_99.8"
     out[(z > Z95) & (z <= Z998)] = "high_95"
@@ -161,3 +173,27 @@ def rank_intervals(mean, sd, n_draws: int = 2000, level: float = 0.90, seed: int
     low = np.floor(np.quantile(ranks, q, axis=0)).astype(int)
     high = np.ceil(np.quantile(ranks, 1.0 - q, axis=0)).astype(int)
     return low, high
+
+
+def funnel_limits(denominator, p0: float, family: str, z: float, tau2: float = 0.0):
+    """Control limits on the rate scale (as a proportion or count per head)
+    for a funnel plot: the target +/- z * sqrt(se^2 + tau^2) on the
+    variance-stabilised scale, transformed back (Spiegelhalter 2005).
+
+    ``denominator`` is the population (Poisson: expected = p0 * population)
+    or the cohort size (binomial). Returns (lower, upper) arrays; a limit
+    below zero on the transformed scale is 0.
+    """
+    d = np.asarray(denominator, float)
+    if family == "poisson":
+        se = 1.0 / (2.0 * np.sqrt(p0 * d))
+        half = z * np.sqrt(se**2 + tau2)
+        return p0 * np.clip(1.0 - half, 0, None) ** 2, p0 * (1.0 + half) ** 2
+    if family == "binomial":
+        se = 1.0 / (2.0 * np.sqrt(d))
+        half = z * np.sqrt(se**2 + tau2)
+        t0 = np.arcsin(np.sqrt(p0))
+        lo = np.sin(np.clip(t0 - half, 0, np.pi / 2)) ** 2
+        hi = np.sin(np.clip(t0 + half, 0, np.pi / 2)) ** 2
+        return lo, hi
+    raise ValueError(f"unknown family {family!r}")

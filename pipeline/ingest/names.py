@@ -1,0 +1,120 @@
+"""Service names as publishers write them, matched to the services lookup.
+
+The same service is "Kingston-upon-Hull" in the lookup, "Kingston upon Hull,
+City of" to ONS, "Hull" in an HMI Probation report and "Hull YOS" in a YJB
+table. :func:`normalise_name` applies the contract's rules (case, ``&``,
+punctuation, accents, YOS/YOT/YJS suffixes, ``- JI``, "An inspection of",
+"Royal Borough of" ...); :class:`ServiceMatcher` looks the result up among the
+services' own names and their local authorities' names, then a few looser
+variants and a short alias table.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+import pandas as pd
+
+_SUFFIXES = re.compile(
+    r"\s+(youth offending (service|team)s?|youth justice (service|team)s?|yos|yot|yjs)$"
+)
+_PREFIXES = re.compile(r"^(an inspection of|royal borough of|london borough of|city of)\s+")
+_ONS_INVERTED = re.compile(r",\s*(city|county) of\s*$")  # "Bristol, City of"
+_JOINT = re.compile(r"\s*-\s*ji\s*$")  # HMI Probation's joint-inspection marker
+
+# Short forms seen in HMI Probation's reports (checked against every la_name
+# in the real scrape) that neither a service nor an LA is called. Keys and
+# values are normalised names; values must be a service or LA name.
+ALIASES = {
+    "hull": "kingston upon hull",
+    "newcastle": "newcastle upon tyne",
+    "stoke": "stoke on trent",
+    "southend": "southend on sea",
+    "ynys mon": "isle of anglesey",
+    "anglesey": "isle of anglesey",
+    "rhondda cynon taff": "rhondda cynon taf",
+    "bcp": "bournemouth christchurch and poole",
+}
+
+
+def _strip_accents(text: str) -> str:
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+
+
+def normalise_name(name: str) -> str:
+    """A service or LA name reduced to the words that identify it.
+
+    ``"Royal Borough of Greenwich"`` -> ``"greenwich"``, ``"Conwy & Denbighshire
+    - JI"`` -> ``"conwy and denbighshire"``, ``"Kingston upon Hull, City of"`` ->
+    ``"kingston upon hull"``. Idempotent; "City of London" keeps its "City of".
+    """
+    text = _strip_accents(str(name)).lower().replace("&", " and ")
+    text = _ONS_INVERTED.sub("", _JOINT.sub("", text.strip()))
+    text = " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
+    previous = None
+    while text != previous:  # "An inspection of Hull YOS YJS" needs several passes
+        previous = text
+        text = _SUFFIXES.sub("", text)
+        if text != "city of london":
+            text = _PREFIXES.sub("", text)
+    return text
+
+
+def slugify(name: str) -> str:
+    """Stable id from a service name: ``"Gwynedd and Ynys Môn"`` -> ``"gwynedd-and-ynys-mon"``."""
+    text = _strip_accents(str(name)).lower().replace("&", " and ")
+    return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
+
+
+def loose(name: str) -> str:
+    """A normalised name without "county"/"council" at either end.
+
+    Lets "Durham County Council" find "Durham" and "Kent County" find "Kent"
+    without listing each such form.
+    """
+    words = name.split()
+    while words and words[-1] in ("council", "county"):
+        words.pop()
+    while len(words) > 1 and words[0] in ("county", "council"):
+        words.pop(0)
+    return " ".join(words)
+
+
+class ServiceMatcher:
+    """Finds a service's ``yjs_id`` from any name a publisher gives it.
+
+    Indexes each service's ``yjs_name`` and the ``la_name`` of each of its
+    local authorities (an LA belongs to one service). Services' own names win
+    over LA names when the two collide.
+    """
+
+    def __init__(self, services: pd.DataFrame):
+        self.names: dict[str, str] = {}  # yjs_id -> yjs_name
+        self._index: dict[str, str] = {}
+        for row in services.itertuples(index=False):
+            self.names.setdefault(row.yjs_id, row.yjs_name)
+        for column in ("yjs_name", "la_name"):
+            for name, yjs_id in zip(services[column], services["yjs_id"]):
+                for form in (normalise_name(name), loose(normalise_name(name))):
+                    if form:
+                        self._index.setdefault(form, yjs_id)
+
+    def match(self, name: str) -> str | None:
+        """The ``yjs_id`` for ``name``, or None when nothing matches."""
+        base = normalise_name(name)
+        if not base:
+            return None
+        for form in (base, loose(base), ALIASES.get(base), ALIASES.get(loose(base))):
+            if form and form in self._index:
+                return self._index[form]
+        return self._match_parts(base)
+
+    def _match_parts(self, base: str) -> str | None:
+        """A merged name ("Kingston upon Thames and Richmond") whose parts all
+        belong to one service."""
+        parts = [p for p in re.split(r"\band\b", base) if p.strip()]
+        if len(parts) < 2:
+            return None
+        found = {self.match(p.strip()) for p in parts}
+        return found.pop() if len(found) == 1 and None not in found else None

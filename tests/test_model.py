@@ -1,0 +1,113 @@
+"""The indicator panel and the per-service evidence, without Dagster."""
+
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.model import panel, scores
+from tests import factories as f
+
+AS_OF = dt.date(2025, 6, 1)
+
+
+@pytest.fixture(scope="module")
+def world():
+    svc = f.services(30)
+    pop = f.population(svc)
+    quality = np.zeros(30)
+    quality[0], quality[1] = 3.0, -3.0  # svc-00 much worse, svc-01 much better
+    tables = f.indicator_tables(svc, pop, quality)
+    values, disp = panel.build_panel(tables, svc, pop, AS_OF, lag_months=3)
+    return svc, pop, tables, values, disp
+
+
+def test_rates_expected_and_national_follow_from_the_counts(world):
+    _, _, _, values, _ = world
+    fte = values[(values["indicator"] == "fte") & (values["period_end"] == "2023-12-31")]
+    national = fte["numerator"].sum() / fte["denominator"].sum()
+    np.testing.assert_allclose(fte["rate"], fte["numerator"] / fte["denominator"] * 100_000)
+    np.testing.assert_allclose(fte["expected"], national * fte["denominator"])
+    np.testing.assert_allclose(fte["national_rate"], national * 100_000)
+    reo = values[values["indicator"] == "reoffending"]
+    assert reo["rate"].between(0, 100).all()
+
+
+def test_as_of_cuts_periods_after_the_publication_lag(world):
+    _, _, _, values, _ = world
+    # as of 2025-06-01 with a 3-month lag: nothing ending after 2025-03-01
+    assert values["period_end"].max() <= pd.Timestamp("2025-03-01")
+    assert values.loc[values["indicator"] == "fte", "period_end"].max() == pd.Timestamp("2024-12-31")
+
+
+def test_every_band_agrees_with_its_z(world):
+    _, _, _, values, _ = world
+    z, band = values["z_score"], values["funnel_band"]
+    assert (band[z > 3.090232] == "high_99.8").all()
+    assert (band[(z.abs() <= 1.959964)] == "within").all()
+    assert (band[z < -3.090232] == "low_99.8").all()
+
+
+def test_suppressed_cells_stay_missing(world):
+    svc, pop, tables, _, _ = world
+    t = {k: v.copy() for k, v in tables.items()}
+    fte = t["first_time_entrants"]
+    hit = (fte["yjs_id"] == "svc-05") & (fte["period_end"] == "2023-12-31")
+    fte.loc[hit, ["fte_count", "suppressed"]] = [np.nan, True]
+    values, _ = panel.build_panel(t, svc, pop, AS_OF, 3)
+    row = values[(values["yjs_id"] == "svc-05") & (values["indicator"] == "fte")
+                 & (values["period_end"] == "2023-12-31")].iloc[0]
+    assert row["suppressed"] and np.isnan(row["numerator"]) and np.isnan(row["z_score"])
+    assert row["funnel_band"] is None
+    # the national rate ignores the suppressed cell rather than counting it as zero
+    others = values[(values["indicator"] == "fte") & (values["period_end"] == "2023-12-31")
+                    & ~values["suppressed"]]
+    assert row["national_rate"] == pytest.approx(
+        others["numerator"].sum() / others["denominator"].sum() * 100_000)
+
+
+def test_a_merged_service_reported_in_parts_is_summed():
+    svc = f.services(3)
+    pop = f.population(svc)
+    tables = f.indicator_tables(svc, pop, np.zeros(3))
+    fte = tables["first_time_entrants"]
+    part = fte[fte["yjs_id"] == "svc-00"].assign(fte_count=5.0)
+    tables["first_time_entrants"] = pd.concat([fte, part], ignore_index=True)
+    values, _ = panel.build_panel(tables, svc, pop, AS_OF, 3)
+    row = values[(values["yjs_id"] == "svc-00") & (values["indicator"] == "fte")
+                 & (values["period_end"] == "2022-12-31")]
+    original = fte[(fte["yjs_id"] == "svc-00") & (fte["period_end"] == "2022-12-31")]["fte_count"]
+    assert len(row) == 1 and row["numerator"].iloc[0] == original.iloc[0] + 5
+
+
+def test_population_falls_back_to_the_latest_year():
+    svc = f.services(2)
+    pop = f.population(svc, years=[2020, 2021])
+    out = panel.service_population(svc, pop, [2019, 2024])
+    latest = pop[pop["year"] == 2021].set_index("la_code")["population_10_17"]
+    got = out[out["year"] == 2024].set_index("yjs_id")["population_10_17"]
+    assert got["svc-00"] == latest.iloc[0]
+
+
+def test_dispersion_published_per_indicator_and_period(world):
+    _, _, _, _, disp = world
+    assert set(disp["indicator"]) == {"fte", "reoffending", "custody"}
+    assert (disp["phi"] > 0).all() and (disp["tau2"] >= 0).all()
+
+
+def test_evidence_finds_the_planted_outliers(world):
+    _, _, _, values, _ = world
+    ev = scores.indicator_evidence(values)
+    for ind in ("fte", "reoffending", "custody"):
+        e = ev[ev["indicator"] == ind].set_index("yjs_id")["e"]
+        assert e.idxmax() == "svc-00" and e.idxmin() == "svc-01", ind
+    assert (ev["e_sd"] >= 0).all()
+    fte = ev[ev["indicator"] == "fte"]
+    assert (fte["window_months"] == 36).all()
+
+
+def test_months_since_inspection_counts_whole_months():
+    m = scores.months_between(pd.Series(pd.to_datetime(["2024-06-15", "2024-06-01"])),
+                              dt.date(2025, 6, 14))
+    assert list(m) == [11, 12]

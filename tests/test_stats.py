@@ -1,0 +1,158 @@
+"""The statistics module against worked examples and independent formulas."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+from scipy import stats as sps
+
+from pipeline.model import stats
+
+
+def test_stats_module_knows_nothing_of_dagster():
+    import pipeline.model.stats as mod
+    source = open(mod.__file__).read()
+    assert "import dagster" not in source and "from dagster" not in source
+
+
+def test_poisson_z_is_twice_the_root_difference():
+    o = np.array([0, 4, 25, 100, 1000])
+    e = np.array([2.0, 4.0, 16.0, 121.0, 900.0])
+    y, target, se = stats.transformed(o, e, None, "poisson")
+    np.testing.assert_allclose((y - target) / se, 2 * (np.sqrt(o) - np.sqrt(e)))
+
+
+def test_binomial_z_on_the_arcsine_scale():
+    o, n, p0 = np.array([0, 10, 40]), np.array([20, 30, 100]), 0.3
+    y, target, se = stats.transformed(o, n, p0, "binomial")
+    expect = (np.arcsin(np.sqrt(o / n)) - np.arcsin(np.sqrt(p0))) * 2 * np.sqrt(n)
+    np.testing.assert_allclose((y - target) / se, expect)
+
+
+def test_zero_or_missing_denominator_gives_nan_not_error():
+    y, _, se = stats.transformed([3, np.nan], [0, 10], None, "poisson")
+    assert np.isnan(y).all() and np.isnan(se).all()
+
+
+def test_winsorised_phi_worked_example():
+    # z = 1..10; 10% / 90% linear quantiles are 1.9 and 9.1
+    z = np.arange(1, 11, dtype=float)
+    clipped = np.array([1.9, 2, 3, 4, 5, 6, 7, 8, 9, 9.1])
+    assert stats.winsorised_phi(z) == pytest.approx(np.mean(clipped**2))
+    assert stats.winsorised_phi(z) == pytest.approx(37.042)
+
+
+def test_dersimonian_laird_tau2_worked_example():
+    se = np.array([0.1, 0.2, 0.5])
+    w = 1 / se**2  # 100, 25, 4
+    expected = (3 * 2.0 - 2) / (w.sum() - (w**2).sum() / w.sum())  # 4 / 46.5116
+    assert stats.dl_tau2(np.zeros(3), se, phi=2.0) == pytest.approx(expected)
+    assert expected == pytest.approx(0.0860, abs=1e-4)
+    assert stats.dl_tau2(np.zeros(3), se, phi=0.5) == 0.0
+
+
+def test_overdispersion_detected_only_beyond_noise():
+    rng = np.random.default_rng(1)
+    e = rng.uniform(50, 5000, 150)
+    pure = rng.poisson(e)
+    y, t, se = stats.transformed(pure, e, None, "poisson")
+    assert not stats.dispersion(y, t, se)["adjusted"]
+    noisy = rng.poisson(e * rng.lognormal(0, 0.3, 150))
+    y, t, se = stats.transformed(noisy, e, None, "poisson")
+    d = stats.dispersion(y, t, se)
+    assert d["adjusted"] and d["tau2"] > 0 and d["phi"] > 2
+
+
+def test_adjusted_z_shrinks_large_areas_most():
+    z_small = stats.adjusted_z(1.2, 1.0, 0.1, tau2=0.01)
+    z_large = stats.adjusted_z(1.2, 1.0, 0.01, tau2=0.01)
+    assert z_small / 2.0 == pytest.approx(1 / np.sqrt(2))  # 0.2/sqrt(0.02)
+    assert z_large < 20 and z_large == pytest.approx(0.2 / np.sqrt(0.0101))
+
+
+@pytest.mark.parametrize("z,band", [(3.2, "high_99.8"), (3.09, "high_95"), (2.0, "high_95"),
+                                    (1.9, "within"), (-1.95, "within"), (-1.96, "low_95"), (-2.5, "low_95"),
+                                    (-3.1, "low_99.8")])
+def test_funnel_band_thresholds(z, band):
+    assert stats.funnel_band([z])[0] == band
+
+
+def test_funnel_band_of_missing_z_is_none():
+    assert stats.funnel_band([np.nan])[0] is None
+
+
+def test_poisson_limits_match_exact_quantiles_for_large_counts():
+    # For a large expected count the square-root limits agree with the exact
+    # Poisson quantiles (scipy) to within about one event.
+    pop, p0 = 200_000, 0.005  # expected 1,000
+    lo, hi = stats.funnel_limits(pop, p0, "poisson", stats.Z998)
+    exact_hi = sps.poisson.ppf(0.999, p0 * pop)
+    exact_lo = sps.poisson.ppf(0.001, p0 * pop)
+    assert abs(hi * pop - exact_hi) <= 2 and abs(lo * pop - exact_lo) <= 2
+
+
+def test_binomial_limits_match_exact_quantiles_for_large_cohorts():
+    n, p0 = 2_000, 0.3
+    lo, hi = stats.funnel_limits(n, p0, "binomial", stats.Z95)
+    assert abs(hi * n - sps.binom.ppf(0.975, n, p0)) <= 2
+    assert abs(lo * n - sps.binom.ppf(0.025, n, p0)) <= 2
+
+
+@settings(max_examples=60, deadline=None)
+@given(small=st.floats(5, 1e4), factor=st.floats(1.01, 100), p0=st.floats(0.01, 0.6),
+       family=st.sampled_from(["poisson", "binomial"]), tau2=st.floats(0, 0.05))
+def test_limits_widen_as_the_denominator_shrinks(small, factor, p0, family, tau2):
+    lo_s, hi_s = stats.funnel_limits(small, p0, family, stats.Z95, tau2)
+    lo_l, hi_l = stats.funnel_limits(small * factor, p0, family, stats.Z95, tau2)
+    assert hi_s >= hi_l - 1e-12 and lo_s <= lo_l + 1e-12
+
+
+@settings(max_examples=80, deadline=None)
+@given(o=st.integers(0, 400), pop=st.floats(100, 5e5), p0=st.floats(1e-4, 2e-3))
+def test_band_agrees_with_limits(o, pop, p0):
+    e = p0 * pop
+    y, t, se = stats.transformed(o, e, None, "poisson")
+    band = stats.funnel_band(stats.adjusted_z(y, t, se, 0.0))[0]
+    lo95, hi95 = stats.funnel_limits(pop, p0, "poisson", stats.Z95)
+    lo998, hi998 = stats.funnel_limits(pop, p0, "poisson", stats.Z998)
+    rate = o / pop
+    eps = 1e-12
+    if band == "high_99.8":
+        assert rate >= hi998 - eps
+    elif band == "high_95":
+        assert hi95 - eps <= rate <= hi998 + eps
+    elif band == "within":
+        assert lo95 - eps <= rate <= hi95 + eps
+    elif band == "low_95":
+        assert lo998 - eps <= rate <= lo95 + eps
+    else:
+        assert rate <= lo998 + eps
+
+
+def test_shrinkage_pulls_noisy_areas_further():
+    mean, sd = stats.shrink([1.5, 1.5], [1.0, 1.0], [0.5, 0.05], tau2=0.01)
+    assert 1.0 < mean[0] < mean[1] < 1.5
+    assert sd[0] > sd[1] > 0
+    m0, s0 = stats.shrink([1.5], [1.0], [0.1], tau2=0.0)
+    assert m0[0] == 1.0 and s0[0] == 0.0
+
+
+def test_rank_intervals_cover_the_ranks_and_are_tight_when_certain():
+    mean = np.array([5.0, 4.0, 3.0, 2.9, 0.0])
+    low, high = stats.rank_intervals(mean, np.array([0.01, 0.01, 0.5, 0.5, 0.01]), n_draws=2000)
+    ranks = np.array([1, 2, 3, 4, 5])
+    assert (low <= ranks).all() and (ranks <= high).all()
+    assert low[0] == high[0] == 1 and low[4] == high[4] == 5
+    assert low[2] == 3 and high[2] == 4
+
+
+def test_random_effects_tau2_keeps_real_outliers_that_winsorising_hides():
+    rng = np.random.default_rng(3)
+    e = rng.uniform(200, 2000, 30)
+    o = rng.poisson(e).astype(float)
+    o[0], o[1] = e[0] * 2.0, e[1] * 0.3  # two genuine outliers
+    y, t, se = stats.transformed(o, e, None, "poisson")
+    assert stats.dispersion(y, t, se)["tau2"] == 0.0  # robust limits: in control
+    tau2 = stats.random_effects_tau2(y, t, se)
+    assert tau2 > 0
+    mean, _ = stats.shrink(y, t, se, tau2)
+    assert mean[0] > 1.2 and mean[1] < 0.8
