@@ -107,7 +107,7 @@ def build_inspections(latent: pd.DataFrame, population_10_17: pd.Series,
     weights = cycle["overall_rating"].map(REINSPECTION_WEIGHT).to_numpy()
     again = cycle.iloc[rng.choice(n, N_REINSPECTED, replace=False, p=weights / weights.sum())]
     first, last = (pd.Timestamp(d) for d in REINSPECTION_WINDOW)
-    earliest = np.maximum(again["published"] + pd.Timedelta(days=MIN_GAP_DAYS), first)
+    earliest = (again["published"] + pd.Timedelta(days=MIN_GAP_DAYS)).clip(lower=first)
     dates = earliest + (last - earliest) * rng.uniform(0, 1, len(again))
     points = _points(_score(latent.loc[again["yjs_name"], "quality"].to_numpy(), rng))
     repeat = pd.DataFrame({

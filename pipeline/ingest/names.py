@@ -68,13 +68,15 @@ def slugify(name: str) -> str:
 
 
 def loose(name: str) -> str:
-    """A normalised name without "county"/"council" at either end.
+    """A normalised name without "county"/"council" (and a trailing "city" or
+    "borough") at either end.
 
-    Lets "Durham County Council" find "Durham" and "Kent County" find "Kent"
-    without listing each such form.
+    Lets "Durham County Council" find "Durham", "Nottingham City" find
+    "Nottingham" and "Wigan Borough Council" find "Wigan" without listing
+    each such form.
     """
     words = name.split()
-    while words and words[-1] in ("council", "county"):
+    while len(words) > 1 and words[-1] in ("council", "county", "city", "borough"):
         words.pop()
     while len(words) > 1 and words[0] in ("county", "council"):
         words.pop(0)

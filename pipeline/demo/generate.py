@@ -1,0 +1,99 @@
+"""Write the synthetic demo dataset: one folder per source of the contract.
+
+Only the service and local authority names are real (the 2024 crosswalk);
+every indicator figure, population and inspection result is synthetic, drawn
+from a latent quality per service (``latent``) with ``numpy.random.default_rng``
+streams fixed by the seed, so the same seed gives byte-identical files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from pipeline.demo import indicators, layouts, readme
+from pipeline.demo.inspections import build_inspections
+from pipeline.demo.latent import draw_latent, persistent_shift
+from pipeline.demo.population import build_population, service_population
+from pipeline.demo.services import load_services, slug
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_OUT = REPO_ROOT / "data" / "demo"
+DEFAULT_REAL_DIR = REPO_ROOT.parent / "shared" / "data" / "real"
+DEFAULT_SEED = 20261201
+SOURCES = ("services", "population", "first_time_entrants", "reoffending", "custody",
+           "inspections")
+TABLE_SUFFIXES = {".csv", ".xlsx", ".ods"}
+
+
+def resolve(path: str | Path) -> Path:
+    """Relative paths resolve against the repo root, not the working directory."""
+    path = Path(path)
+    return path if path.is_absolute() else REPO_ROOT / path
+
+
+def population_files(population) -> dict:
+    files = {f"population/mye{year}_persons_sya_ltla_ew.csv": frame
+             for year, frame in population.wide.items()}
+    files["population/population_long_2021_2025.csv"] = population.long
+    return files
+
+
+def truth(latent: pd.DataFrame) -> pd.DataFrame:
+    """The hidden truth, for benchmarks: not an input (top of data/demo)."""
+    frame = pd.DataFrame({
+        "yjs_id": [slug(n) for n in latent.index],
+        "yjs_name": latent.index,
+        "quality": latent["quality"],
+        "context": latent["context"],
+    })
+    for indicator in ("fte", "reoffending", "custody"):
+        frame[f"relative_{indicator}"] = np.exp(persistent_shift(latent, indicator))
+    return frame.round(4)
+
+
+def build(seed: int = DEFAULT_SEED, real_dir: Path = DEFAULT_REAL_DIR) -> dict:
+    """{relative path: DataFrame} for every file of the dataset but the README."""
+    services = load_services(real_dir)
+    population = build_population(real_dir, services["la_code"].tolist(), seed)
+    pop = service_population(population.youth, services)
+    latent = draw_latent(sorted(services["yjs_name"].unique()), seed)
+    history = build_inspections(latent, pop[2024], seed)
+    files = {"services/services.csv": services, **population_files(population)}
+    files.update(layouts.first_time_entrants(
+        indicators.first_time_entrants(pop, latent, seed), services, seed))
+    files.update(layouts.reoffending(indicators.reoffending(pop, latent, seed), services, seed))
+    files.update(layouts.custody(indicators.outcomes(pop, latent, seed), services,
+                                 population.youth[2019], seed))
+    files.update(layouts.inspections(history, services, seed))
+    files["truth.csv"] = truth(latent)
+    return files
+
+
+def _clear(out: Path) -> None:
+    """Remove earlier tables from the source folders, so that no stale file
+    is read as input after a change of seed or layout."""
+    for source in SOURCES:
+        folder = out / source
+        if folder.is_dir():
+            for path in sorted(folder.iterdir()):
+                if path.is_file() and path.suffix.lower() in TABLE_SUFFIXES:
+                    path.unlink()
+
+
+def generate(out: Path = DEFAULT_OUT, seed: int = DEFAULT_SEED,
+             real_dir: Path = DEFAULT_REAL_DIR) -> dict[str, int]:
+    """Write the dataset under ``out``; returns {relative path: data rows}."""
+    out, real_dir = resolve(out), resolve(real_dir)
+    files = build(seed, real_dir)
+    _clear(out)
+    rows = {}
+    for relative, frame in files.items():
+        path = out / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        frame.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
+        rows[relative] = len(frame)
+    (out / "README.md").write_text(readme.text(seed, rows), encoding="utf-8")
+    return rows

@@ -1,0 +1,42 @@
+"""The Dagster definitions load, and the schedule asks for a monthly refresh."""
+
+import datetime as dt
+import subprocess
+import sys
+from pathlib import Path
+
+import dagster as dg
+
+from pipeline.definitions import defs
+from pipeline.settings import REPO_ROOT
+
+ASSETS = {"services", "population", "first_time_entrants", "reoffending", "custody", "inspections",
+          "indicator_values", "indicator_dispersion", "indicator_evidence", "inspection_targets",
+          "warehouse"}
+
+
+def test_definitions_are_loadable_with_every_asset_and_the_job():
+    dg.Definitions.validate_loadable(defs)
+    keys = {k.to_user_string() for k in defs.resolve_all_asset_keys()}
+    assert ASSETS <= keys
+    job = defs.resolve_job_def("monthly_refresh")
+    assert job.executor_def.name == "in_process"
+
+
+def test_schedule_requests_a_refresh_as_of_the_tick():
+    schedule = defs.resolve_schedule_def("monthly_refresh_schedule")
+    assert schedule.job_name == "monthly_refresh"
+    assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    tick = dt.datetime(2026, 8, 2, 6, 0, tzinfo=dt.timezone.utc)
+    ctx = dg.build_schedule_context(scheduled_execution_time=tick)
+    [request] = schedule.evaluate_tick(ctx).run_requests
+    assert request.run_config["resources"]["settings"]["config"]["as_of"] == "2026-08-02"
+
+
+def test_dagster_cli_validates_the_definitions(tmp_path):
+    env = {"DAGSTER_HOME": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    (tmp_path / "dagster.yaml").write_text((REPO_ROOT / "dagster.yaml").read_text())
+    dagster = str(Path(sys.executable).parent / "dagster")
+    out = subprocess.run([dagster, "definitions", "validate"],
+                         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert out.returncode == 0, out.stdout + out.stderr
