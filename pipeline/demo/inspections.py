@@ -106,13 +106,16 @@ def build_inspections(latent: pd.DataFrame, population_10_17: pd.Series,
 
     weights = cycle["overall_rating"].map(REINSPECTION_WEIGHT).to_numpy()
     again = cycle.iloc[rng.choice(n, N_REINSPECTED, replace=False, p=weights / weights.sum())]
-    first, last = (pd.Timestamp(d) for d in REINSPECTION_WINDOW)
-    earliest = (again["published"] + pd.Timedelta(days=MIN_GAP_DAYS)).clip(lower=first)
-    dates = earliest + (last - earliest) * rng.uniform(0, 1, len(again))
+    again = again.sort_values("published", kind="stable")
+    # spread over the window, the longest-ago inspected first, and never
+    # within MIN_GAP_DAYS of the cycle's inspection
+    earliest = again["published"] + pd.Timedelta(days=MIN_GAP_DAYS)
+    spread = _spread([REINSPECTION_WINDOW], len(again), rng)
+    dates = _weekday(pd.DatetimeIndex(np.maximum(spread.to_numpy(), earliest.to_numpy())))
     points = _points(_score(latent.loc[again["yjs_name"], "quality"].to_numpy(), rng))
     repeat = pd.DataFrame({
         "yjs_name": again["yjs_name"].to_numpy(),
-        "published": _weekday(pd.DatetimeIndex(dates).normalize()),
+        "published": dates,
         "inspection_type": again["inspection_type"].to_numpy(),
         "overall_rating": [new_rating(p) for p in points],
         "points": points,

@@ -79,7 +79,11 @@ class Collector:
     def result(self, rows: Iterable[dict], columns: dict[str, str]) -> Ingested:
         """The tidy table with ``columns`` (name -> dtype), even when empty."""
         table = pd.DataFrame(list(rows), columns=list(columns)).astype(columns)
-        quarantine = pd.DataFrame(self._rejected, columns=QUARANTINE_COLUMNS).astype({"row_number": "int64"})
+        quarantine = (
+            pd.DataFrame(self._rejected, columns=QUARANTINE_COLUMNS)
+            .astype({"row_number": "int64"})
+            .sort_values(["file", "row_number"], kind="stable", ignore_index=True)
+        )
         files = pd.DataFrame(self._files, columns=FILES_COLUMNS).astype({"rows": "int64"})
         files["ingested_at"] = pd.to_datetime(files["ingested_at"], utc=True)
         return Ingested(table.reset_index(drop=True), quarantine, files)

@@ -1,0 +1,145 @@
+"""The monthly refresh end to end: a real Dagster run into a real DuckDB file."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import duckdb
+import pandas as pd
+import pytest
+
+from pipeline.publish.tables import CONTRACT_COLUMNS
+from pipeline.settings import REPO_ROOT
+from tests.conftest import AS_OF, DEMO_DIR, run_refresh
+
+CONTRACT_TABLES = set(CONTRACT_COLUMNS) | {"ranking_history"}
+
+
+def tables(db) -> dict[str, pd.DataFrame]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        names = [r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_type='BASE TABLE'").fetchall()]
+        return {n: con.execute(f'SELECT * FROM "{n}"').df() for n in names}
+
+
+@pytest.fixture(scope="module")
+def demo_warehouse(tmp_path_factory):
+    db = tmp_path_factory.mktemp("demo") / "warehouse.duckdb"
+    result = run_refresh(DEMO_DIR, db)
+    assert result.success
+    return db
+
+
+def test_every_contract_table_with_its_columns(demo_warehouse):
+    t = tables(demo_warehouse)
+    assert CONTRACT_TABLES <= set(t)
+    for name, cols in CONTRACT_COLUMNS.items():
+        assert list(t[name].columns[: len(cols)]) == cols, name
+    assert list(t["ranking_history"].columns[:11]) == CONTRACT_COLUMNS["inspection_targets"]
+
+
+def test_the_ranked_list_follows_the_contract_rules(demo_warehouse):
+    t = tables(demo_warehouse)
+    targets, services = t["inspection_targets"], t["services"]
+    assert len(targets) == len(services) and targets["yjs_id"].is_unique
+    recs = targets["recommendation"].value_counts()
+    assert recs["full_joint_inspection"] == 8 and recs["benchmark_visit"] == 2
+    picked = targets[targets["recommendation"] != "monitor"]
+    assert (picked["months_since_inspection"].isna() | (picked["months_since_inspection"] >= 12)).all()
+    insp = t["inspections"]
+    recent = insp[pd.to_datetime(insp["published"]) > pd.Timestamp(AS_OF) - pd.DateOffset(months=12)]
+    assert not set(recent["yjs_id"]) & set(picked["yjs_id"])
+    assert targets["reasons"].str.strip().str.len().gt(0).all()
+    assert (targets["rank_low"] <= targets["rank"]).all() and (targets["rank"] <= targets["rank_high"]).all()
+    assert (pd.to_datetime(targets["as_of"]) == pd.Timestamp(AS_OF)).all()
+
+
+def test_indicator_values_are_as_of_and_banded(demo_warehouse):
+    iv = tables(demo_warehouse)["indicator_values"]
+    assert set(iv["indicator"]) == {"fte", "reoffending", "custody"}
+    assert pd.to_datetime(iv["period_end"]).max() <= pd.Timestamp(AS_OF) - pd.DateOffset(months=3)
+    assert iv.loc[iv["suppressed"], "numerator"].isna().all()
+    assert iv["suppressed"].any()
+    bands = iv.loc[~iv["suppressed"], "funnel_band"]
+    assert bands.notna().all() and set(bands) <= {"high_99.8", "high_95", "within", "low_95", "low_99.8"}
+
+
+def test_quarantine_and_source_files_are_recorded(demo_warehouse):
+    t = tables(demo_warehouse)
+    files = t["source_files"]
+    assert files["sha256"].str.fullmatch(r"[0-9a-f]{64}").all()
+    assert set(files["source"]) == {"services", "population", "first_time_entrants", "reoffending",
+                                    "custody", "inspections"}
+    q = t["quarantine"]
+    assert len(q) >= 1 and q["problem"].str.len().gt(0).all() and q["file"].notna().all()
+
+
+def test_views_answer(demo_warehouse):
+    with duckdb.connect(str(demo_warehouse), read_only=True) as con:
+        for view in ("latest_indicators", "rank_changes"):
+            assert con.execute(f"SELECT count(*) FROM {view}").fetchone()[0] > 0
+
+
+def test_a_rerun_for_the_same_as_of_gives_identical_tables(demo_warehouse, tmp_path):
+    before = tables(demo_warehouse)
+    assert run_refresh(DEMO_DIR, demo_warehouse).success
+    after = tables(demo_warehouse)
+    volatile = {"run_metadata": ["refreshed_at"], "source_files": ["ingested_at"]}
+    for name, df in before.items():
+        cols = [c for c in df.columns if c not in volatile.get(name, [])]
+        pd.testing.assert_frame_equal(df[cols], after[name][cols], check_like=False, obj=name)
+    hist = after["ranking_history"]
+    assert not hist.duplicated(["as_of", "yjs_id"]).any()
+
+
+def test_a_second_as_of_adds_a_snapshot(demo_warehouse):
+    assert run_refresh(DEMO_DIR, demo_warehouse, as_of="2025-11-01").success
+    hist = tables(demo_warehouse)["ranking_history"]
+    assert hist.groupby("as_of")["yjs_id"].nunique().tolist() == [155, 155]
+
+
+def test_real_files_every_inspection_matched_or_quarantined(real_data_dir, tmp_path):
+    db = tmp_path / "real.duckdb"
+    result = run_refresh(real_data_dir, db, as_of="2026-11-01")
+    assert result.success
+    t = tables(db)
+    assert len(t["services"]) == 155
+    name = "inspections/hmi_youth_justice_inspection_ratings.csv"
+    matched = len(t["inspections"])
+    quarantined = t["quarantine"][t["quarantine"]["file"] == name]
+    assert matched + len(quarantined) == 83
+    assert quarantined["problem"].str.len().gt(0).all()
+    pop = t["services"]["population_10_17"]
+    assert 5_000_000 < pop.sum() < 6_500_000  # England and Wales aged 10-17, mid-2020
+    assert (t["inspection_targets"]["recommendation"] == "full_joint_inspection").sum() == 8
+
+
+def test_cli_refresh_prints_the_ranked_list(tmp_path):
+    db = tmp_path / "cli.duckdb"
+    env = {"PATH": "/usr/bin:/bin", "DAGSTER_HOME": str(tmp_path / "home"), "YJT_AS_OF": AS_OF}
+    out = subprocess.run([sys.executable, "-m", "pipeline", "refresh", "--warehouse", str(db)],
+                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert "SYNTHETIC" in out.stdout and "full_joint_inspection" in out.stdout
+    assert db.exists()
+
+
+def test_cli_fails_with_one_line_naming_the_file(tmp_path):
+    bad = tmp_path / "bad"
+    for source in ("services", "population", "first_time_entrants", "reoffending", "custody",
+                   "inspections"):
+        (bad / source).mkdir(parents=True)
+        for f in (DEMO_DIR / source).iterdir():
+            (bad / source / f.name).write_bytes(f.read_bytes())
+    target = sorted((bad / "first_time_entrants").glob("*.csv"))[0]
+    target.write_text("yjs,year\nLeeds,2020\n")
+    db = tmp_path / "w.duckdb"
+    env = {"PATH": "/usr/bin:/bin", "DAGSTER_HOME": str(tmp_path / "home")}
+    out = subprocess.run([sys.executable, "-m", "pipeline", "refresh", "--data-dir", str(bad),
+                          "--warehouse", str(db), "--as-of", AS_OF],
+                         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode != 0
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and target.name in lines[0], out.stderr
+    assert not db.exists()

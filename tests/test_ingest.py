@@ -1,0 +1,383 @@
+"""Reading the inputs, as the contract's "Inputs" section describes them.
+
+Fixtures are small files written in ``tmp_path``; the real published files are
+copied from ``../shared/data/real/`` into a ``tmp_path`` data dir.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from pipeline.ingest import (
+    SOURCES, IngestError, read_custody, read_first_time_entrants, read_inspections,
+    read_population, read_reoffending, read_services,
+)
+from pipeline.ingest.cells import RowProblem, parse_count
+
+REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
+MARKERS = ["*", "..", "x", "[c]", "[x]", "[z]", "-", ""]
+
+SERVICES_CSV = """la_code,la_name,parent_yot_name
+E06000001,Hartlepool,Hartlepool
+E08000001,Bolton,Bolton
+E06000019,"Herefordshire, County of",West Mercia
+E06000051,Shropshire,West Mercia
+E06000065,North Yorkshire,North Yorkshire
+E06000061,North Northamptonshire,Northamptonshire
+E06000062,West Northamptonshire,Northamptonshire
+E06000063,Cumberland,Cumberland
+W06000001,Isle of Anglesey,Gwynedd and Ynys Môn
+W06000002,Gwynedd,Gwynedd and Ynys Môn
+E09000011,Greenwich,Greenwich
+E06000010,"Kingston upon Hull, City of",Kingston-upon-Hull
+"""
+
+
+def write(data_dir: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
+    path = data_dir / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def copy_real(data_dir: Path, source: str, *names: str) -> None:
+    (data_dir / source).mkdir(parents=True, exist_ok=True)
+    for name in names:
+        shutil.copy(REAL / name, data_dir / source / name)
+
+
+@pytest.fixture
+def services(tmp_path) -> pd.DataFrame:
+    write(tmp_path, "services/lookup.csv", SERVICES_CSV)
+    return read_services(tmp_path).table
+
+
+@pytest.fixture
+def real_services(tmp_path) -> pd.DataFrame:
+    copy_real(tmp_path, "services", "la_to_yjs_crosswalk_2024.csv")
+    return read_services(tmp_path).table
+
+
+# --- services -------------------------------------------------------------
+
+
+def test_services_from_the_lookup(services):
+    row = services.set_index("la_code").loc["W06000001"]
+    assert (row.yjs_name, row.yjs_id, row.country) == ("Gwynedd and Ynys Môn", "gwynedd-and-ynys-mon", "Wales")
+    assert services.set_index("la_code").loc["E06000019", "country"] == "England"
+    assert services["region"].isna().all()
+    assert (services["yjs_id"] == "west-mercia").sum() == 2
+
+
+def test_services_quarantines_bad_codes_and_second_owners(tmp_path):
+    write(tmp_path, "services/a.csv", "LA Code;LA name;YJS name;Region\n"
+          "E06000001;Hartlepool;Hartlepool;North East\nE0600;Bad;Bad;\n"
+          "E06000001;Hartlepool;South Tees;North East\nE06000001;Hartlepool;Hartlepool;North East\n")
+    got = read_services(tmp_path)
+    assert got.table[["la_code", "yjs_name", "region"]].values.tolist() == [["E06000001", "Hartlepool", "North East"]]
+    problems = dict(zip(got.quarantine.row_number, got.quarantine.problem))
+    assert problems[3] == "column LA Code: 'E0600' is not a GSS code (like E06000001)"
+    assert "already assigned to service 'Hartlepool' (services/a.csv row 2)" in problems[4]
+    assert 5 not in problems  # the same assignment twice is harmless
+
+
+def test_real_crosswalk_reads_to_318_las_and_155_services(real_services):
+    assert len(real_services) == 318 and real_services["la_code"].is_unique
+    assert real_services["yjs_id"].nunique() == 155
+    assert set(real_services["country"]) == {"England", "Wales"}
+
+
+# --- the table reader, seen through first-time entrants --------------------
+
+
+def test_every_suppression_marker_is_missing_not_zero(tmp_path, services):
+    rows = "".join(f'Hartlepool,2019-{m:02d},"{v}"\n' for m, v in enumerate(MARKERS, start=1))
+    write(tmp_path, "first_time_entrants/fte.csv", "yjs_name,period_end,fte_count\n" + rows
+          + 'Bolton,2020-03,"1,234"\n')
+    got = read_first_time_entrants(tmp_path, services)
+    assert got.quarantine.empty
+    hartlepool = got.table[got.table.yjs_id == "hartlepool"]
+    assert len(hartlepool) == len(MARKERS)
+    assert hartlepool["fte_count"].isna().all() and hartlepool["suppressed"].all()
+    bolton = got.table[got.table.yjs_id == "bolton"].iloc[0]
+    assert (bolton.fte_count, bolton.suppressed, bolton.period_months) == (1234.0, False, 12)
+    assert bolton.period_end == pd.Timestamp("2020-03-31")
+
+
+def test_columns_match_ignoring_case_spaces_punctuation_and_aliases(tmp_path, services):
+    write(tmp_path, "first_time_entrants/fte.csv",
+          "\ufeffYJS;Period End;Period-Months;FTE Count\nHull YOS;2020-12-15;6;12\n")
+    got = read_first_time_entrants(tmp_path, services)
+    row = got.table.iloc[0]
+    assert (row.yjs_id, row.yjs_name, row.period_months, row.fte_count) == (
+        "kingston-upon-hull", "Kingston-upon-Hull", 6, 12.0)
+    assert row.period_end == pd.Timestamp("2020-12-31")
+
+
+def test_cp1252_tab_separated_file(tmp_path, services):
+    write(tmp_path, "first_time_entrants/fte.csv",
+          "yjs_name\tperiod_end\tfte_count\nYnys Môn\t2021-03\t7\n", encoding="cp1252")
+    assert read_first_time_entrants(tmp_path, services).table["yjs_id"].tolist() == ["gwynedd-and-ynys-mon"]
+
+
+def test_unreadable_rows_are_quarantined_with_file_row_column_and_value(tmp_path, services):
+    write(tmp_path, "first_time_entrants/fte.csv",
+          "yjs_name,period_end,fte_count,notes\nHartlepool,2020-03,twelve,\nBolton,2020-03,-4,\n"
+          "Atlantis,2020-03,5,\nBolton,March,5,\n\n\nBolton,2020-06,5,\nSource: YJB,,,\n")
+    got = read_first_time_entrants(tmp_path, services)
+    assert got.table["period_end"].tolist() == [pd.Timestamp("2020-06-30")]
+    q = got.quarantine
+    assert q["file"].unique().tolist() == ["first_time_entrants/fte.csv"]
+    assert dict(zip(q.row_number, q.problem)) == {
+        2: "column fte_count: 'twelve' is not a number",
+        3: "column fte_count: '-4' is negative; counts cannot be",
+        4: "service name 'Atlantis' matches no service in the services lookup",
+        5: "column period_end: 'March' is not a month (expected YYYY-MM)",
+        9: "footnote or note row, not data",
+    }
+    assert json.loads(q.iloc[0]["raw"]) == {"yjs_name": "Hartlepool", "period_end": "2020-03",
+                                            "fte_count": "twelve", "notes": ""}
+    files = got.files.iloc[0]
+    assert files.rows == 6 and files.sha256 == hashlib.sha256(
+        (tmp_path / "first_time_entrants/fte.csv").read_bytes()).hexdigest()
+    assert str(files.ingested_at.tz) == "UTC"
+
+
+def test_xlsx_and_ods_with_title_rows_above_the_header(tmp_path, services):
+    frame = pd.DataFrame({"YJS": ["Bolton", "Hartlepool"], "period_end": ["2020-03", "2020-03"],
+                          "fte_count": [10, "[c]"]})
+    (tmp_path / "first_time_entrants").mkdir()
+    with pd.ExcelWriter(tmp_path / "first_time_entrants/a.xlsx") as xlsx:
+        pd.DataFrame({"a": ["Contents"]}).to_excel(xlsx, sheet_name="Cover", index=False)
+        frame.to_excel(xlsx, sheet_name="Table_1", index=False, startrow=3)
+    frame.assign(period_end="2021-03").to_excel(tmp_path / "first_time_entrants/b.ods", index=False,
+                                                startrow=2, engine="odf")
+    write(tmp_path, "first_time_entrants/README.md", "not data")
+    got = read_first_time_entrants(tmp_path, services)
+    assert got.files["file"].tolist() == ["first_time_entrants/a.xlsx", "first_time_entrants/b.ods"]
+    assert len(got.table) == 4 and got.table["suppressed"].sum() == 2
+    assert got.table.loc[got.table.yjs_id == "bolton", "fte_count"].tolist() == [10.0, 10.0]
+
+
+def test_a_missing_column_fails_the_file_with_one_line(tmp_path, services):
+    write(tmp_path, "first_time_entrants/fte.csv", "yjs,year\nBolton,2020\n")
+    with pytest.raises(IngestError) as failure:
+        read_first_time_entrants(tmp_path, services)
+    assert str(failure.value) == ("first_time_entrants/fte.csv: no column for period_end, fte_count "
+                                  "(looked for: period_end; fte_count); columns found: yjs, year")
+
+
+@pytest.mark.parametrize(("files", "message"), [
+    ({}, "first_time_entrants/: folder not found"),
+    ({"README.md": "x"}, "first_time_entrants/: no .csv, .xlsx or .ods file"),
+    ({"fte.csv": " \n"}, "first_time_entrants/fte.csv: file is empty"),
+    ({"fte.xlsx": "not a zip"}, "first_time_entrants/fte.xlsx: not a readable .xlsx spreadsheet"),
+])
+def test_unreadable_folders_and_files_fail(tmp_path, services, files, message):
+    (tmp_path / "first_time_entrants").mkdir(exist_ok=bool(files)) if files else None
+    for name, text in files.items():
+        write(tmp_path, f"first_time_entrants/{name}", text)
+    with pytest.raises(IngestError, match="^" + message.replace(".", r"\.")):
+        read_first_time_entrants(tmp_path, services)
+
+
+def test_conflicting_duplicates_are_quarantined_and_identical_ones_collapse(tmp_path, services):
+    write(tmp_path, "first_time_entrants/a.csv", "yjs_name,period_end,fte_count\nBolton,2020-03,5\nHartlepool,2020-03,7\n")
+    write(tmp_path, "first_time_entrants/b.csv", "yjs_name,period_end,fte_count\nBolton,2020-03,5\nHartlepool,2020-03,8\n")
+    got = read_first_time_entrants(tmp_path, services)
+    assert got.table["yjs_id"].tolist() == ["bolton"]
+    assert got.quarantine["problem"].tolist() == [
+        "yjs_id hartlepool period_end 2020-03-31 period_months 12: conflicts with "
+        "first_time_entrants/b.csv row 3 (fte_count 7 vs 8)",
+        "yjs_id hartlepool period_end 2020-03-31 period_months 12: conflicts with "
+        "first_time_entrants/a.csv row 3 (fte_count 8 vs 7)",
+    ]
+
+
+# --- reoffending and custody ----------------------------------------------
+
+
+def test_reoffending_cohorts(tmp_path, services):
+    write(tmp_path, "reoffending/r.csv", "YJS,cohort_end,cohort_months,cohort_size,reoffenders,reoffences\n"
+          "Bolton,2020-03,12,\"1,200\",300,900\nBolton,2020-06,3,40,*,*\n"
+          "Hartlepool,2020-03,6,40,10,20\nHartlepool,2020-06,3,40,41,60\n")
+    got = read_reoffending(tmp_path, services)
+    assert got.table[["cohort_months", "cohort_size", "suppressed"]].values.tolist() == [[12, 1200.0, False], [3, 40.0, True]]
+    assert math.isnan(got.table.iloc[1]["reoffenders"])
+    assert got.quarantine["problem"].tolist() == [
+        "column cohort_months: '6' is not a cohort length (3 or 12 months)",
+        "column reoffenders: 41 is more than cohort_size 40",
+    ]
+
+
+def test_custody_standard_layout(tmp_path, services):
+    write(tmp_path, "custody/c.csv", "yjs_name,period_end,custodial_sentences\nWest Mercia,2021-03,11\nBolton,2021-03,[z]\n")
+    got = read_custody(tmp_path, services)
+    assert got.table[["yjs_id", "custodial_sentences", "suppressed"]].fillna(-1).values.tolist() == [
+        ["bolton", -1, True], ["west-mercia", 11.0, False]]
+
+
+def test_custody_from_the_yjb_outcome_table(tmp_path, services):
+    frame = pd.DataFrame({
+        "Financial_Year": ["2019-20"] * 5 + ["2020-21"] * 2,
+        "YJS": ["Bolton", "Bolton", "Bolton", "Hartlepool", "Hartlepool", "Hartlepool", "Wales"],
+        "Caution_or_sentence_tier": ["Custody", "custody", "Community", "Custody", "Custody", "Custody", "Custody"],
+        "Caution_or_sentence_type": ["DTO", "S250", "YRO", "DTO", "S250", "DTO", "DTO"],
+        "Number_Cautioned_Sentenced": ["3", "1,002", "40", "*", "*", "2", "9"],
+    })
+    (tmp_path / "custody").mkdir()
+    frame.to_excel(tmp_path / "custody/outcome.xlsx", sheet_name="Outcome_Table", index=False)
+    got = read_custody(tmp_path, services)
+    table = got.table.set_index(["yjs_id", "period_end"])
+    assert table.loc[("bolton", pd.Timestamp("2020-03-31")), "custodial_sentences"] == 1005
+    hartlepool = table.loc[("hartlepool", pd.Timestamp("2020-03-31"))]
+    assert math.isnan(hartlepool.custodial_sentences) and hartlepool.suppressed
+    assert table.loc[("hartlepool", pd.Timestamp("2021-03-31")), "period_months"] == 12
+    assert got.quarantine[["row_number", "problem"]].values.tolist() == [
+        [8, "service name 'Wales' matches no service in the services lookup"]]
+
+
+# --- population -------------------------------------------------------------
+
+WIDE_HEADER = "ltla20_code,ltla20_name,total_population," + ",".join(map(str, range(90))) + ",90+\n"
+
+
+def wide_row(code: str, name: str, per_age: int) -> str:
+    return f"{code},{name},{per_age * 91}," + ",".join([str(per_age)] * 91) + "\n"
+
+
+def test_wide_population_takes_the_year_from_the_file_name_and_carries_codes(tmp_path, services):
+    write(tmp_path, "population/mye2020_persons.csv", WIDE_HEADER
+          + wide_row("E06000001", "Hartlepool", 100)
+          + wide_row("E07000163", "Craven", 10) + wide_row("E07000164", "Hambleton", 20)  # -> North Yorkshire
+          + wide_row("E10000006", "Cumbria", 5) + wide_row("E92000001", "England", 9))
+    got = read_population(tmp_path, services)
+    assert got.table.values.tolist() == [["E06000001", 2020, 800], ["E06000065", 2020, 240]]
+    assert got.quarantine["problem"].tolist() == [
+        "la_code E10000006 was split between several successor authorities; use district-level figures",
+        "la_code E92000001 is not a local authority in the services lookup",
+    ]
+
+
+def test_wide_population_without_a_year_fails(tmp_path, services):
+    write(tmp_path, "population/persons.csv", WIDE_HEADER + wide_row("E06000001", "Hartlepool", 1))
+    with pytest.raises(IngestError, match="population/persons.csv: no year column"):
+        read_population(tmp_path, services)
+
+
+def test_long_population_counts_only_ages_10_to_17(tmp_path, services):
+    rows = "".join(f"E08000001,2021,{age},\"1,000\"\n" for age in [*range(0, 90), "90+"])
+    rows += "E08000001,2021,All ages,91000\n" + "".join(f"E06000001,2021,{a},5\n" for a in range(10, 17))
+    write(tmp_path, "population/long.csv", "LA code,Year,Age,Population\n" + rows)
+    got = read_population(tmp_path, services)
+    assert got.table.values.tolist() == [["E08000001", 2021, 8000]]
+    assert set(got.quarantine["problem"]) == {"la_code E06000001 year 2021: ages 10-17 incomplete, missing 17"}
+
+
+def test_population_from_an_ods_file_with_a_year_column(tmp_path, services):
+    ages = {str(a): [1, 2] for a in range(0, 91)}
+    frame = pd.DataFrame({"Code": ["E06000001", "W06000002"], "Name": ["Hartlepool", "Gwynedd"],
+                          "Year": [2019, 2019], **ages})
+    (tmp_path / "population").mkdir()
+    frame.to_excel(tmp_path / "population/pop.ods", index=False, engine="odf")
+    assert read_population(tmp_path, services).table["population_10_17"].tolist() == [8, 16]
+
+
+def test_population_conflicts_across_files_are_quarantined(tmp_path, services):
+    write(tmp_path, "population/mye2020_a.csv", WIDE_HEADER + wide_row("E06000001", "Hartlepool", 1)
+          + wide_row("E08000001", "Bolton", 2))
+    write(tmp_path, "population/mye2020_b.csv", WIDE_HEADER + wide_row("E06000001", "Hartlepool", 1)
+          + wide_row("E08000001", "Bolton", 3))
+    got = read_population(tmp_path, services)
+    assert got.table.values.tolist() == [["E06000001", 2020, 8]]
+    assert got.quarantine["problem"].tolist() == [
+        "la_code E08000001 year 2020: conflicts with population/mye2020_b.csv row 3 (population_10_17 16 vs 24)",
+        "la_code E08000001 year 2020: conflicts with population/mye2020_a.csv row 3 (population_10_17 24 vs 16)",
+    ]
+
+
+def test_real_ltla_population_2020(tmp_path, real_services):
+    copy_real(tmp_path, "population", "mye2020_persons_sya_ltla20_ew.csv")
+    got = read_population(tmp_path, real_services)
+    assert len(got.table) == 318 and set(got.table["la_code"]) == set(real_services["la_code"])
+    assert (got.table["year"] == 2020).all() and got.quarantine.empty
+    assert got.table["population_10_17"].sum() == pytest.approx(5.6e6, rel=0.01)
+
+
+def test_real_ltla_and_utla_files_together_do_not_double_count(tmp_path, real_services):
+    copy_real(tmp_path, "population", "mye2020_persons_sya_ltla20_ew.csv", "mye2020_persons_sya_utla20_ew.csv")
+    both = read_population(tmp_path, real_services)
+    assert len(both.table) == 318
+    assert both.table["population_10_17"].sum() == 5_600_736
+    q = both.quarantine
+    assert (q["file"] == "population/mye2020_persons_sya_utla20_ew.csv").all()
+    assert len(q) == 22  # 21 counties outside the lookup + Cumbria, split
+
+
+# --- inspections -------------------------------------------------------------
+
+
+def test_inspections_standard_layout_and_both_rating_scales(tmp_path, services):
+    write(tmp_path, "inspections/i.csv", "yjs_name,published,overall_rating,inspection_type\n"
+          "Bolton,2016-05-01,good,FJI\nBolton,2022-05-01,Good ,\nHull YOS,01/02/2019,REQUIRES IMPROVEMENT,joint\n"
+          "Greenwich,2014-01-01,poor,\nGreenwich,2015-01-01,satisfactory,\nHartlepool,2013-01-01,unsatisfactory,\n"
+          "Hartlepool,2020-01-01,Inadequate,\nWest Mercia,2023-01-01,Outstanding,\nBolton,2023-13-01,Good,\n")
+    got = read_inspections(tmp_path, services)
+    table = got.table
+    assert table[["yjs_id", "overall_rating", "rating_score"]].values.tolist() == [
+        ["bolton", "Good", 1], ["bolton", "Good", 2], ["greenwich", "Poor", 4], ["greenwich", "Satisfactory", 2],
+        ["hartlepool", "Unsatisfactory", 3], ["hartlepool", "Inadequate", 4],
+        ["kingston-upon-hull", "Requires improvement", 3], ["west-mercia", "Outstanding", 1]]
+    assert table.loc[table.yjs_id == "kingston-upon-hull", "published"].item() == pd.Timestamp("2019-02-01")
+    assert table["inspection_type"].tolist()[:2] == ["FJI", None]
+    assert got.quarantine["problem"].tolist() == [
+        "column published: '2023-13-01' is not a date (expected YYYY-MM-DD or DD/MM/YYYY)"]
+
+
+def test_real_inspection_scrape_accounts_for_every_row(tmp_path, real_services):
+    copy_real(tmp_path, "inspections", "hmi_youth_justice_inspection_ratings.csv")
+    got = read_inspections(tmp_path, real_services)
+    assert len(got.table) + len(got.quarantine) == 83
+    # Only Portsmouth: its rating cell holds a footnote sentence.
+    assert got.quarantine[["row_number", "problem"]].values.tolist() == [[66, (
+        "column overall_rating: '1 The resettlement standard does not con…' is not a rating (expected one "
+        "of Outstanding, Good, Requires improvement, Inadequate, Satisfactory, Unsatisfactory, Poor)")]]
+    by_service = got.table.set_index("yjs_id")
+    assert by_service.loc["kingston-upon-hull", "published"] == pd.Timestamp("2021-09-16")
+    assert by_service.loc["newcastle-upon-tyne", "overall_rating"] == "Requires improvement"
+    assert by_service.loc["tower-hamlets-and-city-of-london", "rating_score"] == 3
+    assert by_service.loc["greenwich", "rating_score"] == 2
+    assert sorted(got.table.loc[got.table.inspection_type == "joint", "yjs_id"]) == [
+        "conwy-and-denbighshire", "dorset-combined-yos", "hackney", "nottinghamshire", "suffolk"]
+    assert got.table["published"].between("2021-03-01", "2025-02-28").all()
+
+
+# --- properties ----------------------------------------------------------------
+
+
+@given(st.text(max_size=12))
+def test_parsed_counts_are_non_negative_or_missing(text):
+    try:
+        value = parse_count(text, "n")
+    except RowProblem as problem:
+        assert str(problem).startswith("column n: ")
+    else:
+        assert math.isnan(value) or value >= 0
+
+
+@given(st.integers(min_value=0, max_value=10**12))
+def test_thousands_separators_are_read(number):
+    assert parse_count(f"{number:,}", "n") == number
+
+
+def test_sources_are_the_six_folders():
+    assert SOURCES == ("services", "population", "first_time_entrants", "reoffending", "custody", "inspections")
