@@ -59,7 +59,9 @@ def run_refresh(args: argparse.Namespace) -> int:
     job = defs.resolve_job_def("monthly_refresh")
     with dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
-            run_config={"resources": {"settings": {"config": config}}}, instance=instance,
+            run_config={"resources": {"settings": {"config": config}},
+                        "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
+            instance=instance,
             raise_on_error=False, tags={"as_of": as_of.isoformat(), "launched_by": "cli"})
     if not result.success:
         failure = next((e for e in result.all_events if e.is_step_failure), None)

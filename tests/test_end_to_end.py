@@ -61,7 +61,7 @@ def test_indicator_values_are_as_of_and_banded(demo_warehouse):
     assert pd.to_datetime(iv["period_end"]).max() <= pd.Timestamp(AS_OF) - pd.DateOffset(months=3)
     assert iv.loc[iv["suppressed"], "numerator"].isna().all()
     assert iv["suppressed"].any()
-    bands = iv.loc[~iv["suppressed"], "funnel_band"]
+    bands = iv.loc[~iv["suppressed"] & (iv["denominator"] > 0), "funnel_band"]
     assert bands.notna().all() and set(bands) <= {"high_99.8", "high_95", "within", "low_95", "low_99.8"}
 
 

@@ -6,15 +6,18 @@ copied from ``../shared/data/real/`` into a ``tmp_path`` data dir.
 
 from __future__ import annotations
 
+import csv
 import hashlib
+import io
 import json
 import math
 import shutil
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.ingest import (
@@ -153,8 +156,8 @@ def test_unreadable_rows_are_quarantined_with_file_row_column_and_value(tmp_path
 
 
 def test_xlsx_and_ods_with_title_rows_above_the_header(tmp_path, services):
-    frame = pd.DataFrame({"YJS": ["Bolton", "Hartlepool"], "period_end": ["2020-03", "2020-03"],
-                          "fte_count": [10, "[c]"]})
+    frame = pd.DataFrame({"YJS": ["Bolton", "Hartlepool", "Atlantis"], "period_end": ["2020-03"] * 3,
+                          "fte_count": [10, "[c]", 1]})
     (tmp_path / "first_time_entrants").mkdir()
     with pd.ExcelWriter(tmp_path / "first_time_entrants/a.xlsx") as xlsx:
         pd.DataFrame({"a": ["Contents"]}).to_excel(xlsx, sheet_name="Cover", index=False)
@@ -166,6 +169,9 @@ def test_xlsx_and_ods_with_title_rows_above_the_header(tmp_path, services):
     assert got.files["file"].tolist() == ["first_time_entrants/a.xlsx", "first_time_entrants/b.ods"]
     assert len(got.table) == 4 and got.table["suppressed"].sum() == 2
     assert got.table.loc[got.table.yjs_id == "bolton", "fte_count"].tolist() == [10.0, 10.0]
+    # spreadsheet row numbers: header on row 4 (xlsx) and row 3 (ods)
+    assert got.quarantine[["file", "row_number"]].values.tolist() == [
+        ["first_time_entrants/a.xlsx", 7], ["first_time_entrants/b.ods", 6]]
 
 
 def test_a_missing_column_fails_the_file_with_one_line(tmp_path, services):
@@ -183,7 +189,6 @@ def test_a_missing_column_fails_the_file_with_one_line(tmp_path, services):
     ({"fte.xlsx": "not a zip"}, "first_time_entrants/fte.xlsx: not a readable .xlsx spreadsheet"),
 ])
 def test_unreadable_folders_and_files_fail(tmp_path, services, files, message):
-    (tmp_path / "first_time_entrants").mkdir(exist_ok=bool(files)) if files else None
     for name, text in files.items():
         write(tmp_path, f"first_time_entrants/{name}", text)
     with pytest.raises(IngestError, match="^" + message.replace(".", r"\.")):
@@ -201,6 +206,19 @@ def test_conflicting_duplicates_are_quarantined_and_identical_ones_collapse(tmp_
         "yjs_id hartlepool period_end 2020-03-31 period_months 12: conflicts with "
         "first_time_entrants/a.csv row 3 (fte_count 8 vs 7)",
     ]
+
+
+def test_parts_of_a_merged_service_are_summed(tmp_path, services):
+    write(tmp_path, "first_time_entrants/fte.csv", "yjs_name,period_end,fte_count\n"
+          "Herefordshire,2017-03,3\nShropshire,2017-03,4\nHerefordshire,2018-03,3\nShropshire,2018-03,*\n"
+          "Bolton,2017-03,5\nBolton,2017-03,6\n")
+    got = read_first_time_entrants(tmp_path, services)
+    assert got.table[["yjs_id", "fte_count", "suppressed"]].fillna(-1).values.tolist() == [
+        ["west-mercia", 7.0, False], ["west-mercia", -1, True]]
+    assert got.quarantine["row_number"].tolist() == [6, 7]  # the same name twice is not a part
+    assert got.quarantine["problem"].iloc[0] == (
+        "yjs_id bolton period_end 2017-03-31 period_months 12: conflicts with "
+        "first_time_entrants/fte.csv row 7 (fte_count 5 vs 6)")
 
 
 # --- reoffending and custody ----------------------------------------------
@@ -377,6 +395,25 @@ def test_parsed_counts_are_non_negative_or_missing(text):
 @given(st.integers(min_value=0, max_value=10**12))
 def test_thousands_separators_are_read(number):
     assert parse_count(f"{number:,}", "n") == number
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.text(alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"),
+                        max_size=8), min_size=1, max_size=12))
+def test_every_row_is_kept_or_quarantined_and_counts_are_never_negative(cells):
+    services = pd.DataFrame({"la_code": ["E08000001"], "la_name": ["Bolton"], "yjs_name": ["Bolton"],
+                             "yjs_id": ["bolton"]})
+    text = io.StringIO()
+    writer = csv.writer(text)  # "\r\n" ends rows, so cells holding either are quoted
+    writer.writerows([["yjs_name", "period_end", "fte_count"],
+                      *(["Bolton", f"2020-{m:02d}", c] for m, c in enumerate(cells, start=1))])
+    with tempfile.TemporaryDirectory() as folder:
+        write(Path(folder), "first_time_entrants/fte.csv", text.getvalue())
+        got = read_first_time_entrants(Path(folder), services)
+    assert len(got.table) + len(got.quarantine) == len(cells)
+    counts = got.table["fte_count"]
+    assert ((counts >= 0) | counts.isna()).all()
+    assert (got.table["suppressed"] == counts.isna()).all()
 
 
 def test_sources_are_the_six_folders():

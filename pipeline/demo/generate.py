@@ -50,26 +50,50 @@ def truth(latent: pd.DataFrame) -> pd.DataFrame:
         "context": latent["context"],
     })
     for indicator in ("fte", "reoffending", "custody"):
-        frame[f"relative_{indicator}"] = np.exp(persistent_shift(latent, indicator))
+        name = "odds_ratio" if indicator == "reoffending" else "rate_ratio"
+        frame[f"{name}_{indicator}"] = np.exp(persistent_shift(latent, indicator))
     return frame.round(4)
 
 
-def build(seed: int = DEFAULT_SEED, real_dir: Path = DEFAULT_REAL_DIR) -> dict:
-    """{relative path: DataFrame} for every file of the dataset but the README."""
+def national_figures(pop: pd.DataFrame, fte: pd.DataFrame, reo: pd.DataFrame,
+                     outcomes: pd.DataFrame) -> pd.DataFrame:
+    """England and Wales by year, before suppression (for the README)."""
+    total = pop.sum()
+    custody = outcomes[outcomes["tier"] == "Custody"].groupby("fy_end")["count"].sum()
+    cohorts = reo.groupby("cohort_year")[["cohort_size", "reoffenders"]].sum()
+    fte_total = fte.groupby("year")["fte_count"].sum()
+    columns = {  # name: (values, format)
+        "population 10-17": (total, "{:,.0f}"),
+        "FTE": (fte_total, "{:,.0f}"),
+        "FTE per 100,000": (fte_total / total * 1e5, "{:.0f}"),
+        "% reoffending (cohorts ending in the year)":
+            (cohorts["reoffenders"] / cohorts["cohort_size"] * 100, "{:.1f}"),
+        "custodial sentences (year to March)": (custody, "{:,.0f}"),
+        "custody per 1,000": (custody / total * 1e3, "{:.3f}"),
+    }
+    frame = pd.DataFrame({
+        name: values.reindex(total.index).map(lambda v, f=fmt: "" if pd.isna(v) else f.format(v))
+        for name, (values, fmt) in columns.items()
+    })
+    return frame.rename_axis("year").reset_index()
+
+
+def build(seed: int = DEFAULT_SEED, real_dir: Path = DEFAULT_REAL_DIR):
+    """({relative path: DataFrame} for every file but the README, national figures)."""
     services = load_services(real_dir)
     population = build_population(real_dir, services["la_code"].tolist(), seed)
     pop = service_population(population.youth, services)
     latent = draw_latent(sorted(services["yjs_name"].unique()), seed)
-    history = build_inspections(latent, pop[2024], seed)
+    fte = indicators.first_time_entrants(pop, latent, seed)
+    reo = indicators.reoffending(pop, latent, seed)
+    outcomes = indicators.outcomes(pop, latent, seed)
     files = {"services/services.csv": services, **population_files(population)}
-    files.update(layouts.first_time_entrants(
-        indicators.first_time_entrants(pop, latent, seed), services, seed))
-    files.update(layouts.reoffending(indicators.reoffending(pop, latent, seed), services, seed))
-    files.update(layouts.custody(indicators.outcomes(pop, latent, seed), services,
-                                 population.youth[2019], seed))
-    files.update(layouts.inspections(history, services, seed))
+    files.update(layouts.first_time_entrants(fte, services, seed))
+    files.update(layouts.reoffending(reo, services, seed))
+    files.update(layouts.custody(outcomes, services, population.youth[2019], seed))
+    files.update(layouts.inspections(build_inspections(latent, pop[2024], seed), services, seed))
     files["truth.csv"] = truth(latent)
-    return files
+    return files, national_figures(pop, fte, reo, outcomes)
 
 
 def _clear(out: Path) -> None:
@@ -87,7 +111,7 @@ def generate(out: Path = DEFAULT_OUT, seed: int = DEFAULT_SEED,
              real_dir: Path = DEFAULT_REAL_DIR) -> dict[str, int]:
     """Write the dataset under ``out``; returns {relative path: data rows}."""
     out, real_dir = resolve(out), resolve(real_dir)
-    files = build(seed, real_dir)
+    files, national = build(seed, real_dir)
     _clear(out)
     rows = {}
     for relative, frame in files.items():
@@ -95,5 +119,5 @@ def generate(out: Path = DEFAULT_OUT, seed: int = DEFAULT_SEED,
         path.parent.mkdir(parents=True, exist_ok=True)
         frame.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
         rows[relative] = len(frame)
-    (out / "README.md").write_text(readme.text(seed, rows), encoding="utf-8")
+    (out / "README.md").write_text(readme.text(seed, files, national), encoding="utf-8")
     return rows

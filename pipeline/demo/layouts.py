@@ -17,6 +17,13 @@ UNKNOWN_SERVICE = ("Atlantis YOT", 2022, 12)  # the one deliberately bad row
 NOT_AVAILABLE = ("Powys", 2015)  # an FTE cell a release left blank ('..')
 MERGED = ("Bury and Rochdale", ("Bury", "Rochdale"), 2020)  # separate to 2018-19
 SCRAPE_YEAR = 2023
+# the older outcome table (to 2016-17) gives one total per tier
+OLDER_RELEASE_TYPES = {
+    "Pre-court": "Youth caution or youth conditional caution",
+    "First-tier": "Referral order or other first-tier sentence",
+    "Community": "Youth rehabilitation order",
+    "Custody": "Custodial sentence (DTO or Section 91)",
+}
 
 
 def _names(canonical: pd.Series, variants: dict[str, str]) -> pd.Series:
@@ -28,8 +35,9 @@ def first_time_entrants(fte: pd.DataFrame, services: pd.DataFrame, seed: int) ->
     old, new = fte[fte["year"] <= 2019], fte[fte["year"] >= 2020]
     old_names = name_variants(services, "fte_old", seed, ["YOT"], 0.10, {
         "Kingston-upon-Hull": "Kingston upon Hull YOT", "St. Helens": "St Helens YOT"})
-    old_counts = published(old["fte_count"], "*", 5, thousands=True)
-    old_counts[((old["yjs_name"] == NOT_AVAILABLE[0]) & (old["year"] == NOT_AVAILABLE[1])).to_numpy()] = ".."
+    old_counts = published(old["fte_count"], "..", 5, thousands=True)
+    missing = (old["yjs_name"] == NOT_AVAILABLE[0]) & (old["year"] == NOT_AVAILABLE[1])
+    old_counts[missing.to_numpy()] = ".."
     old_file = pd.DataFrame({
         "YJS": _names(old["yjs_name"], old_names),
         "Period_End": old["year"].astype(str) + "-12",
@@ -57,7 +65,7 @@ def reoffending(reo: pd.DataFrame, services: pd.DataFrame, seed: int) -> dict:
     reo = reo.sort_values(["cohort_year", "cohort_month", "yjs_name"], kind="stable")
     files = {}
     for months, marker, below, header, styles, fixed, path in (
-        (12, "..", 5, ["YJS", "Cohort end", "Cohort months", "Cohort size", "Reoffenders",
+        (12, "*", 5, ["YJS", "Cohort end", "Cohort months", "Cohort size", "Reoffenders",
                        "Reoffences"], ["upper", "YOS"], {},
          "reoffending/reoffending_12_month_cohorts_2013_2016.csv"),
         (3, "x", 5, ["yjs_name", "cohort_end", "cohort_months", "cohort_size", "reoffenders",
@@ -67,15 +75,18 @@ def reoffending(reo: pd.DataFrame, services: pd.DataFrame, seed: int) -> dict:
     ):
         part = reo[reo["cohort_months"] == months]
         variants = name_variants(services, f"reoffending_{months}", seed, styles, 0.08, fixed)
-        hidden = ((part["reoffenders"] > 0) & (part["reoffenders"] < below)).to_numpy()
+        # 12-month release: few reoffenders hidden; 3-month: results of small cohorts
+        small = part["reoffenders"] if months == 12 else part["cohort_size"]
+        hidden = ((small > 0) & (small < below)).to_numpy()
+        reoffenders = published(part["reoffenders"], thousands=months == 12)
         reoffences = published(part["reoffences"], thousands=months == 12)
-        reoffences[hidden] = marker
+        reoffenders[hidden] = reoffences[hidden] = marker
         files[path] = pd.DataFrame(dict(zip(header, [
             _names(part["yjs_name"], variants),
             part["cohort_year"].astype(str) + "-" + part["cohort_month"].map("{:02d}".format),
             part["cohort_months"].astype(str),
             published(part["cohort_size"], thousands=months == 12),
-            published(part["reoffenders"], marker, below, thousands=months == 12),
+            reoffenders,
             reoffences,
         ])))
     return files
@@ -92,9 +103,12 @@ def custody(outcomes: pd.DataFrame, services: pd.DataFrame, la_population: pd.Se
     table = table.assign(_order=table["type"].map(order)).sort_values(
         ["fy_end", "yjs_name", "_order"], kind="stable")
     variants = name_variants(services, "custody", seed, ["ampersand"], 1.0)
+    older = table[table["fy_end"] <= 2017].groupby(
+        ["fy_end", "yjs_name", "tier"], sort=False, as_index=False)["count"].sum()
+    older["type"] = older["tier"].map(OLDER_RELEASE_TYPES)
     files = {}
     for label, part, marker, below in (
-        ("2013-14_to_2016-17", table[table["fy_end"] <= 2017], "-", 3),
+        ("2013-14_to_2016-17", older, "-", 3),
         ("2017-18_to_2024-25", table[table["fy_end"] >= 2018], None, 0),
     ):
         files[f"custody/outcome_table_{label}.csv"] = pd.DataFrame({

@@ -4,6 +4,13 @@ One reader per source folder (see the contract's "Inputs"). Each returns an
 :class:`Ingested`: the tidy ``table``, the rows it could not use
 (``quarantine``, with file, row number and problem) and the ``files`` it read.
 A file that cannot be read at all raises :class:`IngestError`.
+
+Modules: ``grids`` (any file -> cells of text), ``tables`` (find the header,
+rows keyed by field), ``cells`` (numbers, dates, suppression markers),
+``results`` (quarantine, file list, duplicates), ``names`` (service-name
+matching), ``geography`` (LA code changes), then one reader per source:
+``services``, ``population``, ``indicators`` (first-time entrants,
+reoffending, custody) and ``inspections``.
 """
 
 from pipeline.ingest.indicators import read_custody, read_first_time_entrants, read_reoffending
@@ -12,7 +19,7 @@ from pipeline.ingest.names import ServiceMatcher, normalise_name, slugify
 from pipeline.ingest.population import read_population
 from pipeline.ingest.results import Ingested
 from pipeline.ingest.services import read_services
-from pipeline.ingest.tables import IngestError
+from pipeline.ingest.errors import IngestError
 
 SOURCES = ("services", "population", "first_time_entrants", "reoffending", "custody", "inspections")
 

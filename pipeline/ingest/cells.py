@@ -18,11 +18,11 @@ import pandas as pd
 # "Not published" markers used by ONS, MoJ and YJB tables (and empty cells).
 MARKERS = frozenset({"", "*", "..", "x", "[c]", "[x]", "[z]", "-"})
 
-_NUMBER = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$")
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})([ T]00:00(:00)?)?$")
-_YEAR_MONTH = re.compile(r"^(\d{4})[-/](\d{1,2})$")
-_DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})$")
-_FINANCIAL_YEAR = re.compile(r"^(\d{4})\s*[-/]\s*(\d{2}|\d{4})$")
+_NUMBER = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$", re.ASCII)
+_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$", re.ASCII)
+_YEAR_MONTH = re.compile(r"^(\d{4})[-/](\d{1,2})$", re.ASCII)
+_DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})$", re.ASCII)
+_FINANCIAL_YEAR = re.compile(r"^(\d{4})\s*[-/]\s*(\d{2}|\d{4})$", re.ASCII)
 
 
 class RowProblem(ValueError):

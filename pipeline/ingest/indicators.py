@@ -4,6 +4,13 @@ They share one shape (a service, a period, some counts that may be
 suppressed), so one reader driven by an :class:`Indicator` definition reads
 all three; only custody has a second layout, the YJB local-level
 ``Outcome_Table``, whose custody rows are summed per service and year.
+
+Counts a file gives for *parts* of one service are summed: the local
+authorities of a merged service listed separately (Bury and Rochdale before
+their merger), or the custody rows of the outcome table, one per sentence
+type. A part suppressed anywhere makes the sum suppressed: adding up only the
+published parts would understate the count and flatter the service. The same
+name twice in a file is a duplicate, not a part.
 """
 
 from __future__ import annotations
@@ -16,7 +23,7 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.ingest.cells import RowProblem, financial_year_end, month_end, parse_count, parse_int
-from pipeline.ingest.names import ServiceMatcher
+from pipeline.ingest.names import ServiceMatcher, normalise_name
 from pipeline.ingest.results import Collector, Ingested, Record, resolve_duplicates
 from pipeline.ingest.tables import Col, Layout, Row, Sheet, key, read_source
 
@@ -92,16 +99,17 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
         yjs_id = matcher.match(cells["yjs_name"])
         if yjs_id is None:
             raise RowProblem(f"service name {cells['yjs_name']!r} matches no service in the services lookup")
+        part = row.number if sheet.layout is OUTCOME_TABLE else normalise_name(cells["yjs_name"])
         return {"yjs_id": yjs_id, "yjs_name": matcher.names[yjs_id], spec.period: period,
-                spec.months: months, **counts, "suppressed": any(math.isnan(v) for v in counts.values())}
+                spec.months: months, **counts, "suppressed": any(math.isnan(v) for v in counts.values()),
+                "_file": row.file, "_part": part}
 
-    sheets = read_source(data_dir, spec.source, layouts)
-    outcome_files = {s.file for s in sheets if s.layout is OUTCOME_TABLE}
-    records = log.parse(sheets, parse_row)
-    standard = [r for r in records if r.rows[0].file not in outcome_files]
-    records = standard + _sum_outcome_rows([r for r in records if r.rows[0].file in outcome_files])
-    table = resolve_duplicates(records, ("yjs_id", spec.period, spec.months), log)
-    return log.result(sorted(table, key=lambda v: (v["yjs_id"], v[spec.period])), spec.columns)
+    unique = ("yjs_id", spec.period, spec.months)
+    records = log.parse(read_source(data_dir, spec.source, layouts), parse_row)
+    parts = resolve_duplicates(records, (*unique, "_file", "_part"), log)
+    table = resolve_duplicates(_sum_parts(parts, unique, spec.counts), unique, log)
+    order = lambda v: (v["yjs_id"], v[spec.period], v[spec.months])  # noqa: E731
+    return log.result(sorted((r.values for r in table), key=order), spec.columns)
 
 
 def _months(spec: Indicator, value: str, column: str) -> int:
@@ -116,23 +124,18 @@ def _months(spec: Indicator, value: str, column: str) -> int:
     return months
 
 
-def _sum_outcome_rows(records: list[Record]) -> list[Record]:
-    """Custody rows of the outcome table summed per file, service and financial year.
-
-    A suppressed cell makes the whole sum suppressed: adding up only the
-    published cells would understate custody and flatter the service.
-    """
+def _sum_parts(records: list[Record], key: tuple[str, ...], counts: tuple[str, ...]) -> list[Record]:
+    """One record per file and key, its counts summed over the parts listed."""
     groups: dict[tuple, list[Record]] = defaultdict(list)
     for record in records:
-        groups[(record.rows[0].file, record.values["yjs_id"], record.values["period_end"])].append(record)
+        groups[(record.values["_file"], *(record.values[k] for k in key))].append(record)
     summed = []
     for group in groups.values():
-        values = dict(group[0].values)
-        suppressed = any(r.values["suppressed"] for r in group)
-        values["custodial_sentences"] = math.nan if suppressed else sum(
-            r.values["custodial_sentences"] for r in group)
-        values["suppressed"] = suppressed
-        summed.append(Record(tuple(r.rows[0] for r in group), values))
+        values = {k: v for k, v in group[0].values.items() if not k.startswith("_")}
+        for count in counts:  # NaN in any part makes the sum NaN
+            values[count] = sum(r.values[count] for r in group)
+        values["suppressed"] = any(r.values["suppressed"] for r in group)
+        summed.append(Record(tuple(row for r in group for row in r.rows), values))
     return summed
 
 

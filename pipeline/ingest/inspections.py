@@ -10,7 +10,9 @@ June 2018, hence :data:`NEW_SCALE_FROM`.
 
 The HMI Probation scrape (``la_name``, ``publication_date``...) is read as it
 is: its ``la_name`` is the service's name and a trailing ``- JI`` marks a
-joint inspection.
+joint inspection. Only ``overall_rating`` is read, as published; ``score_%``
+and the domain columns are not (West Sussex's score says Good, its published
+rating Requires improvement, and empty domain cells are extraction misses).
 """
 
 from __future__ import annotations
@@ -65,7 +67,7 @@ def read_inspections(data_dir: Path, services: pd.DataFrame) -> Ingested:
                 "inspection_type": kind, "overall_rating": rating, "rating_score": score}
 
     records = log.parse(read_source(data_dir, SOURCE, [LAYOUT]), parse_row)
-    table = resolve_duplicates(records, ("yjs_id", "published"), log)
+    table = [r.values for r in resolve_duplicates(records, ("yjs_id", "published"), log)]
     return log.result(sorted(table, key=lambda v: (v["yjs_id"], v["published"])), COLUMNS)
 
 

@@ -87,23 +87,32 @@ class ServiceMatcher:
     """Finds a service's ``yjs_id`` from any name a publisher gives it.
 
     Indexes each service's ``yjs_name`` and the ``la_name`` of each of its
-    local authorities (an LA belongs to one service). Services' own names win
-    over LA names when the two collide.
+    local authorities (an LA belongs to one service), as normalised and in
+    their :func:`loose` form. Exact forms win over loose ones and services'
+    own names over LA names when two collide; then :data:`ALIASES`, then the
+    parts of a merged name.
     """
 
     def __init__(self, services: pd.DataFrame):
         self.names: dict[str, str] = {}  # yjs_id -> yjs_name
         self._index: dict[str, str] = {}
+        self._seen: dict[str, str | None] = {}  # big tables repeat each name many times
         for row in services.itertuples(index=False):
             self.names.setdefault(row.yjs_id, row.yjs_name)
-        for column in ("yjs_name", "la_name"):
-            for name, yjs_id in zip(services[column], services["yjs_id"]):
-                for form in (normalise_name(name), loose(normalise_name(name))):
-                    if form:
-                        self._index.setdefault(form, yjs_id)
+        # exact forms before loose ones, services' names before their LAs'
+        for shape in (normalise_name, lambda n: loose(normalise_name(n))):
+            for column in ("yjs_name", "la_name"):
+                for name, yjs_id in zip(services[column], services["yjs_id"]):
+                    if shape(name):
+                        self._index.setdefault(shape(name), yjs_id)
 
     def match(self, name: str) -> str | None:
         """The ``yjs_id`` for ``name``, or None when nothing matches."""
+        if name not in self._seen:
+            self._seen[name] = self._match(name)
+        return self._seen[name]
+
+    def _match(self, name: str) -> str | None:
         base = normalise_name(name)
         if not base:
             return None
@@ -113,8 +122,8 @@ class ServiceMatcher:
         return self._match_parts(base)
 
     def _match_parts(self, base: str) -> str | None:
-        """A merged name ("Kingston upon Thames and Richmond") whose parts all
-        belong to one service."""
+        """A merged name ("Kingston upon Thames and Richmond upon Thames") whose
+        parts all belong to one service."""
         parts = [p for p in re.split(r"\band\b", base) if p.strip()]
         if len(parts) < 2:
             return None

@@ -2,12 +2,16 @@
 
 ONS publishes mid-year estimates on the geography of their year, so codes are
 carried to their successor (:mod:`pipeline.ingest.geography`) and summed:
-several 2020 districts make one 2023 unitary. Because a folder may hold both
-the lower- and upper-tier files, a figure that arrives twice for the same
-(la_code, year) is kept once when the copies agree and quarantined when they
-do not. Rows for areas outside the services lookup (counties, regions,
-countries) are quarantined, which is also what keeps counties from being
-counted on top of their districts.
+several 2020 districts make one 2023 unitary.
+
+A folder may hold both the lower- and upper-tier files, so a figure may arrive
+twice: unitaries are in both, and a county that became a unitary (North
+Yorkshire, Somerset) arrives as the county row and as its districts. Sums are
+therefore made per file and per kind of code (unchanged, carried district,
+carried county) and compared, never added: copies that agree are kept once,
+copies that disagree are all quarantined. Rows for areas outside the services
+lookup (other counties, regions, countries) and for split counties (Cumbria,
+Northamptonshire) are quarantined.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ import math
 import re
 from collections import defaultdict
 from pathlib import Path
+
+import pandas as pd
 
 from pipeline.ingest.cells import RowProblem, parse_count, parse_int
 from pipeline.ingest.geography import SplitAreaError, successor
@@ -31,7 +37,7 @@ WIDE = Layout("wide", (_CODE, Col("year", required=False), *(Col(str(a)) for a i
 _FILE_YEAR = re.compile(r"mye(\d{4})|(?<!\d)((?:19|20)\d{2})(?!\d)", re.IGNORECASE)
 
 
-def read_population(data_dir: Path, services) -> Ingested:
+def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
     """``la_code``, ``year``, ``population_10_17`` for every LA in ``services``."""
     log = Collector(SOURCE)
     sheets = read_source(data_dir, SOURCE, [LONG, WIDE])
@@ -73,8 +79,7 @@ def read_population(data_dir: Path, services) -> Ingested:
             for record in group:
                 log.reject(record.rows[0], str(problem))
             continue
-        # Sum per file and per kind of code, so a county and its districts are
-        # compared (and collapse when equal) rather than added together.
+        # a county and its districts are compared, not added (see the module doc)
         kind = "direct" if target == code else "county" if code.startswith("E10") else "carried"
         sums[(file, target, year, kind)].extend(group)
     totals = [
@@ -84,7 +89,7 @@ def read_population(data_dir: Path, services) -> Ingested:
         })
         for (_, target, year, _), group in sums.items()
     ]
-    table = resolve_duplicates(totals, ("la_code", "year"), log)
+    table = [r.values for r in resolve_duplicates(totals, ("la_code", "year"), log)]
     return log.result(sorted(table, key=lambda v: (v["la_code"], v["year"])), COLUMNS)
 
 
@@ -100,7 +105,8 @@ def _complete(group: list[Record], code: str, year: int) -> None:
     ages = {r.values["age"] for r in group}
     missing = sorted(set(AGES) - ages)
     if None not in ages and missing:
-        raise RowProblem(f"la_code {code} year {year}: ages 10-17 incomplete, missing {', '.join(map(str, missing))}")
+        listed = ", ".join(map(str, missing))
+        raise RowProblem(f"la_code {code} year {year}: ages 10-17 incomplete, missing {listed}")
 
 
 def _carry(code: str, la_codes: set[str]) -> str:

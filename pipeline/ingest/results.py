@@ -49,7 +49,8 @@ class Collector:
 
     def reject(self, row: Row, problem: str) -> None:
         self._rejected.append(
-            {"source": self.source, "file": row.file, "row_number": row.number, "problem": problem, "raw": row.raw}
+            {"source": self.source, "file": row.file, "row_number": row.number,
+             "problem": problem, "raw": row.raw}
         )
 
     def parse(self, sheets: list[Sheet], parse_row: Callable[[Row, Sheet], dict | None]) -> list[Record]:
@@ -89,11 +90,12 @@ class Collector:
         return Ingested(table.reset_index(drop=True), quarantine, files)
 
 
-def resolve_duplicates(records: list[Record], key: tuple[str, ...], log: Collector) -> list[dict]:
-    """One row per key: identical repeats collapse, conflicting ones are all quarantined.
+def resolve_duplicates(records: list[Record], key: tuple[str, ...], log: Collector) -> list[Record]:
+    """One record per key: identical repeats collapse, conflicting ones are all quarantined.
 
     A figure given twice with different values cannot be trusted either way,
-    so every row of that key goes to quarantine, naming the other row.
+    so every row of that key goes to quarantine, naming the other row. Keys
+    starting with ``_`` are bookkeeping and are left out of the message.
     """
     groups: dict[tuple, list[Record]] = defaultdict(list)
     for record in records:
@@ -101,14 +103,14 @@ def resolve_duplicates(records: list[Record], key: tuple[str, ...], log: Collect
     kept = []
     for group_key, group in groups.items():
         if len({_comparable(r.values) for r in group}) == 1:
-            kept.append(group[0].values)
+            kept.append(group[0])
             continue
-        label = " ".join(f"{k} {_show(v)}" for k, v in zip(key, group_key))
+        label = " ".join(f"{k} {_show(v)}" for k, v in zip(key, group_key) if not k.startswith("_"))
         for record in group:
             other = next(r for r in group if _comparable(r.values) != _comparable(record.values))
             diffs = ", ".join(
-                f"{k} {_show(record.values[k])} vs {_show(other.values[k])}"
-                for k in record.values if _comparable({k: record.values[k]}) != _comparable({k: other.values[k]})
+                f"{k} {_show(v)} vs {_show(other.values[k])}" for k, v in record.values.items()
+                if not k.startswith("_") and _comparable({k: v}) != _comparable({k: other.values[k]})
             )
             where = f"{other.rows[0].file} row {other.rows[0].number}"
             for row in record.rows:
@@ -117,6 +119,7 @@ def resolve_duplicates(records: list[Record], key: tuple[str, ...], log: Collect
 
 
 def _comparable(values: dict) -> tuple:
+    """Values as a hashable tuple in which NaN equals NaN (both "not published")."""
     return tuple((k, None if isinstance(v, float) and math.isnan(v) else v) for k, v in sorted(values.items()))
 
 

@@ -57,7 +57,8 @@ def _parse_row(row: Row, sheet: Sheet) -> dict:
     cells, labels = row.cells, sheet.labels
     code = cells["la_code"].upper()
     if not GSS_CODE.match(code):
-        raise RowProblem(f"column {labels['la_code']}: {cells['la_code']!r} is not a GSS code (like E06000001)")
+        raise RowProblem(
+            f"column {labels['la_code']}: {cells['la_code']!r} is not a GSS code (like E06000001)")
     for name in ("la_name", "yjs_name"):
         if not cells[name]:
             raise RowProblem(f"column {labels[name]}: empty; a name is required")

@@ -11,25 +11,17 @@ exactly which row and column went wrong.
 
 from __future__ import annotations
 
-import csv
 import hashlib
-import io
 import json
-import math
 import re
 from dataclasses import dataclass, field
-from datetime import date, datetime
 from pathlib import Path
 
-import pandas as pd
+from pipeline.ingest.errors import IngestError
+from pipeline.ingest.grids import grids
 
 EXTENSIONS = (".csv", ".xlsx", ".ods")
 HEADER_SEARCH_ROWS = 15  # title and note rows above a header, as in ONS/MoJ tables
-DELIMITERS = (",", ";", "\t", "|")
-
-
-class IngestError(Exception):
-    """A file (or folder) that cannot be read at all; the message is one line."""
 
 
 @dataclass(frozen=True)
@@ -91,24 +83,24 @@ def read_sheet(path: Path, name: str, layouts: list[Layout]) -> Sheet:
     data = path.read_bytes()
     if not data.strip():
         raise IngestError(f"{name}: file is empty")
-    grids = _grids(data, path.suffix.lower(), name)
-    best: tuple[int, Layout, list[str], list[Col]] | None = None
-    for grid in grids:
+    nearest: tuple[list[str], list[Col]] | None = None  # for the message when nothing fits
+    for grid in grids(data, path.suffix.lower(), name):
         for index, header in enumerate(grid[:HEADER_SEARCH_ROWS]):
             for layout in layouts:
                 found, missing = _match(header, layout)
                 if not missing:
                     return _sheet(grid, index, layout, found, name, hashlib.sha256(data).hexdigest())
-                if any(cell.strip() for cell in header) and (best is None or len(missing) < best[0]):
-                    best = (len(missing), layout, header, missing)
-    if best is None:
-        raise IngestError(f"{name}: not a table (no header row in the first {HEADER_SEARCH_ROWS} rows)")
-    _, _, header, missing = best
-    looked = "; ".join(", ".join((c.name, *c.aliases, *([f"*{c.suffix}"] if c.suffix else []))) for c in missing)
-    found_labels = ", ".join(cell.strip() for cell in header if cell.strip())
+                closer = nearest is None or len(missing) < len(nearest[1])
+                if closer and any(cell.strip() for cell in header):
+                    nearest = (header, missing)
+    if nearest is None:
+        raise IngestError(f"{name}: not a table (nothing in the first {HEADER_SEARCH_ROWS} rows)")
+    header, missing = nearest
+    looked = "; ".join(", ".join((c.name, *c.aliases, *([f"*{c.suffix}"] if c.suffix else [])))
+                       for c in missing)
     raise IngestError(
-        f"{name}: no column for {', '.join(c.name for c in missing)} "
-        f"(looked for: {looked}); columns found: {found_labels}"
+        f"{name}: no column for {', '.join(c.name for c in missing)} (looked for: {looked}); "
+        f"columns found: {', '.join(_label(cell) for cell in header if cell.strip())}"
     )
 
 
@@ -131,12 +123,13 @@ def _match(header: list[str], layout: Layout) -> tuple[dict[str, int], list[Col]
 def _sheet(grid, index, layout, found, name, sha) -> Sheet:
     header = grid[index]
     labels = _unique_labels(header)
-    sheet = Sheet(name, sha, layout, {f: header[i].strip() for f, i in found.items()})
+    sheet = Sheet(name, sha, layout, {f: _label(header[i]) for f, i in found.items()})
     for offset, cells in enumerate(grid[index + 1 :], start=index + 2):
         filled = [i for i, cell in enumerate(cells) if cell.strip()]
         if not filled:
             continue  # blank spacer rows carry nothing
-        raw = json.dumps(dict(zip(labels, cells)), ensure_ascii=False)
+        extra = [f"column_{i + 1}" for i in range(len(labels), len(cells))]  # cells past the header
+        raw = json.dumps(dict(zip(labels + extra, cells)), ensure_ascii=False)
         values = {f: (cells[i].strip() if i < len(cells) else "") for f, i in found.items()}
         row = Row(name, offset, values, raw)
         # Notes under a table ("Source: ...", "1 The resettlement ...") fill only
@@ -145,52 +138,15 @@ def _sheet(grid, index, layout, found, name, sha) -> Sheet:
     return sheet
 
 
+def _label(cell: str) -> str:
+    """A header cell on one line ("Number\ncautioned" -> "Number cautioned")."""
+    return " ".join(cell.split())
+
+
 def _unique_labels(header: list[str]) -> list[str]:
     labels, seen = [], {}
     for i, cell in enumerate(header):
-        label = cell.strip() or f"column_{i + 1}"
+        label = _label(cell) or f"column_{i + 1}"
         seen[label] = seen.get(label, 0) + 1
         labels.append(label if seen[label] == 1 else f"{label}_{seen[label]}")
     return labels
-
-
-def _grids(data: bytes, suffix: str, name: str) -> list[list[list[str]]]:
-    """The file's cells as text, one grid per sheet (CSV: one), row 1 first."""
-    if suffix == ".csv":
-        return [_csv_grid(data, name)]
-    try:
-        engine = "odf" if suffix == ".ods" else "openpyxl"
-        sheets = pd.read_excel(io.BytesIO(data), sheet_name=None, header=None, dtype=object, engine=engine)
-    except Exception as exc:  # the engines raise many types for a damaged file
-        raise IngestError(f"{name}: not a readable {suffix} spreadsheet ({type(exc).__name__}: {exc})".splitlines()[0]) from exc
-    return [[[_text(v) for v in row] for row in frame.itertuples(index=False)] for frame in sheets.values()]
-
-
-def _csv_grid(data: bytes, name: str) -> list[list[str]]:
-    if b"\x00" in data[:4096]:
-        raise IngestError(f"{name}: not a text table (binary content in a .csv file)")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        text = data.decode("cp1252", errors="replace")  # Excel's "CSV" on Windows
-    lines = text.splitlines()[:30]
-    delimiter = max(DELIMITERS, key=lambda d: (_median_fields(lines, d), -DELIMITERS.index(d)))
-    return list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
-
-
-def _median_fields(lines: list[str], delimiter: str) -> float:
-    counts = sorted(len(r) for r in csv.reader(lines, delimiter=delimiter) if any(c.strip() for c in r))
-    return counts[len(counts) // 2] if counts else 0
-
-
-def _text(value) -> str:
-    """Spreadsheet cell -> the text a CSV export would show."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, (datetime, pd.Timestamp)):
-        return value.strftime("%Y-%m-%d") if value.time() == datetime.min.time() else value.isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)

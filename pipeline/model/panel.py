@@ -75,6 +75,8 @@ def _counts(ind: Indicator, table: pd.DataFrame, pop: pd.DataFrame) -> pd.DataFr
         suppressed=("suppressed", "any"),
     )
     agg.loc[agg["suppressed"], "numerator"] = np.nan
+    # a zero or missing denominator (an empty cohort) has no rate
+    agg.loc[~(agg["denominator"] > 0), "denominator"] = np.nan
     agg["indicator"] = ind.key
     return agg
 

@@ -91,6 +91,8 @@ def merge_history(old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
         return new.copy()
     as_of = pd.to_datetime(new["as_of"]).dt.date.unique()
     keep = old[~pd.to_datetime(old["as_of"]).dt.date.isin(as_of)]
+    if keep.empty:
+        return new.sort_values(["as_of", "rank"], ignore_index=True)
     merged = pd.concat([keep, new], ignore_index=True)
     return merged.sort_values(["as_of", "rank"], ignore_index=True)
 
