@@ -86,3 +86,13 @@ def test_views_are_created(tmp_path):
                ["CREATE VIEW top_one AS SELECT * FROM inspection_targets WHERE rank = 1"])
     with duckdb.connect(str(db), read_only=True) as con:
         assert con.execute("SELECT count(*) FROM top_one").fetchone()[0] == 1
+
+
+def test_a_backfill_of_an_earlier_month_keeps_the_latest_list(tmp_path):
+    db = tmp_path / "w.duckdb"
+    wh.publish(db, {"inspection_targets": targets("2025-03-01", offset=50)})
+    wh.publish(db, {"inspection_targets": targets("2025-01-01", offset=0)})
+    current = wh.read_table(db, "inspection_targets")
+    assert (pd.to_datetime(current["as_of"]) == "2025-03-01").all()
+    assert current["concern_score"].min() == 50
+    assert wh.read_table(db, "ranking_history")["as_of"].nunique() == 2

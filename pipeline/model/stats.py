@@ -197,3 +197,89 @@ def funnel_limits(denominator, p0: float, family: str, z: float, tau2: float = 0
         hi = np.sin(np.clip(t0 + half, 0, np.pi / 2)) ** 2
         return lo, hi
     raise ValueError(f"unknown family {family!r}")
+
+
+def _mid_p(k, mean, n, family: str):
+    """Mid-p cumulative probability P(X < k) + P(X = k)/2 of the count k."""
+    k = np.asarray(k, float)
+    if family == "poisson":
+        below, at = sps.poisson.cdf(k - 1, mean), sps.poisson.pmf(k, mean)
+    else:
+        below, at = sps.binom.cdf(k - 1, n, mean), sps.binom.pmf(k, n, mean)
+    return np.where(k < 0, 0.0, below + 0.5 * at)
+
+
+def exact_z(observed, denominator, p0, family: str):
+    """z-score from the exact mid-p tail probability of the observed count:
+    Phi^-1(P(X < O) + P(X = O)/2) with X ~ Poisson(E) (``denominator`` = E)
+    or Binomial(n, p0) (``denominator`` = n). Correct for small and zero
+    counts, where the normal approximation is not (Spiegelhalter 2005,
+    Stat Med, appendix: exact limits for discrete data)."""
+    o = np.asarray(observed, float)
+    d = np.asarray(denominator, float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if family == "poisson":
+            lower = _mid_p(o, d, None, family)
+            upper = sps.poisson.sf(o, d) + 0.5 * sps.poisson.pmf(o, d)
+        else:
+            n = np.where(d > 0, d, 1)
+            lower = _mid_p(o, p0, n, family)
+            upper = sps.binom.sf(o, n, p0) + 0.5 * sps.binom.pmf(o, n, p0)
+        z = np.where(lower < 0.5, sps.norm.ppf(lower), sps.norm.isf(upper))
+    return np.where((d > 0) & np.isfinite(o), z, np.nan)
+
+
+def overdispersion_factor(se, tau2: float):
+    """sqrt(1 + tau^2 / se^2): how much the additive random-effects
+    adjustment widens the limits of an area with standard error ``se`` on the
+    variance-stabilised scale (Spiegelhalter 2005, QSHC)."""
+    se = np.asarray(se, float)
+    return np.sqrt(1.0 + tau2 / se**2)
+
+
+def exact_limits(denominator, p0: float, family: str, z):
+    """Control limits on the rate scale (proportion, or count per head) at
+    which the exact mid-p z of ``exact_z`` equals -z and +z: the count at
+    which the mid-p cumulative probability crosses Phi(+-z), interpolated
+    linearly between integer counts, divided by the denominator.
+
+    ``denominator`` is the population (Poisson, expected = p0 x population)
+    or the cohort size (binomial). ``z`` may be an array (over-dispersion
+    widens it per area: z * ``overdispersion_factor``)."""
+    d = np.asarray(denominator, float)
+    z = np.broadcast_to(np.asarray(z, float), d.shape)
+    mean, n = (p0 * d, None) if family == "poisson" else (p0, d)
+
+    def count_at(q):
+        if family == "poisson":
+            k0 = sps.poisson.ppf(q, mean)
+        else:
+            k0 = sps.binom.ppf(q, n, mean)
+        m0 = _mid_p(k0, mean, n, family)
+        lo_k = np.where(m0 >= q, k0 - 1, k0)
+        m_lo, m_hi = _mid_p(lo_k, mean, n, family), _mid_p(lo_k + 1, mean, n, family)
+        frac = np.clip((q - m_lo) / np.where(m_hi > m_lo, m_hi - m_lo, 1), 0, 1)
+        return np.clip(lo_k + frac, 0, None if family == "poisson" else n)
+
+    upper = count_at(sps.norm.cdf(z)) / d
+    lower = count_at(sps.norm.cdf(-z)) / d
+    return lower, upper
+
+
+def rate_interval(observed, denominator, family: str, level: float = 0.95):
+    """Confidence interval for each area's own rate (proportion or count per
+    head): exact Poisson (Garwood 1936, via chi-square) for counts, Wilson
+    (1927) score interval for proportions."""
+    o = np.asarray(observed, float)
+    d = np.asarray(denominator, float)
+    a = 1.0 - level
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if family == "poisson":
+            lo = np.where(o > 0, sps.chi2.ppf(a / 2, 2 * o) / 2, 0.0)
+            hi = sps.chi2.ppf(1 - a / 2, 2 * o + 2) / 2
+            return lo / d, hi / d
+        z = sps.norm.ppf(1 - a / 2)
+        p = o / d
+        centre = (p + z**2 / (2 * d)) / (1 + z**2 / d)
+        half = z / (1 + z**2 / d) * np.sqrt(p * (1 - p) / d + z**2 / (4 * d**2))
+        return centre - half, centre + half

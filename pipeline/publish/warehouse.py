@@ -112,8 +112,14 @@ def publish(warehouse: Path, tables: dict[str, pd.DataFrame], views_sql: list[st
         for stale in staging_files(warehouse):
             stale.unlink(missing_ok=True)
         tables = dict(tables)
-        tables[HISTORY_TABLE] = merge_history(read_table(warehouse, HISTORY_TABLE),
-                                              tables["inspection_targets"])
+        history = merge_history(read_table(warehouse, HISTORY_TABLE), tables["inspection_targets"])
+        tables[HISTORY_TABLE] = history
+        # inspection_targets is the list for the latest as-of: a backfill of
+        # an earlier month adds to the history without replacing it
+        latest = pd.to_datetime(history["as_of"]).max()
+        if pd.to_datetime(tables["inspection_targets"]["as_of"]).max() < latest:
+            current = history[pd.to_datetime(history["as_of"]) == latest]
+            tables["inspection_targets"] = current.reset_index(drop=True)
         staging = warehouse.with_name(f"{warehouse.name}.staging-{os.getpid()}")
         try:
             with duckdb.connect(str(staging)) as con:
