@@ -61,8 +61,33 @@ def test_indicator_values_are_as_of_and_banded(demo_warehouse):
     assert pd.to_datetime(iv["period_end"]).max() <= pd.Timestamp(AS_OF) - pd.DateOffset(months=3)
     assert iv.loc[iv["suppressed"], "numerator"].isna().all()
     assert iv["suppressed"].any()
-    bands = iv.loc[~iv["suppressed"] & (iv["denominator"] > 0), "funnel_band"]
+    scored = iv[~iv["suppressed"] & (iv["denominator"] > 0)]
+    bands = scored["funnel_band"]
     assert bands.notna().all() and set(bands) <= {"high_99.8", "high_95", "within", "low_95", "low_99.8"}
+
+
+def test_every_band_agrees_with_its_z_and_its_limits(demo_warehouse):
+    iv = tables(demo_warehouse)["indicator_values"]
+    s = iv[~iv["suppressed"] & (iv["denominator"] > 0)].reset_index(drop=True)
+    z, band, rate = s["z_score"], s["funnel_band"], s["rate"]
+    tol = 1e-9 * rate.abs().max()
+    expect = pd.Series("within", index=s.index)
+    expect[z > 1.959964] = "high_95"
+    expect[z > 3.090232] = "high_99.8"
+    expect[z < -1.959964] = "low_95"
+    expect[z < -3.090232] = "low_99.8"
+    assert (band == expect).all()
+    above = rate >= s["limit_998_high"] - tol
+    above95 = rate >= s["limit_95_high"] - tol
+    below95 = rate <= s["limit_95_low"] + tol
+    below = rate <= s["limit_998_low"] + tol
+    assert above[band == "high_99.8"].all()
+    assert (above95 & (rate <= s["limit_998_high"] + tol))[band == "high_95"].all()
+    assert ((rate >= s["limit_95_low"] - tol) & (rate <= s["limit_95_high"] + tol))[band == "within"].all()
+    assert (below95 & (rate >= s["limit_998_low"] - tol))[band == "low_95"].all()
+    assert below[band == "low_99.8"].all()
+    assert ((s["rate_low"] <= rate + tol) & (rate <= s["rate_high"] + tol)).all()
+    print(band.value_counts().to_dict())
 
 
 def test_quarantine_and_source_files_are_recorded(demo_warehouse):

@@ -111,3 +111,15 @@ def test_months_since_inspection_counts_whole_months():
     m = scores.months_between(pd.Series(pd.to_datetime(["2024-06-15", "2024-06-01"])),
                               dt.date(2025, 6, 14))
     assert list(m) == [11, 12]
+
+
+def test_shrunk_rates_lie_between_the_raw_rate_and_national(world):
+    _, _, _, values, _ = world
+    ev = scores.indicator_evidence(values)
+    lo = np.minimum(ev["rate"], ev["national_rate"]) - 1e-9
+    hi = np.maximum(ev["rate"], ev["national_rate"]) + 1e-9
+    assert ev["shrunk_rate"].between(lo, hi).all()
+    assert (ev["shrunk_rate_low"] <= ev["shrunk_rate"] + 1e-12).all()
+    assert (ev["shrunk_rate"] <= ev["shrunk_rate_high"] + 1e-12).all()
+    worst = ev[(ev["indicator"] == "reoffending") & (ev["yjs_id"] == "svc-00")].iloc[0]
+    assert worst["shrunk_rate_low"] > worst["national_rate"]

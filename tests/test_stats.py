@@ -156,3 +156,54 @@ def test_random_effects_tau2_keeps_real_outliers_that_winsorising_hides():
     assert tau2 > 0
     mean, _ = stats.shrink(y, t, se, tau2)
     assert mean[0] > 1.2 and mean[1] < 0.8
+
+
+@pytest.mark.parametrize("e", [0.3, 2.0, 7.5, 40.0, 900.0])
+def test_exact_poisson_limits_bracket_scipy_quantiles(e):
+    # mid-p limits interpolate between integer counts: within one event of
+    # scipy's exact quantile
+    pop, p0 = 1_000.0, e / 1_000.0
+    for z, q in ((stats.Z95, 0.975), (stats.Z998, 0.999)):
+        lo, hi = stats.exact_limits(pop, p0, "poisson", z)
+        assert abs(hi * pop - sps.poisson.ppf(q, e)) <= 1
+        assert abs(lo * pop - sps.poisson.ppf(1 - q, e)) <= 1
+
+
+@pytest.mark.parametrize("n,p0", [(5, 0.3), (12, 0.35), (40, 0.1), (400, 0.32)])
+def test_exact_binomial_limits_bracket_scipy_quantiles(n, p0):
+    for z, q in ((stats.Z95, 0.975), (stats.Z998, 0.999)):
+        lo, hi = stats.exact_limits(n, p0, "binomial", z)
+        assert abs(hi * n - sps.binom.ppf(q, n, p0)) <= 1
+        assert abs(lo * n - sps.binom.ppf(1 - q, n, p0)) <= 1
+        assert 0 <= lo <= hi <= 1
+
+
+def test_exact_z_handles_zero_and_small_counts():
+    z = stats.exact_z([0, 0, 1, 12], [0.5, 5.0, 5.0, 5.0], None, "poisson")
+    # zero events with 0.5 expected is unremarkable; with 5 expected it is low
+    assert -1.0 < z[0] < 0 and z[1] < -1.96 and z[2] < 0 and z[3] > 1.96
+    mid = sps.poisson.cdf(11, 5.0) + 0.5 * sps.poisson.pmf(12, 5.0)
+    assert z[3] == pytest.approx(sps.norm.ppf(mid))
+
+
+@settings(max_examples=80, deadline=None)
+@given(o=st.integers(0, 300), pop=st.floats(200, 5e5), p0=st.floats(1e-4, 2e-3),
+       widen=st.floats(1.0, 3.0))
+def test_exact_band_agrees_with_exact_limits(o, pop, p0, widen):
+    z = stats.exact_z(o, p0 * pop, None, "poisson")[()] / widen
+    band = stats.funnel_band([z])[0]
+    lo95, hi95 = stats.exact_limits(pop, p0, "poisson", stats.Z95 * widen)
+    lo998, hi998 = stats.exact_limits(pop, p0, "poisson", stats.Z998 * widen)
+    rate, eps = o / pop, 1e-9 / pop
+    assert (band == "high_99.8") == (rate > hi998 + eps) or abs(rate - hi998) < 1e-6 / pop
+    assert (band in ("high_95", "high_99.8")) == (rate > hi95 + eps) or abs(rate - hi95) < 1e-6 / pop
+    assert (band in ("low_95", "low_99.8")) == (rate < lo95 - eps) or abs(rate - lo95) < 1e-6 / pop
+
+
+def test_wilson_and_exact_poisson_intervals():
+    lo, hi = stats.rate_interval([0, 10], [20, 20], "binomial")
+    assert lo[0] == pytest.approx(0.0, abs=1e-12) and 0.1 < hi[0] < 0.2  # Wilson 0/20: 0-16.1%
+    assert hi[0] == pytest.approx(0.1611, abs=1e-3)
+    lo, hi = stats.rate_interval([0, 10], [1.0, 1.0], "poisson")
+    assert lo[0] == 0 and hi[0] == pytest.approx(3.689, abs=1e-3)  # Garwood 0 events
+    assert lo[1] == pytest.approx(4.795, abs=1e-3) and hi[1] == pytest.approx(18.39, abs=1e-2)

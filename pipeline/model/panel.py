@@ -19,6 +19,7 @@ from pipeline.model import stats
 PANEL_COLUMNS = [
     "yjs_id", "indicator", "period_end", "period_months", "numerator", "denominator",
     "rate", "national_rate", "expected", "z_unadjusted", "z_score", "funnel_band", "suppressed",
+    "rate_low", "rate_high", "limit_95_low", "limit_95_high", "limit_998_low", "limit_998_high",
 ]
 DISPERSION_COLUMNS = [
     "indicator", "period_end", "period_months", "n_services", "national_rate", "phi", "tau2",
@@ -82,7 +83,15 @@ def _counts(ind: Indicator, table: pd.DataFrame, pop: pd.DataFrame) -> pd.DataFr
 
 
 def _score_period(group: pd.DataFrame, ind: Indicator) -> tuple[pd.DataFrame, dict]:
-    """National rate, expected, z-scores and bands for one indicator-period."""
+    """National rate, expected, z-scores, bands, control limits and
+    confidence intervals for one indicator-period.
+
+    z is exact (mid-p, ``stats.exact_z``) so small and zero counts are
+    right; over-dispersion (phi, tau^2) is estimated on the
+    variance-stabilised scale and, where phi exceeds its noise level, widens
+    each area's limits by ``stats.overdispersion_factor``. The band, the
+    adjusted z and the published limits therefore agree by construction.
+    """
     usable = group["numerator"].notna() & (group["denominator"] > 0)
     p0 = group.loc[usable, "numerator"].sum() / group.loc[usable, "denominator"].sum() \
         if usable.any() else np.nan
@@ -94,10 +103,17 @@ def _score_period(group: pd.DataFrame, ind: Indicator) -> tuple[pd.DataFrame, di
     scale = g["expected"] if ind.family == "poisson" else g["denominator"]
     y, target, se = stats.transformed(g["numerator"], scale, p0, ind.family)
     d = stats.dispersion(y, target, se)
-    g["z_unadjusted"] = (y - target) / se
-    g["z_score"] = stats.adjusted_z(y, target, se, d["tau2"])
+    factor = stats.overdispersion_factor(se, d["tau2"])
+    g["z_unadjusted"] = stats.exact_z(g["numerator"], scale, p0, ind.family)
+    g["z_score"] = g["z_unadjusted"] / factor
     g["funnel_band"] = stats.funnel_band(g["z_score"])
-    return g, {**d, "national_rate": p0 * ind.multiplier}
+    m = ind.multiplier
+    for name, z in (("95", stats.Z95), ("998", stats.Z998)):
+        lo, hi = stats.exact_limits(g["denominator"], p0, ind.family, z * factor)
+        g[f"limit_{name}_low"], g[f"limit_{name}_high"] = lo * m, hi * m
+    lo, hi = stats.rate_interval(g["numerator"], g["denominator"], ind.family)
+    g["rate_low"], g["rate_high"] = lo * m, hi * m
+    return g, {**d, "national_rate": p0 * m}
 
 
 def build_panel(tables: dict[str, pd.DataFrame], services: pd.DataFrame,

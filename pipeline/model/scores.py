@@ -36,6 +36,7 @@ from pipeline.model import stats
 WINDOW_MONTHS = 36
 HALF_LIFE_MONTHS = 12
 RATING_HALF_LIFE_MONTHS = 36
+CREDIBLE_Z = 1.6448536  # 90% credible interval
 TIME_CAP_MONTHS = 72
 
 
@@ -78,6 +79,15 @@ def _trend(w: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["yjs_id", "trend_slope", "trend_z", "rising_periods"])
 
 
+def _back_transform(v, national, multiplier: float, family: str):
+    """A value on the variance-stabilised scale as a rate: sqrt(O/E) back to
+    (O/E) x national for counts, asin(sqrt(p)) back to p for proportions."""
+    v = np.asarray(v, float)
+    if family == "poisson":
+        return np.clip(v, 0, None) ** 2 * national
+    return np.sin(np.clip(v, 0, np.pi / 2)) ** 2 * multiplier
+
+
 def indicator_evidence(panel: pd.DataFrame, window_months: int = WINDOW_MONTHS,
                        half_life_months: float = HALF_LIFE_MONTHS) -> pd.DataFrame:
     """One row per service x indicator: pooled recent rate and national rate,
@@ -118,9 +128,13 @@ def indicator_evidence(panel: pd.DataFrame, window_months: int = WINDOW_MONTHS,
             "tau2": d["tau2"], "phi": d["phi"], "tau2_shrinkage": tau2_re,
         })
         ev["band"] = stats.funnel_band(ev["z"])
+        lo, hi = mean - CREDIBLE_Z * sd, mean + CREDIBLE_Z * sd
+        national = ev["national_rate"].to_numpy()
+        for col, v in (("shrunk_rate", mean), ("shrunk_rate_low", lo), ("shrunk_rate_high", hi)):
+            ev[col] = _back_transform(v, national, ind.multiplier, ind.family)
         out.append(ev.merge(_trend(w), on="yjs_id", how="left"))
     cols = ["yjs_id", "indicator", "window_end", "window_months", "periods_used", "rate",
-            "national_rate", "z", "band", "e", "e_sd", "tau2", "phi", "tau2_shrinkage", "trend_slope", "trend_z",
+            "national_rate", "z", "band", "shrunk_rate", "shrunk_rate_low", "shrunk_rate_high", "e", "e_sd", "tau2", "phi", "tau2_shrinkage", "trend_slope", "trend_z",
             "rising_periods"]
     return pd.concat(out, ignore_index=True)[cols] if out else pd.DataFrame(columns=cols)
 

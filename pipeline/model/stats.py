@@ -199,14 +199,45 @@ def funnel_limits(denominator, p0: float, family: str, z: float, tau2: float = 0
     raise ValueError(f"unknown family {family!r}")
 
 
+def _dist(family: str, mean, n):
+    return sps.poisson(mean) if family == "poisson" else sps.binom(n, mean)
+
+
 def _mid_p(k, mean, n, family: str):
-    """Mid-p cumulative probability P(X < k) + P(X = k)/2 of the count k."""
+    """Mid-p lower tail P(X < k) + P(X = k)/2 of the count k (0 below 0)."""
     k = np.asarray(k, float)
-    if family == "poisson":
-        below, at = sps.poisson.cdf(k - 1, mean), sps.poisson.pmf(k, mean)
-    else:
-        below, at = sps.binom.cdf(k - 1, n, mean), sps.binom.pmf(k, n, mean)
-    return np.where(k < 0, 0.0, below + 0.5 * at)
+    dist = _dist(family, mean, n)
+    return np.where(k < 0, 0.0, dist.cdf(k - 1) + 0.5 * dist.pmf(k))
+
+
+def _mid_q(k, mean, n, family: str):
+    """Mid-p upper tail P(X > k) + P(X = k)/2, computed from the survival
+    function so that it stays accurate far in the tail."""
+    k = np.asarray(k, float)
+    dist = _dist(family, mean, n)
+    return np.where(k < 0, 1.0, dist.sf(k) + 0.5 * dist.pmf(k))
+
+
+def _isf(dist, s, mean, n):
+    """Smallest k with P(X > k) <= s. scipy's isf gives NaN far in the tail
+    (s ~ 1e-20, met when over-dispersion widens the limits of small areas);
+    there we count up from the mean, where the survival function is exact."""
+    k = np.asarray(dist.isf(s), float)
+    bad = ~np.isfinite(k)
+    if bad.any():
+        k = np.array(k, copy=True)
+        mean_b = np.broadcast_to(np.asarray(mean, float), k.shape)[bad]
+        n_b = None if n is None else np.broadcast_to(np.asarray(n, float), k.shape)[bad]
+        s_b = np.broadcast_to(np.asarray(s, float), k.shape)[bad]
+        sub = sps.poisson(mean_b) if n_b is None else sps.binom(n_b, mean_b)
+        kb = np.floor(mean_b * (1 if n_b is None else n_b))
+        for _ in range(100_000):
+            above = sub.sf(kb) > s_b
+            if not above.any():
+                break
+            kb = kb + above
+        k[bad] = kb
+    return k
 
 
 def exact_z(observed, denominator, p0, family: str):
@@ -246,23 +277,32 @@ def exact_limits(denominator, p0: float, family: str, z):
     ``denominator`` is the population (Poisson, expected = p0 x population)
     or the cohort size (binomial). ``z`` may be an array (over-dispersion
     widens it per area: z * ``overdispersion_factor``)."""
-    d = np.asarray(denominator, float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return _exact_limits(np.asarray(denominator, float), p0, family, z)
+
+
+def _exact_limits(d, p0, family, z):
     z = np.broadcast_to(np.asarray(z, float), d.shape)
     mean, n = (p0 * d, None) if family == "poisson" else (p0, d)
 
-    def count_at(q):
-        if family == "poisson":
-            k0 = sps.poisson.ppf(q, mean)
-        else:
-            k0 = sps.binom.ppf(q, n, mean)
-        m0 = _mid_p(k0, mean, n, family)
-        lo_k = np.where(m0 >= q, k0 - 1, k0)
-        m_lo, m_hi = _mid_p(lo_k, mean, n, family), _mid_p(lo_k + 1, mean, n, family)
-        frac = np.clip((q - m_lo) / np.where(m_hi > m_lo, m_hi - m_lo, 1), 0, 1)
-        return np.clip(lo_k + frac, 0, None if family == "poisson" else n)
+    dist = _dist(family, mean, n)
+    top = np.inf if family == "poisson" else n
 
-    upper = count_at(sps.norm.cdf(z)) / d
-    lower = count_at(sps.norm.cdf(-z)) / d
+    def lower_count(q):  # count where the mid-p lower tail rises through q
+        k0 = dist.ppf(q)  # smallest k with P(X <= k) >= q
+        lo_k = np.where(_mid_p(k0, mean, n, family) >= q, k0 - 1, k0)
+        a, b = _mid_p(lo_k, mean, n, family), _mid_p(lo_k + 1, mean, n, family)
+        return np.clip(lo_k + (q - a) / np.where(b > a, b - a, 1), 0, top)
+
+    def upper_count(s):  # count where the mid-p upper tail falls through s
+        k0 = _isf(dist, s, mean, n)  # smallest k with P(X > k) <= s
+        lo_k = np.where(_mid_q(k0, mean, n, family) <= s, k0 - 1, k0)
+        a, b = _mid_q(lo_k, mean, n, family), _mid_q(lo_k + 1, mean, n, family)
+        return np.clip(lo_k + (a - s) / np.where(a > b, a - b, 1), 0, top)
+
+    tail = sps.norm.sf(z)
+    upper = upper_count(tail) / d
+    lower = lower_count(tail) / d
     return lower, upper
 
 
