@@ -123,3 +123,15 @@ def test_shrunk_rates_lie_between_the_raw_rate_and_national(world):
     assert (ev["shrunk_rate"] <= ev["shrunk_rate_high"] + 1e-12).all()
     worst = ev[(ev["indicator"] == "reoffending") & (ev["yjs_id"] == "svc-00")].iloc[0]
     assert worst["shrunk_rate_low"] > worst["national_rate"]
+
+
+def test_trend_slope_and_rising_run():
+    # relative rate O/E over 4 yearly periods (k=3 oldest ... k=0 latest)
+    w = pd.DataFrame({"yjs_id": ["a"] * 4 + ["b"] * 4, "k": [3, 2, 1, 0] * 2, "months": 12,
+                      "expected": 400.0,
+                      "numerator": [400, 300, 500, 600, 400, 440, 480, 520]})
+    t = scores._trend(w).set_index("yjs_id")
+    assert t.loc["a", "rising_periods"] == 2 and t.loc["b", "rising_periods"] == 3
+    # b rises ~9% a year: log-slope about 0.087, many SEs from zero
+    assert t.loc["b", "trend_slope"] == pytest.approx(0.087, abs=0.01)
+    assert t.loc["b", "trend_z"] > 1.96

@@ -70,11 +70,10 @@ def _counts(ind: Indicator, table: pd.DataFrame, pop: pd.DataFrame) -> pd.DataFr
     df = df[["yjs_id", "period_end", "period_months", "numerator", "denominator", "suppressed"]]
     df = df.assign(suppressed=df["suppressed"].astype(bool) | df["numerator"].isna())
     keys = ["yjs_id", "period_end", "period_months"]
-    agg = df.groupby(keys, as_index=False).agg(
-        numerator=("numerator", lambda s: s.sum(min_count=1)),
-        denominator=("denominator", lambda s: s.sum(min_count=1)),
-        suppressed=("suppressed", "any"),
-    )
+    gb = df.groupby(keys)
+    agg = gb[["numerator", "denominator"]].sum(min_count=1)
+    agg["suppressed"] = gb["suppressed"].any()
+    agg = agg.reset_index()
     agg.loc[agg["suppressed"], "numerator"] = np.nan
     # a zero or missing denominator (an empty cohort) has no rate
     agg.loc[~(agg["denominator"] > 0), "denominator"] = np.nan
@@ -82,38 +81,46 @@ def _counts(ind: Indicator, table: pd.DataFrame, pop: pd.DataFrame) -> pd.DataFr
     return agg
 
 
-def _score_period(group: pd.DataFrame, ind: Indicator) -> tuple[pd.DataFrame, dict]:
+def _score_indicator(counts: pd.DataFrame, ind: Indicator) -> tuple[pd.DataFrame, list[dict]]:
     """National rate, expected, z-scores, bands, control limits and
-    confidence intervals for one indicator-period.
+    confidence intervals for every period of one indicator, vectorised.
 
-    z is exact (mid-p, ``stats.exact_z``) so small and zero counts are
-    right; over-dispersion (phi, tau^2) is estimated on the
-    variance-stabilised scale and, where phi exceeds its noise level, widens
-    each area's limits by ``stats.overdispersion_factor``. The band, the
-    adjusted z and the published limits therefore agree by construction.
+    Each period is compared with its own national rate. z is exact (mid-p,
+    ``stats.exact_z``) so small and zero counts are right; over-dispersion
+    (phi, tau^2) is estimated per period on the variance-stabilised scale and,
+    where phi exceeds its noise level, widens each area's limits by
+    ``stats.overdispersion_factor``. The band, the adjusted z and the
+    published limits therefore agree by construction.
     """
-    usable = group["numerator"].notna() & (group["denominator"] > 0)
-    p0 = group.loc[usable, "numerator"].sum() / group.loc[usable, "denominator"].sum() \
-        if usable.any() else np.nan
-    g = group.assign(
-        rate=group["numerator"] / group["denominator"] * ind.multiplier,
-        national_rate=p0 * ind.multiplier,
-        expected=p0 * group["denominator"],
-    )
-    scale = g["expected"] if ind.family == "poisson" else g["denominator"]
+    keys = ["period_end", "period_months"]
+    g = counts.reset_index(drop=True)
+    usable = g["numerator"].notna() & (g["denominator"] > 0)
+    sums = g[usable].groupby(keys)[["numerator", "denominator"]].sum()
+    p0_by_period = (sums["numerator"] / sums["denominator"]).rename("p0")
+    p0 = g.join(p0_by_period, on=keys)["p0"].to_numpy()
+    m = ind.multiplier
+    g["rate"] = g["numerator"] / g["denominator"] * m
+    g["national_rate"] = p0 * m
+    g["expected"] = p0 * g["denominator"]
+    scale = (g["expected"] if ind.family == "poisson" else g["denominator"]).to_numpy()
     y, target, se = stats.transformed(g["numerator"], scale, p0, ind.family)
-    d = stats.dispersion(y, target, se)
-    factor = stats.overdispersion_factor(se, d["tau2"])
+    tau2 = np.zeros(len(g))
+    dispersion = []
+    for (period_end, months), idx in g.groupby(keys).indices.items():
+        d = stats.dispersion(y[idx], target[idx], se[idx])
+        tau2[idx] = d["tau2"]
+        dispersion.append({"indicator": ind.key, "period_end": period_end, "period_months": months,
+                           **d, "national_rate": p0_by_period.get((period_end, months), np.nan) * m})
+    factor = stats.overdispersion_factor(se, tau2)
     g["z_unadjusted"] = stats.exact_z(g["numerator"], scale, p0, ind.family)
     g["z_score"] = g["z_unadjusted"] / factor
     g["funnel_band"] = stats.funnel_band(g["z_score"])
-    m = ind.multiplier
     for name, z in (("95", stats.Z95), ("998", stats.Z998)):
         lo, hi = stats.exact_limits(g["denominator"], p0, ind.family, z * factor)
         g[f"limit_{name}_low"], g[f"limit_{name}_high"] = lo * m, hi * m
     lo, hi = stats.rate_interval(g["numerator"], g["denominator"], ind.family)
     g["rate_low"], g["rate_high"] = lo * m, hi * m
-    return g, {**d, "national_rate": p0 * m}
+    return g, dispersion
 
 
 def build_panel(tables: dict[str, pd.DataFrame], services: pd.DataFrame,
@@ -133,10 +140,11 @@ def build_panel(tables: dict[str, pd.DataFrame], services: pd.DataFrame,
     for ind in INDICATORS:
         counts = _counts(ind, tables[ind.source].copy(), pop)
         counts = counts[pd.to_datetime(counts["period_end"]) <= cutoff]
-        for (period_end, months), group in counts.groupby(["period_end", "period_months"]):
-            scored, d = _score_period(group, ind)
-            panels.append(scored)
-            disp.append({"indicator": ind.key, "period_end": period_end, "period_months": months, **d})
+        if counts.empty:
+            continue
+        scored, d = _score_indicator(counts, ind)
+        panels.append(scored)
+        disp += d
     panel = pd.concat(panels, ignore_index=True) if panels else pd.DataFrame(columns=PANEL_COLUMNS)
     panel["period_end"] = pd.to_datetime(panel["period_end"])
     panel = panel[PANEL_COLUMNS].sort_values(["indicator", "period_end", "yjs_id"], ignore_index=True)
