@@ -1,0 +1,118 @@
+"""Performance benchmark: the monthly refresh against the framework floor,
+time per asset, peak memory, and growth at 10x and 100x the demo's rows.
+
+    .venv/bin/python benchmarks/perf.py [--runs 5] [--scales 1,10,100]
+
+Each run is a fresh process (so peak RSS is that run's own); wall time is
+the job's execute_in_process, after imports, on a persistent instance in a
+fresh $DAGSTER_HOME (as `python -m pipeline refresh` runs it). Medians.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+
+def child(mode: str, data_dir: str, warehouse: str, as_of: str) -> None:
+    """One run, in this process; prints a JSON line of figures."""
+    import dagster as dg
+
+    from pipeline.definitions import defs
+
+    if mode == "floor":
+        sys.path.insert(0, str(ROOT / "benchmarks"))
+        from floor import floor_definitions
+
+        defs = floor_definitions(defs)
+        config = {}
+    else:
+        config = {"resources": {"settings": {"config": {
+            "data_dir": data_dir, "warehouse": warehouse, "as_of": as_of}}}}
+    job = defs.resolve_job_def("monthly_refresh")
+    instance = dg.DagsterInstance.get()  # persistent, as the CLI runs it ($DAGSTER_HOME)
+    start = time.perf_counter()
+    result = job.execute_in_process(run_config=config, instance=instance, raise_on_error=True)
+    wall = time.perf_counter() - start
+    steps, started = {}, {}
+    for rec in instance.all_logs(result.run_id):
+        ev = rec.dagster_event
+        if ev is None or ev.step_key is None:
+            continue
+        if ev.event_type_value == "STEP_START":
+            started[ev.step_key] = rec.timestamp
+        elif ev.event_type_value == "STEP_SUCCESS":
+            steps[ev.step_key] = rec.timestamp - started.get(ev.step_key, rec.timestamp)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"wall": wall, "peak_mb": peak, "steps": steps}))
+
+
+def run(mode: str, data_dir: Path, warehouse: Path, as_of: str) -> dict:
+    """One run in a fresh process on a fresh persistent instance."""
+    home = Path(tempfile.mkdtemp(prefix="dagster_home_"))
+    shutil.copyfile(ROOT / "dagster.yaml", home / "dagster.yaml")
+    env = {**os.environ, "DAGSTER_HOME": str(home)}
+    out = subprocess.run([sys.executable, __file__, "--child", mode, str(data_dir), str(warehouse),
+                          as_of], capture_output=True, text=True, cwd=ROOT, env=env)
+    shutil.rmtree(home, ignore_errors=True)
+    if out.returncode != 0:
+        raise SystemExit(f"{mode} run failed:\n{out.stderr[-2000:]}")
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def medians(runs: list[dict]) -> dict:
+    steps = {k: statistics.median(r["steps"].get(k, 0.0) for r in runs) for k in runs[0]["steps"]}
+    return {"wall": statistics.median(r["wall"] for r in runs),
+            "peak_mb": statistics.median(r["peak_mb"] for r in runs), "steps": steps}
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--scales", default="1,10,100")
+    p.add_argument("--as-of", default="2026-11-01")
+    p.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
+    args = p.parse_args()
+    if args.child:
+        return child(*args.child)
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    from scale_data import scaled_copy
+
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        demo = ROOT / "data" / "demo"
+        real = medians([run("real", demo, tmp / "w.duckdb", args.as_of) for _ in range(args.runs)])
+        floor = medians([run("floor", demo, tmp / "f.duckdb", args.as_of) for _ in range(args.runs)])
+        print(f"demo data, median of {args.runs} runs (execute_in_process wall time, after imports)")
+        print(f"  refresh         {real['wall']:7.2f} s   peak RSS {real['peak_mb']:7.0f} MiB")
+        print(f"  framework floor {floor['wall']:7.2f} s   peak RSS {floor['peak_mb']:7.0f} MiB")
+        print(f"  ratio           {real['wall'] / floor['wall']:7.2f} x the floor")
+        print("  per asset (refresh / floor, seconds):")
+        for step, secs in sorted(real["steps"].items(), key=lambda kv: -kv[1]):
+            print(f"    {step:28s} {secs:6.2f} / {floor['steps'].get(step + '_noop', floor['steps'].get(step, 0.0)):5.2f}")
+        scales = [int(s) for s in args.scales.split(",") if s]
+        base = None
+        print("\nscale run (1 run each): rows, wall time, peak memory, growth vs 1x")
+        for s in scales:
+            d = demo if s == 1 else scaled_copy(demo, tmp / f"x{s}", s)
+            r = run("real", d, tmp / f"x{s}.duckdb", args.as_of)
+            base = base or r["wall"]
+            rows = sum(1 for f in d.rglob("*.csv") for _ in open(f, "rb")) - len(list(d.rglob("*.csv")))
+            print(f"  {s:4d}x  {rows:10,d} rows  {r['wall']:7.2f} s  {r['peak_mb']:7.0f} MiB  "
+                  f"{r['wall'] / base:5.1f}x time")
+
+
+if __name__ == "__main__":
+    main()
