@@ -207,3 +207,14 @@ def test_wilson_and_exact_poisson_intervals():
     lo, hi = stats.rate_interval([0, 10], [1.0, 1.0], "poisson")
     assert lo[0] == 0 and hi[0] == pytest.approx(3.689, abs=1e-3)  # Garwood 0 events
     assert lo[1] == pytest.approx(4.795, abs=1e-3) and hi[1] == pytest.approx(18.39, abs=1e-2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(small=st.integers(5, 5_000), factor=st.integers(2, 50), p0=st.floats(0.01, 0.6),
+       family=st.sampled_from(["poisson", "binomial"]), widen=st.floats(1.0, 2.0))
+def test_exact_limits_widen_as_the_denominator_shrinks(small, factor, p0, family, widen):
+    # cohort sizes are whole; discreteness allows one event's wobble
+    big = small * factor
+    lo_s, hi_s = stats.exact_limits(small, p0, family, stats.Z95 * widen)
+    lo_l, hi_l = stats.exact_limits(big, p0, family, stats.Z95 * widen)
+    assert hi_s + 1.0 / small >= hi_l and lo_s - 1.0 / small <= lo_l
