@@ -32,8 +32,11 @@ INDICATORS: tuple[Indicator, ...] = (
 BY_KEY = {ind.key: ind for ind in INDICATORS}
 
 
-def format_rate(key: str, rate: float) -> str:
-    """A rate as analysts write it: '41.2%', '212 per 100,000 aged 10-17'."""
+def format_rate(key: str, rate: float, with_unit: bool = True) -> str:
+    """A rate as analysts write it: '41.2%', '212 per 100,000 aged 10-17'
+    (or '212' without the unit, for a second figure beside the first)."""
     ind = BY_KEY[key]
     value = f"{rate:,.{ind.decimals}f}"
-    return f"{value}%" if ind.unit == "%" else f"{value} {ind.unit}"
+    if ind.unit == "%":
+        return f"{value}%"
+    return f"{value} {ind.unit}" if with_unit else value

@@ -46,7 +46,8 @@ def _window(rows: pd.DataFrame, window_months: int) -> pd.DataFrame:
     latest = rows["period_end"].max()
     months = int(rows.loc[rows["period_end"] == latest, "period_months"].mode().iloc[0])
     rows = rows[rows["period_months"] == months]
-    back = (latest.to_period("M") - rows["period_end"].dt.to_period("M")).apply(lambda x: x.n)
+    month = rows["period_end"].dt.year * 12 + rows["period_end"].dt.month
+    back = latest.year * 12 + latest.month - month
     keep = (back % months == 0) & (back < max(window_months, months))
     return rows[keep].assign(k=back[keep] // months, months=months)
 

@@ -162,13 +162,15 @@ def rank_intervals(mean, sd, n_draws: int = 2000, level: float = 0.90, seed: int
 
     Returns (rank_low, rank_high) arrays of ints: the (1-level)/2 and
     (1+level)/2 quantiles of the simulated ranks. Vectorised: one
-    (n_draws x n) matrix, ranks by a double argsort.
+    (n_draws x n) matrix, one argsort and its inverse permutation.
     """
     mean = np.asarray(mean, float)
     sd = np.nan_to_num(np.asarray(sd, float))
     rng = np.random.default_rng(seed)
     draws = mean + sd * rng.standard_normal((n_draws, mean.size))
-    ranks = np.argsort(np.argsort(-draws, axis=1), axis=1) + 1
+    order = np.argsort(-draws, axis=1)
+    ranks = np.empty_like(order)
+    np.put_along_axis(ranks, order, np.arange(1, mean.size + 1)[None, :], axis=1)
     q = (1.0 - level) / 2.0
     low = np.floor(np.quantile(ranks, q, axis=0)).astype(int)
     high = np.ceil(np.quantile(ranks, 1.0 - q, axis=0)).astype(int)
@@ -218,26 +220,46 @@ def _mid_q(k, mean, n, family: str):
     return np.where(k < 0, 1.0, dist.sf(k) + 0.5 * dist.pmf(k))
 
 
+def _smallest_k(holds, lo, hi):
+    """Smallest integer k in [lo, hi] for which the monotone predicate
+    ``holds(k)`` is true (elementwise), by vectorised bisection; ``hi`` where
+    it never holds. About log2(hi - lo) evaluations of ``holds``."""
+    lo = np.floor(np.asarray(lo, float))
+    hi = np.ceil(np.asarray(hi, float))
+    lo, hi = np.broadcast_arrays(lo, hi)
+    lo, hi = lo.copy(), hi.copy()
+    for _ in range(64):
+        open_ = hi - lo > 0
+        if not open_.any():
+            break
+        mid = np.floor((lo + hi) / 2)
+        ok = holds(mid)
+        hi = np.where(open_ & ok, mid, hi)
+        lo = np.where(open_ & ~ok, mid + 1, lo)
+    return hi
+
+
+def _search_range(mean, n):
+    """Counts to search: 0 up to the cohort size (binomial), or far enough
+    past a Poisson mean to reach tail probabilities of 1e-300."""
+    if n is not None:
+        return 0.0, np.asarray(n, float)
+    m = np.asarray(mean, float)
+    return 0.0, m + 40.0 * np.sqrt(m) + 200.0
+
+
+def _ppf(dist, q, mean, n):
+    """Smallest k with P(X <= k) >= q (scipy's ppf, vectorised bisection)."""
+    lo, hi = _search_range(mean, n)
+    return _smallest_k(lambda k: dist.cdf(k) >= q, lo, hi)
+
+
 def _isf(dist, s, mean, n):
-    """Smallest k with P(X > k) <= s. scipy's isf gives NaN far in the tail
-    (s ~ 1e-20, met when over-dispersion widens the limits of small areas);
-    there we count up from the mean, where the survival function is exact."""
-    k = np.asarray(dist.isf(s), float)
-    bad = ~np.isfinite(k)
-    if bad.any():
-        k = np.array(k, copy=True)
-        mean_b = np.broadcast_to(np.asarray(mean, float), k.shape)[bad]
-        n_b = None if n is None else np.broadcast_to(np.asarray(n, float), k.shape)[bad]
-        s_b = np.broadcast_to(np.asarray(s, float), k.shape)[bad]
-        sub = sps.poisson(mean_b) if n_b is None else sps.binom(n_b, mean_b)
-        kb = np.floor(mean_b * (1 if n_b is None else n_b))
-        for _ in range(100_000):
-            above = sub.sf(kb) > s_b
-            if not above.any():
-                break
-            kb = kb + above
-        k[bad] = kb
-    return k
+    """Smallest k with P(X > k) <= s, from the survival function so that it
+    stays exact far in the tail (s ~ 1e-20, met when over-dispersion widens
+    the limits of small areas), where scipy's own isf returns NaN."""
+    lo, hi = _search_range(mean, n)
+    return _smallest_k(lambda k: dist.sf(k) <= s, lo, hi)
 
 
 def exact_z(observed, denominator, p0, family: str):
@@ -289,7 +311,7 @@ def _exact_limits(d, p0, family, z):
     top = np.inf if family == "poisson" else n
 
     def lower_count(q):  # count where the mid-p lower tail rises through q
-        k0 = dist.ppf(q)  # smallest k with P(X <= k) >= q
+        k0 = _ppf(dist, q, mean, n)  # smallest k with P(X <= k) >= q
         lo_k = np.where(_mid_p(k0, mean, n, family) >= q, k0 - 1, k0)
         a, b = _mid_p(lo_k, mean, n, family), _mid_p(lo_k + 1, mean, n, family)
         return np.clip(lo_k + (q - a) / np.where(b > a, b - a, 1), 0, top)

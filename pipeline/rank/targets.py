@@ -44,48 +44,50 @@ def _window_text(months: int, end: pd.Timestamp) -> str:
     return f"{span} to {end:%b %Y}"
 
 
-def indicator_phrase(row: pd.Series) -> str:
-    """'proven reoffending 41.2% vs 31.0% national (3 years to Dec 2025;
-    z 3.4, above the 99.8% limit), rising for 3 periods'."""
-    ind = BY_KEY[row["indicator"]]
-    text = (f"{ind.label} {format_rate(ind.key, row['rate'])} vs "
-            f"{format_rate(ind.key, row['national_rate'])} national "
-            f"({_window_text(int(row['window_months']), row['window_end'])}; "
-            f"z {row['z']:.1f}, {BAND_TEXT.get(row['band'], 'no band')})")
-    if row.get("trend_z", np.nan) > Z95:
-        text += f", rising (trend z {row['trend_z']:.1f})"
-    elif row.get("rising_periods", 0) >= 2:
-        text += f", rising for {int(row['rising_periods'])} periods"
-    elif row.get("trend_z", np.nan) < -Z95:
-        text += f", falling (trend z {row['trend_z']:.1f})"
-    return text
+def indicator_phrases(ev: pd.DataFrame) -> list[str]:
+    """One phrase per evidence row: 'proven reoffending 41.2% vs 31.0%
+    national (3 years to Dec 2025; z 3.4, above the 99.8% limit), rising for
+    3 periods', 'custodial sentences 0.45 per 1,000 aged 10-17 vs 0.19
+    national (...)'."""
+    out = []
+    for key, rate, nat, months, end, z, band, tz, rising in zip(
+            ev["indicator"], ev["rate"], ev["national_rate"], ev["window_months"],
+            ev["window_end"], ev["z"], ev["band"], ev["trend_z"], ev["rising_periods"]):
+        text = (f"{BY_KEY[key].label} {format_rate(key, rate)} vs {format_rate(key, nat, False)} national "
+                f"({_window_text(int(months), end)}; z {z:.1f}, {BAND_TEXT.get(band, 'no band')})")
+        if tz > Z95:
+            text += f", rising (trend z {tz:.1f})"
+        elif rising >= 2:
+            text += f", rising for {int(rising)} periods"
+        elif tz < -Z95:
+            text += f", falling (trend z {tz:.1f})"
+        out.append(text)
+    return out
 
 
-def _inspection_phrase(row: pd.Series) -> str:
-    if pd.isna(row["last_inspected"]):
-        return "no inspection on record"
-    return f"last inspected {row['last_inspected']:%Y-%m}, {row['last_rating']}"
-
-
-def reasons_for(row: pd.Series, ev: pd.DataFrame, rules: RankingRules) -> str:
-    """Plain-English reasons for one service's place in the list."""
-    parts = []
-    if row["recommendation"] == "benchmark_visit":
-        better = ev[ev["z"] < -Z95].sort_values("z")
-        parts.append("better than national on " + "; ".join(indicator_phrase(r) for _, r in better.iterrows()))
-    else:
-        outside = ev[ev["band"].isin(["high_99.8", "high_95"])].sort_values("e", ascending=False)
-        if len(outside):
-            parts.append("; ".join(indicator_phrase(r) for _, r in outside.iterrows()))
-        elif len(ev):
-            top = ev.sort_values("e", ascending=False).iloc[0]
-            parts.append("no indicator above the 95% limit; highest: " + indicator_phrase(top))
-        else:
-            parts.append("no indicator data")
-    parts.append(_inspection_phrase(row))
-    if not row["eligible"]:
-        parts.append(f"not eligible: inspected within the last {rules.exclusion_months} months")
-    return "; ".join(parts)
+def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules) -> pd.Series:
+    """Plain-English reasons for each service's place in the list: the
+    indicators outside the limits (or the highest one), for a benchmark the
+    indicators better than national, then the last inspection and, where it
+    applies, why the service is not eligible."""
+    ev = evidence.assign(phrase=indicator_phrases(evidence))
+    by_e = ev.sort_values(["yjs_id", "e"], ascending=[True, False])
+    high = by_e[by_e["band"].isin(["high_99.8", "high_95"])].groupby("yjs_id")["phrase"].agg("; ".join)
+    top = by_e.groupby("yjs_id")["phrase"].first()
+    better = ev[ev["z"] < -Z95].sort_values(["yjs_id", "z"]).groupby("yjs_id")["phrase"].agg("; ".join)
+    ids = df["yjs_id"]
+    text = np.where(ids.map(high).notna(), ids.map(high),
+                    np.where(ids.map(top).notna(),
+                             "no indicator above the 95% limit; highest: " + ids.map(top).fillna(""),
+                             "no indicator data"))
+    bench = (df["recommendation"] == "benchmark_visit").to_numpy()
+    text = np.where(bench, "better than national on " + ids.map(better).fillna(""), text)
+    inspected = df["last_inspected"].notna()
+    last = np.where(inspected, "last inspected " + pd.to_datetime(df["last_inspected"]).dt.strftime("%Y-%m")
+                    + ", " + df["last_rating"].astype(str), "no inspection on record")
+    out = pd.Series(text, index=df.index) + "; " + last
+    excluded = f"; not eligible: inspected within the last {rules.exclusion_months} months"
+    return out.where(df["eligible"], out + excluded)
 
 
 def recommend(scores: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
@@ -98,19 +100,15 @@ def recommend(scores: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
     full = df[df["eligible"]].nsmallest(rules.n_full_joint, "rank").index
     df.loc[full, "recommendation"] = "full_joint_inspection"
 
-    by_service = {k: g for k, g in evidence.groupby("yjs_id")}
-    empty = evidence.iloc[0:0]
-    sig_better = pd.Series({k: int((g["z"] < -Z95).sum()) for k, g in by_service.items()})
-    sig_worse = pd.Series({k: int((g["z"] > Z95).sum()) for k, g in by_service.items()})
+    counts = evidence.assign(better=evidence["z"] < -Z95, worse=evidence["z"] > Z95) \
+        .groupby("yjs_id")[["better", "worse"]].sum()
     good = df["last_rating"].isna() | df["last_rating"].astype(str).str.strip().str.lower().isin(GOOD_RATINGS)
     candidates = df[df["eligible"] & (df["recommendation"] == "monitor") & good
-                    & (df["yjs_id"].map(sig_better).fillna(0) >= 2)
-                    & (df["yjs_id"].map(sig_worse).fillna(0) == 0)]
+                    & (df["yjs_id"].map(counts["better"]).fillna(0) >= 2)
+                    & (df["yjs_id"].map(counts["worse"]).fillna(0) == 0)]
     bench = candidates.nlargest(rules.n_benchmark, "rank").index
     df.loc[bench, "recommendation"] = "benchmark_visit"
-
-    df["reasons"] = [reasons_for(row, by_service.get(row["yjs_id"], empty), rules)
-                     for _, row in df.iterrows()]
+    df["reasons"] = reasons(df, evidence, rules)
     df["as_of"] = pd.Timestamp(as_of)
     df["months_since_inspection"] = df["months_since_inspection"].astype("Int64")
     return df[TARGET_COLUMNS].sort_values("rank", ignore_index=True)

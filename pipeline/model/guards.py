@@ -1,0 +1,146 @@
+"""Plausibility guards: stop a refresh whose results no real month could produce.
+
+Row-level checks in the readers catch a bad cell; they cannot see a whole
+file in the wrong unit (rates per 1,000 given as counts, counts in
+thousands) or a services lookup that lost a third of its rows. Those show
+at the national level, so before publishing the refresh compares its
+results with the published warehouse and with what the indicators have ever
+been, and stops (:class:`GuardError`, one line saying what changed) rather
+than publish a wrong list that looks right:
+
+- a national rate moved by more than ``max_national_rate_factor`` (either
+  way) since the published warehouse, for the same indicator and period, or
+  between each side's latest period when they share none;
+- a national rate outside :data:`PLAUSIBLE_NATIONAL` (checked even on a first
+  refresh: England and Wales' published figures 2007-2024 lie well inside);
+- a service-period whose count exceeds 10% of its population aged 10-17 in a
+  year (real rates are below 1.5%): counts in the wrong unit;
+- more than ``max_services_dropped_share`` of the published services gone
+  from ``services`` or ``inspection_targets``.
+
+A genuine change (a reorganisation of services) is let through by raising
+the limit for one run: factor 0 or share 1 switches a check off.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipeline.indicators import BY_KEY, format_rate
+from pipeline.settings import SettingsError
+
+# indicator -> (lowest, highest) national rate any real year could give, in its unit.
+# FTE: 1,900 per 100,000 in 2007 down to ~140 in 2023; custody: ~1.0 per 1,000 in
+# 2008 down to ~0.08; proven reoffending: 33-43% (YJB/MoJ Youth Justice Statistics).
+PLAUSIBLE_NATIONAL = {"fte": (20.0, 5_000.0), "custody": (0.005, 10.0), "reoffending": (5.0, 90.0)}
+MAX_YEARLY_SHARE = 0.10  # of the population aged 10-17, for the count indicators
+SHOWN = 3  # examples named in a message
+
+
+class GuardError(RuntimeError):
+    """The refresh stopped before publishing; the published warehouse is untouched."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_national_rate_factor: float = 2.0
+    max_services_dropped_share: float = 0.10
+
+    def __post_init__(self) -> None:
+        factor, share = self.max_national_rate_factor, self.max_services_dropped_share
+        if not (isinstance(factor, (int, float)) and (factor == 0 or 1 < factor <= 1_000)):
+            raise SettingsError(f"max_national_rate_factor: {factor!r} must be above 1 "
+                                "(at most 1000), or 0 to switch the check off")
+        if not (isinstance(share, (int, float)) and 0 <= share <= 1):
+            raise SettingsError(f"max_services_dropped_share: {share!r} must be from 0 to 1")
+
+
+def check_refresh(new: dict[str, pd.DataFrame], published: dict[str, pd.DataFrame | None],
+                  limits: Limits) -> None:
+    """Raise :class:`GuardError` naming every implausible change, else return."""
+    problems = implausible_national_rates(new["indicator_dispersion"])
+    problems += implausible_service_counts(new["indicator_values"])
+    if limits.max_national_rate_factor:
+        problems += national_rate_changes(new["indicator_dispersion"],
+                                          published.get("indicator_dispersion"),
+                                          limits.max_national_rate_factor)
+    for table in ("services", "inspection_targets"):
+        problems += dropped_services(table, new[table], published.get(table),
+                                     limits.max_services_dropped_share)
+    if problems:
+        raise GuardError("refresh stopped before publishing, the published warehouse is "
+                         "unchanged: " + "; ".join(problems))
+
+
+def _period(row) -> str:
+    return f"the {int(row.period_months)} months to {pd.Timestamp(row.period_end):%Y-%m-%d}"
+
+
+def implausible_national_rates(dispersion: pd.DataFrame) -> list[str]:
+    out = []
+    for row in dispersion.itertuples(index=False):
+        low, high = PLAUSIBLE_NATIONAL.get(row.indicator, (0, math.inf))
+        if np.isfinite(row.national_rate) and not low <= row.national_rate <= high:
+            out.append(f"national {row.indicator} rate for {_period(row)} is "
+                       f"{format_rate(row.indicator, row.national_rate)}, outside the plausible "
+                       f"{low:g}-{high:g}: are the counts in another unit (rates, thousands)?")
+    return out[:SHOWN] + ([f"and {len(out) - SHOWN} more such periods"] if len(out) > SHOWN else [])
+
+
+def implausible_service_counts(values: pd.DataFrame) -> list[str]:
+    out = []
+    for key, ind in BY_KEY.items():
+        if ind.family != "poisson":
+            continue
+        v = values[(values["indicator"] == key) & (values["denominator"] > 0)]
+        yearly = v["numerator"] / v["denominator"] * 12 / v["period_months"]
+        bad = v[yearly > MAX_YEARLY_SHARE]
+        if len(bad):
+            first = bad.iloc[0]
+            out.append(f"{key}: {len(bad)} service-periods count more than {MAX_YEARLY_SHARE:.0%} of "
+                       f"the population aged 10-17 in a year (e.g. {first.yjs_id}, {_period(first)}: "
+                       f"{first.numerator:,.0f} of {first.denominator:,.0f}): rates or thousands "
+                       "given as counts?")
+    return out
+
+
+def national_rate_changes(new: pd.DataFrame, old: pd.DataFrame | None, factor: float) -> list[str]:
+    """The largest move per indicator beyond ``factor``, against the published rates."""
+    if old is None or old.empty or new.empty:
+        return []
+    keys = ["indicator", "period_end", "period_months"]
+    new, old = (d.assign(period_end=pd.to_datetime(d["period_end"])) for d in (new, old))
+    pairs = new[keys + ["national_rate"]].merge(old[keys + ["national_rate"]], on=keys,
+                                                suffixes=("", "_published"))
+    for indicator in set(new["indicator"]) - set(pairs["indicator"]):  # no common period
+        n, o = (d[d["indicator"] == indicator].sort_values("period_end") for d in (new, old))
+        if len(n) and len(o):
+            pairs = pd.concat([pairs, n.tail(1).assign(national_rate_published=o["national_rate"].iloc[-1])])
+    ratio = pairs["national_rate"] / pairs["national_rate_published"]
+    pairs = pairs.assign(move=np.maximum(ratio, 1 / ratio)).dropna(subset=["move"])
+    out = []
+    for indicator, group in pairs[pairs["move"] > factor].groupby("indicator"):
+        worst = group.sort_values("move").iloc[-1]
+        out.append(f"national {indicator} rate for {_period(worst)} would move from "
+                   f"{format_rate(indicator, worst.national_rate_published)} to "
+                   f"{format_rate(indicator, worst.national_rate)} (x{worst.national_rate / worst.national_rate_published:.3g}, "
+                   f"limit x/÷{factor:g}; {len(group)} periods beyond it): check the "
+                   f"{BY_KEY[indicator].source} and population inputs")
+    return out
+
+
+def dropped_services(table: str, new: pd.DataFrame, old: pd.DataFrame | None, share: float) -> list[str]:
+    if old is None or old.empty or share >= 1:
+        return []
+    names = old.drop_duplicates("yjs_id").set_index("yjs_id")["yjs_name"]
+    gone = names[~names.index.isin(set(new["yjs_id"]))]
+    if len(gone) <= share * len(names):
+        return []
+    shown = ", ".join(gone.head(SHOWN)) + (f" and {len(gone) - SHOWN} more" if len(gone) > SHOWN else "")
+    return [f"{len(gone)} of the {len(names)} published services would be dropped from {table} "
+            f"({len(gone) / len(names):.0%}, limit {share:.0%}: {shown}): check the services/ "
+            "lookup and the indicator files"]
