@@ -31,7 +31,7 @@ YEARS = range(2016, 2026)
 AS_OF = dt.date(2026, 6, 1)
 
 
-def simulate(seed: int, n: int = 150):
+def simulate(seed: int, n: int = 150, rating_noise: float = 0.8):
     """Tidy tables in the ingest readers' shapes, plus the truth."""
     rng = np.random.default_rng(seed)
     ids = [f"s{i:03d}" for i in range(n)]
@@ -64,7 +64,7 @@ def simulate(seed: int, n: int = 150):
     # one past inspection each, 2019-2025, rated noisily from quality then
     when = pd.to_datetime("2019-01-01") + pd.to_timedelta(rng.integers(0, 7 * 365, n), unit="D")
     latent = np.array([quality[min(max(d.year, YEARS[0]), YEARS[-1])][i] for i, d in enumerate(when)])
-    score = np.digitize(latent + rng.normal(0, 0.8, n), [-1.2, 0.3, 1.4]) + 1
+    score = np.digitize(latent + rng.normal(0, rating_noise, n), [-1.2, 0.3, 1.4]) + 1
     names = {1: "Outstanding", 2: "Good", 3: "Requires improvement", 4: "Inadequate"}
     insp = pd.DataFrame({"yjs_id": ids, "yjs_name": ids, "published": when,
                          "inspection_type": "standard",
@@ -90,8 +90,8 @@ def league_table(values: pd.DataFrame) -> pd.Series:
     return pct.groupby(latest["yjs_id"]).mean()
 
 
-def evaluate(seed: int, rules: RankingRules = RankingRules()) -> dict:
-    svc, pop, tables, insp, truth = simulate(seed)
+def evaluate(seed: int, rules: RankingRules = RankingRules(), rating_noise: float = 0.8) -> dict:
+    svc, pop, tables, insp, truth = simulate(seed, rating_noise=rating_noise)
     values, _ = panel.build_panel(tables, svc, pop, AS_OF, rules.lag_months)
     ev = scores.indicator_evidence(values)
     history = scores.inspection_history(insp, AS_OF)
@@ -108,8 +108,10 @@ def evaluate(seed: int, rules: RankingRules = RankingRules()) -> dict:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=int, default=10)
+    p.add_argument("--rating-noise", type=float, default=0.8,
+                   help="sd of the noise in past ratings (large = ratings carry no information)")
     args = p.parse_args()
-    res = pd.DataFrame([evaluate(s) for s in range(1, args.seeds + 1)])
+    res = pd.DataFrame([evaluate(s, rating_noise=args.rating_noise) for s in range(1, args.seeds + 1)])
     print(res.to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     print(f"\nshare of full-joint-inspection picks truly in the weakest fifth of eligible services, "
           f"mean over {args.seeds} seeds:")
