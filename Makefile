@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
 
-.PHONY: install run test ui demo clean
+.PHONY: install run test ui sql chromium demo clean
 
 install: $(STAMP)
 
@@ -20,15 +20,26 @@ $(STAMP): pyproject.toml
 run: install
 	$(BIN)/python -m pipeline refresh
 
-test: install
+test: install chromium
 	$(BIN)/python -m pytest -q
+
+# the browser test drives Debian's chromium (root, no sudo); installed when missing
+chromium:
+	@test -x /usr/bin/chromium || (apt-get update && apt-get install -y chromium)
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
 	mkdir -p $(DAGSTER_HOME)
 	cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 
+# the UI listens on this machine only; set UI_HOST=0.0.0.0 to expose it (deliberately)
+UI_HOST ?= 127.0.0.1
+UI_PORT ?= 3000
 ui: install $(DAGSTER_HOME)/dagster.yaml
-	$(BIN)/dagster dev -h 127.0.0.1 -p 3000
+	$(BIN)/dagster dev -h $(UI_HOST) -p $(UI_PORT)
+
+# a read-only SQL prompt on the published warehouse (safe while a refresh runs)
+sql: install
+	$(BIN)/python -m pipeline.sql_prompt
 
 demo: install
 	$(BIN)/python -m pipeline.demo

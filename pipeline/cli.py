@@ -9,7 +9,9 @@ non-zero with a one-line cause on failure.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -17,6 +19,7 @@ from pathlib import Path
 from pipeline import settings as s
 
 EXIT_FAILED = 1
+EXIT_BUSY = 75  # EX_TEMPFAIL: another refresh of the same warehouse is running
 
 
 def ensure_dagster_home() -> Path:
@@ -35,7 +38,8 @@ def _root_cause(error) -> str:
     while getattr(error, "cause", None) is not None:
         error = error.cause
     lines = [ln for ln in (error.message or "").strip().splitlines() if ln.strip()]
-    return lines[-1].strip() if lines else "unknown error"
+    # our errors' messages say what is wrong; their class path ("pipeline.ingest...Error: ") does not
+    return re.sub(r"^pipeline\.[\w.]+: ", "", lines[-1].strip()) if lines else "unknown error"
 
 
 def run_refresh(args: argparse.Namespace) -> int:
@@ -46,18 +50,29 @@ def run_refresh(args: argparse.Namespace) -> int:
                            exclusion_months=args.exclusion_months, lag_months=args.lag_months)
     if not data_dir.is_dir():
         raise s.SettingsError(f"data dir {data_dir} does not exist")
+    from pipeline.model.guards import Limits
+
+    limits = Limits(args.max_national_rate_factor, args.max_services_dropped_share)
     ensure_dagster_home()
 
     import dagster as dg  # imported late: `--help` stays fast
 
     from pipeline.definitions import defs
-    from pipeline.publish.warehouse import read_table
+    from pipeline.publish.warehouse import PublishError, read_table, refresh_lock
 
     config = {"data_dir": str(data_dir), "warehouse": str(warehouse), "as_of": as_of.isoformat(),
               "lag_months": rules.lag_months, "n_full_joint": rules.n_full_joint,
-              "n_benchmark": rules.n_benchmark, "exclusion_months": rules.exclusion_months}
+              "n_benchmark": rules.n_benchmark, "exclusion_months": rules.exclusion_months,
+              "max_national_rate_factor": limits.max_national_rate_factor,
+              "max_services_dropped_share": limits.max_services_dropped_share}
     job = defs.resolve_job_def("monthly_refresh")
-    with dg.DagsterInstance.get() as instance:
+    lock = contextlib.ExitStack()
+    try:  # one refresh at a time: held for the whole run, so a second CLI refuses at once
+        lock.enter_context(refresh_lock(warehouse, timeout=args.wait))
+    except PublishError as busy:
+        print(f"refresh refused: {busy}", file=sys.stderr)
+        return EXIT_BUSY
+    with lock, dg.DagsterInstance.get() as instance:
         result = job.execute_in_process(
             run_config={"resources": {"settings": {"config": config}},
                         "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
@@ -103,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--exclusion-months", type=int, default=12,
                    help="services inspected this recently are not recommended (default 12)")
     r.add_argument("--top", type=int, default=15, help="rows of the ranked list to print")
+    r.add_argument("--wait", type=float, default=0, help="seconds to wait for another refresh of "
+                   "the same warehouse to finish before refusing (default 0: refuse at once)")
+    r.add_argument("--max-national-rate-factor", type=float, default=2.0,
+                   help="stop if a national rate moves more than this factor (default 2; 0: off)")
+    r.add_argument("--max-services-dropped-share", type=float, default=0.10,
+                   help="stop if more than this share of services disappears (default 0.10; 1: off)")
     return p
 
 

@@ -58,6 +58,9 @@ class RankingRules:
             "custody": 1.0,
             "inspection": 0.75,
             "time_since_inspection": 0.25,
+            # the outcome model's standardised score; 0 until the back-test
+            # shows it adds to the concern score (see README, Back-test)
+            "outcome_model": 0.0,
         }
     )
 

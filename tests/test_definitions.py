@@ -12,7 +12,7 @@ from pipeline.settings import REPO_ROOT
 
 ASSETS = {"services", "population", "first_time_entrants", "reoffending", "custody", "inspections",
           "indicator_values", "indicator_dispersion", "indicator_evidence", "inspection_targets",
-          "warehouse"}
+          "warehouse", "backtest_rankings", "outcome_model", "backtest_scores", "backtest_metrics"}
 
 
 def test_definitions_are_loadable_with_every_asset_and_the_job():
@@ -23,14 +23,24 @@ def test_definitions_are_loadable_with_every_asset_and_the_job():
     assert job.executor_def.name == "in_process"
 
 
-def test_schedule_requests_a_refresh_as_of_the_tick():
+def test_schedule_requests_the_current_month_as_of_its_first_day():
     schedule = defs.resolve_schedule_def("monthly_refresh_schedule")
     assert schedule.job_name == "monthly_refresh"
     assert schedule.default_status == dg.DefaultScheduleStatus.RUNNING
+    assert (schedule.cron_schedule, schedule.execution_timezone) == ("0 6 2 * *", "Europe/London")
     tick = dt.datetime(2026, 8, 2, 6, 0, tzinfo=dt.timezone.utc)
     ctx = dg.build_schedule_context(scheduled_execution_time=tick)
     [request] = schedule.evaluate_tick(ctx).run_requests
-    assert request.run_config["resources"]["settings"]["config"]["as_of"] == "2026-08-02"
+    assert request.partition_key == "2026-08-01"
+    assert request.run_config["resources"]["settings"]["config"]["as_of"] == "2026-08-01"
+
+
+def test_the_refresh_is_partitioned_by_month_through_the_as_of():
+    job = defs.resolve_job_def("monthly_refresh")
+    keys = job.partitions_def.get_partition_keys(current_time=dt.datetime(2026, 12, 1, 12))
+    assert keys[0] == "2012-09-01" and keys[-1] == "2026-12-01" and len(keys) == 172
+    config = job.partitioned_config.get_run_config_for_partition_key("2019-03-01")
+    assert config["resources"]["settings"]["config"]["as_of"] == "2019-03-01"
 
 
 def test_dagster_cli_validates_the_definitions(tmp_path):

@@ -7,6 +7,7 @@ copied from ``../shared/data/real/`` into a ``tmp_path`` data dir.
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import hashlib
 import io
 import json
@@ -418,3 +419,62 @@ def test_every_row_is_kept_or_quarantined_and_counts_are_never_negative(cells):
 
 def test_sources_are_the_six_folders():
     assert SOURCES == ("services", "population", "first_time_entrants", "reoffending", "custody", "inspections")
+
+
+# --- properties of every table the readers accept ------------------------------
+
+from pipeline.model import panel as model_panel  # noqa: E402
+
+NAMES = {"Bolton": "bolton", "BOLTON YOS": "bolton", "Hartlepool YOT": "hartlepool",
+         "Kingston upon Hull": "kingston-upon-hull", "Greenwich": "greenwich"}
+TEXT = st.text(alphabet="abcxyz -.,;*[]0123456789ô", max_size=5)
+COUNT = st.one_of(st.integers(0, 2_000_000).map(lambda n: f"{n:,}"), st.integers(0, 500).map(str),
+                  st.sampled_from(MARKERS), st.integers(-50, -1).map(str),
+                  st.floats(0, 100, allow_nan=False).map(lambda x: f"{x:.1f}"), TEXT)
+ROW = st.tuples(st.sampled_from(sorted(NAMES)), st.integers(2019, 2024), st.integers(1, 12),
+                st.sampled_from(["3", "12", "6"]), COUNT, COUNT, COUNT)
+LAYOUT = st.tuples(st.sampled_from([",", ";", "\t"]), st.sampled_from(["utf-8", "utf-8-sig", "cp1252"]),
+                   st.sampled_from([["yjs_name", "cohort_end", "cohort_months", "cohort_size", "reoffenders",
+                                     "reoffences"],
+                                    ["YJS", "Cohort End", "Cohort-Months", "COHORT SIZE", "Reoffenders",
+                                     "Reoffences"]]))
+
+
+def _number(cell: str) -> float:
+    return math.nan if cell.strip().lower() in MARKERS else float(cell.replace(",", ""))
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(ROW, max_size=25, unique_by=lambda r: (NAMES[r[0]], r[1], r[2], r[3])), LAYOUT)
+def test_accepted_reoffending_counts_are_whole_as_written_and_rates_follow(rows, layout):
+    delimiter, encoding, header = layout
+    text = io.StringIO()
+    csv.writer(text, delimiter=delimiter).writerows(
+        [header, *([n, f"{y}-{m:02d}", mo, a, b, c] for n, y, m, mo, a, b, c in rows)])
+    written = {(NAMES[n], pd.Timestamp(y, m, 1) + pd.offsets.MonthEnd(0), int(mo)): (a, b, c)
+               for n, y, m, mo, a, b, c in rows}
+    with tempfile.TemporaryDirectory() as folder:
+        write(Path(folder), "services/lookup.csv", SERVICES_CSV)
+        write(Path(folder), "reoffending/r.csv", text.getvalue(), encoding)
+        services = read_services(Path(folder)).table
+        got = read_reoffending(Path(folder), services)
+    table = got.table
+    assert len(table) + len(set(got.quarantine["row_number"])) == len(rows)
+    for row in table.itertuples(index=False):
+        counts = [row.cohort_size, row.reoffenders, row.reoffences]
+        assert all(math.isnan(v) or (v >= 0 and float(v).is_integer()) for v in counts)
+        assert row.suppressed == any(math.isnan(v) for v in counts)
+        assert not row.reoffenders > row.cohort_size and not row.reoffenders > row.reoffences
+        expected = [_number(cell) for cell in written[(row.yjs_id, row.cohort_end, row.cohort_months)]]
+        assert counts == pytest.approx(expected, nan_ok=True)
+    empty = pd.DataFrame(columns=["yjs_id", "yjs_name", "period_end", "period_months", "suppressed"])
+    values, dispersion = model_panel.build_panel(
+        {"reoffending": table, "first_time_entrants": empty.assign(fte_count=[]),
+         "custody": empty.assign(custodial_sentences=[])}, services,
+        pd.DataFrame(columns=["la_code", "year", "population_10_17"]), dt.date(2026, 11, 1), 3)
+    scored = values[values["numerator"].notna() & (values["denominator"] > 0)]
+    assert scored["rate"].to_numpy() == pytest.approx((scored["numerator"] / scored["denominator"] * 100).to_numpy())
+    assert values.loc[values["suppressed"], "rate"].isna().all()
+    for (end, months), group in scored.groupby(["period_end", "period_months"]):
+        national = dispersion.set_index(["period_end", "period_months"]).loc[(end, months), "national_rate"]
+        assert national == pytest.approx(group["numerator"].sum() / group["denominator"].sum() * 100)

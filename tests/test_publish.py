@@ -1,6 +1,7 @@
 """Atomic publication of the DuckDB warehouse."""
 
 import hashlib
+import json
 
 import duckdb
 import pandas as pd
@@ -96,3 +97,110 @@ def test_a_backfill_of_an_earlier_month_keeps_the_latest_list(tmp_path):
     assert (pd.to_datetime(current["as_of"]) == "2025-03-01").all()
     assert current["concern_score"].min() == 50
     assert wh.read_table(db, "ranking_history")["as_of"].nunique() == 2
+
+
+# --- one publisher at a time, names and values, links ----------------------------
+
+import os  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from pipeline.settings import REPO_ROOT  # noqa: E402
+
+
+def small_warehouse(db: Path, as_of: str = "2025-01-01") -> Path:
+    """A warehouse with the tables tests/corpus/reader.py queries."""
+    wh.publish(db, {
+        "inspection_targets": targets(as_of),
+        "services": pd.DataFrame({"yjs_id": ["s0", "s1", "s2"]}),
+        "run_metadata": pd.DataFrame({"as_of": [pd.Timestamp(as_of)],
+                                      "refreshed_at": [pd.Timestamp.now(tz="UTC")]}),
+    })
+    return db
+
+
+def child(args: list[str], **env) -> subprocess.Popen:
+    """A child process running a module of tests.corpus from the repo root."""
+    full = {**os.environ, "PYTHONPATH": str(REPO_ROOT), **env}
+    return subprocess.Popen([sys.executable, "-m", *args], cwd=REPO_ROOT, env=full,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_for(path: Path, seconds: float = 60) -> None:
+    deadline = time.monotonic() + seconds
+    while not (path.exists() and path.read_text().strip()):
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+def test_a_second_publisher_waits_then_refuses_naming_the_holder(tmp_path):
+    db = small_warehouse(tmp_path / "w.duckdb")
+    before, marker = sha(db), tmp_path / "paused"
+    holder = child(["tests.corpus.publisher", str(db)], YJT_PAUSE_AT="locked",
+                   YJT_PAUSE_MARKER=str(marker), YJT_PAUSE_SECONDS="60")
+    try:
+        wait_for(marker)
+        started = time.monotonic()
+        with pytest.raises(wh.PublishError, match=rf"another refresh is running \(pid {holder.pid} since "):
+            with wh.refresh_lock(db, timeout=1):
+                pass
+        assert 1 <= time.monotonic() - started < 5  # it waited, then refused
+    finally:
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+    with wh.refresh_lock(db, timeout=5):  # the kernel released the dead holder's lock
+        pass
+    assert sha(db) == before
+
+
+def test_the_lock_is_reentrant_within_a_process(tmp_path):
+    db = tmp_path / "w.duckdb"
+    with wh.refresh_lock(db, timeout=0):
+        wh.publish(db, {"inspection_targets": targets("2025-01-01")})  # takes it again
+    assert len(wh.read_table(db, "inspection_targets")) == 3
+
+
+def test_names_are_ours_and_values_are_never_sql(tmp_path):
+    db = tmp_path / "w.duckdb"
+    hostile = "x'); DROP TABLE inspection_targets; --"
+    wh.publish(db, {"inspection_targets": targets("2025-01-01").assign(**{'odd "name"': hostile})})
+    got = wh.read_table(db, "inspection_targets")
+    assert (got['odd "name"'] == hostile).all()
+    for bad in ('inspection_targets"; DROP TABLE x; --', "Targets", "1st"):
+        with pytest.raises(ValueError, match="is not a warehouse table name"):
+            wh.read_table(db, bad)
+        with pytest.raises(ValueError, match="is not a warehouse table name"):
+            wh.publish(tmp_path / "v.duckdb", {"inspection_targets": targets("2025-01-01"), bad: targets("2025-01-01")})
+
+
+def test_a_linked_warehouse_is_replaced_at_its_target(tmp_path):
+    real = tmp_path / "store" / "w.duckdb"
+    wh.publish(real, {"inspection_targets": targets("2025-01-01")})
+    link = tmp_path / "w.duckdb"
+    link.symlink_to(real)
+    wh.publish(link, {"inspection_targets": targets("2025-02-01")})
+    assert link.is_symlink() and link.resolve() == real
+    assert wh.read_table(real, "ranking_history")["as_of"].nunique() == 2
+
+
+def test_readers_connecting_while_the_file_is_swapped_never_fail(tmp_path):
+    """15 swaps while 2 readers open a new connection for every query: a
+    connection opened while os.replace runs gets the old file or the new one."""
+    db, stop = small_warehouse(tmp_path / "w.duckdb"), tmp_path / "stop"
+    logs = [tmp_path / f"reader{i}.jsonl" for i in range(2)]
+    readers = [child(["tests.corpus.reader", str(db), str(log), str(stop), "fresh"]) for log in logs]
+    try:
+        wait_for(logs[-1])
+        publisher = child(["tests.corpus.publisher", str(db), "15"])
+        assert publisher.wait(timeout=120) == 0, publisher.stderr.read()
+    finally:
+        stop.touch()
+        for reader in readers:
+            reader.wait(timeout=30)
+    answers = [json.loads(line) for log in logs for line in log.read_text().splitlines()]
+    errors = [a["error"] for a in answers if not a["ok"]]
+    assert not errors, errors[:3]
+    assert len({a["row"][4] for a in answers}) > 5  # they saw many of the 16 versions

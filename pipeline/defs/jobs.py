@@ -1,21 +1,27 @@
-"""The monthly refresh job and its schedule."""
+"""The monthly refresh job and its schedule.
+
+The job is partitioned by month through its config (``partitions.monthly_as_of``):
+each month's run ranks as of the month's first day, so past months can be
+backfilled from the job's Partitions tab. The assets themselves are not
+partitioned: each run is one whole refresh as of one date, its checks see
+that run's values, and a run without a partition (the CLI, a sensor, the
+launchpad) ranks as of the configured date or today. A backfilled month adds
+its list to ``ranking_history`` without replacing the latest list
+(``pipeline.publish.warehouse``).
+"""
 
 from __future__ import annotations
 
 import dagster as dg
 
+from pipeline.defs.partitions import monthly_as_of
+
 monthly_refresh = dg.define_asset_job(
-    "monthly_refresh", selection=dg.AssetSelection.all(),
-    description="Ingest, score, rank and publish the warehouse.")
+    "monthly_refresh", selection=dg.AssetSelection.all(), config=monthly_as_of,
+    description="Ingest, score, rank, back-test and publish the warehouse.")
 
-
-@dg.schedule(job=monthly_refresh, cron_schedule="0 6 2 * *", execution_timezone="Europe/London",
-             default_status=dg.DefaultScheduleStatus.RUNNING)
-def monthly_refresh_schedule(context: dg.ScheduleEvaluationContext) -> dg.RunRequest:
-    """On the 2nd of each month, rank as of that day."""
-    as_of = context.scheduled_execution_time.date().isoformat()
-    return dg.RunRequest(
-        run_key=f"monthly-{as_of}",
-        run_config={"resources": {"settings": {"config": {"as_of": as_of}}}},
-        tags={"as_of": as_of},
-    )
+# ticks at 06:00 on the 2nd and asks for the current month's partition (as of the 1st)
+monthly_refresh_schedule = dg.build_schedule_from_partitioned_job(
+    monthly_refresh, name="monthly_refresh_schedule", day_of_month=2, hour_of_day=6,
+    default_status=dg.DefaultScheduleStatus.RUNNING,
+    description="On the 2nd of each month at 06:00 (Europe/London), rank as of the 1st.")

@@ -8,9 +8,9 @@ import pandas as pd
 
 from pipeline import ingest
 from pipeline.defs.resources import RefreshSettings
-from pipeline.model import panel
+from pipeline.model import guards, panel
 from pipeline.publish import tables as t
-from pipeline.publish.warehouse import publish
+from pipeline.publish.warehouse import publish, read_tables, refresh_lock
 from pipeline.settings import is_synthetic
 
 GROUP = "publish"
@@ -23,7 +23,8 @@ def warehouse(settings: RefreshSettings, services: ingest.Ingested, population: 
               first_time_entrants: ingest.Ingested, reoffending: ingest.Ingested,
               custody: ingest.Ingested, inspections: ingest.Ingested,
               indicator_values: pd.DataFrame, indicator_dispersion: pd.DataFrame,
-              indicator_evidence: pd.DataFrame, inspection_targets: pd.DataFrame) -> dg.MaterializeResult:
+              indicator_evidence: pd.DataFrame, inspection_targets: pd.DataFrame,
+              backtest_scores: pd.DataFrame, backtest_metrics: pd.DataFrame) -> dg.MaterializeResult:
     as_of, data_dir = settings.as_of_date(), settings.data_path()
     sources = {"services": services, "population": population,
                "first_time_entrants": first_time_entrants, "reoffending": reoffending,
@@ -38,11 +39,16 @@ def warehouse(settings: RefreshSettings, services: ingest.Ingested, population: 
         "source_files": files,
         "indicator_dispersion": indicator_dispersion,
         "indicator_evidence": indicator_evidence,
+        "backtest_scores": backtest_scores,
+        "backtest_metrics": backtest_metrics,
         "run_metadata": t.run_metadata(as_of, data_dir, is_synthetic(data_dir), settings.rules()),
     }
     out = {name: t.ordered(name, df) for name, df in out.items()}
     path = settings.warehouse_path()
-    counts = publish(path, out, t.view_statements())
+    with refresh_lock(path):  # the guards compare with what is published now
+        before = read_tables(path, ["indicator_dispersion", "services", "inspection_targets"])
+        guards.check_refresh(out, before, settings.guard_limits())
+        counts = publish(path, out, t.view_statements())
     return dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(str(path)),
         "tables": dg.MetadataValue.md(pd.Series(counts, name="rows").rename_axis("table")

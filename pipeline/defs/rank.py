@@ -8,8 +8,9 @@ import pandas as pd
 
 from pipeline import ingest
 from pipeline.defs.resources import RefreshSettings
-from pipeline.model import scores
+from pipeline.model import outcome, scores
 from pipeline.rank import targets
+from pipeline.report.ui import plot_markdown
 from pipeline.settings import is_synthetic
 
 GROUP = "rank"
@@ -20,11 +21,19 @@ SYNTHETIC_BANNER = "**Demo data: the indicator figures, populations and ratings 
     "The ranked list: one row per service with concern score, 90% rank interval, "
     "recommendation (full_joint_inspection / benchmark_visit / monitor) and plain-English reasons."))
 def inspection_targets(settings: RefreshSettings, services: ingest.Ingested,
-                       inspections: ingest.Ingested, indicator_evidence: pd.DataFrame) -> dg.Output:
+                       inspections: ingest.Ingested, indicator_evidence: pd.DataFrame,
+                       indicator_values: pd.DataFrame, indicator_dispersion: pd.DataFrame,
+                       outcome_model: outcome.OutcomeModel) -> dg.Output:
     as_of, rules = settings.as_of_date(), settings.rules()
     history = scores.inspection_history(inspections.table, as_of)
     scored = scores.concern_scores(services.table, indicator_evidence, history, rules.weights)
+    # the outcome model's probability, in the concern score only at its weight (default 0)
+    features = outcome.features(services.table[["yjs_id"]].drop_duplicates(), indicator_evidence,
+                                history, outcome.service_size(indicator_values)).set_index("yjs_id")
+    probability = outcome_model.probability(features)
+    scored = outcome.blend(scored, probability, rules.weights.get("outcome_model", 0.0))
     ranked = targets.recommend(scored, indicator_evidence, rules, as_of)
+    ranked["adverse_probability"] = ranked["yjs_id"].map(probability).astype(float)
     picked = ranked[ranked["recommendation"] != "monitor"]
     table = picked[["rank", "yjs_name", "recommendation", "rank_low", "rank_high", "reasons"]]
     banner = SYNTHETIC_BANNER if is_synthetic(settings.data_path()) else ""
@@ -33,4 +42,7 @@ def inspection_targets(settings: RefreshSettings, services: ingest.Ingested,
         "full_joint_inspection": int((ranked["recommendation"] == "full_joint_inspection").sum()),
         "benchmark_visit": int((ranked["recommendation"] == "benchmark_visit").sum()),
         "recommended": dg.MetadataValue.md(banner + table.to_markdown(index=False)),
+        # top of the list, funnel plots and rank intervals (pipeline.report)
+        **{k: dg.MetadataValue.md(v) for k, v in
+           plot_markdown(ranked, indicator_values, indicator_dispersion).items()},
     })

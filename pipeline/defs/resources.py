@@ -30,6 +30,10 @@ class RefreshSettings(dg.ConfigurableResource):
     weight_custody: float = 1.0
     weight_inspection: float = 0.75
     weight_time_since_inspection: float = 0.25
+    weight_outcome_model: float = 0.0
+    # plausibility guards (pipeline.model.guards): 0 / 1 switch a check off
+    max_national_rate_factor: float = 2.0
+    max_services_dropped_share: float = 0.10
 
     def data_path(self) -> Path:
         return s.resolve_path(self.data_dir, "YJT_DATA_DIR", s.DEFAULT_DATA_DIR)
@@ -40,13 +44,19 @@ class RefreshSettings(dg.ConfigurableResource):
     def as_of_date(self) -> dt.date:
         return s.resolve_as_of(self.as_of)
 
+    def guard_limits(self):
+        from pipeline.model.guards import Limits
+
+        return Limits(self.max_national_rate_factor, self.max_services_dropped_share)
+
     def rules(self) -> s.RankingRules:
         return s.RankingRules(
             n_full_joint=self.n_full_joint, n_benchmark=self.n_benchmark,
             exclusion_months=self.exclusion_months, lag_months=self.lag_months,
             weights={"fte": self.weight_fte, "reoffending": self.weight_reoffending,
                      "custody": self.weight_custody, "inspection": self.weight_inspection,
-                     "time_since_inspection": self.weight_time_since_inspection},
+                     "time_since_inspection": self.weight_time_since_inspection,
+                     "outcome_model": self.weight_outcome_model},
         )
 
 

@@ -5,8 +5,11 @@ One reader per source folder (see the contract's "Inputs"). Each returns an
 (``quarantine``, with file, row number and problem) and the ``files`` it read.
 A file that cannot be read at all raises :class:`IngestError`.
 
-Modules: ``grids`` (any file -> cells of text), ``tables`` (find the header,
-rows keyed by field), ``cells`` (numbers, dates, suppression markers),
+Modules: ``discovery`` (which files are inputs; links, sizes), ``grids`` and
+``ods`` (any file -> rows of text, streamed; merged cells filled),
+``headers`` (find the header, one or two rows), ``tables`` (rows keyed by
+field, at most a layout's ``max_rows``), ``cells`` (numbers, dates,
+suppression markers, nothing after today),
 ``results`` (quarantine, file list, duplicates), ``names`` (service-name
 matching), ``geography`` (LA code changes), then one reader per source:
 ``services``, ``population``, ``indicators`` (first-time entrants,

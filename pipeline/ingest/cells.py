@@ -9,9 +9,11 @@ quarantine row; they never guess.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 import re
 from datetime import datetime
+from functools import lru_cache
 
 import pandas as pd
 
@@ -44,6 +46,9 @@ def parse_count(value: str, column: str) -> float:
     number = float(text.replace(",", ""))
     if number < 0:
         raise RowProblem(f"column {column}: {value!r} is negative; counts cannot be")
+    if not number.is_integer():
+        raise RowProblem(f"column {column}: {value!r} is not a whole number; counts are "
+                         "(a rate or an average in a count column?)")
     return number
 
 
@@ -52,11 +57,33 @@ def parse_int(value: str, column: str) -> int:
     number = parse_count(value, column)
     if math.isnan(number):
         raise RowProblem(f"column {column}: {value!r} is missing; a whole number is required")
-    if not number.is_integer():
-        raise RowProblem(f"column {column}: {value!r} is not a whole number")
     return int(number)
 
 
+def today() -> pd.Timestamp:
+    """The date of the refresh: nothing published can describe a later one."""
+    return _timestamp(dt.date.today())
+
+
+@lru_cache(maxsize=4)
+def _timestamp(day: dt.date) -> pd.Timestamp:
+    return pd.Timestamp(day)
+
+
+def not_future(stamp: pd.Timestamp, value: str, column: str, what: str) -> pd.Timestamp:
+    """``stamp`` if it is not after today, else a problem naming the cell.
+
+    The as-of rule drops periods an analyst could not yet have seen; a date
+    after the refresh itself cannot be true of any published figure (a typo
+    such as 2042 for 2024, or a projection among estimates).
+    """
+    if stamp > today():
+        raise RowProblem(f"column {column}: {value!r} is after today ({today():%Y-%m-%d}); "
+                         f"{what} cannot be in the future")
+    return stamp
+
+
+@lru_cache(maxsize=4096)  # a big table repeats each period many times
 def month_end(value: str, column: str) -> pd.Timestamp:
     """The last day of the month named by ``YYYY-MM`` (or a date within it).
 
@@ -82,6 +109,7 @@ def month_end(value: str, column: str) -> pd.Timestamp:
     return start + pd.offsets.MonthEnd(0)
 
 
+@lru_cache(maxsize=4096)
 def parse_date(value: str, column: str) -> pd.Timestamp:
     """A calendar date: ISO ``YYYY-MM-DD`` or British ``DD/MM/YYYY`` / ``DD/MM/YY``.
 
@@ -103,6 +131,7 @@ def parse_date(value: str, column: str) -> pd.Timestamp:
     )
 
 
+@lru_cache(maxsize=256)
 def financial_year_end(value: str, column: str) -> pd.Timestamp:
     """``2019-20`` (or ``2019/20``, ``2019-2020``) ends on 31 March 2020."""
     match = _FINANCIAL_YEAR.match(value.strip())

@@ -22,7 +22,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.ingest.cells import RowProblem, financial_year_end, month_end, parse_count, parse_int
+from pipeline.ingest.cells import (
+    RowProblem, financial_year_end, month_end, not_future, parse_count, parse_int,
+)
 from pipeline.ingest.names import ServiceMatcher, normalise_name
 from pipeline.ingest.results import Collector, Ingested, Record, resolve_duplicates
 from pipeline.ingest.tables import Col, Layout, Row, Sheet, key, read_source
@@ -54,12 +56,14 @@ class Indicator:
 FIRST_TIME_ENTRANTS = Indicator("first_time_entrants", "period_end", "period_months", ("fte_count",))
 REOFFENDING = Indicator(
     "reoffending", "cohort_end", "cohort_months", ("cohort_size", "reoffenders", "reoffences"),
-    default_months=None, allowed_months=(3, 12), at_most=(("reoffenders", "cohort_size"),),
+    default_months=None, allowed_months=(3, 12),
+    at_most=(("reoffenders", "cohort_size"), ("reoffenders", "reoffences")),
 )
 CUSTODY = Indicator("custody", "period_end", "period_months", ("custodial_sentences",))
+# Every caution and sentence type of every service and year; only custody rows are kept.
 OUTCOME_TABLE = Layout("outcome_table", (
     Col("financial_year"), NAME, Col("caution_or_sentence_tier"), Col("number_cautioned_sentenced"),
-))
+), max_rows=2_000_000)
 
 
 def read_first_time_entrants(data_dir: Path, services: pd.DataFrame) -> Ingested:
@@ -85,11 +89,15 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
         if sheet.layout is OUTCOME_TABLE:
             if key(cells["caution_or_sentence_tier"]) != "custody":
                 return None  # cautions and community sentences are not this indicator
-            period, months = financial_year_end(cells["financial_year"], labels["financial_year"]), 12
+            column = labels["financial_year"]
+            period = not_future(financial_year_end(cells["financial_year"], column),
+                                cells["financial_year"], column, "a period's end")
+            months = 12
             counts = {"custodial_sentences": parse_count(cells["number_cautioned_sentenced"],
                                                          labels["number_cautioned_sentenced"])}
         else:
-            period = month_end(cells[spec.period], labels[spec.period])
+            period = not_future(month_end(cells[spec.period], labels[spec.period]),
+                                cells[spec.period], labels[spec.period], "a period's end")
             months = _months(spec, cells.get(spec.months, ""), labels.get(spec.months, spec.months))
             counts = {c: parse_count(cells[c], labels[c]) for c in spec.counts}
             for a, b in spec.at_most:

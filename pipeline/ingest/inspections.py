@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.ingest.cells import RowProblem, parse_date
+from pipeline.ingest.cells import RowProblem, not_future, parse_date
 from pipeline.ingest.names import ServiceMatcher
 from pipeline.ingest.results import Collector, Ingested, resolve_duplicates
 from pipeline.ingest.tables import Col, Layout, Row, Sheet, read_source
@@ -57,7 +57,8 @@ def read_inspections(data_dir: Path, services: pd.DataFrame) -> Ingested:
 
     def parse_row(row: Row, sheet: Sheet) -> dict:
         cells, labels = row.cells, sheet.labels
-        published = parse_date(cells["published"], labels["published"])
+        published = not_future(parse_date(cells["published"], labels["published"]),
+                               cells["published"], labels["published"], "a publication date")
         rating, score = rating_score(cells["overall_rating"], published, labels["overall_rating"])
         kind = cells.get("inspection_type") or ("joint" if _JOINT.search(cells["yjs_name"]) else None)
         yjs_id = matcher.match(cells["yjs_name"])

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from pipeline.ingest.cells import RowProblem, parse_count, parse_int
+from pipeline.ingest.cells import RowProblem, parse_count, parse_int, today
 from pipeline.ingest.geography import SplitAreaError, successor
 from pipeline.ingest.results import Collector, Ingested, Record, resolve_duplicates
 from pipeline.ingest.tables import Col, IngestError, Layout, Row, Sheet, key, read_source
@@ -32,7 +32,10 @@ SOURCE = "population"
 COLUMNS = {"la_code": "object", "year": "int64", "population_10_17": "int64"}
 AGES = range(10, 18)
 _CODE = Col("la_code", ("code",), suffix="code")
-LONG = Layout("long", (_CODE, Col("year"), Col("age"), Col("population", ("persons",))))
+# A long file gives every age (and perhaps sex) of ~400 areas over many years,
+# but only ages 10-17 are kept, so it may be far longer than other tables.
+LONG = Layout("long", (_CODE, Col("year"), Col("age"), Col("population", ("persons",))),
+              max_rows=2_000_000)
 WIDE = Layout("wide", (_CODE, Col("year", required=False), *(Col(str(a)) for a in AGES)))
 _FILE_YEAR = re.compile(r"mye(\d{4})|(?<!\d)((?:19|20)\d{2})(?!\d)", re.IGNORECASE)
 
@@ -57,6 +60,9 @@ def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
         else:
             population = sum(_required(cells[str(a)], labels[str(a)]) for a in AGES)
         year = parse_int(cells["year"], labels["year"]) if "year" in cells else file_years[sheet.file]
+        if year > today().year:  # a projection among the estimates, or a typo
+            raise RowProblem(f"column {labels.get('year', 'year')}: {year} is after this year; "
+                             "a mid-year estimate cannot be in the future")
         return {"code": cells["la_code"].upper(), "year": year, "age": age, "population": population}
 
     records = log.parse(sheets, parse_row)

@@ -61,13 +61,12 @@ class Collector:
         """
         records = []
         for sheet in sheets:
-            self._files.append(
-                {"source": self.source, "file": sheet.file, "sha256": sheet.sha256,
-                 "rows": len(sheet.rows) + len(sheet.notes), "ingested_at": self._now}
-            )
-            for row in sheet.notes:
-                self.reject(row, NOTE_PROBLEM)
-            for row in sheet.rows:
+            rows = 0
+            for row in sheet.read():
+                rows += 1
+                if row.note:
+                    self.reject(row, NOTE_PROBLEM)
+                    continue
                 try:
                     values = parse_row(row, sheet)
                 except RowProblem as problem:
@@ -75,6 +74,10 @@ class Collector:
                     continue
                 if values is not None:
                     records.append(Record((row,), values))
+            self._files.append(
+                {"source": self.source, "file": sheet.file, "sha256": sheet.sha256,
+                 "rows": rows, "ingested_at": self._now}
+            )
         return records
 
     def result(self, rows: Iterable[dict], columns: dict[str, str]) -> Ingested:

@@ -10,7 +10,8 @@ than publish a wrong list that looks right:
 
 - a national rate moved by more than ``max_national_rate_factor`` (either
   way) since the published warehouse, for the same indicator and period, or
-  between each side's latest period when they share none;
+  between each side's latest period when they share none; or an indicator
+  published before has no rate at all now (every row quarantined);
 - a national rate outside :data:`PLAUSIBLE_NATIONAL` (checked even on a first
   refresh: England and Wales' published figures 2007-2024 lie well inside);
 - a service-period whose count exceeds 10% of its population aged 10-17 in a
@@ -38,7 +39,7 @@ from pipeline.settings import SettingsError
 # 2008 down to ~0.08; proven reoffending: 33-43% (YJB/MoJ Youth Justice Statistics).
 PLAUSIBLE_NATIONAL = {"fte": (20.0, 5_000.0), "custody": (0.005, 10.0), "reoffending": (5.0, 90.0)}
 MAX_YEARLY_SHARE = 0.10  # of the population aged 10-17, for the count indicators
-SHOWN = 3  # examples named in a message
+SHOWN = 3  # services named in a message
 
 
 class GuardError(RuntimeError):
@@ -81,14 +82,18 @@ def _period(row) -> str:
 
 
 def implausible_national_rates(dispersion: pd.DataFrame) -> list[str]:
+    """One line per indicator with national rates outside what any real year gave."""
     out = []
-    for row in dispersion.itertuples(index=False):
-        low, high = PLAUSIBLE_NATIONAL.get(row.indicator, (0, math.inf))
-        if np.isfinite(row.national_rate) and not low <= row.national_rate <= high:
-            out.append(f"national {row.indicator} rate for {_period(row)} is "
-                       f"{format_rate(row.indicator, row.national_rate)}, outside the plausible "
-                       f"{low:g}-{high:g}: are the counts in another unit (rates, thousands)?")
-    return out[:SHOWN] + ([f"and {len(out) - SHOWN} more such periods"] if len(out) > SHOWN else [])
+    for indicator, group in dispersion.groupby("indicator", sort=True):
+        low, high = PLAUSIBLE_NATIONAL.get(indicator, (0, math.inf))
+        rate = group["national_rate"]
+        bad = group[np.isfinite(rate) & ((rate < low) | (rate > high))].sort_values("period_end")
+        if len(bad):
+            last = bad.iloc[-1]
+            out.append(f"national {indicator} rate outside the plausible {low:g}-{high:g} in "
+                       f"{len(bad)} periods (e.g. {format_rate(indicator, last.national_rate)} for "
+                       f"{_period(last)}): are the counts in another unit (rates, thousands)?")
+    return out
 
 
 def implausible_service_counts(values: pd.DataFrame) -> list[str]:
@@ -110,8 +115,11 @@ def implausible_service_counts(values: pd.DataFrame) -> list[str]:
 
 def national_rate_changes(new: pd.DataFrame, old: pd.DataFrame | None, factor: float) -> list[str]:
     """The largest move per indicator beyond ``factor``, against the published rates."""
-    if old is None or old.empty or new.empty:
+    if old is None or old.empty:
         return []
+    out = [f"no national {ind} rate any more (the published warehouse has "
+           f"{(old['indicator'] == ind).sum()} periods): are all its rows quarantined, or its files missing?"
+           for ind in sorted(set(old["indicator"]) - set(new["indicator"]))]
     keys = ["indicator", "period_end", "period_months"]
     new, old = (d.assign(period_end=pd.to_datetime(d["period_end"])) for d in (new, old))
     pairs = new[keys + ["national_rate"]].merge(old[keys + ["national_rate"]], on=keys,
@@ -122,7 +130,6 @@ def national_rate_changes(new: pd.DataFrame, old: pd.DataFrame | None, factor: f
             pairs = pd.concat([pairs, n.tail(1).assign(national_rate_published=o["national_rate"].iloc[-1])])
     ratio = pairs["national_rate"] / pairs["national_rate_published"]
     pairs = pairs.assign(move=np.maximum(ratio, 1 / ratio)).dropna(subset=["move"])
-    out = []
     for indicator, group in pairs[pairs["move"] > factor].groupby("indicator"):
         worst = group.sort_values("move").iloc[-1]
         out.append(f"national {indicator} rate for {_period(worst)} would move from "

@@ -1,16 +1,7 @@
 """The outcome model: the probability that a service's next inspection is
 adverse (Requires improvement or Inadequate; unsatisfactory or poor before
-2018: ``rating_score >= 3``), from what was known before it.
-
-Features, all as of the ranking month (``features``): per indicator the
-shrunk evidence ``e``, the adjusted pooled ``z`` and the trend z
-(``scores.indicator_evidence``; missing = national, no trend); the log of
-the population aged 10-17 (service size); the last rating score (2.5 if
-never inspected) and the months since it (capped at 72; never = 72) with a
-never-inspected flag.
-
-Training rows (``training_table``): each past inspection with the features
-of the month before it was published, so no row ever sees its own outcome.
+2018: ``rating_score >= 3``), from what was known before it (features and
+training rows: ``pipeline.model.outcome_features``).
 
 Two candidates, both weighting the classes inversely to their frequency
 (``class_weight="balanced"``; King and Zeng 2001 on rare-event bias): an
@@ -40,15 +31,10 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from pipeline.backtest.metrics import auc_interval
-from pipeline.indicators import BY_KEY
 from pipeline.model import stats
-from pipeline.model.scores import TIME_CAP_MONTHS
+from pipeline.model.outcome_features import (  # noqa: F401  (the model's inputs, re-exported)
+    ADVERSE_MIN_SCORE, FEATURES, LEAD_MONTHS, features, lead_month, service_size, training_table)
 
-ADVERSE_MIN_SCORE = 3
-LEAD_MONTHS = 1  # an inspection is scored by the ranking of the month before it was published
-INDICATOR_FEATURES = [f"{k}_{f}" for k in BY_KEY for f in ("e", "z", "trend_z")]
-FEATURES = INDICATOR_FEATURES + [
-    "log_population", "last_rating_score", "months_since_inspection", "never_inspected"]
 MIN_TRAIN, MIN_CLASS = 30, 8  # fewer inspections (or of either outcome): no model
 N_SPLITS, SEED, PREFER_MARGIN = 5, 0, 0.01
 
@@ -63,55 +49,6 @@ def candidates() -> dict:
     }
 
 
-def service_size(panel: pd.DataFrame) -> pd.DataFrame:
-    """Population aged 10-17 per service (yjs_id, population) in the latest
-    first-time-entrant period of ``panel``."""
-    fte = panel[(panel["indicator"] == "fte") & (panel["denominator"] > 0)]
-    latest = fte[fte["period_end"] == fte["period_end"].max()]
-    return latest.groupby("yjs_id", as_index=False)["denominator"].sum().rename(
-        columns={"denominator": "population"})
-
-
-def features(keys: pd.DataFrame, evidence: pd.DataFrame, history: pd.DataFrame,
-             size: pd.DataFrame) -> pd.DataFrame:
-    """The model's features for each row of ``keys`` (``yjs_id``, and
-    ``as_of`` when several months are described at once; ``evidence``,
-    ``history`` and ``size`` carry the same key columns). Same row order."""
-    on = list(keys.columns)
-    ev = evidence.pivot_table(index=on, columns="indicator", values=["e", "z", "trend_z"],
-                              aggfunc="first", dropna=False)
-    ev.columns = [f"{ind}_{f}" for f, ind in ev.columns]
-    hist = history[on + ["last_published", "last_rating_score", "months_since_inspection"]]
-    out = (keys.merge(ev.reset_index(), on=on, how="left").merge(hist, on=on, how="left")
-           .merge(size[on + ["population"]], on=on, how="left"))
-    for col in INDICATOR_FEATURES:  # no evidence: national, no trend
-        out[col] = pd.to_numeric(out[col], errors="coerce").fillna(0.0) if col in out else 0.0
-    pop = out["population"].astype(float)  # unknown size: the month's median
-    median = pop.groupby(out["as_of"]).transform("median") if "as_of" in on else pop.median()
-    out["log_population"] = np.log(pop.fillna(median).fillna(1.0))
-    out["never_inspected"] = out["last_published"].isna().astype(float)
-    out["last_rating_score"] = out["last_rating_score"].astype(float).fillna(2.5)
-    out["months_since_inspection"] = (out["months_since_inspection"].astype(float)
-                                      .clip(0, TIME_CAP_MONTHS).fillna(TIME_CAP_MONTHS))
-    return out[on + FEATURES]
-
-
-def lead_month(published) -> pd.Series:
-    """The ranking month that scores an inspection: the month before it was published."""
-    return (pd.to_datetime(pd.Series(published)).dt.to_period("M") - LEAD_MONTHS).dt.start_time
-
-
-def training_table(monthly: pd.DataFrame, inspections: pd.DataFrame, as_of) -> pd.DataFrame:
-    """Inspections published on or before ``as_of`` with the features of their
-    lead month (rows of ``monthly``: as_of, yjs_id, FEATURES) and ``adverse``."""
-    seen = inspections[pd.to_datetime(inspections["published"]) <= pd.Timestamp(as_of)]
-    t = seen[["yjs_id", "published", "rating_score"]].assign(
-        published=pd.to_datetime(seen["published"]), as_of=lead_month(seen["published"]).to_numpy())
-    t = t.merge(monthly[["as_of", "yjs_id", *FEATURES]], on=["as_of", "yjs_id"])
-    t["adverse"] = t["rating_score"] >= ADVERSE_MIN_SCORE
-    return t.sort_values(["published", "yjs_id"], ignore_index=True)
-
-
 def enough(y) -> bool:
     y = np.asarray(y, bool)
     return len(y) >= MIN_TRAIN and min(y.sum(), (~y).sum()) >= MIN_CLASS
@@ -119,9 +56,11 @@ def enough(y) -> bool:
 
 def time_splits(table: pd.DataFrame, n_splits: int = N_SPLITS):
     """Expanding-window splits of a table sorted by ``published``: the rows
-    after the first MIN_TRAIN cut into blocks; each block is trained on the
-    rows published on or before its earliest feature date (``as_of``)."""
-    rest = np.arange(MIN_TRAIN, len(table))
+    with MIN_TRAIN outcomes known before them, cut into blocks in time order;
+    each block is trained on the rows published on or before its earliest
+    feature date (``as_of``)."""
+    known = np.searchsorted(table["published"].to_numpy(), table["as_of"].to_numpy(), side="right")
+    rest = np.flatnonzero(known >= MIN_TRAIN)  # rows with MIN_TRAIN outcomes known before them
     for block in np.array_split(rest, n_splits):
         if not len(block):
             continue

@@ -9,50 +9,91 @@ connections see the new file; a refresh that fails or is killed leaves the
 published file byte-identical (its staging file is removed by the next run).
 
 One refresh at a time: publication holds an exclusive ``flock`` on
-``<warehouse>.lock``; a second publisher waits up to ``lock_timeout`` seconds
-and then refuses with a clear message.
+``<warehouse>.lock``; a second publisher waits up to ``timeout`` seconds and
+then refuses with a message naming the holder (its pid and start time are
+written in the lock file). The kernel drops the lock when its holder dies,
+even by SIGKILL, so a killed refresh never blocks the next. The lock is
+re-entrant within a process: the CLI holds it for a whole refresh, and the
+``warehouse`` asset it runs takes it again to check the guards and publish.
+
+Table and view names are ours (validated below); values always reach DuckDB
+through ``register``, never pasted into SQL.
 """
 
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import fcntl
 import os
+import re
 import time
 from pathlib import Path
 
 import duckdb
 import pandas as pd
 
+from pipeline.faults import pause_point
+
 DATE_COLUMNS = {"period_end", "published", "as_of", "window_end", "last_inspected"}
 HISTORY_TABLE = "ranking_history"
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+_HELD: dict[Path, int] = {}  # lock files this process holds -> depth
 
 
 class PublishError(RuntimeError):
     """Publication could not complete; the published warehouse is untouched."""
 
 
+def _lock_path(warehouse: Path) -> Path:
+    return warehouse.with_name(warehouse.name + ".lock")
+
+
 @contextlib.contextmanager
 def refresh_lock(warehouse: Path, timeout: float = 600.0):
-    """Exclusive lock for one refresh's publication; waits, then refuses."""
-    lock_path = warehouse.with_name(warehouse.name + ".lock")
+    """Exclusive lock for one refresh; waits up to ``timeout`` s, then refuses."""
+    lock_path = _lock_path(Path(warehouse).resolve())
+    if _HELD.get(lock_path):
+        _HELD[lock_path] += 1
+        try:
+            yield
+        finally:
+            _HELD[lock_path] -= 1
+        return
     lock_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(lock_path, "w") as fh:
+    with open(lock_path, "a+", encoding="utf-8") as fh:  # "a+": never truncate the holder's note
         deadline = time.monotonic() + timeout
         while True:
             try:
                 fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
-                if time.monotonic() > deadline:
+                if time.monotonic() >= deadline:
+                    fh.seek(0)
+                    holder = fh.read().strip() or "unknown process"
                     raise PublishError(
-                        f"{warehouse}: another refresh is publishing (lock {lock_path} held "
-                        f"for over {timeout:.0f} s); try again when it has finished") from None
+                        f"{warehouse}: another refresh is running ({holder}; lock {lock_path.name}, "
+                        f"waited {timeout:.0f} s); nothing was changed, try again when it has finished"
+                    ) from None
                 time.sleep(0.2)
+        fh.seek(0)
+        fh.truncate()
+        fh.write(f"pid {os.getpid()} since {dt.datetime.now().isoformat(timespec='seconds')}\n")
+        fh.flush()
+        _HELD[lock_path] = 1
         try:
+            pause_point("locked")
             yield
         finally:
+            del _HELD[lock_path]
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def checked_name(name: str) -> str:
+    """A table or view name of ours; anything else is a bug, not data to quote."""
+    if not _NAME.match(name):
+        raise ValueError(f"{name!r} is not a warehouse table name (lower case, digits, _)")
+    return name
 
 
 def staging_files(warehouse: Path) -> list[Path]:
@@ -62,11 +103,19 @@ def staging_files(warehouse: Path) -> list[Path]:
 
 def read_table(warehouse: Path, table: str) -> pd.DataFrame | None:
     """A table of the published warehouse (read-only), or None if absent."""
-    if not warehouse.exists():
-        return None
+    return read_tables(warehouse, [table])[table]
+
+
+def read_tables(warehouse: Path, tables: list[str]) -> dict[str, pd.DataFrame | None]:
+    """Tables of the published warehouse from one read-only snapshot (None if absent)."""
+    out: dict[str, pd.DataFrame | None] = {t: None for t in map(checked_name, tables)}
+    if not Path(warehouse).exists():
+        return out
     with duckdb.connect(str(warehouse), read_only=True) as con:
         names = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()}
-        return con.execute(f'SELECT * FROM "{table}"').df() if table in names else None
+        for table in out:
+            out[table] = con.execute(f'SELECT * FROM "{table}"').df() if table in names else None
+    return out
 
 
 def _select_list(df: pd.DataFrame) -> str:
@@ -78,10 +127,12 @@ def _select_list(df: pd.DataFrame) -> str:
 
 
 def _write_tables(con: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame]) -> None:
-    for name, df in tables.items():
+    for i, (name, df) in enumerate(tables.items()):
         con.register("incoming", df)
-        con.execute(f'CREATE TABLE "{name}" AS SELECT {_select_list(df)} FROM incoming')
+        con.execute(f'CREATE TABLE "{checked_name(name)}" AS SELECT {_select_list(df)} FROM incoming')
         con.unregister("incoming")
+        if i == 0:
+            pause_point("staging_write")  # a staging file half written
 
 
 def merge_history(old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
@@ -106,7 +157,7 @@ def publish(warehouse: Path, tables: dict[str, pd.DataFrame], views_sql: list[st
     here from the published file's history. ``after_write`` (tests) is called
     with the staging path just before the swap.
     """
-    warehouse = Path(warehouse)
+    warehouse = Path(warehouse).resolve()  # a link: replace its target, beside it
     warehouse.parent.mkdir(parents=True, exist_ok=True)
     with refresh_lock(warehouse):
         for stale in staging_files(warehouse):
@@ -131,6 +182,7 @@ def publish(warehouse: Path, tables: dict[str, pd.DataFrame], views_sql: list[st
                 after_write(staging)
             with open(staging, "rb+") as fh:
                 os.fsync(fh.fileno())
+            pause_point("before_swap")
             os.replace(staging, warehouse)
             dir_fd = os.open(warehouse.parent, os.O_RDONLY)
             try:

@@ -1,0 +1,153 @@
+"""How well a ranking found the services later judged adverse.
+
+Each later inspection is scored once per method, by the ranking of the
+month before it was published (``outcomes.scored_inspections``). Within that
+month every method ranks all services; ties are broken at random *in
+expectation* (a tied group straddling a cut-off counts with the share of it
+that fits), so a method with many ties ("longest since last inspection",
+where every never-inspected service ties) is neither helped nor harmed by an
+arbitrary order.
+
+* AUC (Hanley and McNeil 1982): the chance that an adverse inspection's
+  service was ranked riskier, in its month, than a non-adverse one's; 0.5 is
+  chance. Interval by bootstrap over inspections (Efron and Tibshirani 1993,
+  percentile method, 2,000 resamples, fixed seed).
+* Catch rate at q (Ofsted's "65% in the riskiest 10%"): the share of adverse
+  outcomes whose service was in the riskiest q of all services that month.
+* Pick precision: of the inspections whose service was one of the method's
+  full-joint-inspection picks that month, the share adverse.
+* Proportions get Wilson (1927) score intervals.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+N_BOOT = 2000
+SEED = 20121
+SMALL = 20  # fewer outcomes than this behind a figure: flagged in the metrics
+
+
+def within_month(df: pd.DataFrame, score: str, group: str = "as_of") -> pd.DataFrame:
+    """Per row: ``n`` services that month, ``above`` (strictly riskier) and
+    ``tied`` (same score, itself included); a missing score ranks last."""
+    s = df[score].fillna(-np.inf)
+    g = s.groupby(df[group])
+    low = g.rank(method="min", ascending=False)
+    high = g.rank(method="max", ascending=False)
+    return pd.DataFrame({"n": g.transform("size"), "above": low - 1, "tied": high - low + 1},
+                        index=df.index)
+
+
+def share_in_top(pos: pd.DataFrame, k) -> np.ndarray:
+    """Probability each row is among the top ``k`` (a count, or an array of
+    counts) under random tie-breaking."""
+    return np.clip((np.asarray(k, float) - pos["above"].to_numpy()) / pos["tied"].to_numpy(), 0, 1)
+
+
+def risk_percentile(pos: pd.DataFrame) -> np.ndarray:
+    """Share of the month's services ranked below, ties counted half: 1 = riskiest."""
+    return (pos["n"] - pos["above"] - (pos["tied"] + 1) / 2) / pos["n"]
+
+
+def auc(y, score) -> float:
+    """Mann-Whitney AUC with ties counted half; NaN without both classes."""
+    return float(bootstrap_auc(y, score, np.arange(len(np.asarray(y)))[None, :])[0])
+
+
+def bootstrap_auc(y, score, idx: np.ndarray) -> np.ndarray:
+    """The AUC of each resample (rows of ``idx``), vectorised by ranks."""
+    y, score = np.asarray(y, bool)[idx], np.asarray(score, float)[idx]
+    n1 = y.sum(axis=1)
+    n0 = y.shape[1] - n1
+    r = sps.rankdata(score, axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        a = ((r * y).sum(axis=1) - n1 * (n1 + 1) / 2) / (n1 * n0)
+    return np.where((n1 > 0) & (n0 > 0), a, np.nan)
+
+
+def bootstrap_indices(n: int, n_boot: int = N_BOOT, seed: int = SEED) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, n, size=(n_boot, n))
+
+
+def auc_interval(y, score, idx: np.ndarray | None = None, level: float = 0.95):
+    """AUC and its percentile-bootstrap interval (resampling rows)."""
+    y, score = np.asarray(y, bool), np.asarray(score, float)
+    idx = bootstrap_indices(len(y)) if idx is None else idx
+    if not len(y):
+        return np.nan, np.nan, np.nan
+    boots = bootstrap_auc(y, score, idx)
+    low, high = _quantiles(boots, level)
+    return auc(y, score), low, high
+
+
+def _quantiles(boots: np.ndarray, level: float = 0.95) -> tuple[float, float]:
+    """Percentile interval of bootstrap replicates (NaN if none is defined)."""
+    if not np.isfinite(boots).any():
+        return np.nan, np.nan
+    a = (1 - level) / 2
+    low, high = np.nanquantile(boots, [a, 1 - a])
+    return float(low), float(high)
+
+
+def wilson(x: float, n: float, level: float = 0.95) -> tuple[float, float]:
+    """Wilson score interval for x successes in n (x may be fractional)."""
+    if n <= 0:
+        return np.nan, np.nan
+    z = sps.norm.ppf(0.5 + level / 2)
+    p = x / n
+    mid = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, mid - half), min(1.0, mid + half)
+
+
+def method_metrics(scored: pd.DataFrame, method: str, idx: np.ndarray,
+                   reference: str | None = None) -> dict:
+    """One method's figures on the scored inspections (columns ``adverse``,
+    ``{method}_pct``, ``{method}_top10``, ``{method}_top20``, ``{method}_pick``).
+    ``reference``: another method whose AUC this one's is compared with, on
+    the same bootstrap resamples (a paired interval of the difference)."""
+    y = scored["adverse"].to_numpy(bool)
+    pct = scored[f"{method}_pct"].to_numpy(float)
+    a, lo, hi = auc_interval(y, pct, idx)
+    n, n_adv = len(y), int(y.sum())
+    row = {"method": method, "n_inspections": n, "n_adverse": n_adv,
+           "adverse_share": n_adv / n if n else np.nan, "auc": a, "auc_low": lo, "auc_high": hi}
+    for q in ("10", "20"):
+        x = float(scored.loc[y, f"{method}_top{q}"].sum())
+        row[f"caught_top{q}"] = x / n_adv if n_adv else np.nan
+        row[f"caught_top{q}_low"], row[f"caught_top{q}_high"] = wilson(x, n_adv)
+    pick = scored[f"{method}_pick"].to_numpy(float)
+    n_pick, x_pick = pick.sum(), (pick * y).sum()
+    row["n_picked"] = n_pick
+    row["pick_precision"] = x_pick / n_pick if n_pick > 0 else np.nan
+    row["pick_precision_low"], row["pick_precision_high"] = wilson(x_pick, n_pick)
+    for col in ("auc_gain", "caught_top20_gain"):
+        row[col] = row[f"{col}_low"] = row[f"{col}_high"] = np.nan
+    if reference is not None and n:
+        ref = scored[f"{reference}_pct"].to_numpy(float)
+        diff = bootstrap_auc(y, pct, idx) - bootstrap_auc(y, ref, idx)
+        row["auc_gain"] = a - auc(y, ref)
+        row["auc_gain_low"], row["auc_gain_high"] = _quantiles(diff)
+        top, ref_top = (scored[f"{k}_top20"].to_numpy(float) * y for k in (method, reference))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            gain = (top[idx].sum(1) - ref_top[idx].sum(1)) / y[idx].sum(1)
+        row["caught_top20_gain"] = (top.sum() - ref_top.sum()) / n_adv if n_adv else np.nan
+        row["caught_top20_gain_low"], row["caught_top20_gain_high"] = _quantiles(gain)
+    small = [name for name, count in (("adverse outcomes", n_adv), ("other outcomes", n - n_adv),
+                                      ("inspected picks", n_pick)) if count < SMALL]
+    row["small_numbers"] = bool(small)
+    row["note"] = ("fewer than %d %s: read the interval, not the figure" % (SMALL, " and ".join(small))
+                   if small else "")
+    return row
+
+
+def catch_curve(scored: pd.DataFrame, method: str, grid: int = 101) -> pd.DataFrame:
+    """Share of adverse outcomes caught against share of services inspected."""
+    adv = scored[scored["adverse"].astype(bool)]
+    shares = np.linspace(0, 1, grid)
+    pos = adv[[f"{method}_n", f"{method}_above", f"{method}_tied"]].set_axis(["n", "above", "tied"], axis=1)
+    caught = [share_in_top(pos, s * pos["n"].to_numpy()).mean() if len(adv) else np.nan for s in shares]
+    return pd.DataFrame({"method": method, "share_inspected": shares, "share_caught": caught})

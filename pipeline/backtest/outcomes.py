@@ -1,0 +1,62 @@
+"""What the inspections published after each ranking later found, and the
+outcome model's expanding-window scores for every past month.
+
+Counting rule: each later inspection is scored once per method, by the
+ranking of the month before it was published (``outcome.lead_month``): that
+row of ``backtest_scores`` has ``scored_inspection`` true. The 24-month
+outcome columns (the service's next inspection within 24 months of each
+month, adverse or not; NULL when none) are for browsing, not for the
+metrics, which would otherwise count one inspection up to 24 times.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from pipeline.model import outcome
+
+HORIZON_MONTHS = 24
+
+
+def later_outcomes(monthly: pd.DataFrame, inspections: pd.DataFrame, as_of,
+                   horizon_months: int = HORIZON_MONTHS) -> pd.DataFrame:
+    """``monthly`` (as_of, yjs_id, ...) with the service's next inspection
+    after each month, published on or before ``as_of``: ``next_published``,
+    ``next_rating``, ``adverse`` (within the horizon, else NA),
+    ``window_complete`` and ``scored_inspection``."""
+    insp = inspections[pd.to_datetime(inspections["published"]) <= pd.Timestamp(as_of)]
+    insp = insp.assign(next_published=pd.to_datetime(insp["published"]))
+    insp = insp[["yjs_id", "next_published", "overall_rating", "rating_score"]].rename(
+        columns={"overall_rating": "next_rating"}).sort_values("next_published")
+    left = monthly.reset_index(names="_row").sort_values("as_of")
+    m = pd.merge_asof(left, insp, left_on="as_of", right_on="next_published", by="yjs_id",
+                      direction="forward", allow_exact_matches=False)
+    m = m.sort_values("_row").set_index("_row").rename_axis(None)
+    within = m["next_published"] <= m["as_of"] + pd.DateOffset(months=horizon_months)
+    adverse = (m["rating_score"] >= outcome.ADVERSE_MIN_SCORE).astype("boolean")
+    m["adverse"] = adverse.where(within, pd.NA)
+    m.loc[~within, ["next_published", "next_rating", "rating_score"]] = np.nan
+    m["window_complete"] = m["as_of"] + pd.DateOffset(months=horizon_months) <= pd.Timestamp(as_of)
+    m["scored_inspection"] = within & (
+        outcome.lead_month(m["next_published"]).to_numpy() == m["as_of"].to_numpy())
+    return m.rename(columns={"rating_score": "next_rating_score"})
+
+
+def model_logits(monthly: pd.DataFrame, inspections: pd.DataFrame, as_of, family: str) -> np.ndarray:
+    """The outcome model's score for every month x service, refitted each
+    month on the inspections published by then (expanding window); NaN in
+    months with too few inspections to learn from."""
+    train_all = outcome.training_table(monthly, inspections, as_of)
+    published = train_all["published"].to_numpy()
+    out = np.full(len(monthly), np.nan)
+    fitted_on, est = -1, None
+    for month, idx in sorted(monthly.groupby("as_of").indices.items()):
+        n = int(np.searchsorted(published, np.datetime64(month), side="right"))
+        train = train_all.iloc[:n]
+        if not outcome.enough(train["adverse"]):
+            continue
+        if n != fitted_on:
+            est, fitted_on = outcome.fit_estimator(train, family), n
+        out[idx] = est.decision_function(outcome.matrix(monthly.iloc[idx]))
+    return out

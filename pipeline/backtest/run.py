@@ -1,0 +1,115 @@
+"""The back-test: each past month's ranking under each method, compared with
+what the inspections published afterwards found.
+
+Methods, side by side (higher score = riskier):
+
+* ``concern_score``: the pipeline's score with the configured weights;
+* ``outcome_model``: the outcome model, refitted each month on the
+  inspections published by then;
+* ``concern_plus_model``: the concern score plus the model's standardised
+  score at weight 1, the evidence for (or against) a model weight;
+* ``league_table``: mean percentile of the latest raw rates;
+* ``time_since_inspection``: longest since the last inspection (never first).
+
+Two samples: ``common``, the inspections every method scored (the model needs
+MIN_TRAIN earlier outcomes to exist; a model never fitted drops out), and
+``all``, every inspection the method could score.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from pipeline.backtest import metrics as mt
+from pipeline.backtest.outcomes import later_outcomes, model_logits
+from pipeline.model import outcome
+from pipeline.settings import RankingRules
+
+METHODS = ("concern_score", "outcome_model", "concern_plus_model", "league_table",
+           "time_since_inspection")
+CANDIDATE_WEIGHT = 1.0
+SCORE_COLUMNS = ["as_of", "yjs_id", "concern_score", "rank", "full_joint_pick", "outcome_model_score", "league_table", "months_since_inspection", "eligible",
+                 "next_published", "next_rating", "next_rating_score", "adverse", "window_complete",
+                 "scored_inspection"]
+
+
+@dataclass
+class Backtest:
+    scores: pd.DataFrame  # backtest_scores
+    metrics: pd.DataFrame  # backtest_metrics
+    curves: pd.DataFrame  # share caught vs share inspected, per method (common sample)
+
+
+def method_scores(monthly: pd.DataFrame, logit: np.ndarray, weight: float) -> pd.DataFrame:
+    """Each method's score per month x service (higher = riskier)."""
+    term = pd.Series(logit, index=monthly.index).groupby(monthly["as_of"]).transform(outcome.model_term)
+    has_model = pd.Series(np.isfinite(logit), index=monthly.index)
+    return pd.DataFrame({
+        # as in the refresh: without a model its term is 0
+        "concern_score": monthly["concern_score"] + weight * term,
+        "outcome_model": pd.Series(logit, index=monthly.index),
+        "concern_plus_model": (monthly["concern_score"] + CANDIDATE_WEIGHT * term).where(has_model),
+        "league_table": monthly["league_table"],
+        "time_since_inspection": monthly["months_since"].fillna(np.inf),
+    })
+
+
+def positions(monthly: pd.DataFrame, methods: pd.DataFrame, rules: RankingRules) -> pd.DataFrame:
+    """Per method: the month's size, services strictly riskier and tied,
+    risk percentile, chance of being in the riskiest 10% / 20%, and of being
+    a full-joint-inspection pick (eligible services only)."""
+    cols = {}
+    elig = monthly["eligible"].to_numpy(bool)
+    for m in methods:
+        df = pd.DataFrame({"as_of": monthly["as_of"], m: methods[m]})
+        pos = mt.within_month(df, m)
+        cols.update({f"{m}_n": pos["n"], f"{m}_above": pos["above"], f"{m}_tied": pos["tied"],
+                     f"{m}_pct": mt.risk_percentile(pos),
+                     f"{m}_top10": mt.share_in_top(pos, 0.1 * pos["n"]),
+                     f"{m}_top20": mt.share_in_top(pos, 0.2 * pos["n"])})
+        pick = np.zeros(len(df))
+        pick[elig] = mt.share_in_top(mt.within_month(df[elig], m), rules.n_full_joint)
+        cols[f"{m}_pick"] = pick
+    return pd.DataFrame(cols, index=monthly.index)
+
+
+def metrics_table(scored: pd.DataFrame, available: pd.DataFrame) -> pd.DataFrame:
+    """``backtest_metrics``: one row per sample x method."""
+    rows = []
+    scoring = [m for m in METHODS if available[m].any()]  # a model never fitted drops out
+    for sample in ("common", "all"):
+        for m in METHODS:
+            keep = available[scoring].all(axis=1) if sample == "common" else available[m]
+            s = scored[keep.to_numpy()]
+            idx = mt.bootstrap_indices(len(s))
+            rows.append({"sample": sample, **mt.method_metrics(s, m, idx, reference="concern_score")})
+    return pd.DataFrame(rows)
+
+
+def run_backtest(monthly: pd.DataFrame, inspections: pd.DataFrame, rules: RankingRules, as_of,
+                 family: str = "logistic") -> Backtest:
+    """Score every month's ranking against the later inspections (published
+    on or before ``as_of``)."""
+    seen = inspections[pd.to_datetime(inspections["published"]) <= pd.Timestamp(as_of)]
+    monthly = monthly.reset_index(drop=True)
+    logit = model_logits(monthly, seen, as_of, family)
+    methods = method_scores(monthly, logit, float(rules.weights.get("outcome_model", 0.0)))
+    out = later_outcomes(monthly, seen, as_of)
+    pos = positions(monthly, methods, rules)
+    table = out.assign(
+        concern_score=methods["concern_score"], rank=(pos["concern_score_above"] + 1).astype(int),
+        full_joint_pick=pos["concern_score_pick"] >= 0.5, outcome_model_score=logit,
+        months_since_inspection=monthly["months_since"].astype("Int64"))[SCORE_COLUMNS]
+    scored_rows = out["scored_inspection"].to_numpy(bool)
+    scored = pd.concat([out[["as_of", "yjs_id", "adverse"]], pos], axis=1)[scored_rows]
+    available = methods.notna()[scored_rows]
+    metrics = metrics_table(scored, available)
+    scoring = [m for m in METHODS if available[m].any()]
+    common = available[scoring].all(axis=1).to_numpy()
+    curves = [mt.catch_curve(scored[common], m) for m in scoring]
+    curves = (pd.concat(curves, ignore_index=True) if curves
+              else pd.DataFrame(columns=["method", "share_inspected", "share_caught"]))
+    return Backtest(table, metrics, curves)

@@ -1,0 +1,119 @@
+"""Finding a table's header row: the layouts a source accepts and the header
+spellings of each column.
+
+Published tables put title and note rows above the header, and some split
+the header over two rows (a merged group label such as "Period" above
+"end" and "months"). :func:`find_header` looks through the first rows for
+one that holds a layout's required columns, or two adjacent rows that do
+when read together, the upper row's labels carried right over the blanks a
+merged cell leaves.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pipeline.ingest.errors import IngestError
+
+HEADER_SEARCH_ROWS = 15  # title and note rows above a header, as in ONS/MoJ tables
+MAX_ROWS = 250_000  # a per-service table: 155 services x 1,600 periods
+
+
+@dataclass(frozen=True)
+class Col:
+    """A column a layout reads: its field name and the header spellings accepted.
+
+    ``suffix`` also accepts any header whose key ends with it (ONS names its
+    code column ``ltla20_code``, ``utla20_code`` ...).
+    """
+
+    name: str
+    aliases: tuple[str, ...] = ()
+    required: bool = True
+    suffix: str | None = None
+
+
+@dataclass(frozen=True)
+class Layout:
+    """A table shape a source accepts. ``max_rows`` bounds the data rows of one
+    file: a file far larger than the source can be is the wrong file, and
+    refusing it keeps the memory a refresh needs bounded."""
+
+    name: str
+    columns: tuple[Col, ...]
+    max_rows: int = MAX_ROWS
+
+
+@dataclass(frozen=True)
+class Header:
+    index: int  # 0-based row of the (lower) header row
+    layout: Layout
+    found: dict[str, int]  # field -> column position
+    cells: list[str]  # the header's labels, one per column
+
+
+def key(label: str) -> str:
+    """Header matching ignores case, spaces, underscores and punctuation."""
+    return re.sub(r"[^0-9a-z]", "", str(label).lower())
+
+
+def label(cell: str) -> str:
+    """A header cell on one line ("Number\\ncautioned" -> "Number cautioned")."""
+    return " ".join(str(cell).split())
+
+
+def find_header(rows: list[list[str]], layouts: list[Layout]) -> tuple[Header | None, tuple | None]:
+    """The first header that fits a layout, else the nearest miss (for the message)."""
+    nearest = None
+    for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
+        candidates = [row] + ([_two_rows(rows[index - 1], row)] if index else [])
+        for cells in candidates:
+            for layout in layouts:
+                found, missing = _match(cells, layout)
+                if not missing:
+                    return Header(index, layout, found, cells), None
+                if cells is row and any(c.strip() for c in row) and (
+                        nearest is None or len(missing) < len(nearest[1])):
+                    nearest = (row, missing)
+    return None, nearest
+
+
+def no_header_error(name: str, nearest: tuple | None) -> IngestError:
+    if nearest is None:
+        return IngestError(f"{name}: not a table (nothing in the first {HEADER_SEARCH_ROWS} rows)")
+    header, missing = nearest
+    looked = "; ".join(", ".join((c.name, *c.aliases, *([f"*{c.suffix}"] if c.suffix else [])))
+                       for c in missing)
+    return IngestError(
+        f"{name}: no column for {', '.join(c.name for c in missing)} (looked for: {looked}); "
+        f"columns found: {', '.join(label(cell) for cell in header if cell.strip())}"
+    )
+
+
+def _two_rows(upper: list[str], lower: list[str]) -> list[str]:
+    """Labels of a header split over two rows: "Period" (merged over two
+    columns) above "end" and "months" reads "Period end", "Period months"."""
+    carried, combined = "", []
+    for i in range(max(len(upper), len(lower))):
+        above = upper[i].strip() if i < len(upper) else ""
+        below = lower[i].strip() if i < len(lower) else ""
+        carried = above or (carried if below else "")
+        combined.append(f"{carried} {below}".strip())
+    return combined
+
+
+def _match(header: list[str], layout: Layout) -> tuple[dict[str, int], list[Col]]:
+    """Column positions of a layout's fields in a header row, and those missing."""
+    keys = [key(cell) for cell in header]
+    found, missing = {}, []
+    for col in layout.columns:
+        wanted = [key(n) for n in (col.name, *col.aliases)]
+        position = next((keys.index(w) for w in wanted if w in keys), None)
+        if position is None and col.suffix:
+            position = next((i for i, k in enumerate(keys) if k.endswith(key(col.suffix))), None)
+        if position is not None:
+            found[col.name] = position
+        elif col.required:
+            missing.append(col)
+    return found, missing

@@ -1,0 +1,105 @@
+"""Data-quality rules behind the asset checks (``pipeline.defs.checks``).
+
+Each function takes tables and returns what is wrong as a DataFrame or a
+list of sentences (empty = fine), so the rules are testable without Dagster
+and the checks only decide pass/fail and severity.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+# Rates outside these are not believable for a youth justice service; they
+# mean a wrong denominator or a misread column, not a bad service.
+PLAUSIBLE_RATES = {
+    "fte": (0.0, 5_000.0),  # per 100,000 aged 10-17 (national ~150-500)
+    "reoffending": (0.0, 100.0),  # % of the cohort
+    "custody": (0.0, 20.0),  # per 1,000 aged 10-17 (national ~0.1-0.4)
+}
+GSS_CODE = re.compile(r"^[EW]\d{8}$")
+
+# The key of each published table (one row per ...), from the contract.
+TABLE_KEYS = {
+    "services": ["yjs_id"],
+    "indicator_values": ["yjs_id", "indicator", "period_end", "period_months"],
+    "indicator_dispersion": ["indicator", "period_end", "period_months"],
+    "indicator_evidence": ["yjs_id", "indicator"],
+    "inspection_targets": ["yjs_id"],
+    "ranking_history": ["as_of", "yjs_id"],
+}
+
+
+def duplicate_keys(df: pd.DataFrame, keys: list[str]) -> pd.DataFrame:
+    """Key values that occur more than once, with how often."""
+    keys = [k for k in keys if k in df.columns]
+    dup = df[df.duplicated(keys, keep=False)]
+    return dup.groupby(keys, dropna=False).size().rename("rows").reset_index()
+
+
+def ranked_list_problems(ranked: pd.DataFrame, service_ids) -> list[str]:
+    """The ranked list must hold every service once, ranked 1..n, each rank
+    inside its interval, each with reasons."""
+    problems = []
+    ids, expected = set(ranked["yjs_id"]), set(service_ids)
+    if missing := sorted(expected - ids):
+        problems.append(f"{len(missing)} services missing from the list: {', '.join(missing[:5])}")
+    if extra := sorted(ids - expected):
+        problems.append(f"{len(extra)} ids not in services: {', '.join(extra[:5])}")
+    if (dup := ranked["yjs_id"].duplicated()).any():
+        problems.append(f"{int(dup.sum())} services listed twice: "
+                        f"{', '.join(ranked.loc[dup, 'yjs_id'].head(5))}")
+    if sorted(ranked["rank"].tolist()) != list(range(1, len(ranked) + 1)):
+        problems.append("ranks are not 1..n without gaps or ties")
+    outside = ranked[(ranked["rank"] < ranked["rank_low"]) | (ranked["rank"] > ranked["rank_high"])]
+    if len(outside):
+        problems.append(f"{len(outside)} ranks outside their interval: {', '.join(outside['yjs_id'].head(5))}")
+    if (ranked["reasons"].fillna("").str.strip() == "").any():
+        problems.append("some services have no reasons")
+    return problems
+
+
+def implausible_rates(values: pd.DataFrame) -> pd.DataFrame:
+    """Rows whose rate is outside PLAUSIBLE_RATES, or whose counts are
+    negative or (for proportions) exceed the cohort."""
+    bad = []
+    for key, (lo, hi) in PLAUSIBLE_RATES.items():
+        v = values[values["indicator"] == key]
+        out = v[(v["rate"] < lo) | (v["rate"] > hi)]
+        if key == "reoffending":
+            out = pd.concat([out, v[v["numerator"] > v["denominator"]]])
+        bad.append(out)
+    bad.append(values[(values["numerator"] < 0) | (values["denominator"] < 0)])
+    cols = ["yjs_id", "indicator", "period_end", "numerator", "denominator", "rate"]
+    return pd.concat(bad)[cols].drop_duplicates()
+
+
+def latest_period_coverage(values: pd.DataFrame, n_services: int) -> pd.DataFrame:
+    """Per indicator, its latest period and the share of services with a
+    published (unsuppressed) rate in it."""
+    rows = []
+    for key, v in values.groupby("indicator"):
+        latest = v[v["period_end"] == v["period_end"].max()]
+        with_value = latest.loc[latest["rate"].notna(), "yjs_id"].nunique()
+        rows.append({"indicator": key, "period_end": str(pd.Timestamp(latest["period_end"].iloc[0]).date()),
+                     "services_with_value": int(with_value), "services": int(n_services),
+                     "share": with_value / n_services if n_services else 0.0})
+    return pd.DataFrame(rows, columns=["indicator", "period_end", "services_with_value", "services", "share"])
+
+
+def unmapped_services(lookup: pd.DataFrame) -> list[str]:
+    """The LA-to-service lookup: every service has at least one valid GSS
+    code, and no local authority belongs to two services."""
+    problems = []
+    codes = lookup["la_code"].fillna("").astype(str)
+    if (bad := lookup[~codes.str.match(GSS_CODE)]).shape[0]:
+        problems.append(f"{len(bad)} rows without a valid GSS code: "
+                        f"{', '.join(bad['yjs_id'].astype(str).head(5))}")
+    per_la = lookup.groupby("la_code")["yjs_id"].nunique()
+    if (shared := per_la[per_la > 1]).shape[0]:
+        problems.append(f"local authorities in two services: {', '.join(shared.index[:5])}")
+    mapped = set(lookup.loc[codes.str.match(GSS_CODE), "yjs_id"])
+    if unmapped := sorted(set(lookup["yjs_id"]) - mapped):
+        problems.append(f"services with no local authority: {', '.join(unmapped[:5])}")
+    return problems

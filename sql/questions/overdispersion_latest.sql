@@ -1,0 +1,7 @@
+-- Over-dispersion in each indicator's latest period: how much wider than
+-- chance the spread between services is (phi) and the random-effects tau^2.
+SELECT indicator, period_end, period_months, n_services, round(national_rate, 3) AS national_rate,
+       round(phi, 2) AS phi, round(tau2, 4) AS tau2, adjusted
+FROM indicator_dispersion
+QUALIFY row_number() OVER (PARTITION BY indicator ORDER BY period_end DESC, period_months DESC) = 1
+ORDER BY indicator

@@ -1,0 +1,57 @@
+"""Spreadsheets with the quirks publishers' files have, written in code:
+merged cells (openpyxl for .xlsx, odfpy for .ods, so the merge is a real
+``covered-table-cell`` as LibreOffice writes it) and title rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def write_xlsx(path: Path, rows: list[list], merges: tuple[str, ...] = ()) -> Path:
+    """``rows`` from A1; ``merges`` in Excel ranges ("B1:C1")."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.title = "Table_1"
+    for row in rows:
+        sheet.append(row)
+    for cells in merges:
+        sheet.merge_cells(cells)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(path)
+    return path
+
+
+def write_ods(path: Path, rows: list[list], merges: dict[tuple[int, int], tuple[int, int]] = None) -> Path:
+    """``merges``: (row, column) of a merged cell, 0-based -> (rows, columns) it spans.
+    The cells it covers are written as covered cells whatever ``rows`` holds there."""
+    from odf.opendocument import OpenDocumentSpreadsheet
+    from odf.table import CoveredTableCell, Table, TableCell, TableRow
+    from odf.text import P
+
+    merges = merges or {}
+    covered = {(r + dr, c + dc) for (r, c), (nr, nc) in merges.items()
+               for dr in range(nr) for dc in range(nc) if dr or dc}
+    doc = OpenDocumentSpreadsheet()
+    table = Table(name="Table_1")
+    for r, row in enumerate(rows):
+        element = TableRow()
+        for c, value in enumerate(row):
+            if (r, c) in covered:
+                element.addElement(CoveredTableCell())
+                continue
+            span = merges.get((r, c))
+            extra = {"numberrowsspanned": span[0], "numbercolumnsspanned": span[1]} if span else {}
+            if isinstance(value, (int, float)):
+                cell = TableCell(valuetype="float", value=value, **extra)
+            else:
+                cell = TableCell(valuetype="string", **extra)
+            if value not in (None, ""):
+                cell.addElement(P(text=str(value)))
+            element.addElement(cell)
+        table.addElement(element)
+    doc.spreadsheet.addElement(table)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    doc.save(str(path))
+    return path

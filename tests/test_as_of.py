@@ -1,0 +1,106 @@
+"""As-of correctness (contract: ``--as-of D``): the list ranked as of D from
+the full demo data equals the list ranked as of D from the demo data
+physically cut at D - indicator rows whose period ended after D minus the
+publication lag, and inspections published after D, deleted from the files.
+
+One date goes through the CLI's route (settings ``as_of``), the other through
+the monthly partition of the job (the partition key sets ``as_of``)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+
+import dagster as dg
+import duckdb
+import pandas as pd
+import pytest
+
+from pipeline.model.panel import indicator_cutoff
+from tests.conftest import DEMO_DIR, run_refresh
+
+LAG_MONTHS = 3
+CUT = {"first_time_entrants": "period", "reoffending": "period", "custody": "period",
+       "inspections": "published"}
+DATE_COLUMNS = {"periodend", "cohortend", "financialyear", "published", "publicationdate"}
+COMPARED = ["inspection_targets", "indicator_values", "indicator_evidence", "inspections",
+            "backtest_scores", "backtest_metrics"]
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _dates(column: str, values: pd.Series) -> pd.Series:
+    """Each row's period end (last day of its last month) or publication date."""
+    key = _norm(column)
+    if key == "financialyear":  # 2019-20 ends March 2020
+        values = (values.str[:4].astype(int) + 1).astype(str) + "-03"
+    if key == "publicationdate":
+        return pd.to_datetime(values, format="%d/%m/%y")
+    if key == "published":
+        return pd.to_datetime(values)
+    return pd.to_datetime(values).dt.to_period("M").dt.end_time.dt.normalize()
+
+
+def cut_data(dst, as_of: str) -> dict[str, int]:
+    """A copy of the demo data holding only what was published by ``as_of``;
+    returns the rows deleted per source."""
+    shutil.copytree(DEMO_DIR, dst)
+    limits = {"period": indicator_cutoff(pd.Timestamp(as_of).date(), LAG_MONTHS),
+              "published": pd.Timestamp(as_of)}
+    dropped = {}
+    for source, kind in CUT.items():
+        dropped[source] = 0
+        for path in sorted((dst / source).glob("*.csv")):
+            df = pd.read_csv(path, dtype=str, keep_default_na=False)
+            [col] = [c for c in df.columns if _norm(c) in DATE_COLUMNS]
+            keep = (_dates(col, df[col]) <= limits[kind]).to_numpy()
+            dropped[source] += int((~keep).sum())
+            df[keep].to_csv(path, index=False)
+    return dropped
+
+
+def read(db) -> dict[str, pd.DataFrame]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {t: con.execute(f'SELECT * FROM "{t}"').df() for t in COMPARED}
+
+
+def refresh_by_partition(data_dir, warehouse, month: str, monkeypatch):
+    """The job's monthly partition, settings from the environment as under `dagster dev`."""
+    from pipeline.definitions import defs
+
+    monkeypatch.setenv("YJT_DATA_DIR", str(data_dir))
+    monkeypatch.setenv("YJT_WAREHOUSE", str(warehouse))
+    monkeypatch.delenv("YJT_AS_OF", raising=False)
+    job = defs.resolve_job_def("monthly_refresh")
+    return job.execute_in_process(partition_key=month, instance=dg.DagsterInstance.ephemeral(),
+                                  raise_on_error=False)
+
+
+def assert_same(full: pd.DataFrame, cut: pd.DataFrame, name: str) -> None:
+    keys = [c for c in ("as_of", "sample", "method", "indicator", "yjs_id", "period_end", "published")
+            if c in full.columns]
+    full = full.sort_values(keys, ignore_index=True)
+    cut = cut.sort_values(keys, ignore_index=True)
+    pd.testing.assert_frame_equal(full, cut, check_exact=False, rtol=1e-9, atol=1e-12, obj=name)
+
+
+@pytest.mark.parametrize("as_of, route", [("2023-06-15", "settings"), ("2025-03-01", "partition")])
+def test_the_list_as_of_a_date_equals_the_list_from_data_cut_at_that_date(tmp_path, monkeypatch,
+                                                                          as_of, route):
+    dropped = cut_data(tmp_path / "cut", as_of)
+    assert all(n > 0 for n in dropped.values()), dropped  # every source had later rows to lose
+    if route == "settings":
+        results = [run_refresh(DEMO_DIR, tmp_path / "full.duckdb", as_of=as_of),
+                   run_refresh(tmp_path / "cut", tmp_path / "cut.duckdb", as_of=as_of)]
+    else:
+        results = [refresh_by_partition(DEMO_DIR, tmp_path / "full.duckdb", as_of, monkeypatch),
+                   refresh_by_partition(tmp_path / "cut", tmp_path / "cut.duckdb", as_of, monkeypatch)]
+    assert all(r.success for r in results)
+    full, cut = read(tmp_path / "full.duckdb"), read(tmp_path / "cut.duckdb")
+    targets = full["inspection_targets"]
+    assert (pd.to_datetime(targets["as_of"]) == pd.Timestamp(as_of)).all() and len(targets) == 155
+    assert targets["adverse_probability"].notna().all()
+    for name in COMPARED:
+        assert_same(full[name], cut[name], name)

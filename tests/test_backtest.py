@@ -1,0 +1,199 @@
+"""The back-test: every past month ranked as it would have been, each later
+inspection scored once, metrics with intervals, published with every method."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import nbformat
+import numpy as np
+import pandas as pd
+import pytest
+from nbclient import NotebookClient
+from sklearn.metrics import roc_auc_score
+
+from pipeline.backtest import metrics as mt
+from pipeline.backtest import outcomes, rankings, run
+from pipeline.model import outcome, panel, scores
+from pipeline.settings import REPO_ROOT, RankingRules
+from tests import factories
+from tests.conftest import DEMO_DIR, run_refresh
+
+AS_OF = dt.date(2025, 6, 1)
+
+
+@pytest.fixture(scope="module")
+def small():
+    svc = factories.services(30)
+    pop = factories.population(svc)
+    quality = np.random.default_rng(1).normal(size=30)
+    tables = factories.indicator_tables(svc, pop, quality)
+    insp = factories.inspections([
+        (f"svc-{i:02d}", f"{2019 + i % 6}-{1 + i % 12:02d}-15", "Good" if q < 0.3 else "Inadequate",
+         2 if q < 0.3 else 4) for i, q in enumerate(quality)])
+    values, _ = panel.build_panel(tables, svc, pop, AS_OF, 3)
+    return svc, pop, tables, insp, values
+
+
+def test_auc_and_ties_follow_mann_whitney():
+    rng = np.random.default_rng(0)
+    y = rng.random(80) < 0.4
+    s = np.round(rng.random(80) + 0.3 * y, 1)  # many ties
+    assert mt.auc(y, s) == pytest.approx(roc_auc_score(y, s))
+    a, lo, hi = mt.auc_interval(y, s)
+    assert lo < a < hi
+    assert np.isnan(mt.auc([True, True], [1, 2]))
+
+
+def test_ties_at_a_cut_off_count_with_the_share_that_fits():
+    df = pd.DataFrame({"as_of": 1, "s": [9.0, 5, 5, 5, 5, 1, np.nan]})
+    pos = mt.within_month(df, "s")
+    assert mt.share_in_top(pos, 3).tolist() == [1, 0.5, 0.5, 0.5, 0.5, 0, 0]
+    assert mt.risk_percentile(pos)[:3].tolist() == pytest.approx([6 / 7, 3.5 / 7, 3.5 / 7])
+
+
+def test_wilson_interval_matches_known_values():
+    lo, hi = mt.wilson(0, 10)
+    assert lo == 0 and hi == pytest.approx(0.2775, abs=1e-4)
+    lo, hi = mt.wilson(5, 10)
+    assert (lo, hi) == pytest.approx((0.2366, 0.7634), abs=1e-4)
+
+
+def test_the_panel_of_an_earlier_month_is_the_later_panel_cut(small):
+    svc, pop, tables, _, values = small
+    for month in (dt.date(2022, 5, 1), dt.date(2023, 11, 1)):
+        direct, _ = panel.build_panel(tables, svc, pop, month, 3)
+        cut = values[values["period_end"] <= panel.indicator_cutoff(month, 3)].reset_index(drop=True)
+        pd.testing.assert_frame_equal(cut, direct.reset_index(drop=True))
+
+
+def test_each_month_is_ranked_as_the_pipeline_would_have_ranked_it(small):
+    svc, pop, tables, insp, values = small
+    rules = RankingRules()
+    months = rankings.backtest_months(values, rules.lag_months, AS_OF)
+    assert months[0] == pd.Timestamp("2020-04-01") and months[-1] == pd.Timestamp("2025-06-01")
+    monthly = rankings.monthly_rankings(values, svc, insp, rules, months)
+    assert len(monthly) == len(months) * 30
+    for month in (months[0], pd.Timestamp("2023-02-01")):
+        p, _ = panel.build_panel(tables, svc, pop, month.date(), rules.lag_months)
+        ev = scores.indicator_evidence(p)
+        expect = scores.concern_scores(svc, ev, scores.inspection_history(insp, month.date()), rules.weights)
+        got = monthly[monthly["as_of"] == month].set_index("yjs_id")
+        expect = expect.set_index("yjs_id").loc[got.index]
+        np.testing.assert_allclose(got["concern_score"], expect["concern_score"], rtol=1e-12)
+        assert (got["rank"] == expect["rank"]).all()
+
+
+def test_each_later_inspection_is_scored_once_by_the_month_before_it():
+    months = pd.date_range("2020-01-01", "2023-12-01", freq="MS")
+    monthly = pd.DataFrame([(m, s) for m in months for s in ("a", "b", "c")], columns=["as_of", "yjs_id"])
+    insp = factories.inspections([("a", "2020-06-20", "Good", 2), ("a", "2021-03-01", "Inadequate", 4),
+                                  ("b", "2023-05-02", "Requires improvement", 3),
+                                  ("c", "2024-02-01", "Inadequate", 4)])
+    out = outcomes.later_outcomes(monthly, insp, as_of=dt.date(2023, 12, 31))
+    scored = out[out["scored_inspection"]]
+    assert scored[["as_of", "yjs_id"]].astype(str).values.tolist() == [
+        ["2020-05-01", "a"], ["2021-02-01", "a"], ["2023-04-01", "b"]]  # c: published after as_of
+    row = out[(out["yjs_id"] == "a") & (out["as_of"] == "2020-07-01")].iloc[0]
+    assert row["next_published"] == pd.Timestamp("2021-03-01") and row["adverse"]
+    b_early = out[(out["yjs_id"] == "b") & (out["as_of"] == "2020-01-01")].iloc[0]
+    assert pd.isna(b_early["adverse"])  # nothing within 24 months
+    assert out.loc[out["yjs_id"] == "c", "adverse"].isna().all()
+    assert not out.loc[out["as_of"] >= "2022-01-01", "window_complete"].any()
+
+
+def test_the_model_is_refitted_only_on_outcomes_published_by_each_month(small, monkeypatch):
+    svc, _, _, insp, values = small
+    rules = RankingRules()
+    monthly = rankings.monthly_rankings(values, svc, insp, rules,
+                                        rankings.backtest_months(values, rules.lag_months, AS_OF))
+    monkeypatch.setattr(outcome, "MIN_TRAIN", 10)
+    monkeypatch.setattr(outcome, "MIN_CLASS", 3)
+    seen = []
+    real = outcome.fit_estimator
+    monkeypatch.setattr(outcome, "fit_estimator", lambda t, name: seen.append(t["published"].max()) or real(t, name))
+    logit = outcomes.model_logits(monthly, insp, AS_OF, "logistic")
+    assert seen and np.isfinite(logit).any()
+    first = monthly.loc[np.isfinite(logit), "as_of"].min()
+    assert seen[0] <= first  # the first model only knew outcomes published by its month
+    assert sorted(seen) == seen
+
+
+def test_a_model_weight_moves_the_backtested_concern_score_as_in_the_refresh():
+    monthly = pd.DataFrame({"as_of": [1, 1, 1, 2, 2, 2], "concern_score": [1.0, 0.0, -1.0] * 2,
+                            "league_table": 0.5, "months_since": [1.0, np.nan, 30.0] * 2})
+    logit = np.array([np.nan, np.nan, np.nan, -2.0, 0.0, 2.0])
+    plain = run.method_scores(monthly, logit, weight=0.0)
+    pd.testing.assert_series_equal(plain["concern_score"], monthly["concern_score"])
+    weighted = run.method_scores(monthly, logit, weight=1.0)
+    assert weighted["concern_score"].iloc[:3].tolist() == [1.0, 0.0, -1.0]  # no model yet: term 0
+    np.testing.assert_allclose(weighted["concern_score"].iloc[3:], weighted["concern_plus_model"].iloc[3:])
+    assert weighted["concern_plus_model"].iloc[:3].isna().all()
+    assert weighted["time_since_inspection"].iloc[1] == np.inf  # never inspected: longest
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    db = tmp_path_factory.mktemp("backtest") / "warehouse.duckdb"
+    result = run_refresh(DEMO_DIR, db)
+    assert result.success
+    with duckdb.connect(str(db), read_only=True) as con:
+        tables = {t: con.execute(f"SELECT * FROM {t}").df()
+                  for t in ("backtest_scores", "backtest_metrics", "inspection_targets", "inspections")}
+    mats = {e.asset_key.to_user_string(): e.step_materialization_data.materialization.metadata
+            for e in result.get_asset_materialization_events()}
+    return tables, mats, db
+
+
+def test_backtest_metrics_are_published_for_every_method_with_their_numbers(demo):
+    tables, _, _ = demo
+    m = tables["backtest_metrics"]
+    assert set(m["method"]) == set(run.METHODS) and set(m["sample"]) == {"common", "all"}
+    for col in ("auc", "caught_top10", "caught_top20", "pick_precision"):
+        ok = m[col].notna()
+        assert ok.all() and (m.loc[ok, f"{col}_low"] <= m.loc[ok, col]).all()
+        assert (m.loc[ok, col] <= m.loc[ok, f"{col}_high"]).all()
+    assert (m["n_inspections"] > 100).all() and (m["n_adverse"] < m["n_inspections"]).all()
+    small = (m["n_adverse"] < mt.SMALL) | (m["n_picked"] < mt.SMALL)
+    assert (m["small_numbers"] == small).all() and (m.loc[small, "note"].str.len() > 0).all()
+    common = m[m["sample"] == "common"]
+    assert common["n_inspections"].nunique() == 1  # like for like
+
+
+def test_backtest_scores_count_each_inspection_once(demo):
+    tables, _, _ = demo
+    s, insp = tables["backtest_scores"], tables["inspections"]
+    scored = s[s["scored_inspection"]]
+    assert not scored.duplicated(["yjs_id", "next_published"]).any()
+    assert (pd.to_datetime(scored["next_published"]) > pd.to_datetime(scored["as_of"])).all()
+    assert len(scored) <= len(insp) and scored["adverse"].notna().all()
+    assert s.loc[s["next_published"].isna(), "adverse"].isna().all()
+    assert pd.to_datetime(s["as_of"]).max() == pd.Timestamp("2026-11-01")
+
+
+def test_the_refresh_shows_the_backtest_and_the_model_in_the_ui(demo):
+    tables, mats, _ = demo
+    md = mats["backtest_metrics"]
+    assert "caught in riskiest 10%" in md["metrics"].value
+    assert md["catch_curve"].value.startswith("![") and "data:image/png;base64," in md["catch_curve"].value
+    seconds = sum(mats[k]["seconds"].value for k in ("backtest_rankings", "backtest_metrics"))
+    assert seconds < 60, f"the back-test took {seconds:.0f} s"
+    model = mats["outcome_model"]
+    assert model["model"].value in {"logistic", "boosting"} and "auc" in model["cv_metrics"].value
+    p = tables["inspection_targets"]["adverse_probability"]
+    assert p.notna().all() and p.between(0, 1).all()
+
+
+def test_the_backtest_notebook_runs_against_the_warehouse(demo, monkeypatch, tmp_path):
+    _, _, db = demo
+    nb = nbformat.read(REPO_ROOT / "notebooks" / "03_backtest.ipynb", as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert all(not c.outputs and c.execution_count is None for c in code), "strip outputs before committing"
+    monkeypatch.setenv("YJT_WAREHOUSE", str(db))
+    NotebookClient(nb, timeout=180, kernel_name="python3",
+                   resources={"metadata": {"path": str(tmp_path)}}).execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    assert not [o for o in outputs if o.output_type == "error"]
+    assert any("image/png" in o.get("data", {}) for o in outputs)
+    assert any("caught in riskiest 10%" in o.get("data", {}).get("text/markdown", "") for o in outputs)

@@ -1,0 +1,160 @@
+"""The corpus of bad inputs (tests/corpus/cases.py) through the readers and
+the plausibility guards: each case must have the outcome the contract asks
+for. The last test writes the corpus table and its figures to
+tests/artifacts/corpus.md."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from pipeline import ingest
+from pipeline.model import guards, panel
+from pipeline.settings import REPO_ROOT
+from tests.corpus import base
+from tests.corpus.cases import CASES, Case
+
+AS_OF = dt.date(2026, 11, 1)
+INDICATORS = ("first_time_entrants", "reoffending", "custody")
+ARTIFACTS = REPO_ROOT / "tests" / "artifacts"
+BIG_ROWS = 1_000_000
+
+
+@dataclass
+class Observed:
+    kind: str  # read | quarantine | stop | guard
+    message: str
+    got: ingest.Ingested | None = None
+
+
+def read_all(data_dir: Path) -> dict[str, ingest.Ingested]:
+    services = ingest.read_services(data_dir)
+    out = {"services": services}
+    for source in ("population", *INDICATORS, "inspections"):
+        out[source] = getattr(ingest, f"read_{source}")(data_dir, services.table)
+    return out
+
+
+def outputs(read: dict[str, ingest.Ingested]) -> dict[str, pd.DataFrame]:
+    """What the guards see of a refresh: the panel, services and their ranking rows."""
+    tables = {s: read[s].table for s in INDICATORS}
+    values, dispersion = panel.build_panel(tables, read["services"].table, read["population"].table, AS_OF, 3)
+    services = panel.services_table(read["services"].table, read["population"].table)
+    return {"indicator_values": values, "indicator_dispersion": dispersion,
+            "services": services, "inspection_targets": services}
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory) -> dict[str, pd.DataFrame]:
+    """The valid base dir's outputs, standing in for the published warehouse."""
+    return outputs(read_all(base.build(tmp_path_factory.mktemp("base") / "data")))
+
+
+_observed: dict[str, Observed] = {}
+
+
+def observe(case: Case, folder: Path, published) -> Observed:
+    data_dir = base.build(folder / "data")
+    case.files(data_dir)
+    try:
+        read = read_all(data_dir)
+    except ingest.IngestError as stop:
+        return Observed("stop", str(stop))
+    got = read[case.source]
+    try:
+        guards.check_refresh(outputs(read), published, guards.Limits())
+    except guards.GuardError as stop:
+        return Observed("guard", str(stop), got)
+    problems = got.quarantine["problem"]
+    return Observed("quarantine" if len(problems) else "read", "; ".join(dict.fromkeys(problems)), got)
+
+
+def check(case: Case, seen: Observed) -> None:
+    assert seen.kind == case.expect, f"{case.name}: expected {case.expect}, got {seen.kind}: {seen.message}"
+    assert case.detail in seen.message, f"{case.name}: {seen.message!r}"
+    if seen.kind == "stop":
+        assert "\n" not in seen.message and seen.message.split(":")[0].count("/") == 1, seen.message
+    if case.rows is not None:
+        assert len(seen.got.table) == case.rows, f"{case.name}: {len(seen.got.table)} rows"
+    if case.check is not None:
+        case.check(seen.got)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_each_bad_input_has_its_outcome(case, tmp_path, published):
+    _observed[case.name] = observe(case, tmp_path, published)
+    check(case, _observed[case.name])
+
+
+def test_a_million_row_file_is_refused_within_bounded_memory(tmp_path):
+    """Read in a child process so its peak memory (ru_maxrss) is its own."""
+    data_dir = base.build(tmp_path / "data")
+    with open(data_dir / "first_time_entrants/big.csv", "w") as fh:
+        fh.write("yjs_name,period_end,fte_count\n")
+        row = "Bolton,2022-03,40\n"
+        for _ in range(BIG_ROWS // 10_000):
+            fh.write(row * 10_000)
+    script = ("import resource, sys; from pathlib import Path; from pipeline import ingest\n"
+              "d = Path(sys.argv[1]); s = ingest.read_services(d).table\n"
+              "try:\n    ingest.read_first_time_entrants(d, s); print('read')\n"
+              "except ingest.IngestError as e:\n    print(e)\n"
+              "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)\n")
+    run = subprocess.run([sys.executable, "-c", script, str(data_dir)], capture_output=True, text=True,
+                         cwd=REPO_ROOT, timeout=120)
+    message, peak_mb = run.stdout.strip().splitlines()
+    assert message.startswith("first_time_entrants/big.csv: over 250,000 data rows (at row 250,002)")
+    assert int(peak_mb) < 800, f"peak {peak_mb} MB"
+    _observed["million_rows"] = Observed("stop", f"{message} [peak RSS {peak_mb} MB]")
+
+
+def test_write_the_corpus_table(tmp_path, published):
+    """The closing figures: inputs tried, quarantined and refused as expected."""
+    lines = ["| input | what | expected | observed |", "|---|---|---|---|"]
+    counts = {"read": 0, "quarantine": 0, "stop": 0, "guard": 0}
+    for case in CASES:
+        seen = _observed.get(case.name) or observe(case, tmp_path / case.name, published)
+        check(case, seen)
+        counts[case.expect] += 1
+        lines.append(f"| {case.name} | {case.what} | {case.expect} | {seen.kind}: {seen.message[:160]} |")
+    big = _observed.get("million_rows")
+    if big:
+        counts["stop"] += 1
+        lines.append(f"| million_rows | 1,000,000-row FTE file | stop | {big.kind}: {big.message} |")
+    total = sum(counts.values())
+    lines += ["", f"inputs tried: {total}; read as meant: {counts['read']}; quarantined as expected: "
+              f"{counts['quarantine']}; refused as expected: {counts['stop']}; stopped by a guard: "
+              f"{counts['guard']}"]
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "corpus.md").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert total >= len(CASES)
+
+
+# --- the guards on their own -------------------------------------------------------
+
+
+def test_dropping_more_than_the_allowed_share_of_services_is_stopped(published):
+    new = {**published, "services": published["services"].iloc[2:]}  # 2 of 9 gone: 22%
+    with pytest.raises(guards.GuardError, match=r"2 of the 9 published services would be dropped from "
+                                                r"services \(22%, limit 10%: Bolton, Cumberland\)"):
+        guards.check_refresh(new, published, guards.Limits())
+    guards.check_refresh(new, published, guards.Limits(max_services_dropped_share=0.25))
+
+
+def test_a_national_rate_is_compared_with_the_latest_published_period_when_none_is_shared(published):
+    later = published["indicator_dispersion"].copy()
+    later["period_end"] = later["period_end"] + pd.DateOffset(years=5)
+    fte = later["indicator"] == "fte"
+    later.loc[fte, "national_rate"] *= 3  # 200 -> 600: plausible, but three times the published rate
+    problems = guards.national_rate_changes(later, published["indicator_dispersion"], 2.0)
+    assert len(problems) == 1 and problems[0].startswith(
+        "national fte rate for the 12 months to 2028-03-31 would move from 200 per 100,000 aged 10-17 "
+        "to 600 per 100,000 aged 10-17 (x3")
+    assert guards.national_rate_changes(later, published["indicator_dispersion"], 4.0) == []
+    guards.check_refresh({**published, "indicator_dispersion": later}, published,
+                         guards.Limits(max_national_rate_factor=0))  # 0: switched off

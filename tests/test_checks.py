@@ -1,0 +1,181 @@
+"""Asset checks and the sensor: the rules on small frames, a failing blocking
+check stopping publication (job and CLI), the quarantine warning, and the
+data-dir sensor's cursor."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from pipeline.defs import checks
+from pipeline.defs.resources import RefreshSettings
+from pipeline.defs.sensors import data_dir_changed, data_fingerprint
+from pipeline.report import quality as q
+from pipeline.settings import REPO_ROOT
+from tests.conftest import AS_OF, DEMO_DIR, run_refresh
+
+PARTIAL_FTE = "yjs_name,period_end,period_months,fte_count\nBarnet,2026-06,12,80\nLeeds,2026-06,12,200\n"
+
+
+def evaluations(result) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:
+    return {(e.asset_key.to_user_string(), e.check_name): e for e in result.get_asset_check_evaluations()}
+
+
+# --- the rules -------------------------------------------------------------
+
+def test_duplicate_keys_are_reported_with_their_count():
+    df = pd.DataFrame({"yjs_id": ["a", "a", "b"], "indicator": ["fte"] * 3})
+    dup = q.duplicate_keys(df, ["yjs_id", "indicator"])
+    assert dup.to_dict("records") == [{"yjs_id": "a", "indicator": "fte", "rows": 2}]
+
+
+def test_ranked_list_problems_name_missing_twice_listed_and_gapped_ranks():
+    ranked = pd.DataFrame({"yjs_id": ["a", "a", "c"], "rank": [1, 2, 4], "rank_low": [1, 1, 1],
+                           "rank_high": [3, 3, 3], "reasons": ["x", "y", ""]})
+    problems = " | ".join(q.ranked_list_problems(ranked, ["a", "b", "c"]))
+    assert "missing from the list: b" in problems and "listed twice: a" in problems
+    assert "1..n" in problems and "outside their interval: c" in problems and "no reasons" in problems
+    ok = pd.DataFrame({"yjs_id": ["a", "b"], "rank": [1, 2], "rank_low": [1, 1], "rank_high": [2, 2],
+                       "reasons": ["x", "y"]})
+    assert q.ranked_list_problems(ok, ["a", "b"]) == []
+
+
+def test_implausible_rates_catch_wrong_denominators_and_impossible_proportions():
+    values = pd.DataFrame({
+        "yjs_id": ["a", "b", "c", "d"], "indicator": ["fte", "reoffending", "custody", "fte"],
+        "period_end": pd.Timestamp("2025-12-31"), "numerator": [10, 30, 5, -1],
+        "denominator": [100, 20, 10_000, 1000], "rate": [10_000.0, 150.0, 0.5, -100.0]})
+    assert set(q.implausible_rates(values)["yjs_id"]) == {"a", "b", "d"}
+
+
+def test_latest_period_coverage_counts_services_with_a_value():
+    values = pd.DataFrame({"indicator": "fte", "yjs_id": ["a", "b", "a"],
+                           "period_end": pd.to_datetime(["2024-12-31", "2024-12-31", "2025-12-31"]),
+                           "rate": [1.0, 2.0, 3.0]})
+    cov = q.latest_period_coverage(values, n_services=4).iloc[0]
+    assert cov["period_end"] == "2025-12-31" and cov["services_with_value"] == 1 and cov["share"] == 0.25
+
+
+def test_unmapped_services_need_a_gss_code_and_one_service_per_la():
+    lookup = pd.DataFrame({"la_code": ["E06000001", "E06000001", "bad", "W06000001"],
+                           "yjs_id": ["a", "b", "c", "d"]})
+    problems = " | ".join(q.unmapped_services(lookup))
+    assert "valid GSS code: c" in problems and "two services: E06000001" in problems
+    assert "no local authority: c" in problems
+
+
+# --- the checks in the job -------------------------------------------------
+
+def test_every_check_runs_in_the_monthly_refresh_job():
+    from pipeline.definitions import defs
+
+    job = defs.resolve_job_def("monthly_refresh")
+    keys = {(k.asset_key.to_user_string(), k.name) for k in job.asset_layer.asset_graph.asset_check_keys}
+    names = {checks.SERVICES_MAPPED, checks.UNIQUE_KEYS, checks.RATES_PLAUSIBLE,
+             checks.LATEST_PERIOD_COMPLETE, checks.ONE_ROW_PER_SERVICE, checks.QUARANTINE_NOT_GROWING,
+             checks.PUBLISHED_KEYS_UNIQUE, checks.PUBLISHED_ONE_ROW_PER_SERVICE,
+             checks.PUBLISHED_SERVICES_MAPPED, checks.PUBLISHED_VIEWS_ANSWER}
+    assert names <= {name for _, name in keys}
+    assert ("indicator_values", checks.LATEST_PERIOD_COMPLETE) in keys
+    assert ("first_time_entrants", checks.QUARANTINE_NOT_GROWING) in keys
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    """A demo warehouse published once, and a copy of the demo data to spoil."""
+    root = tmp_path_factory.mktemp("checks")
+    data = root / "data"
+    shutil.copytree(DEMO_DIR, data)
+    db = root / "warehouse.duckdb"
+    result = run_refresh(data, db)
+    assert result.success
+    return root, data, db, result
+
+
+def test_all_checks_pass_on_the_demo_data(published):
+    *_, result = published
+    failed = [k for k, e in evaluations(result).items() if not e.passed]
+    assert failed == []
+    assert len(evaluations(result)) >= 10
+
+
+def test_more_quarantined_rows_warn_but_still_publish(published, tmp_path):
+    root, data, db, _ = published
+    spoilt = tmp_path / "data"
+    shutil.copytree(data, spoilt)
+    with open(spoilt / "first_time_entrants" / "fte_2020_2025.csv", "a") as fh:
+        fh.write("Narnia YOT,2025-12,12,40\n")
+    shutil.copy(db, tmp_path / "warehouse.duckdb")
+    result = run_refresh(spoilt, tmp_path / "warehouse.duckdb")
+    assert result.success
+    e = evaluations(result)[("first_time_entrants", checks.QUARANTINE_NOT_GROWING)]
+    assert not e.passed and e.severity == dg.AssetCheckSeverity.WARN
+    assert "2 rows quarantined, 1 in the published warehouse" in e.description
+
+
+def test_a_failed_blocking_check_stops_publication_and_exports(published, tmp_path):
+    root, data, db, _ = published
+    spoilt = tmp_path / "data"
+    shutil.copytree(data, spoilt)
+    (spoilt / "first_time_entrants" / "fte_2026_partial.csv").write_text(PARTIAL_FTE)
+    before = db.read_bytes()
+    exports_before = sorted(p.name for p in (root / "exports").iterdir())
+    result = run_refresh(spoilt, db)
+    assert not result.success
+    e = evaluations(result)[("indicator_values", checks.LATEST_PERIOD_COMPLETE)]
+    assert not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
+    assert "fte 2026-06-30: 2 of 155 services" in e.description
+    done = {ev.step_key for ev in result.all_events if ev.event_type_value == "STEP_SUCCESS"}
+    assert "warehouse" not in done and "exports" not in done
+    assert db.read_bytes() == before
+    assert sorted(p.name for p in (root / "exports").iterdir()) == exports_before
+
+
+def test_cli_exits_non_zero_with_one_line_when_a_blocking_check_fails(tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(DEMO_DIR, data)
+    (data / "first_time_entrants" / "fte_2026_partial.csv").write_text(PARTIAL_FTE)
+    db = tmp_path / "w.duckdb"
+    env = {"PATH": "/usr/bin:/bin", "DAGSTER_HOME": str(tmp_path / "home")}
+    out = subprocess.run([sys.executable, "-m", "pipeline", "refresh", "--data-dir", str(data),
+                          "--warehouse", str(db), "--as-of", AS_OF],
+                         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode != 0
+    lines = out.stderr.strip().splitlines()
+    assert len(lines) == 1 and checks.LATEST_PERIOD_COMPLETE in lines[0], out.stderr
+    assert not db.exists()
+
+
+# --- the sensor ------------------------------------------------------------
+
+def _tick(data, cursor=None):
+    ctx = dg.build_sensor_context(cursor=cursor, resources={"settings": RefreshSettings(data_dir=str(data))})
+    return data_dir_changed.evaluate_tick(ctx)
+
+
+def test_sensor_records_first_then_requests_a_refresh_on_change(tmp_path):
+    data = tmp_path / "data"
+    (data / "custody").mkdir(parents=True)
+    (data / "custody" / "a.csv").write_text("x\n1\n")
+    first = _tick(data)
+    assert not first.run_requests and first.cursor == data_fingerprint(data)
+    same = _tick(data, first.cursor)
+    assert not same.run_requests and same.cursor == first.cursor
+    (data / "custody" / "b.csv").write_text("x\n2\n")
+    changed = _tick(data, first.cursor)
+    assert len(changed.run_requests) == 1 and changed.cursor != first.cursor
+    assert changed.run_requests[0].job_name in (None, "monthly_refresh")
+    (data / "custody" / "b.csv").unlink()
+    back = _tick(data, changed.cursor)
+    assert len(back.run_requests) == 1 and back.run_requests[0].run_key != changed.run_requests[0].run_key
+
+
+def test_sensor_follows_yjt_data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("YJT_DATA_DIR", str(tmp_path))
+    ctx = dg.build_sensor_context(resources={"settings": RefreshSettings()})
+    assert data_dir_changed.evaluate_tick(ctx).cursor == data_fingerprint(tmp_path)

@@ -1,0 +1,118 @@
+"""The outcome model: features known before the inspection, time-ordered
+cross-validation only, class imbalance handled, calibrated, deterministic."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.model import outcome, scores
+from tests import factories
+
+
+def synthetic_table(n: int = 240, seed: int = 3, signal: float = 1.2) -> pd.DataFrame:
+    """Inspections in time order with random features; adverse more likely
+    with a worse last rating and worse custody evidence."""
+    rng = np.random.default_rng(seed)
+    published = pd.to_datetime("2015-01-01") + pd.to_timedelta(np.sort(rng.integers(0, 3650, n)), unit="D")
+    X = pd.DataFrame(rng.normal(size=(n, len(outcome.FEATURES))), columns=outcome.FEATURES)
+    X["never_inspected"] = (rng.random(n) < 0.2).astype(float)
+    logit = -0.5 + signal * X["last_rating_score"] + 0.8 * signal * X["custody_e"]
+    t = X.assign(yjs_id=[f"s{i % 150:03d}" for i in range(n)], published=published,
+                 as_of=outcome.lead_month(published).to_numpy(),
+                 adverse=rng.random(n) < 1 / (1 + np.exp(-logit)))
+    return t.sort_values("published", ignore_index=True)
+
+
+def test_features_treat_never_inspected_and_missing_evidence_neutrally():
+    evidence = pd.DataFrame({"yjs_id": ["a", "a"], "indicator": ["fte", "custody"],
+                             "e": [1.5, -0.5], "z": [2.5, -1.0], "trend_z": [np.nan, 0.7]})
+    insp = factories.inspections([("a", "2020-05-10", "Inadequate", 4), ("a", "2024-02-01", "Good", 2)])
+    history = scores.inspection_history(insp, pd.Timestamp("2023-05-10"))  # the 2024 one not yet published
+    size = pd.DataFrame({"yjs_id": ["a"], "population": [20_000.0]})
+    f = outcome.features(pd.DataFrame({"yjs_id": ["a", "b"]}), evidence, history, size).set_index("yjs_id")
+    assert f.loc["a", "fte_e"] == 1.5 and f.loc["a", "custody_trend_z"] == 0.7
+    assert f.loc["a", "fte_trend_z"] == 0 and f.loc["a", "reoffending_e"] == 0  # no data: national
+    assert f.loc["a", "last_rating_score"] == 4 and f.loc["a", "months_since_inspection"] == 36
+    assert f.loc["b", ["never_inspected", "last_rating_score", "months_since_inspection"]].tolist() == [1, 2.5, 72]
+    assert f.loc["b", "log_population"] == pytest.approx(np.log(20_000))  # unknown size: the median
+    assert list(f.columns) == outcome.FEATURES
+
+
+def test_training_rows_carry_the_features_of_the_month_before_publication():
+    months = pd.date_range("2020-01-01", "2021-12-01", freq="MS")
+    monthly = pd.DataFrame([{"as_of": m, "yjs_id": "a", **{c: float(i) for c in outcome.FEATURES}}
+                            for i, m in enumerate(months)])
+    insp = factories.inspections([("a", "2020-06-20", "Good", 2), ("a", "2021-03-01", "Inadequate", 4),
+                                  ("a", "2022-05-01", "Good", 2), ("a", "2019-12-15", "Good", 2)])
+    t = outcome.training_table(monthly, insp, as_of=pd.Timestamp("2021-12-31"))
+    # 2022 not yet published; 2019 has no ranking month before it
+    assert t["published"].dt.strftime("%Y-%m-%d").tolist() == ["2020-06-20", "2021-03-01"]
+    assert t["as_of"].dt.strftime("%Y-%m-%d").tolist() == ["2020-05-01", "2021-02-01"]
+    assert (t["as_of"] < t["published"]).all()
+    assert t["fte_e"].tolist() == [4.0, 13.0] and t["adverse"].tolist() == [False, True]
+
+
+def test_cross_validation_never_uses_later_inspections_to_predict_earlier_ones():
+    t = synthetic_table()
+    splits = list(outcome.time_splits(t))
+    assert len(splits) == outcome.N_SPLITS
+    for train, test in splits:
+        assert t["published"].iloc[train].max() <= t["as_of"].iloc[test].min()
+        assert not set(train) & set(test)
+    starts = [t["published"].iloc[test].min() for _, test in splits]
+    assert starts == sorted(starts)
+
+
+def test_both_candidates_weight_the_rarer_outcome_up():
+    c = outcome.candidates()
+    assert c["logistic"][-1].class_weight == "balanced" and c["boosting"].class_weight == "balanced"
+    assert c["logistic"][-1].C < 1  # regularised
+
+
+def test_model_learns_a_signal_with_calibrated_probabilities():
+    t = synthetic_table()
+    m = outcome.fit(t)
+    assert m.fitted and m.name in {"logistic", "boosting"} and m.n_train == len(t)
+    assert set(m.metrics["model"]) == {"logistic", "boosting"} and m.metrics["chosen"].sum() == 1
+    chosen = m.metrics[m.metrics["chosen"]].iloc[0]
+    assert chosen["auc"] > 0.7 and chosen["auc_low"] < chosen["auc"] < chosen["auc_high"]
+    assert chosen["brier"] < chosen["brier_no_skill"]
+    p = m.probability(t)
+    assert p.between(0, 1).all()
+    assert p.mean() == pytest.approx(t["adverse"].mean(), abs=0.08)  # calibrated, not 50/50
+    if m.name == "logistic":
+        coef = m.coefficients.set_index("feature")["coefficient"]
+        assert coef["last_rating_score"] > 0 and coef["custody_e"] > 0
+
+
+def test_fitting_is_deterministic():
+    t = synthetic_table(seed=5)
+    a, b = outcome.fit(t), outcome.fit(t)
+    pd.testing.assert_frame_equal(a.metrics, b.metrics)
+    pd.testing.assert_series_equal(a.probability(t), b.probability(t))
+    for name in ("logistic", "boosting"):
+        x = outcome.fit_estimator(t, name).decision_function(outcome.matrix(t))
+        y = outcome.fit_estimator(t, name).decision_function(outcome.matrix(t))
+        np.testing.assert_array_equal(x, y)
+
+
+def test_too_few_inspections_give_no_model_and_no_probability():
+    t = synthetic_table(n=25)
+    m = outcome.fit(t)
+    assert not m.fitted and "too few" in m.reason
+    assert m.probability(t).isna().all()
+
+
+def test_blend_adds_the_model_only_at_its_weight():
+    svc = factories.services(6)
+    scored = pd.DataFrame({"yjs_id": svc["yjs_id"], "concern_score": [3.0, 2.0, 1.0, 0.0, -1.0, -2.0],
+                           "concern_sd": 0.1, "rank": range(1, 7), "rank_low": range(1, 7),
+                           "rank_high": range(1, 7)})
+    prob = pd.Series([0.1, 0.1, 0.1, 0.1, 0.1, 0.99], index=svc["yjs_id"])
+    assert outcome.blend(scored, prob, 0.0) is scored
+    b = outcome.blend(scored, prob, 5.0)
+    assert b["yjs_id"].iloc[0] == "svc-05" and b["rank"].tolist() == list(range(1, 7))
+    assert (b["rank_low"] <= b["rank"]).all() and (b["rank"] <= b["rank_high"]).all()
+    assert b["concern_score"].is_monotonic_decreasing

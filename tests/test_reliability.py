@@ -1,0 +1,222 @@
+"""Reliability of the monthly refresh, end to end: bad rows quarantined while
+the refresh goes on, a guard stopping a file in the wrong unit, a refresh
+killed at several points, a second refresh refused, analysts' sessions read
+through three refreshes, and the security settings. Every refresh here is a
+real one, on the demo data cut to 40 services (tests/corpus/mini.py)."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+
+import duckdb
+import pytest
+
+from pipeline.defs.resources import RefreshSettings
+from pipeline.ingest.tables import key
+from pipeline.publish import warehouse as wh
+from pipeline.settings import REPO_ROOT, SettingsError
+from tests.conftest import run_refresh
+from tests.corpus import mini
+from tests.test_publish import child, wait_for
+
+AS_OF = ["2026-06-01", "2026-07-01", "2026-08-01", "2026-09-01"]
+BAD_ROWS = {  # file -> rows appended (header first); the problems the quarantine must show
+    "first_time_entrants/zz_corrections.csv": (
+        "yjs_name,period_end,fte_count\nHartlepool,2023-12,twelve\nHartlepool,2022-12,-4\n"
+        "Hartlepool,2099-12,5\nAtlantis YOT,2023-12,5\nHartlepool,2021-12,5\n",
+        ["'twelve' is not a number", "'-4' is negative", "after today", "'Atlantis YOT' matches no service",
+         "conflicts with first_time_entrants/fte_2020_2025.csv row 213"]),
+    "reoffending/zz_corrections.csv": (
+        "yjs_name,cohort_end,cohort_months,cohort_size,reoffenders,reoffences\nHartlepool,2023-03,3,40,41,50\n",
+        ["reoffenders: 41 is more than cohort_size 40"]),
+    "services/zz_extra.csv": ("la_code,la_name,yjs_name\nE07000223,Adur,\n", ["empty; a name is required"]),
+}
+
+
+def sha(path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def answers(path, sql="SELECT count(*) FROM inspection_targets"):
+    with duckdb.connect(str(path), read_only=True) as con:
+        return con.execute(sql).fetchone()
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    d = mini.build(tmp_path_factory.mktemp("mini") / "data")
+    for name, (text, _) in BAD_ROWS.items():
+        (d / name).write_text(text, encoding="utf-8")
+    return d
+
+
+@pytest.fixture(scope="module")
+def published(data_dir, tmp_path_factory):
+    db = tmp_path_factory.mktemp("published") / "warehouse.duckdb"
+    assert run_refresh(data_dir, db, as_of=AS_OF[0]).success
+    return db
+
+
+@pytest.fixture
+def warehouse(published, tmp_path):
+    """A copy of the published warehouse for one test to refresh, kill or read."""
+    return shutil.copy(published, tmp_path / "warehouse.duckdb")
+
+
+def failure(result) -> tuple[str, str]:
+    """The failed step and its innermost error message."""
+    event = next(e for e in result.all_events if e.is_step_failure)
+    error = event.step_failure_data.error
+    while error.cause is not None:
+        error = error.cause
+    return event.step_key, error.message.strip()
+
+
+def test_bad_rows_are_quarantined_and_the_refresh_goes_on(published):
+    q = duckdb.connect(str(published), read_only=True).execute("SELECT file, problem FROM quarantine").df()
+    for name, (_, problems) in BAD_ROWS.items():
+        mine = q.loc[q["file"] == name, "problem"]
+        for problem in problems:
+            assert mine.str.contains(problem, regex=False).any(), (name, problem, mine.tolist())
+    assert answers(published) == (40,)
+
+
+def test_a_file_in_the_wrong_unit_is_stopped_before_publishing(data_dir, warehouse, tmp_path):
+    bad = shutil.copytree(data_dir, tmp_path / "bad")
+    for path in (bad / "first_time_entrants").glob("fte_*.csv"):
+        rows = list(csv.reader(path.open(encoding="utf-8")))
+        count = [key(h) for h in rows[0]].index("ftecount")
+        for row in rows[1:]:
+            if row[count].isdigit():
+                row[count] = str(round(int(row[count]) / 40))  # about a rate per 1,000
+        csv.writer(path.open("w", newline="", encoding="utf-8")).writerows(rows)
+    before = sha(warehouse)
+    step, message = failure(run_refresh(bad, warehouse, as_of=AS_OF[0]))
+    assert step == "warehouse" and "\n" not in message
+    assert "GuardError: refresh stopped before publishing" in message and "national fte rate" in message
+    assert sha(warehouse) == before and not wh.staging_files(warehouse)
+
+
+def cli(data_dir, db, tmp_path, **env) -> subprocess.Popen:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("YJT_")}
+    full = {**clean, "DAGSTER_HOME": str(tmp_path / "dagster_home"), "PYTHONPATH": str(REPO_ROOT), **env}
+    return subprocess.Popen([sys.executable, "-m", "pipeline", "refresh", "--data-dir", str(data_dir),
+                             "--warehouse", str(db), "--as-of", AS_OF[1]], cwd=REPO_ROOT, env=full,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def test_a_file_that_cannot_be_read_stops_the_cli_with_one_line(data_dir, warehouse, tmp_path):
+    bad = shutil.copytree(data_dir, tmp_path / "bad")
+    (bad / "first_time_entrants" / "fte_2020_2025.csv").write_text("yjs_name,period_end\nBolton,2022-03\n")
+    before, run = sha(warehouse), cli(bad, warehouse, tmp_path)
+    assert run.wait(timeout=120) == 1
+    assert run.stderr.read().strip().splitlines()[-1] == (
+        "refresh failed in first_time_entrants: first_time_entrants/fte_2020_2025.csv: no column for "
+        "fte_count (looked for: fte_count); columns found: yjs_name, period_end")
+    assert sha(warehouse) == before
+
+
+def test_killed_refreshes_change_nothing_and_the_next_one_succeeds(data_dir, warehouse, tmp_path):
+    before, marker = sha(warehouse), tmp_path / "paused"
+    first = cli(data_dir, warehouse, tmp_path, YJT_PAUSE_AT="ingest", YJT_PAUSE_MARKER=str(marker))
+    try:  # one refresh at a time: a second CLI refresh refuses at once, with one line
+        wait_for(marker)
+        second = cli(data_dir, warehouse, tmp_path)
+        assert second.wait(timeout=120) == 75
+        refusal = second.stderr.read().strip().splitlines()[-1]
+        assert re.match(rf"refresh refused: .*another refresh is running \(pid {first.pid} since ", refusal)
+    finally:
+        first.send_signal(signal.SIGKILL)  # killed during ingest
+        first.wait()
+    assert sha(warehouse) == before and answers(warehouse) == (40,)
+    for point in ("staging_write", "before_swap"):
+        marker.unlink()
+        publisher = child(["tests.corpus.publisher", str(warehouse)], YJT_PAUSE_AT=point,
+                          YJT_PAUSE_MARKER=str(marker))
+        wait_for(marker)
+        publisher.send_signal(signal.SIGKILL)
+        publisher.wait()
+        assert wh.staging_files(warehouse), point  # it died with its staging file written
+        assert sha(warehouse) == before and answers(warehouse) == (40,), point
+    assert run_refresh(data_dir, warehouse, as_of=AS_OF[1]).success
+    assert not wh.staging_files(warehouse) and sha(warehouse) != before
+    assert answers(warehouse, "SELECT CAST(as_of AS VARCHAR) FROM run_metadata") == (AS_OF[1],)
+
+
+def test_readers_keep_one_snapshot_through_three_refreshes(data_dir, warehouse, tmp_path):
+    stop = tmp_path / "stop"
+    modes = {"held_before_1": "held", "held_before_2": "held", "fresh": "fresh", "held_during": "held"}
+    logs = {name: tmp_path / f"{name}.jsonl" for name in modes}
+
+    def start(name):
+        return child(["tests.corpus.reader", str(warehouse), str(logs[name]), str(stop), modes[name], "0.1"])
+
+    readers = {name: start(name) for name in list(modes)[:3]}
+    try:
+        for name in readers:
+            wait_for(logs[name])
+        for i, as_of in enumerate(AS_OF[1:]):
+            result = run_refresh(data_dir, warehouse, as_of=as_of)
+            assert result.success, failure(result)
+            if i == 0:
+                readers["held_during"] = start("held_during")
+                wait_for(logs["held_during"])
+    finally:
+        stop.touch()
+        for reader in readers.values():
+            reader.wait(timeout=60)
+    seen = {name: [json.loads(line) for line in log.read_text().splitlines()] for name, log in logs.items()}
+    errors = [a["error"] for log in seen.values() for a in log if not a["ok"]]
+    assert not errors, errors[:3]
+    for name, log in seen.items():
+        for meta, targets, history, runs, *_ in (a["row"] for a in log):
+            assert meta == targets == history and runs == AS_OF.index(meta) + 1, (name, meta, targets, runs)
+        as_ofs = [a["row"][0] for a in log]
+        if modes[name] == "held":  # a session keeps the snapshot it opened
+            assert set(as_ofs) == {AS_OF[1] if name == "held_during" else AS_OF[0]}, name
+    fresh = [a["row"][0] for a in seen["fresh"]]
+    assert fresh == sorted(fresh) and len(set(fresh)) >= 2  # new sessions saw each new list
+    assert answers(warehouse, "SELECT CAST(as_of AS VARCHAR) FROM run_metadata") == (AS_OF[-1],)
+
+
+def test_the_ui_listens_on_this_machine_unless_told_otherwise():
+    from dagster_webserver.cli import DEFAULT_WEBSERVER_HOST  # what `dagster dev` binds by default
+
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    assert "UI_HOST ?= 127.0.0.1" in makefile and "dagster dev -h $(UI_HOST)" in makefile
+    assert DEFAULT_WEBSERVER_HOST == "127.0.0.1"
+
+
+def test_settings_are_validated_before_anything_runs():
+    for bad in ({"max_national_rate_factor": 0.5}, {"max_national_rate_factor": -1},
+                {"max_services_dropped_share": 1.5}):
+        with pytest.raises(SettingsError, match=next(iter(bad))):
+            RefreshSettings(**bad).guard_limits()
+    with pytest.raises(SettingsError, match="as_of"):
+        RefreshSettings(as_of="2026-13-01").as_of_date()
+
+
+SECRET = re.compile(r"AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY|gh[pousr]_[A-Za-z0-9]{30,}|xox[abp]-"
+                    r"|(?i:password|passwd|secret|api_?key|token)\s*[:=]\s*['\"][^'\"\s]{8,}")
+
+
+def test_nothing_secret_is_in_the_repo():
+    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard"],
+                            cwd=REPO_ROOT, capture_output=True, text=True, check=True).stdout.split()
+    found = []
+    for name in listed:
+        path = REPO_ROOT / name
+        if path.is_file() and path.stat().st_size < 2**20:
+            text = path.read_bytes().decode("utf-8", errors="ignore")
+            found += [f"{name}: {m.group(0)[:20]}" for m in SECRET.finditer(text)]
+    assert not found, found
+    ignored = (REPO_ROOT / ".gitignore").read_text()
+    assert ".dagster_home/*" in ignored and "data/warehouse.duckdb*" in ignored
