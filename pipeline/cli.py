@@ -79,6 +79,14 @@ def run_refresh(args: argparse.Namespace) -> int:
             instance=instance,
             raise_on_error=False, tags={"as_of": as_of.isoformat(), "launched_by": "cli"})
     if not result.success:
+        stopped = [e for e in result.get_asset_check_evaluations()
+                   if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
+        if stopped:
+            e = stopped[0]
+            print(f"refresh stopped by check {e.asset_key.to_user_string()}:{e.check_name}: "
+                  f"{(e.description or 'failed').splitlines()[0]}; nothing was published",
+                  file=sys.stderr)
+            return EXIT_FAILED
         failure = next((e for e in result.all_events if e.is_step_failure), None)
         step = failure.step_key if failure else "run"
         cause = _root_cause(failure.step_failure_data.error) if failure else "run failed"

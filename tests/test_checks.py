@@ -148,6 +148,7 @@ def test_cli_exits_non_zero_with_one_line_when_a_blocking_check_fails(tmp_path):
     assert out.returncode != 0
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and checks.LATEST_PERIOD_COMPLETE in lines[0], out.stderr
+    assert lines[0].startswith("refresh stopped by check") and "of 155 services" in lines[0], lines[0]
     assert not db.exists()
 
 
