@@ -33,7 +33,7 @@ BAD_ROWS = {  # file -> rows appended (header first); the problems the quarantin
         "yjs_name,period_end,fte_count\nHartlepool,2023-12,twelve\nHartlepool,2022-12,-4\n"
         "Hartlepool,2099-12,5\nAtlantis YOT,2023-12,5\nHartlepool,2021-12,5\n",
         ["'twelve' is not a number", "'-4' is negative", "after today", "'Atlantis YOT' matches no service",
-         "conflicts with first_time_entrants/fte_2020_2025.csv row 213"]),
+         "conflicts with first_time_entrants/fte_2020_2025.csv row 12 (fte_count 5 vs not published)"]),
     "reoffending/zz_corrections.csv": (
         "yjs_name,cohort_end,cohort_months,cohort_size,reoffenders,reoffences\nHartlepool,2023-03,3,40,41,50\n",
         ["reoffenders: 41 is more than cohort_size 40"]),

@@ -113,7 +113,8 @@ def resolve_duplicates(records: list[Record], key: tuple[str, ...], log: Collect
             other = next(r for r in group if _comparable(r.values) != _comparable(record.values))
             diffs = ", ".join(
                 f"{k} {_show(v)} vs {_show(other.values[k])}" for k, v in record.values.items()
-                if not k.startswith("_") and _comparable({k: v}) != _comparable({k: other.values[k]})
+                if not k.startswith("_") and k != "suppressed"  # follows from the counts shown
+                and _comparable({k: v}) != _comparable({k: other.values[k]})
             )
             where = f"{other.rows[0].file} row {other.rows[0].number}"
             for row in record.rows:
@@ -127,6 +128,8 @@ def _comparable(values: dict) -> tuple:
 
 
 def _show(value) -> str:
+    if isinstance(value, float) and math.isnan(value):
+        return "not published"
     if isinstance(value, pd.Timestamp):
         return value.strftime("%Y-%m-%d")
     if isinstance(value, float) and value.is_integer():
