@@ -105,7 +105,7 @@ def resolve_duplicates(records: list[Record], key: tuple[str, ...], log: Collect
         groups[tuple(record.values[k] for k in key)].append(record)
     kept = []
     for group_key, group in groups.items():
-        if len({_comparable(r.values) for r in group}) == 1:
+        if len(group) == 1 or len({_comparable(r.values) for r in group}) == 1:
             kept.append(group[0])
             continue
         label = " ".join(f"{k} {_show(v)}" for k, v in zip(key, group_key) if not k.startswith("_"))
