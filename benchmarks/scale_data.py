@@ -18,6 +18,7 @@ import pandas as pd
 from pipeline import ingest
 
 PLAN = {1: (1, 1), 10: (5, 2), 100: (25, 4)}  # scale -> (service copies, periods per year)
+ROWS_PER_FILE = 200_000
 
 
 def _names(df: pd.DataFrame, j: int, col: str = "yjs_name") -> pd.DataFrame:
@@ -77,5 +78,8 @@ def scaled_copy(demo: Path, out: Path, scale: int) -> Path:
             ["yjs_name", "published", "inspection_type", "overall_rating"]])
     for name, parts_ in tables.items():
         (out / name).mkdir(parents=True, exist_ok=True)
-        pd.concat(parts_, ignore_index=True).to_csv(out / name / f"{name}.csv", index=False)
+        table = pd.concat(parts_, ignore_index=True)
+        # several files per folder, each under the readers' per-file row limit
+        for i, start in enumerate(range(0, max(len(table), 1), ROWS_PER_FILE)):
+            table.iloc[start:start + ROWS_PER_FILE].to_csv(out / name / f"{name}_{i:02d}.csv", index=False)
     return out
