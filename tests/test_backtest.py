@@ -112,7 +112,11 @@ def test_the_model_is_refitted_only_on_outcomes_published_by_each_month(small, m
     monkeypatch.setattr(outcome, "MIN_CLASS", 3)
     seen = []
     real = outcome.fit_estimator
-    monkeypatch.setattr(outcome, "fit_estimator", lambda t, name: seen.append(t["published"].max()) or real(t, name))
+    def recording(table, name):
+        seen.append(table["published"].max())
+        return real(table, name)
+
+    monkeypatch.setattr(outcome, "fit_estimator", recording)
     logit = outcomes.model_logits(monthly, insp, AS_OF, "logistic")
     assert seen and np.isfinite(logit).any()
     first = monthly.loc[np.isfinite(logit), "as_of"].min()
@@ -131,6 +135,16 @@ def test_a_model_weight_moves_the_backtested_concern_score_as_in_the_refresh():
     np.testing.assert_allclose(weighted["concern_score"].iloc[3:], weighted["concern_plus_model"].iloc[3:])
     assert weighted["concern_plus_model"].iloc[:3].isna().all()
     assert weighted["time_since_inspection"].iloc[1] == np.inf  # never inspected: longest
+
+
+def test_a_date_before_enough_history_gives_an_empty_backtest_not_a_failure(small):
+    svc, _, _, insp, values = small
+    early = values[values["period_end"] < "2019-06-30"]
+    assert rankings.backtest_months(early, 3, dt.date(2019, 9, 1)) == []
+    monthly = rankings.monthly_rankings(early, svc, insp, RankingRules(), [])
+    bt = run.run_backtest(monthly, insp, RankingRules(), dt.date(2019, 9, 1))
+    assert bt.scores.empty and (bt.metrics["n_inspections"] == 0).all()
+    assert set(bt.metrics["method"]) == set(run.METHODS)
 
 
 @pytest.fixture(scope="module")

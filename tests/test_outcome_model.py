@@ -35,7 +35,8 @@ def test_features_treat_never_inspected_and_missing_evidence_neutrally():
     assert f.loc["a", "fte_e"] == 1.5 and f.loc["a", "custody_trend_z"] == 0.7
     assert f.loc["a", "fte_trend_z"] == 0 and f.loc["a", "reoffending_e"] == 0  # no data: national
     assert f.loc["a", "last_rating_score"] == 4 and f.loc["a", "months_since_inspection"] == 36
-    assert f.loc["b", ["never_inspected", "last_rating_score", "months_since_inspection"]].tolist() == [1, 2.5, 72]
+    never = ["never_inspected", "last_rating_score", "months_since_inspection"]
+    assert f.loc["b", never].tolist() == [1, 2.5, 72]
     assert f.loc["b", "log_population"] == pytest.approx(np.log(20_000))  # unknown size: the median
     assert list(f.columns) == outcome.FEATURES
 

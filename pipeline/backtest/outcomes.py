@@ -29,7 +29,7 @@ def later_outcomes(monthly: pd.DataFrame, inspections: pd.DataFrame, as_of,
     insp = insp.assign(next_published=pd.to_datetime(insp["published"]))
     insp = insp[["yjs_id", "next_published", "overall_rating", "rating_score"]].rename(
         columns={"overall_rating": "next_rating"}).sort_values("next_published")
-    left = monthly.reset_index(names="_row").sort_values("as_of")
+    left = monthly.reset_index(names="_row").astype({"as_of": "datetime64[ns]"}).sort_values("as_of")
     m = pd.merge_asof(left, insp, left_on="as_of", right_on="next_published", by="yjs_id",
                       direction="forward", allow_exact_matches=False)
     m = m.sort_values("_row").set_index("_row").rename_axis(None)

@@ -31,9 +31,9 @@ from pipeline.settings import RankingRules
 METHODS = ("concern_score", "outcome_model", "concern_plus_model", "league_table",
            "time_since_inspection")
 CANDIDATE_WEIGHT = 1.0
-SCORE_COLUMNS = ["as_of", "yjs_id", "concern_score", "rank", "full_joint_pick", "outcome_model_score", "league_table", "months_since_inspection", "eligible",
-                 "next_published", "next_rating", "next_rating_score", "adverse", "window_complete",
-                 "scored_inspection"]
+SCORE_COLUMNS = ["as_of", "yjs_id", "concern_score", "rank", "full_joint_pick", "outcome_model_score",
+                 "league_table", "months_since_inspection", "eligible", "next_published", "next_rating",
+                 "next_rating_score", "adverse", "window_complete", "scored_inspection"]
 
 
 @dataclass
@@ -76,13 +76,12 @@ def positions(monthly: pd.DataFrame, methods: pd.DataFrame, rules: RankingRules)
     return pd.DataFrame(cols, index=monthly.index)
 
 
-def metrics_table(scored: pd.DataFrame, available: pd.DataFrame) -> pd.DataFrame:
+def metrics_table(scored: pd.DataFrame, available: pd.DataFrame, common: pd.Series) -> pd.DataFrame:
     """``backtest_metrics``: one row per sample x method."""
     rows = []
-    scoring = [m for m in METHODS if available[m].any()]  # a model never fitted drops out
     for sample in ("common", "all"):
         for m in METHODS:
-            keep = available[scoring].all(axis=1) if sample == "common" else available[m]
+            keep = available[m] & (common if sample == "common" else True)
             s = scored[keep.to_numpy()]
             idx = mt.bootstrap_indices(len(s))
             rows.append({"sample": sample, **mt.method_metrics(s, m, idx, reference="concern_score")})
@@ -106,10 +105,10 @@ def run_backtest(monthly: pd.DataFrame, inspections: pd.DataFrame, rules: Rankin
     scored_rows = out["scored_inspection"].to_numpy(bool)
     scored = pd.concat([out[["as_of", "yjs_id", "adverse"]], pos], axis=1)[scored_rows]
     available = methods.notna()[scored_rows]
-    metrics = metrics_table(scored, available)
-    scoring = [m for m in METHODS if available[m].any()]
-    common = available[scoring].all(axis=1).to_numpy()
-    curves = [mt.catch_curve(scored[common], m) for m in scoring]
+    scoring = [m for m in METHODS if available[m].any()]  # a model never fitted drops out
+    common = available[scoring].all(axis=1)
+    metrics = metrics_table(scored, available, common)
+    curves = [mt.catch_curve(scored[common.to_numpy()], m) for m in scoring]
     curves = (pd.concat(curves, ignore_index=True) if curves
               else pd.DataFrame(columns=["method", "share_inspected", "share_caught"]))
     return Backtest(table, metrics, curves)

@@ -43,13 +43,15 @@ def outcome_model(settings: RefreshSettings, inspections: ingest.Ingested,
                   backtest_rankings: pd.DataFrame) -> dg.Output:
     table = outcome.training_table(backtest_rankings, inspections.table, settings.as_of_date())
     model = outcome.fit(table)
-    chosen = model.metrics[model.metrics["chosen"]] if len(model.metrics) else model.metrics
-    return dg.Output(model, metadata={
+    metadata = {
         "model": model.name or "none", "reason": model.reason or "fitted",
         "inspections": model.n_train, "adverse": model.n_adverse,
-        "cv_auc": float(chosen["auc"].iloc[0]) if len(chosen) else float("nan"),
         "cv_metrics": _md(model.metrics), "coefficients": _md(model.coefficients),
-        "calibration": f"Platt a={model.calibration[0]:.3f}, b={model.calibration[1]:.3f}"})
+        "calibration": f"Platt a={model.calibration[0]:.3f}, b={model.calibration[1]:.3f}"}
+    chosen = model.metrics[model.metrics["chosen"]] if len(model.metrics) else model.metrics
+    if len(chosen) and chosen["auc"].notna().all():
+        metadata["cv_auc"] = round(float(chosen["auc"].iloc[0]), 3)
+    return dg.Output(model, metadata=metadata)
 
 
 @dg.multi_asset(group_name=GROUP, outs={

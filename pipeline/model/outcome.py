@@ -110,10 +110,11 @@ def cross_validate(table: pd.DataFrame, name: str) -> tuple[dict, pd.DataFrame]:
     y = cal["adverse"].to_numpy(bool)
     a, lo, hi = auc_interval(y, cal["probability"])
     both = len(cal) and y.any() and not y.all()
+    p = cal["probability"].clip(1e-6, 1 - 1e-6)
     metrics = {"model": name, "n_scored": len(cal), "n_adverse": int(y.sum()), "auc": a,
                "auc_low": lo, "auc_high": hi,
-               "log_loss": log_loss(y, cal["probability"].clip(1e-6, 1 - 1e-6), labels=[0, 1]) if both else np.nan,
-               "brier": brier_score_loss(y, cal["probability"]) if both else np.nan,
+               "log_loss": log_loss(y, p, labels=[0, 1]) if both else np.nan,
+               "brier": brier_score_loss(y, p) if both else np.nan,
                "brier_no_skill": float(y.mean() * (1 - y.mean())) if len(y) else np.nan}
     return metrics, oof
 
