@@ -53,12 +53,13 @@ def test_implausible_rates_catch_wrong_denominators_and_impossible_proportions()
     assert set(q.implausible_rates(values)["yjs_id"]) == {"a", "b", "d"}
 
 
-def test_latest_period_coverage_counts_services_with_a_value():
-    values = pd.DataFrame({"indicator": "fte", "yjs_id": ["a", "b", "a"],
-                           "period_end": pd.to_datetime(["2024-12-31", "2024-12-31", "2025-12-31"]),
-                           "rate": [1.0, 2.0, 3.0]})
+def test_latest_period_coverage_counts_services_reported_suppressed_or_not():
+    values = pd.DataFrame({"indicator": "fte", "yjs_id": ["a", "b", "a", "c"],
+                           "period_end": pd.to_datetime(["2024-12-31", "2024-12-31", "2025-12-31",
+                                                         "2025-12-31"]),
+                           "rate": [1.0, 2.0, 3.0, float("nan")]})  # c suppressed
     cov = q.latest_period_coverage(values, n_services=4).iloc[0]
-    assert cov["period_end"] == "2025-12-31" and cov["services_with_value"] == 1 and cov["share"] == 0.25
+    assert cov["period_end"] == "2025-12-31" and cov["services_reported"] == 2 and cov["share"] == 0.5
 
 
 def test_unmapped_services_need_a_gss_code_and_one_service_per_la():

@@ -168,3 +168,23 @@ def test_cli_fails_with_one_line_naming_the_file(tmp_path):
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and target.name in lines[0], out.stderr
     assert not db.exists()
+
+
+def test_a_small_data_dir_still_refreshes(tmp_path):
+    """Six services: too few for much of a back-test, still a ranked list."""
+    import shutil
+
+    d = tmp_path / "small"
+    for src in DEMO_DIR.iterdir():
+        if src.is_dir():
+            shutil.copytree(src, d / src.name)
+    lookup = pd.read_csv(d / "services" / "services.csv")
+    keep = lookup["yjs_name"].drop_duplicates().head(6)
+    lookup[lookup["yjs_name"].isin(keep)].to_csv(d / "services" / "services.csv", index=False)
+    db = tmp_path / "small.duckdb"
+    result = run_refresh(d, db)
+    assert result.success
+    t = tables(db)
+    assert len(t["inspection_targets"]) == 6
+    assert t["inspection_targets"]["reasons"].str.len().gt(0).all()
+    assert "backtest_metrics" in t

@@ -73,7 +73,7 @@ def latest_period_complete(indicator_values: pd.DataFrame, services: ingest.Inge
     cov = q.latest_period_coverage(indicator_values, services.table["yjs_id"].nunique())
     low = cov[cov["share"] < COMPLETE_WARN]
     severity = dg.AssetCheckSeverity.ERROR if (cov["share"] < COMPLETE_ERROR).any() else WARN
-    text = "; ".join(f"{r.indicator} {r.period_end}: {r.services_with_value} of {r.services} services"
+    text = "; ".join(f"{r.indicator} {r.period_end}: {r.services_reported} of {r.services} services"
                      for r in low.itertuples())
     return dg.AssetCheckResult(passed=low.empty, severity=severity, metadata={"coverage": _md(cov)},
                                description=text or "every latest period is complete")

@@ -76,16 +76,17 @@ def implausible_rates(values: pd.DataFrame) -> pd.DataFrame:
 
 
 def latest_period_coverage(values: pd.DataFrame, n_services: int) -> pd.DataFrame:
-    """Per indicator, its latest period and the share of services with a
-    published (unsuppressed) rate in it."""
+    """Per indicator, its latest period and the share of services reported
+    in it. A suppressed cell counts as reported: small services' figures are
+    suppressed in every release, while a partial file leaves services out."""
     rows = []
     for key, v in values.groupby("indicator"):
         latest = v[v["period_end"] == v["period_end"].max()]
-        with_value = latest.loc[latest["rate"].notna(), "yjs_id"].nunique()
+        reported = latest["yjs_id"].nunique()
         rows.append({"indicator": key, "period_end": str(pd.Timestamp(latest["period_end"].iloc[0]).date()),
-                     "services_with_value": int(with_value), "services": int(n_services),
-                     "share": with_value / n_services if n_services else 0.0})
-    return pd.DataFrame(rows, columns=["indicator", "period_end", "services_with_value", "services", "share"])
+                     "services_reported": int(reported), "services": int(n_services),
+                     "share": reported / n_services if n_services else 0.0})
+    return pd.DataFrame(rows, columns=["indicator", "period_end", "services_reported", "services", "share"])
 
 
 def unmapped_services(lookup: pd.DataFrame) -> list[str]:
