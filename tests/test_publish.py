@@ -91,14 +91,16 @@ def test_views_are_created(tmp_path):
 
 def test_a_backfill_of_an_earlier_month_keeps_the_latest_list(tmp_path):
     db = tmp_path / "w.duckdb"
-    wh.publish(db, {"inspection_targets": targets("2025-03-01", offset=50)})
-    wh.publish(db, {"inspection_targets": targets("2025-01-01", offset=0)})
+    marker = pd.DataFrame({"as_of": [pd.Timestamp("2025-03-01")]})
+    wh.publish(db, {"inspection_targets": targets("2025-03-01", offset=50), "run_metadata": marker})
+    counts = wh.publish(db, {"inspection_targets": targets("2025-01-01", offset=0),
+                             "run_metadata": marker.assign(as_of=pd.Timestamp("2025-01-01"))})
+    assert counts == {"ranking_history": 6}
     current = wh.read_table(db, "inspection_targets")
     assert (pd.to_datetime(current["as_of"]) == "2025-03-01").all()
     assert current["concern_score"].min() == 50
+    assert (pd.to_datetime(wh.read_table(db, "run_metadata")["as_of"]) == "2025-03-01").all()
     assert wh.read_table(db, "ranking_history")["as_of"].nunique() == 2
-
-
 # --- one publisher at a time, names and values, links ----------------------------
 
 import os  # noqa: E402

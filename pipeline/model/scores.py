@@ -64,7 +64,7 @@ def _trend(w: pd.DataFrame) -> pd.DataFrame:
     parts = pd.DataFrame({"yjs_id": w["yjs_id"], "n": 1, "sw": wt, "st": wt * t, "sl": wt * lr,
                           "stt": wt * t * t, "stl": wt * t * lr})
     g = parts.groupby("yjs_id").sum()
-    sxx = g["stt"] - g["st"] ** 2 / g["sw"]
+    sxx = (g["stt"] - g["st"] ** 2 / g["sw"]).clip(lower=0)  # rounding can dip below 0
     sxy = g["stl"] - g["st"] * g["sl"] / g["sw"]
     ok = (g["n"] >= 3) & (sxx > 0)
     slope = (sxy / sxx).where(ok)

@@ -27,6 +27,7 @@ import datetime as dt
 import fcntl
 import os
 import re
+import shutil
 import time
 from pathlib import Path
 
@@ -35,7 +36,7 @@ import pandas as pd
 
 from pipeline.faults import pause_point
 
-DATE_COLUMNS = {"period_end", "published", "as_of", "window_end", "last_inspected"}
+DATE_COLUMNS = {"period_end", "published", "as_of", "window_end", "last_inspected", "next_published"}
 HISTORY_TABLE = "ranking_history"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _HELD: dict[Path, int] = {}  # lock files this process holds -> depth
@@ -154,7 +155,8 @@ def publish(warehouse: Path, tables: dict[str, pd.DataFrame], views_sql: list[st
     to a staging copy and swap it in. Returns row counts per table.
 
     ``tables`` must hold ``inspection_targets``; ``ranking_history`` is built
-    here from the published file's history. ``after_write`` (tests) is called
+    here from the published file's history. A list for an earlier as-of than
+    the latest published (a backfill) only adds to ``ranking_history``. ``after_write`` (tests) is called
     with the staging path just before the swap.
     """
     warehouse = Path(warehouse).resolve()  # a link: replace its target, beside it
@@ -164,16 +166,19 @@ def publish(warehouse: Path, tables: dict[str, pd.DataFrame], views_sql: list[st
             stale.unlink(missing_ok=True)
         tables = dict(tables)
         history = merge_history(read_table(warehouse, HISTORY_TABLE), tables["inspection_targets"])
-        tables[HISTORY_TABLE] = history
-        # inspection_targets is the list for the latest as-of: a backfill of
-        # an earlier month adds to the history without replacing it
-        latest = pd.to_datetime(history["as_of"]).max()
-        if pd.to_datetime(tables["inspection_targets"]["as_of"]).max() < latest:
-            current = history[pd.to_datetime(history["as_of"]) == latest]
-            tables["inspection_targets"] = current.reset_index(drop=True)
+        # A backfill (a list for an earlier month than the latest published)
+        # adds its rows to ranking_history and changes nothing else: every
+        # other table stays as the latest refresh published it.
+        backfill = pd.to_datetime(tables["inspection_targets"]["as_of"]).max() \
+            < pd.to_datetime(history["as_of"]).max()
+        tables = {HISTORY_TABLE: history} if backfill else {**tables, HISTORY_TABLE: history}
         staging = warehouse.with_name(f"{warehouse.name}.staging-{os.getpid()}")
         try:
+            if backfill:
+                shutil.copyfile(warehouse, staging)
             with duckdb.connect(str(staging)) as con:
+                if backfill:
+                    con.execute(f'DROP TABLE "{HISTORY_TABLE}"')
                 _write_tables(con, tables)
                 for sql in views_sql:
                     con.execute(sql)
