@@ -22,6 +22,8 @@ from tests.conftest import AS_OF, DEMO_DIR, run_refresh
 QUESTIONS = sorted((REPO_ROOT / "sql" / "questions").glob("*.sql"))
 VIEWS = sorted((REPO_ROOT / "sql" / "views").glob("*.sql"))
 NOTEBOOKS = sorted((REPO_ROOT / "notebooks").glob("*.ipynb"))
+# text a notebook must show beyond its plots
+NOTEBOOK_SHOWS = {"03_backtest": "caught in riskiest 10%"}
 PREVIOUS = "2026-10-01"
 
 
@@ -146,6 +148,9 @@ def test_notebook_executes_cleanly_and_is_committed_without_outputs(demo, path, 
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     assert any("image/png" in o.get("data", {}) for o in outputs), "the notebook shows its plots"
+    if path.stem in NOTEBOOK_SHOWS:
+        shown = " ".join(str(v) for o in outputs for v in o.get("data", {}).values())
+        assert NOTEBOOK_SHOWS[path.stem] in shown
 
 
 def test_two_notebooks_named_for_what_they_show():

@@ -6,11 +6,9 @@ from __future__ import annotations
 import datetime as dt
 
 import duckdb
-import nbformat
 import numpy as np
 import pandas as pd
 import pytest
-from nbclient import NotebookClient
 from sklearn.metrics import roc_auc_score
 
 from pipeline.backtest import metrics as mt
@@ -197,17 +195,3 @@ def test_the_refresh_shows_the_backtest_and_the_model_in_the_ui(demo):
     assert model["model"].value in {"logistic", "boosting"} and "auc" in model["cv_metrics"].value
     p = tables["inspection_targets"]["adverse_probability"]
     assert p.notna().all() and p.between(0, 1).all()
-
-
-def test_the_backtest_notebook_runs_against_the_warehouse(demo, monkeypatch, tmp_path):
-    _, _, db = demo
-    nb = nbformat.read(REPO_ROOT / "notebooks" / "03_backtest.ipynb", as_version=4)
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    assert all(not c.outputs and c.execution_count is None for c in code), "strip outputs before committing"
-    monkeypatch.setenv("YJT_WAREHOUSE", str(db))
-    NotebookClient(nb, timeout=180, kernel_name="python3",
-                   resources={"metadata": {"path": str(tmp_path)}}).execute()
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
-    assert not [o for o in outputs if o.output_type == "error"]
-    assert any("image/png" in o.get("data", {}) for o in outputs)
-    assert any("caught in riskiest 10%" in o.get("data", {}).get("text/markdown", "") for o in outputs)

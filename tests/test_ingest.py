@@ -30,20 +30,7 @@ from pipeline.ingest.cells import RowProblem, parse_count
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 MARKERS = ["*", "..", "x", "[c]", "[x]", "[z]", "-", ""]
 
-SERVICES_CSV = """la_code,la_name,parent_yot_name
-E06000001,Hartlepool,Hartlepool
-E08000001,Bolton,Bolton
-E06000019,"Herefordshire, County of",West Mercia
-E06000051,Shropshire,West Mercia
-E06000065,North Yorkshire,North Yorkshire
-E06000061,North Northamptonshire,Northamptonshire
-E06000062,West Northamptonshire,Northamptonshire
-E06000063,Cumberland,Cumberland
-W06000001,Isle of Anglesey,Gwynedd and Ynys Môn
-W06000002,Gwynedd,Gwynedd and Ynys Môn
-E09000011,Greenwich,Greenwich
-E06000010,"Kingston upon Hull, City of",Kingston-upon-Hull
-"""
+from tests.corpus.base import SERVICES_CSV  # noqa: E402  one small lookup for all reader tests
 
 
 def write(data_dir: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
