@@ -31,7 +31,7 @@ from sklearn.preprocessing import StandardScaler
 from threadpoolctl import threadpool_limits
 
 from pipeline.backtest.metrics import auc_interval
-from pipeline.model import stats
+from pipeline.model import scores
 from pipeline.model.outcome_features import (  # noqa: F401  (the model's inputs, re-exported)
     ADVERSE_MIN_SCORE, FEATURES, LEAD_MONTHS, features, lead_month, service_size, training_table)
 
@@ -187,8 +187,4 @@ def blend(scored: pd.DataFrame, probability: pd.Series, weight: float) -> pd.Dat
     p = scored["yjs_id"].map(probability).astype(float).clip(1e-6, 1 - 1e-6)
     df = scored.assign(concern_score=scored["concern_score"]
                        + weight * model_term(np.log(p / (1 - p))).to_numpy())
-    df = df.sort_values(["concern_score", "yjs_id"], ascending=[False, True], ignore_index=True)
-    df["rank"] = np.arange(1, len(df) + 1)
-    low, high = stats.rank_intervals(df["concern_score"], df["concern_sd"])
-    df["rank_low"], df["rank_high"] = np.minimum(low, df["rank"]), np.maximum(high, df["rank"])
-    return df
+    return scores.rank_by_concern(df)

@@ -187,8 +187,14 @@ def concern_scores(services: pd.DataFrame, evidence: pd.DataFrame, history: pd.D
                            + weights.get("inspection", 0.0) * df["inspection_term"]
                            + weights.get("time_since_inspection", 0.0) * df["time_term"])
     df["concern_sd"] = np.sqrt(var) / safe
-    df = df.reset_index().sort_values(["concern_score", "yjs_id"], ascending=[False, True],
-                                      ignore_index=True)
+    return rank_by_concern(df.reset_index(), n_draws=n_draws, seed=seed)
+
+
+def rank_by_concern(df: pd.DataFrame, n_draws: int = 2000, seed: int = 20121) -> pd.DataFrame:
+    """Sort by ``concern_score`` (ties by yjs_id), rank 1 = most concern, and
+    a 90% rank interval simulated from ``concern_sd``, widened where needed
+    to contain the rank itself."""
+    df = df.sort_values(["concern_score", "yjs_id"], ascending=[False, True], ignore_index=True)
     df["rank"] = np.arange(1, len(df) + 1)
     low, high = stats.rank_intervals(df["concern_score"], df["concern_sd"], n_draws=n_draws,
                                      seed=seed)
