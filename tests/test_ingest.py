@@ -465,3 +465,17 @@ def test_accepted_reoffending_counts_are_whole_as_written_and_rates_follow(rows,
     for (end, months), group in scored.groupby(["period_end", "period_months"]):
         national = dispersion.set_index(["period_end", "period_months"]).loc[(end, months), "national_rate"]
         assert national == pytest.approx(group["numerator"].sum() / group["denominator"].sum() * 100)
+
+
+def test_dates_after_today_are_allowed_up_to_a_later_as_of(tmp_path):
+    from pipeline.ingest.cells import dates_allowed_up_to
+
+    write(tmp_path, "services/lookup.csv", SERVICES_CSV)
+    services = read_services(tmp_path).table
+    write(tmp_path, "first_time_entrants/fte.csv",
+          "yjs_name,period_end,fte_count\nBolton,2021-12,40\nBolton,2031-12,41\n")
+    out = read_first_time_entrants(tmp_path, services)
+    assert len(out.table) == 1 and "after today" in out.quarantine["problem"].iloc[0]
+    with dates_allowed_up_to(dt.date(2032, 6, 1)):
+        later = read_first_time_entrants(tmp_path, services)
+    assert len(later.table) == 2 and later.quarantine.empty

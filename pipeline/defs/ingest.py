@@ -7,6 +7,7 @@ from __future__ import annotations
 import dagster as dg
 
 from pipeline import ingest
+from pipeline.ingest.cells import dates_allowed_up_to
 from pipeline.defs.resources import RefreshSettings
 
 GROUP = "ingest"
@@ -31,7 +32,10 @@ def services(settings: RefreshSettings) -> dg.Output:
 def _source_asset(name: str, reader, description: str):
     @dg.asset(name=name, group_name=GROUP, kinds={"pandas", "csv"}, description=description)
     def _asset(settings: RefreshSettings, services: ingest.Ingested) -> dg.Output:
-        return _result(reader(settings.data_path(), services.table))
+        # rows dated after the refresh are quarantined, unless the run is
+        # asked to rank as of a later date (a simulation)
+        with dates_allowed_up_to(settings.as_of_date()):
+            return _result(reader(settings.data_path(), services.table))
     return _asset
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime
 from functools import lru_cache
 
@@ -60,9 +62,26 @@ def parse_int(value: str, column: str) -> int:
     return int(number)
 
 
+_LATEST_DATE: ContextVar[dt.date | None] = ContextVar("latest_date", default=None)
+
+
 def today() -> pd.Timestamp:
-    """The date of the refresh: nothing published can describe a later one."""
-    return _timestamp(dt.date.today())
+    """The latest date a published figure can describe: the date of the
+    refresh, or a later as-of date the run was asked for (a run dated in the
+    future, e.g. on simulated data, may use figures up to that date)."""
+    later = _LATEST_DATE.get()
+    day = dt.date.today()
+    return _timestamp(max(day, later) if later else day)
+
+
+@contextmanager
+def dates_allowed_up_to(day: dt.date | None):
+    """Within the block, :func:`today` is at least ``day``."""
+    token = _LATEST_DATE.set(day)
+    try:
+        yield
+    finally:
+        _LATEST_DATE.reset(token)
 
 
 @lru_cache(maxsize=4)
@@ -78,7 +97,8 @@ def not_future(stamp: pd.Timestamp, value: str, column: str, what: str) -> pd.Ti
     such as 2042 for 2024, or a projection among estimates).
     """
     if stamp > today():
-        raise RowProblem(f"column {column}: {value!r} is after today ({today():%Y-%m-%d}); "
+        limit = "the as-of date" if today() > _timestamp(dt.date.today()) else "today"
+        raise RowProblem(f"column {column}: {value!r} is after {limit} ({today():%Y-%m-%d}); "
                          f"{what} cannot be in the future")
     return stamp
 
