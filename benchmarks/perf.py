@@ -78,40 +78,52 @@ def medians(runs: list[dict]) -> dict:
             "peak_mb": statistics.median(r["peak_mb"] for r in runs), "steps": steps}
 
 
+def demo_figures(runs: int, demo: Path, tmp: Path, as_of: str) -> None:
+    """The refresh and the framework floor on the demo data, medians of ``runs``."""
+    real = medians([run("real", demo, tmp / "w.duckdb", as_of) for _ in range(runs)])
+    floor = medians([run("floor", demo, tmp / "f.duckdb", as_of) for _ in range(runs)])
+    print(f"demo data, median of {runs} runs (execute_in_process wall time, after imports)")
+    print(f"  refresh         {real['wall']:7.2f} s   peak RSS {real['peak_mb']:7.0f} MiB")
+    print(f"  framework floor {floor['wall']:7.2f} s   peak RSS {floor['peak_mb']:7.0f} MiB")
+    print(f"  ratio           {real['wall'] / floor['wall']:7.2f} x the floor")
+    print("  per asset (refresh / floor, seconds):")
+    for step, secs in sorted(real["steps"].items(), key=lambda kv: -kv[1]):
+        noop = floor["steps"].get(step + "_noop", floor["steps"].get(step, 0.0))
+        print(f"    {step:28s} {secs:6.2f} / {noop:5.2f}")
+
+
+def scale_run(scales: list[int], demo: Path, tmp: Path, as_of: str) -> None:
+    """One run at each multiple of the demo's rows, all through the same writer."""
+    from scale_data import scaled_copy
+
+    base = None
+    print("\nscale run (1 run each): rows, wall time, peak memory, growth vs the first")
+    for s in scales:
+        d = scaled_copy(demo, tmp / f"x{s}", s)
+        r = run("real", d, tmp / f"x{s}.duckdb", as_of)
+        base = base or r["wall"]
+        rows = sum(1 for f in d.rglob("*.csv") for _ in open(f, "rb")) - len(list(d.rglob("*.csv")))
+        print(f"  {s:4d}x  {rows:10,d} rows  {r['wall']:7.2f} s  {r['peak_mb']:7.0f} MiB  "
+              f"{r['wall'] / base:5.1f}x time", flush=True)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--runs", type=int, default=5)
-    p.add_argument("--scales", default="1,10,100")
+    p.add_argument("--runs", type=int, default=5, help="runs on the demo data (0: skip)")
+    p.add_argument("--scales", default="1,10,100", help="multiples of the demo's rows ('': skip)")
     p.add_argument("--as-of", default="2026-11-01")
     p.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.child:
         return child(*args.child)
     sys.path.insert(0, str(ROOT / "benchmarks"))
-    from scale_data import scaled_copy
-
     with tempfile.TemporaryDirectory() as tmp:
-        tmp = Path(tmp)
         demo = ROOT / "data" / "demo"
-        real = medians([run("real", demo, tmp / "w.duckdb", args.as_of) for _ in range(args.runs)])
-        floor = medians([run("floor", demo, tmp / "f.duckdb", args.as_of) for _ in range(args.runs)])
-        print(f"demo data, median of {args.runs} runs (execute_in_process wall time, after imports)")
-        print(f"  refresh         {real['wall']:7.2f} s   peak RSS {real['peak_mb']:7.0f} MiB")
-        print(f"  framework floor {floor['wall']:7.2f} s   peak RSS {floor['peak_mb']:7.0f} MiB")
-        print(f"  ratio           {real['wall'] / floor['wall']:7.2f} x the floor")
-        print("  per asset (refresh / floor, seconds):")
-        for step, secs in sorted(real["steps"].items(), key=lambda kv: -kv[1]):
-            print(f"    {step:28s} {secs:6.2f} / {floor['steps'].get(step + '_noop', floor['steps'].get(step, 0.0)):5.2f}")
+        if args.runs > 0:
+            demo_figures(args.runs, demo, Path(tmp), args.as_of)
         scales = [int(s) for s in args.scales.split(",") if s]
-        base = None
-        print("\nscale run (1 run each): rows, wall time, peak memory, growth vs 1x")
-        for s in scales:
-            d = demo if s == 1 else scaled_copy(demo, tmp / f"x{s}", s)
-            r = run("real", d, tmp / f"x{s}.duckdb", args.as_of)
-            base = base or r["wall"]
-            rows = sum(1 for f in d.rglob("*.csv") for _ in open(f, "rb")) - len(list(d.rglob("*.csv")))
-            print(f"  {s:4d}x  {rows:10,d} rows  {r['wall']:7.2f} s  {r['peak_mb']:7.0f} MiB  "
-                  f"{r['wall'] / base:5.1f}x time")
+        if scales:
+            scale_run(scales, demo, Path(tmp), args.as_of)
 
 
 if __name__ == "__main__":
