@@ -4,6 +4,8 @@ and a helper that runs the monthly refresh job into a temporary warehouse."""
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -24,6 +26,15 @@ def run_refresh(data_dir: Path, warehouse: Path, as_of: str = AS_OF, **config):
     job = defs.resolve_job_def("monthly_refresh")
     return job.execute_in_process(run_config={"resources": {"settings": {"config": cfg}}},
                                   instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+
+
+def cli_refresh(tmp_path: Path, *args: str, cwd: Path | None = None, **env: str):
+    """`python -m pipeline refresh ARGS` in a fresh process, on its own
+    DAGSTER_HOME under ``tmp_path``, with only the environment given."""
+    environment = {"PATH": "/usr/bin:/bin", "DAGSTER_HOME": str(tmp_path / "home"), **env}
+    return subprocess.run([sys.executable, "-m", "pipeline", "refresh", *args],
+                          cwd=cwd or REPO_ROOT, env=environment, capture_output=True, text=True,
+                          timeout=300)
 
 
 @pytest.fixture(scope="session")

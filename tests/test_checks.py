@@ -5,8 +5,6 @@ data-dir sensor's cursor."""
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 
 import dagster as dg
 import pandas as pd
@@ -16,8 +14,7 @@ from pipeline.defs import checks
 from pipeline.defs.resources import RefreshSettings
 from pipeline.defs.sensors import data_dir_changed, data_fingerprint
 from pipeline.report import quality as q
-from pipeline.settings import REPO_ROOT
-from tests.conftest import AS_OF, DEMO_DIR, run_refresh
+from tests.conftest import AS_OF, DEMO_DIR, cli_refresh, run_refresh
 
 PARTIAL_FTE = "yjs_name,period_end,period_months,fte_count\nBarnet,2026-06,12,80\nLeeds,2026-06,12,200\n"
 
@@ -142,10 +139,7 @@ def test_cli_exits_non_zero_with_one_line_when_a_blocking_check_fails(tmp_path):
     shutil.copytree(DEMO_DIR, data)
     (data / "first_time_entrants" / "fte_2026_partial.csv").write_text(PARTIAL_FTE)
     db = tmp_path / "w.duckdb"
-    env = {"PATH": "/usr/bin:/bin", "DAGSTER_HOME": str(tmp_path / "home")}
-    out = subprocess.run([sys.executable, "-m", "pipeline", "refresh", "--data-dir", str(data),
-                          "--warehouse", str(db), "--as-of", AS_OF],
-                         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    out = cli_refresh(tmp_path, "--data-dir", str(data), "--warehouse", str(db), "--as-of", AS_OF)
     assert out.returncode != 0
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and checks.LATEST_PERIOD_COMPLETE in lines[0], out.stderr

@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 
 import duckdb
 import pandas as pd
 import pytest
 
 from pipeline.publish.tables import CONTRACT_COLUMNS
-from pipeline.settings import REPO_ROOT
-from tests.conftest import AS_OF, DEMO_DIR, run_refresh
+from tests.conftest import AS_OF, DEMO_DIR, cli_refresh, run_refresh
 
 CONTRACT_TABLES = set(CONTRACT_COLUMNS) | {"ranking_history"}
 
@@ -142,9 +139,7 @@ def test_real_files_every_inspection_matched_or_quarantined(real_data_dir, tmp_p
 
 def test_cli_refresh_prints_the_ranked_list(tmp_path):
     db = tmp_path / "cli.duckdb"
-    env = {"PATH": "/usr/bin:/bin", "DAGSTER_HOME": str(tmp_path / "home"), "YJT_AS_OF": AS_OF}
-    out = subprocess.run([sys.executable, "-m", "pipeline", "refresh", "--warehouse", str(db)],
-                         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    out = cli_refresh(tmp_path, "--warehouse", str(db), cwd=tmp_path, YJT_AS_OF=AS_OF)
     assert out.returncode == 0, out.stderr
     assert "SYNTHETIC" in out.stdout and "full_joint_inspection" in out.stdout
     assert db.exists()
@@ -160,10 +155,7 @@ def test_cli_fails_with_one_line_naming_the_file(tmp_path):
     target = sorted((bad / "first_time_entrants").glob("*.csv"))[0]
     target.write_text("yjs,year\nLeeds,2020\n")
     db = tmp_path / "w.duckdb"
-    env = {"PATH": "/usr/bin:/bin", "DAGSTER_HOME": str(tmp_path / "home")}
-    out = subprocess.run([sys.executable, "-m", "pipeline", "refresh", "--data-dir", str(bad),
-                          "--warehouse", str(db), "--as-of", AS_OF],
-                         cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=300)
+    out = cli_refresh(tmp_path, "--data-dir", str(bad), "--warehouse", str(db), "--as-of", AS_OF)
     assert out.returncode != 0
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and target.name in lines[0], out.stderr
