@@ -3,10 +3,20 @@
 The panel of indicator periods is built once, as of the latest date: each
 period is scored against its own national rate, so the panel as of an
 earlier month is exactly the rows whose period ended on or before that
-month's cut-off (tested against ``panel.build_panel``). Evidence changes only
-when a new period enters an indicator's window, so it is computed once per
-indicator and latest period and reused; inspection history, concern scores
-and the features of the outcome model are recomputed each month.
+month's cut-off (tested against ``panel.build_panel``). All months are then
+ranked at once, through the refresh's own functions:
+
+* evidence changes only when a new period enters an indicator's window, so
+  it is computed once per indicator and latest period
+  (``scores.evidence_at_cuts``, all windows in one pass) and joined to the
+  months that saw that period last;
+* the inspection history of every month is one as-of join
+  (``scores.history_by_month``); the concern score is
+  ``scores.concern_terms`` on a month x service index; ranks are a sort;
+* the raw-rate league table and the service sizes are computed once per
+  period and joined to the months that saw it.
+
+Rank intervals are not needed by the back-test and are not simulated.
 """
 
 from __future__ import annotations
@@ -17,11 +27,11 @@ import numpy as np
 import pandas as pd
 
 from pipeline.indicators import INDICATORS
-from pipeline.model import outcome, panel as panel_mod, scores
+from pipeline.model import outcome_features, panel as panel_mod, scores
 from pipeline.settings import RankingRules
 
 MIN_PERIODS = 2  # months before every indicator has this many periods are not ranked
-RANK_DRAWS = 20  # rank intervals are not used by the back-test: few draws
+KEYS = ["as_of", "yjs_id"]
 
 
 def first_month(panel: pd.DataFrame, lag_months: int) -> pd.Timestamp | None:
@@ -52,17 +62,26 @@ def league_table(rows: pd.DataFrame) -> pd.Series:
     return pct.groupby(latest["yjs_id"]).mean()
 
 
-def _as_of_panel(by_indicator: dict, cutoff: pd.Timestamp) -> dict[str, pd.DataFrame]:
-    out = {}
-    for key, rows in by_indicator.items():
-        n = int(np.searchsorted(rows["period_end"].to_numpy(), np.datetime64(cutoff), side="right"))
-        if n:
-            out[key] = rows.iloc[:n]
+def latest_period(rows: pd.DataFrame, cutoffs: pd.Series) -> pd.Series:
+    """For each cut-off, the latest ``period_end`` among ``rows`` on or before
+    it (NaT if none)."""
+    ends = np.sort(rows["period_end"].unique())
+    i = np.searchsorted(ends, cutoffs.to_numpy(), side="right") - 1
+    out = pd.Series(pd.NaT, index=cutoffs.index, dtype="datetime64[ns]")
+    out[i >= 0] = ends[i[i >= 0]]
     return out
 
 
+def _per_month(months: pd.DataFrame, rows: pd.DataFrame, by_period: pd.DataFrame,
+               on: list[str]) -> pd.DataFrame:
+    """``by_period`` rows (keyed by ``on`` + period_end) joined to each month
+    whose latest period among ``rows`` they are."""
+    seen = months.assign(period_end=latest_period(rows, months["cutoff"])).dropna(subset=["period_end"])
+    return seen.merge(by_period, on=[*on, "period_end"])
+
+
 COLUMNS = ["as_of", "yjs_id", "concern_score", "rank", "eligible", "months_since", "league_table",
-           *outcome.FEATURES]
+           *outcome_features.FEATURES]
 
 
 def monthly_rankings(panel: pd.DataFrame, services: pd.DataFrame, inspections: pd.DataFrame,
@@ -70,32 +89,46 @@ def monthly_rankings(panel: pd.DataFrame, services: pd.DataFrame, inspections: p
     """One row per month x service: the concern score and rank, whether it
     was eligible for a visit, months since inspection, the raw-rate
     league-table score and the outcome model's features."""
-    by_indicator = {ind.key: panel[panel["indicator"] == ind.key].sort_values("period_end", kind="stable")
-                    for ind in INDICATORS}
-    cache: dict[tuple, pd.DataFrame] = {}
-    evs, hists, ranked, sizes, league = [], [], [], [], []
-    for month in months:
-        parts = _as_of_panel(by_indicator, panel_mod.indicator_cutoff(month.date(), rules.lag_months))
-        evidence = []
-        for key, rows in parts.items():
-            ck = (key, rows["period_end"].iloc[-1])
-            if ck not in cache:
-                cache[ck] = scores.indicator_evidence(rows)
-            evidence.append(cache[ck])
-        ev = pd.concat(evidence, ignore_index=True)
-        history = scores.inspection_history(inspections, month.date())
-        sc = scores.concern_scores(services, ev, history, rules.weights, n_draws=RANK_DRAWS)
-        rows = pd.concat(parts.values())
-        evs.append(ev.assign(as_of=month))
-        hists.append(history.assign(as_of=month))
-        sizes.append(outcome.service_size(rows).assign(as_of=month))
-        league.append(league_table(rows).rename("league_table").reset_index().assign(as_of=month))
-        ranked.append(sc[["yjs_id", "concern_score", "rank", "months_since_inspection"]].assign(as_of=month))
-    if not ranked:
+    if not len(months):
         return pd.DataFrame(columns=COLUMNS)
-    keys = ["as_of", "yjs_id"]
-    out = pd.concat(ranked, ignore_index=True).rename(columns={"months_since_inspection": "months_since"})
+    month = pd.DataFrame({"as_of": pd.DatetimeIndex(months).astype("datetime64[ns]")})
+    month["cutoff"] = [panel_mod.indicator_cutoff(m.date(), rules.lag_months) for m in month["as_of"]]
+    panel = panel.assign(period_end=panel["period_end"].astype("datetime64[ns]"))
+
+    # evidence: once per indicator and latest period, joined to its months
+    evs, cuts = [], {}
+    for ind in INDICATORS:
+        rows = panel[(panel["indicator"] == ind.key) & (panel["denominator"] > 0)]
+        seen = month.assign(cut=latest_period(rows, month["cutoff"])).dropna(subset=["cut"])
+        cuts[ind.key] = seen["cut"].unique()
+        evs.append(seen[["as_of", "cut"]].assign(indicator=ind.key))
+    evidence = scores.evidence_at_cuts(panel, cuts)
+    ev = pd.concat(evs).merge(evidence, on=["indicator", "cut"]).drop(columns="cut")
+
+    # concern scores and ranks, every month at once
+    ids = services.drop_duplicates("yjs_id")["yjs_id"]
+    history = scores.history_by_month(inspections, month["as_of"])
+    grid = pd.MultiIndex.from_product([month["as_of"], ids], names=KEYS)
+    df = pd.DataFrame(index=grid).join(history.set_index(KEYS), how="left")
+    df = scores.concern_terms(df, ev.set_index(KEYS), rules.weights).reset_index()
+    df = df.sort_values(["as_of", "concern_score", "yjs_id"], ascending=[True, False, True],
+                        ignore_index=True)
+    df["rank"] = df.groupby("as_of").cumcount() + 1
+    out = df[["as_of", "yjs_id", "concern_score", "rank", "months_since_inspection"]].rename(
+        columns={"months_since_inspection": "months_since"})
     out["eligible"] = ~(out["months_since"] < rules.exclusion_months)
-    out = out.merge(pd.concat(league), on=keys, how="left")
-    feats = outcome.features(out[keys], pd.concat(evs), pd.concat(hists), pd.concat(sizes))
-    return pd.concat([out, feats.drop(columns=keys)], axis=1)[COLUMNS]
+
+    # the raw-rate league table and service sizes: once per period
+    pct = panel[["indicator", "period_end", "yjs_id"]].assign(
+        pct=panel.groupby(["indicator", "period_end"])["rate"].rank(pct=True))
+    league = pd.concat([_per_month(month.assign(indicator=ind.key), panel[panel["indicator"] == ind.key],
+                                   pct, ["indicator"]) for ind in INDICATORS])
+    league = league.groupby(KEYS)["pct"].mean().rename("league_table").reset_index()
+    out = out.merge(league, on=KEYS, how="left")
+    fte = panel[(panel["indicator"] == "fte") & (panel["denominator"] > 0)]
+    size = fte.groupby(["period_end", "yjs_id"], as_index=False)["denominator"].sum().rename(
+        columns={"denominator": "population"})
+    sizes = _per_month(month, fte, size, [])
+
+    feats = outcome_features.features(out[KEYS], ev, history, sizes)
+    return pd.concat([out, feats.drop(columns=KEYS)], axis=1)[COLUMNS]
