@@ -135,3 +135,32 @@ def test_trend_slope_and_rising_run():
     # b rises ~9% a year: log-slope about 0.087, many SEs from zero
     assert t.loc["b", "trend_slope"] == pytest.approx(0.087, abs=0.01)
     assert t.loc["b", "trend_z"] > 1.96
+
+
+def test_evidence_at_each_cut_is_the_evidence_of_the_panel_cut_there(world):
+    _, _, _, values, _ = world
+    cuts = [pd.Timestamp("2021-06-30"), pd.Timestamp("2023-12-31"), values["period_end"].max()]
+    stacked = scores.evidence_at_cuts(values, {key: cuts for key in ("fte", "reoffending", "custody")})
+    assert set(stacked["cut"]) == set(cuts)
+    for cut in cuts:
+        direct = scores.indicator_evidence(values[values["period_end"] <= cut])
+        got = stacked[stacked["cut"] == cut].drop(columns="cut").reset_index(drop=True)
+        pd.testing.assert_frame_equal(got, direct)
+
+
+def test_the_history_of_every_month_is_the_last_inspection_by_then():
+    insp = f.inspections([("a", "2020-06-20", "Good", 2), ("a", "2021-03-01", "Inadequate", 4),
+                          ("a", "2021-03-01", "Requires improvement", 3), ("b", "2022-05-02", "Good", 2)])
+    months = pd.date_range("2020-01-01", "2023-01-01", freq="MS")
+    by_month = scores.history_by_month(insp, months)
+    for month in months:
+        seen = insp[pd.to_datetime(insp["published"]) <= month]
+        got = by_month[by_month["as_of"] == month].set_index("yjs_id")
+        assert sorted(got.index) == sorted(seen["yjs_id"].unique())
+        for yjs, rows in seen.groupby("yjs_id"):
+            last = rows.iloc[-1]  # same-day ties: the later row in the file
+            assert got.loc[yjs, "last_rating"] == last["overall_rating"]
+            assert got.loc[yjs, "n_inspections"] == len(rows)
+            assert got.loc[yjs, "months_since_inspection"] == scores.months_between(
+                pd.Series([last["published"]]), month).iloc[0]
+    assert by_month.loc[by_month["as_of"] == "2021-03-01", "last_rating"].tolist() == ["Requires improvement"]
