@@ -3,7 +3,10 @@ inspection scored once, metrics with intervals, published with every method."""
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
+
+import xml.etree.ElementTree as ET
 
 import duckdb
 import numpy as np
@@ -188,7 +191,11 @@ def test_the_refresh_shows_the_backtest_and_the_model_in_the_ui(demo):
     tables, mats, _ = demo
     md = mats["backtest_metrics"]
     assert "caught in riskiest 10%" in md["metrics"].value
-    assert md["catch_curve"].value.startswith("![") and "data:image/png;base64," in md["catch_curve"].value
+    assert md["catch_curve"].value.startswith("![") and "data:image/svg+xml;base64," in md["catch_curve"].value
+    image = base64.b64decode(md["catch_curve"].value.split("base64,", 1)[1].rstrip(")"), validate=True)
+    curves = [e for e in ET.fromstring(image).iter("{http://www.w3.org/2000/svg}path") if e.get("class") == "curve"]
+    assert len(image) < 40_000 and 0 < len(curves) <= tables["backtest_metrics"]["method"].nunique()
+    assert b"concern score (pipeline)" in image  # one line a method that scored, named in the legend
     seconds = sum(mats[k]["seconds"].value for k in ("backtest_rankings", "backtest_metrics"))
     assert seconds < 60, f"the back-test took {seconds:.0f} s"
     model = mats["outcome_model"]

@@ -131,7 +131,7 @@ def test_ranked_list_page_shows_the_top_service_and_a_funnel_plot(tmp_path):
             dialog = show_markdown(page, "funnel_fte")
             img = dialog.locator("img")
             img.wait_for(timeout=10_000)
-            assert img.get_attribute("src").startswith("data:image/png;base64,")
+            assert img.get_attribute("src").startswith("data:image/svg+xml;base64,")
             assert img.evaluate("el => el.complete && el.naturalWidth") > 300
             page.screenshot(path=ARTIFACTS / "inspection_targets_funnel_fte.png")
 

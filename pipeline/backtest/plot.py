@@ -1,14 +1,14 @@
 """The back-test's picture: share of adverse outcomes caught against share
 of services inspected, one line per method (a gains chart; the diagonal is
-picking at random). Rendered off-screen (Agg) to a PNG that Markdown can
-embed, so it shows in the Dagster UI's asset metadata."""
+picking at random). Written as SVG text (``pipeline.report.svg``, no
+matplotlib) that Markdown embeds, so it shows in the Dagster UI's asset
+metadata."""
 
 from __future__ import annotations
 
-import base64
-import io
-
 import pandas as pd
+
+from pipeline.report import svg
 
 LABELS = {
     "concern_score": "concern score (pipeline)",
@@ -19,33 +19,15 @@ LABELS = {
 }
 
 
-def catch_curve_png(curves: pd.DataFrame, title: str = "") -> bytes:
-    """PNG of ``curves`` (method, share_inspected, share_caught)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(6.4, 4.4), dpi=100)
-    ax = fig.add_subplot()
-    ax.plot([0, 1], [0, 1], color="grey", linestyle=":", label="random")
-    for method, c in curves.groupby("method", sort=False):
-        ax.plot(c["share_inspected"], c["share_caught"], label=LABELS.get(method, method),
-                linewidth=2.2 if method == "concern_score" else 1.4)
-    for x in (0.1, 0.2):
-        ax.axvline(x, color="lightgrey", linewidth=0.8)
-    ax.set(xlim=(0, 1), ylim=(0, 1), xlabel="share of services inspected (riskiest first)",
-           ylabel="share of adverse outcomes caught", title=title)
-    ax.legend(loc="lower right", fontsize=8)
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return buf.getvalue()
+def catch_curve_svg(curves: pd.DataFrame, title: str = "") -> str:
+    """SVG of ``curves`` (method, share_inspected, share_caught), the
+    methods named as in ``LABELS``."""
+    return svg.catch_curve(curves, title, LABELS)
 
 
-def markdown_image(png: bytes, alt: str = "") -> str:
-    """Markdown that embeds a PNG inline (base64 data URI)."""
-    return f"![{alt}](data:image/png;base64,{base64.b64encode(png).decode('ascii')})"
+def markdown_image(image: str, alt: str = "") -> str:
+    """Markdown that embeds an SVG inline (base64 data URI)."""
+    return svg.markdown_image(image, alt)
 
 
 def _interval(row: pd.Series, col: str, pct: bool = True) -> str:

@@ -73,9 +73,9 @@ def backtest(settings: RefreshSettings, inspections: ingest.Ingested, backtest_r
     yield dg.Output(bt.scores, output_name="backtest_scores", metadata={
         "rows": len(bt.scores), "scored_inspections": len(scored),
         "preview": _md(scored.tail(10))})
-    png = plot.catch_curve_png(bt.curves, f"Back-test to {as_of}: inspections every method scored")
+    image = plot.catch_curve_svg(bt.curves, f"Back-test to {as_of}: inspections every method scored")
     yield dg.Output(bt.metrics, output_name="backtest_metrics", metadata={
         "rows": len(bt.metrics), "seconds": seconds,
         "metrics": dg.MetadataValue.md(plot.metrics_markdown(bt.metrics)),
-        "catch_curve": dg.MetadataValue.md(plot.markdown_image(png, "share of adverse outcomes caught")),
+        "catch_curve": dg.MetadataValue.md(plot.markdown_image(image, "share of adverse outcomes caught")),
     })

@@ -6,20 +6,27 @@ inline in the notebooks. Funnel limits are the published ones
 (``limit_95_low`` ... ``limit_998_high`` of ``indicator_values``, exact and
 over-dispersion-adjusted) when present, else ``stats.funnel_limits`` with the
 period's tau^2 (Spiegelhalter 2005).
+
+matplotlib is imported inside the drawing functions, not with the module:
+the refresh uses only the data helpers here (``latest_period``,
+``limit_lines``, ``COLOURS``) for its SVG charts (``pipeline.report.svg``),
+and importing matplotlib would cost it half a second.
 """
 
 from __future__ import annotations
 
 import base64
 import io
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
 
 from pipeline.indicators import BY_KEY
 from pipeline.model import stats
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 COLOURS = {"full_joint_inspection": "#c0392b", "benchmark_visit": "#1f77b4", "monitor": "#9a9a9a"}
 LIMIT_COLUMNS = ["limit_95_low", "limit_95_high", "limit_998_low", "limit_998_high"]
@@ -36,8 +43,21 @@ def latest_period(values: pd.DataFrame, indicator: str) -> pd.DataFrame:
     return v[v["rate"].notna() & (v["denominator"] > 0)]
 
 
-def _limits(period: pd.DataFrame, dispersion: pd.DataFrame | None, indicator: str):
-    """(denominators, {name: limits}) sorted by denominator, for the lines."""
+def _figure(figsize: tuple[float, float]) -> Figure:
+    """A matplotlib Figure on an Agg canvas (imported here, on first use)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, dpi=90)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def limit_lines(period: pd.DataFrame, dispersion: pd.DataFrame | None, indicator: str):
+    """(denominators, {limit column: limits}) sorted by denominator, for the
+    funnel's control-limit lines: the published ``limit_*`` columns of the
+    period's rows when all are there, else 200 points of
+    ``stats.funnel_limits`` with the period's tau^2."""
     p = period.sort_values("denominator")
     d = p["denominator"].to_numpy(float)
     if set(LIMIT_COLUMNS) <= set(p.columns) and p[LIMIT_COLUMNS].notna().all().all():
@@ -64,15 +84,14 @@ def funnel_plot(values: pd.DataFrame, ranked: pd.DataFrame, indicator: str,
     recommended for a visit are coloured and labelled by name."""
     ind = BY_KEY[indicator]
     period = latest_period(values, indicator)
-    fig = Figure(figsize=(8.5, 4.6), dpi=90)
-    FigureCanvasAgg(fig)
+    fig = _figure((8.5, 4.6))
     ax = fig.subplots()
     if period.empty:
         ax.text(0.5, 0.5, f"no {ind.label} figures", ha="center", transform=ax.transAxes)
         return fig
     rec = period.merge(ranked[["yjs_id", "yjs_name", "recommendation"]], on="yjs_id", how="left")
     rec["recommendation"] = rec["recommendation"].fillna("monitor")
-    d, limits = _limits(period, dispersion, indicator)
+    d, limits = limit_lines(period, dispersion, indicator)
     ax.axhline(period["national_rate"].iloc[0], color="black", lw=1, label="national")
     for name, style in (("95", "--"), ("998", ":")):
         label = "95% limits" if name == "95" else "99.8% limits"
@@ -103,8 +122,7 @@ def rank_interval_plot(ranked: pd.DataFrame, top: int = 30) -> Figure:
     """The top of the ranked list: each service's rank with its 90% interval,
     coloured by recommendation, so overlapping ranks are visible."""
     r = ranked.sort_values("rank").head(top)
-    fig = Figure(figsize=(7.5, 0.22 * len(r) + 1.2), dpi=90)
-    FigureCanvasAgg(fig)
+    fig = _figure((7.5, 0.22 * len(r) + 1.2))
     ax = fig.subplots()
     y = np.arange(len(r))
     colours = [COLOURS.get(k, COLOURS["monitor"]) for k in r["recommendation"]]
@@ -126,8 +144,7 @@ def history_plot(values: pd.DataFrame, yjs_id: str) -> Figure:
     indicator, with its 95% and 99.8% upper limits where published."""
     mine = values[values["yjs_id"] == yjs_id]
     keys = [k for k in BY_KEY if k in set(mine["indicator"])]
-    fig = Figure(figsize=(7.5, 2.4 * max(len(keys), 1)), dpi=90)
-    FigureCanvasAgg(fig)
+    fig = _figure((7.5, 2.4 * max(len(keys), 1)))
     axes = np.atleast_1d(fig.subplots(max(len(keys), 1), 1, sharex=True))
     for ax, key in zip(axes, keys):
         ind = BY_KEY[key]
