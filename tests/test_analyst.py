@@ -7,7 +7,6 @@ import base64
 import io
 import subprocess
 import sys
-import time
 import xml.etree.ElementTree as ET
 
 import duckdb
@@ -172,29 +171,6 @@ def test_inspection_targets_materialisation_carries_the_plots(demo):
 
 def key_label(key: str) -> str:
     return BY_KEY[key].label.capitalize()
-
-
-def test_the_five_ui_images_render_in_milliseconds(demo):
-    db, _ = demo
-    ranked = query(db, "SELECT * FROM inspection_targets")
-    values = query(db, "SELECT * FROM indicator_values")
-    dispersion = query(db, "SELECT * FROM indicator_dispersion")
-    curves = pd.DataFrame({"method": "concern_score", "share_inspected": [i / 100 for i in range(101)],
-                           "share_caught": [(i / 100) ** 0.5 for i in range(101)]})
-
-    def five():
-        images = [svg.funnel(values, ranked, k, dispersion) for k in ("fte", "reoffending", "custody")]
-        return images + [svg.rank_intervals(ranked), backtest_plot.catch_curve_svg(curves, "back-test")]
-
-    five()
-    best = min(timed(five) for _ in range(3))
-    assert best < 0.25, f"{best * 1000:.0f} ms for the five images (~20 ms expected)"
-
-
-def timed(f) -> float:
-    start = time.perf_counter()
-    f()
-    return time.perf_counter() - start
 
 
 def test_funnel_plot_computes_limits_when_the_table_lacks_them(demo):
