@@ -47,6 +47,55 @@ def test_auc_and_ties_follow_mann_whitney():
     assert np.isnan(mt.auc([True, True], [1, 2]))
 
 
+def test_bootstrap_auc_by_counting_is_the_rank_sum_auc_to_the_last_bit():
+    rng = np.random.default_rng(7)
+    for n, p_adverse, levels in [(1, 0.5, 3), (7, 0.3, 2), (60, 0.2, 5), (150, 0.35, 1000), (300, 0.05, 12)]:
+        y = rng.random(n) < p_adverse
+        s = np.round(rng.random(n) * levels) / levels  # many ties
+        s[rng.random(n) < 0.1] = -np.inf  # a missing score ranks last
+        idx = mt.bootstrap_indices(n, n_boot=500, seed=n)
+        fast, ranks = mt.bootstrap_auc(y, s, idx), mt._bootstrap_auc_by_ranks(y, s, idx)
+        np.testing.assert_array_equal(fast, ranks)  # NaN (one outcome only) in the same resamples
+        np.testing.assert_equal(mt.auc(y, s), mt._bootstrap_auc_by_ranks(y, s, np.arange(n)[None, :])[0])
+    s[:3] = np.nan  # NaN scores: the ranking route, as before
+    np.testing.assert_array_equal(mt.bootstrap_auc(y, s, idx), mt._bootstrap_auc_by_ranks(y, s, idx))
+    small = mt.bootstrap_auc(y, s[::-1].copy(), mt.bootstrap_indices(len(y), n_boot=3000))
+    assert small.shape == (3000,)  # resamples counted in chunks give one row each
+
+
+def test_method_metrics_are_the_same_with_the_shared_cache():
+    rng = np.random.default_rng(3)
+    n = 120
+    scored = pd.DataFrame({"adverse": rng.random(n) < 0.3})
+    for m in ("a", "b"):
+        scored[f"{m}_pct"] = np.round(rng.random(n) + 0.2 * scored["adverse"], 2)
+        scored[f"{m}_top10"] = rng.random(n) < 0.1
+        scored[f"{m}_top20"] = rng.random(n) < 0.2
+        scored[f"{m}_pick"] = rng.random(n) < 0.1
+    idx = mt.bootstrap_indices(n)
+    cache = {}
+    for m in ("a", "b", "a"):
+        with_cache = mt.method_metrics(scored, m, idx.copy(), reference="a", cache=cache)
+        assert with_cache == mt.method_metrics(scored, m, idx, reference="a")
+    other = mt.bootstrap_indices(n, seed=1)  # other resamples: not taken from the cache
+    assert (mt.method_metrics(scored, "b", other, reference="a", cache=cache)
+            == mt.method_metrics(scored, "b", other, reference="a"))
+
+
+def test_catch_curve_is_the_share_in_the_top_at_each_share_inspected():
+    rng = np.random.default_rng(5)
+    n = 90
+    scored = pd.DataFrame({"adverse": rng.random(n) < 0.4, "m_n": rng.integers(100, 160, n)})
+    scored["m_above"] = np.floor(rng.random(n) * scored["m_n"])
+    scored["m_tied"] = rng.integers(1, 4, n)
+    curve = mt.catch_curve(scored, "m")
+    adv = scored[scored["adverse"]]
+    pos = adv[["m_n", "m_above", "m_tied"]].set_axis(["n", "above", "tied"], axis=1)
+    loop = [mt.share_in_top(pos, s * pos["n"].to_numpy()).mean() for s in curve["share_inspected"]]
+    np.testing.assert_array_equal(curve["share_caught"].to_numpy(), loop)
+    assert mt.catch_curve(scored[~scored["adverse"]], "m")["share_caught"].isna().all()
+
+
 def test_ties_at_a_cut_off_count_with_the_share_that_fits():
     df = pd.DataFrame({"as_of": 1, "s": [9.0, 5, 5, 5, 5, 1, np.nan]})
     pos = mt.within_month(df, "s")
@@ -112,17 +161,21 @@ def test_the_model_is_refitted_only_on_outcomes_published_by_each_month(small, m
     monkeypatch.setattr(outcome, "MIN_TRAIN", 10)
     monkeypatch.setattr(outcome, "MIN_CLASS", 3)
     seen = []
-    real = outcome.fit_estimator
-    def recording(table, name):
+    real = outcome.refit
+    def recording(table, name, X=None):
         seen.append(table["published"].max())
-        return real(table, name)
+        return real(table, name, X)
 
-    monkeypatch.setattr(outcome, "fit_estimator", recording)
+    monkeypatch.setattr(outcome, "refit", recording)
     logit = outcomes.model_logits(monthly, insp, AS_OF, "logistic")
     assert seen and np.isfinite(logit).any()
     first = monthly.loc[np.isfinite(logit), "as_of"].min()
     assert seen[0] <= first  # the first model only knew outcomes published by its month
-    assert sorted(seen) == seen
+    assert sorted(seen) == seen and len(set(seen)) == len(seen)  # refitted only on new outcomes
+    # the numpy refits give scikit-learn's scores: refitting with it in each month agrees
+    monkeypatch.setattr(outcome, "refit", lambda table, name, X=None: outcome.fit_estimator(table, name))
+    np.testing.assert_allclose(outcomes.model_logits(monthly, insp, AS_OF, "logistic"), logit,
+                               rtol=0, atol=1e-10)
 
 
 def test_a_model_weight_moves_the_backtested_concern_score_as_in_the_refresh():

@@ -3,11 +3,15 @@ cross-validation only, class imbalance handled, calibrated, deterministic."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from pipeline.model import outcome, scores
+from pipeline.settings import REPO_ROOT
 from tests import factories
 
 
@@ -97,6 +101,47 @@ def test_fitting_is_deterministic():
         x = outcome.fit_estimator(t, name).decision_function(outcome.matrix(t))
         y = outcome.fit_estimator(t, name).decision_function(outcome.matrix(t))
         np.testing.assert_array_equal(x, y)
+
+
+def test_the_numpy_refit_is_scikit_learns_logistic_fit():
+    rng = np.random.default_rng(11)
+    for trial in range(40):
+        n, p = int(rng.integers(30, 400)), int(rng.integers(1, 20))
+        X = rng.normal(size=(n, p)) * rng.uniform(0.01, 100, p) + rng.normal(size=p) * 10
+        if trial % 3 == 0:
+            X[:, 0] = 0.3  # a constant column: scale 1, coefficient 0
+        if trial % 4 == 0:
+            X[:, -1] = rng.random(n) < 0.2
+        y = rng.random(n) < 1 / (1 + np.exp(-(X[:, -1] - X[:, -1].mean()) / X[:, -1].std() + 1))
+        C = float(rng.choice([0.01, 0.5, 10.0]))
+        sk = outcome.candidates()["logistic"].set_params(logisticregression__C=C).fit(X, y.astype(int))
+        fast = outcome.NumpyLogistic.fit(X, y, C)
+        assert fast is not None
+        np.testing.assert_allclose(fast.coef, sk[-1].coef_[0], rtol=0, atol=1e-10)
+        assert fast.intercept == pytest.approx(sk[-1].intercept_[0], abs=1e-10)
+        np.testing.assert_allclose(fast.decision_function(X), sk.decision_function(X), rtol=0, atol=1e-9)
+    assert outcome.NumpyLogistic.fit(X, np.zeros(len(X), bool), 0.5) is None  # one outcome only
+
+
+def test_refit_falls_back_to_scikit_learn(monkeypatch):
+    t = synthetic_table()
+    assert isinstance(outcome.refit(t, "logistic"), outcome.NumpyLogistic)
+    sk = outcome.fit_estimator(t, "logistic").decision_function(outcome.matrix(t))
+    np.testing.assert_allclose(outcome.refit(t, "logistic").decision_function(outcome.matrix(t)), sk,
+                               rtol=0, atol=1e-10)
+    monkeypatch.setattr(outcome.NumpyLogistic, "fit", classmethod(lambda cls, *a, **k: None))
+    np.testing.assert_array_equal(outcome.refit(t, "logistic").decision_function(outcome.matrix(t)), sk)
+    boosting = outcome.refit(t, "boosting").decision_function(outcome.matrix(t))
+    np.testing.assert_array_equal(boosting, outcome.fit_estimator(t, "boosting").decision_function(
+        outcome.matrix(t)))
+
+
+def test_loading_the_model_and_backtest_modules_does_not_import_scikit_learn():
+    code = ("import sys; import pipeline.model.outcome, pipeline.backtest.run; "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'threadpoolctl'}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=REPO_ROOT)
+    assert out.stdout.strip() == "[]"
 
 
 def test_too_few_inspections_give_no_model_and_no_probability():

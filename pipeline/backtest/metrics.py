@@ -21,6 +21,8 @@ arbitrary order.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import pandas as pd
 from scipy import stats as sps
@@ -58,7 +60,45 @@ def auc(y, score) -> float:
 
 
 def bootstrap_auc(y, score, idx: np.ndarray) -> np.ndarray:
-    """The AUC of each resample (rows of ``idx``), vectorised by ranks."""
+    """The AUC of each resample (rows of ``idx``, indices into ``y`` and
+    ``score``), all resamples at once.
+
+    Mann-Whitney by counting, not by ranking each resample: the scores are
+    put in order once; a resample is then its number of draws of each tied
+    group of scores, by outcome, and U = sum over groups of (adverse draws) x
+    (other draws strictly below + half the other draws tied). That is the
+    rank-sum statistic with average ranks exactly (every term is a
+    half-integer, so the floating-point sums are exact and the AUC is the
+    same number to the last bit: ``_bootstrap_auc_by_ranks``, kept for
+    scores with NaN, is the reference in the tests)."""
+    y, score, idx = np.asarray(y, bool), np.asarray(score, float), np.asarray(idx, np.intp)
+    if idx.ndim != 2 or np.isnan(score).any():
+        return _bootstrap_auc_by_ranks(y, score, idx)
+    n_boot, size = idx.shape
+    _, group = np.unique(score, return_inverse=True)  # tied scores share a group, in score order
+    n_groups = int(group.max()) + 1 if len(group) else 1
+    cell = group.reshape(-1) * 2 + y  # (group, outcome) of each row
+    out = np.empty(n_boot)
+    step = max(1, (1 << 22) // (2 * n_groups))  # bound the count matrix (resamples x groups x 2)
+    for start in range(0, n_boot, step):
+        rows = idx[start:start + step]
+        k = len(rows)
+        key = cell[rows] + (np.arange(k) * (2 * n_groups))[:, None]
+        counts = np.bincount(key.ravel(), minlength=k * 2 * n_groups).reshape(k, n_groups, 2)
+        other, adverse = counts[..., 0], counts[..., 1]
+        below = np.cumsum(other, axis=1) - other
+        u = (adverse * (below + 0.5 * other)).sum(axis=1)
+        n1 = adverse.sum(axis=1)
+        n0 = size - n1
+        with np.errstate(divide="ignore", invalid="ignore"):
+            a = u / (n1 * n0)
+        out[start:start + k] = np.where((n1 > 0) & (n0 > 0), a, np.nan)
+    return out
+
+
+def _bootstrap_auc_by_ranks(y, score, idx: np.ndarray) -> np.ndarray:
+    """``bootstrap_auc`` by ranking every resample (the reference; a NaN
+    score makes its resamples' AUC NaN)."""
     y, score = np.asarray(y, bool)[idx], np.asarray(score, float)[idx]
     n1 = y.sum(axis=1)
     n0 = y.shape[1] - n1
@@ -78,7 +118,10 @@ def auc_interval(y, score, idx: np.ndarray | None = None, level: float = 0.95):
     idx = bootstrap_indices(len(y)) if idx is None else idx
     if not len(y):
         return np.nan, np.nan, np.nan
-    boots = bootstrap_auc(y, score, idx)
+    return _interval(y, score, bootstrap_auc(y, score, idx), level)
+
+
+def _interval(y, score, boots: np.ndarray, level: float = 0.95):
     low, high = _quantiles(boots, level)
     return auc(y, score), low, high
 
@@ -92,11 +135,16 @@ def _quantiles(boots: np.ndarray, level: float = 0.95) -> tuple[float, float]:
     return float(low), float(high)
 
 
+@functools.lru_cache
+def _z(level: float) -> float:
+    return sps.norm.ppf(0.5 + level / 2)
+
+
 def wilson(x: float, n: float, level: float = 0.95) -> tuple[float, float]:
     """Wilson score interval for x successes in n (x may be fractional)."""
     if n <= 0:
         return np.nan, np.nan
-    z = sps.norm.ppf(0.5 + level / 2)
+    z = _z(level)
     p = x / n
     mid = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
@@ -104,14 +152,28 @@ def wilson(x: float, n: float, level: float = 0.95) -> tuple[float, float]:
 
 
 def method_metrics(scored: pd.DataFrame, method: str, idx: np.ndarray,
-                   reference: str | None = None) -> dict:
+                   reference: str | None = None, cache: dict | None = None) -> dict:
     """One method's figures on the scored inspections (columns ``adverse``,
     ``{method}_pct``, ``{method}_top10``, ``{method}_top20``, ``{method}_pick``).
     ``reference``: another method whose AUC this one's is compared with, on
-    the same bootstrap resamples (a paired interval of the difference)."""
+    the same bootstrap resamples (a paired interval of the difference).
+    ``cache``: a dict kept across calls, so that the bootstrap AUCs of the
+    same scores and outcomes on the same resamples are computed once."""
     y = scored["adverse"].to_numpy(bool)
+
+    def boot(m: str) -> np.ndarray:
+        score = scored[f"{m}_pct"].to_numpy(float)
+        key = (y.tobytes(), score.tobytes())
+        hit = cache.get(key) if cache is not None else None
+        if hit is not None and (hit[0] is idx or np.array_equal(hit[0], idx)):
+            return hit[1]
+        b = bootstrap_auc(y, score, idx)
+        if cache is not None:
+            cache[key] = (idx, b)
+        return b
+
     pct = scored[f"{method}_pct"].to_numpy(float)
-    a, lo, hi = auc_interval(y, pct, idx)
+    a, lo, hi = _interval(y, pct, boot(method)) if len(y) else (np.nan, np.nan, np.nan)
     n, n_adv = len(y), int(y.sum())
     row = {"method": method, "n_inspections": n, "n_adverse": n_adv,
            "adverse_share": n_adv / n if n else np.nan, "auc": a, "auc_low": lo, "auc_high": hi}
@@ -128,7 +190,7 @@ def method_metrics(scored: pd.DataFrame, method: str, idx: np.ndarray,
         row[col] = row[f"{col}_low"] = row[f"{col}_high"] = np.nan
     if reference is not None and n:
         ref = scored[f"{reference}_pct"].to_numpy(float)
-        diff = bootstrap_auc(y, pct, idx) - bootstrap_auc(y, ref, idx)
+        diff = boot(method) - boot(reference)
         row["auc_gain"] = a - auc(y, ref)
         row["auc_gain_low"], row["auc_gain_high"] = _quantiles(diff)
         top, ref_top = (scored[f"{k}_top20"].to_numpy(float) * y for k in (method, reference))
@@ -149,5 +211,9 @@ def catch_curve(scored: pd.DataFrame, method: str, grid: int = 101) -> pd.DataFr
     adv = scored[scored["adverse"].astype(bool)]
     shares = np.linspace(0, 1, grid)
     pos = adv[[f"{method}_n", f"{method}_above", f"{method}_tied"]].set_axis(["n", "above", "tied"], axis=1)
-    caught = [share_in_top(pos, s * pos["n"].to_numpy()).mean() if len(adv) else np.nan for s in shares]
+    if len(adv):  # share_in_top(pos, s * n).mean() at every share s, at once
+        k = shares[:, None] * pos["n"].to_numpy()[None, :]
+        caught = np.clip((k - pos["above"].to_numpy()) / pos["tied"].to_numpy(), 0, 1).mean(axis=1)
+    else:
+        caught = np.full(grid, np.nan)
     return pd.DataFrame({"method": method, "share_inspected": shares, "share_caught": caught})

@@ -46,17 +46,21 @@ def later_outcomes(monthly: pd.DataFrame, inspections: pd.DataFrame, as_of,
 def model_logits(monthly: pd.DataFrame, inspections: pd.DataFrame, as_of, family: str) -> np.ndarray:
     """The outcome model's score for every month x service, refitted each
     month on the inspections published by then (expanding window); NaN in
-    months with too few inspections to learn from."""
+    months with too few inspections to learn from. Refitted only in months
+    that brought new outcomes; the logistic regression by ``outcome.refit``'s
+    numpy replay of scikit-learn's fit (the same scores to ~1e-14)."""
     train_all = outcome.training_table(monthly, inspections, as_of)
     published = train_all["published"].to_numpy()
+    adverse = train_all["adverse"].to_numpy(bool)
+    X, X_train = outcome.matrix(monthly), outcome.matrix(train_all)
     out = np.full(len(monthly), np.nan)
     fitted_on, est = -1, None
-    for month, idx in sorted(monthly.groupby("as_of").indices.items()):
-        n = int(np.searchsorted(published, np.datetime64(month), side="right"))
-        train = train_all.iloc[:n]
-        if not outcome.enough(train["adverse"]):
-            continue
-        if n != fitted_on:
-            est, fitted_on = outcome.fit_estimator(train, family), n
-        out[idx] = est.decision_function(outcome.matrix(monthly.iloc[idx]))
+    with outcome.one_thread():
+        for month, idx in sorted(monthly.groupby("as_of").indices.items()):
+            n = int(np.searchsorted(published, np.datetime64(month), side="right"))
+            if not outcome.enough(adverse[:n]):
+                continue
+            if n != fitted_on:  # refitted only when the month brought new outcomes
+                est, fitted_on = outcome.refit(train_all.iloc[:n], family, X_train[:n]), n
+            out[idx] = est.decision_function(X[idx])
     return out

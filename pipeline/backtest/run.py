@@ -45,7 +45,12 @@ class Backtest:
 
 def method_scores(monthly: pd.DataFrame, logit: np.ndarray, weight: float) -> pd.DataFrame:
     """Each method's score per month x service (higher = riskier)."""
-    term = pd.Series(logit, index=monthly.index).groupby(monthly["as_of"]).transform(outcome.model_term)
+    logit = np.asarray(logit, float)
+    term = np.zeros(len(monthly))  # no model that month: 0
+    for idx in monthly.groupby("as_of").indices.values():
+        if np.isfinite(logit[idx]).any():
+            term[idx] = outcome.model_term(logit[idx]).to_numpy()
+    term = pd.Series(term, index=monthly.index)
     has_model = pd.Series(np.isfinite(logit), index=monthly.index)
     return pd.DataFrame({
         # as in the refresh: without a model its term is 0
@@ -78,13 +83,16 @@ def positions(monthly: pd.DataFrame, methods: pd.DataFrame, rules: RankingRules)
 
 def metrics_table(scored: pd.DataFrame, available: pd.DataFrame, common: pd.Series) -> pd.DataFrame:
     """``backtest_metrics``: one row per sample x method."""
-    rows = []
+    rows, boots, resamples = [], {}, {}  # each computed once
     for sample in ("common", "all"):
         for m in METHODS:
             keep = available[m] & (common if sample == "common" else True)
             s = scored[keep.to_numpy()]
-            idx = mt.bootstrap_indices(len(s))
-            rows.append({"sample": sample, **mt.method_metrics(s, m, idx, reference="concern_score")})
+            if len(s) not in resamples:
+                resamples[len(s)] = mt.bootstrap_indices(len(s))
+            idx = resamples[len(s)]
+            rows.append({"sample": sample, **mt.method_metrics(s, m, idx, reference="concern_score",
+                                                               cache=boots)})
     return pd.DataFrame(rows)
 
 

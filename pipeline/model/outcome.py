@@ -19,16 +19,16 @@ out-of-time log loss; within 0.01 the logistic regression wins.
 
 from __future__ import annotations
 
+import contextlib
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.linear_model import LogisticRegression
-from sklearn.metrics import brier_score_loss, log_loss
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
-from threadpoolctl import threadpool_limits
+
+# scikit-learn and threadpoolctl are imported inside the functions that fit or
+# score: importing them takes about a second, which every load of the Dagster
+# definitions would otherwise pay.
 
 from pipeline.backtest.metrics import auc_interval
 from pipeline.model import scores
@@ -40,6 +40,11 @@ N_SPLITS, SEED, PREFER_MARGIN = 5, 0, 0.01
 
 
 def candidates() -> dict:
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
     return {
         "logistic": make_pipeline(StandardScaler(), LogisticRegression(
             C=0.5, class_weight="balanced", solver="newton-cholesky")),
@@ -69,10 +74,149 @@ def time_splits(table: pd.DataFrame, n_splits: int = N_SPLITS):
             yield train, block
 
 
+@functools.cache
+def _threadpools():
+    import sklearn.ensemble  # noqa: F401  (loads scikit-learn's OpenMP runtime, so the controller sees it)
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+@contextlib.contextmanager
+def one_thread():
+    """One thread (OpenMP and BLAS) for fitting and scoring; also a function
+    decorator. On a few hundred rows threads only contend: on 2 busy cores
+    gradient boosting fits ~10x and predicts up to ~80x slower with them, and
+    Platt's L-BFGS ~4x. The results do not depend on it (the same numbers to
+    the last bit on the demo data). The libraries are looked up once per
+    process (``threadpoolctl.threadpool_limits`` looks them up on every
+    call, ~5 ms)."""
+    with _threadpools().limit(limits=1):
+        yield
+
+
+@one_thread()
 def fit_estimator(table: pd.DataFrame, name: str):
-    # one OpenMP thread: on a few hundred rows threads only contend (10x slower on 2 cores)
-    with threadpool_limits(limits=1, user_api="openmp"):
-        return candidates()[name].fit(matrix(table), table["adverse"].to_numpy(int))
+    return candidates()[name].fit(matrix(table), table["adverse"].to_numpy(int))
+
+
+@one_thread()
+def decision(estimator, X: np.ndarray) -> np.ndarray:
+    """``estimator.decision_function(X)``: the log-odds score."""
+    return estimator.decision_function(X)
+
+
+@one_thread()
+def refit(table: pd.DataFrame, name: str, X: np.ndarray | None = None):
+    """A candidate fitted on ``table`` (``X``: its ``matrix`` if already
+    made) for the back-test's monthly refits (``pipeline.backtest.outcomes.
+    model_logits``): the logistic regression by ``NumpyLogistic``
+    (scikit-learn's own fit replayed in numpy without its per-call overhead;
+    scikit-learn itself where the replay meets anything but plain Newton
+    steps), the boosting by ``fit_estimator``."""
+    if name == "logistic":
+        lr = candidates()["logistic"][-1]
+        X = matrix(table) if X is None else X
+        est = NumpyLogistic.fit(X, table["adverse"].to_numpy(bool), lr.C, lr.tol, lr.max_iter)
+        if est is not None:
+            return est
+    return fit_estimator(table, name)
+
+
+@dataclass(eq=False)
+class NumpyLogistic:
+    """The logistic candidate (``StandardScaler`` then ``LogisticRegression(C,
+    class_weight="balanced", solver="newton-cholesky")``) fitted by the same
+    algorithm in plain numpy: under 1 ms a fit against ~4 ms for
+    scikit-learn, whose time on a few hundred rows goes on input checking.
+
+    The replay follows scikit-learn 1.9 step by step: standardisation with
+    the corrected two-pass variance (near-constant features get scale 1); the
+    objective sum(w_i loss_i) / sum(w) + ||coef||^2 / (2 C sum(w)) with
+    balanced weights w_i = n / (2 n_class(i)) and an unpenalised intercept;
+    Newton steps from zero with the same backtracking (Armijo) line search
+    and the same stopping rule (max |gradient| <= tol and half the Newton
+    decrement <= tol). So it takes the same steps and stops at the same
+    iterate: coefficients agree to rounding (~1e-15 on the demo data;
+    tests/test_outcome_model.py holds it to 1e-10 against scikit-learn). The exact optimum would
+    not do: scikit-learn's iterate at tol=1e-4 is up to ~1e-3 from it.
+    ``fit`` returns None where scikit-learn would leave plain Newton steps
+    (a singular Hessian, a failed line search, no convergence), and the
+    caller then fits scikit-learn itself."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+    coef: np.ndarray
+    intercept: float
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        return ((np.asarray(X, float) - self.mean) / self.scale) @ self.coef + self.intercept
+
+    @classmethod
+    def fit(cls, X: np.ndarray, y: np.ndarray, C: float, tol: float = 1e-4,
+            max_iter: int = 100) -> NumpyLogistic | None:
+        X, y = np.asarray(X, float), np.asarray(y, bool)
+        n, p = X.shape
+        n1 = int(y.sum())
+        if not 0 < n1 < n or np.isnan(X).any():
+            return None
+        eps = np.finfo(float).eps
+        mean = X.sum(axis=0) / n
+        dev = X - mean
+        var = ((dev**2).sum(axis=0) - dev.sum(axis=0) ** 2 / n) / n
+        scale = np.sqrt(var)
+        scale[(var <= n * eps * var + (n * mean * eps) ** 2)] = 1.0
+        Z = np.empty((n, p + 1))
+        Z[:, :p] = dev / scale
+        Z[:, p] = 1.0
+        sw = np.where(y, n / (2.0 * n1), n / (2.0 * (n - n1)))
+        sw_sum = sw.sum()
+        l2 = 1.0 / (C * sw_sum)
+        yf = y.astype(float)
+        pen = np.ones(p + 1)
+        pen[p] = 0.0  # the intercept is not penalised
+
+        def loss_grad(w, raw):
+            # half binomial deviance log(1 + e^raw) - y raw, stably
+            loss_i = np.logaddexp(0.0, raw) - yf * raw
+            prob = np.exp(-np.logaddexp(0.0, -raw))
+            g = Z.T @ (sw * (prob - yf) / sw_sum) + l2 * pen * w
+            return (sw * loss_i).sum() / sw_sum + 0.5 * l2 * (w[:p] @ w[:p]), g, prob
+
+        w, raw = np.zeros(p + 1), np.zeros(n)
+        loss, g, prob = loss_grad(w, raw)
+        for _ in range(max_iter):
+            h = sw * prob * (1 - prob) / sw_sum
+            if np.average(h <= 0, weights=sw) > 0.25:  # scikit-learn would switch to L-BFGS
+                return None
+            H = (Z.T * h) @ Z + np.diag(l2 * pen)
+            try:
+                step = np.linalg.solve(H, -g)
+            except np.linalg.LinAlgError:
+                return None
+            if not np.isfinite(step).all() or np.linalg.cond(H) > 1 / eps:
+                return None
+            g_step = g @ step
+            if g_step > 0:
+                return None
+            raw_step = Z @ step
+            t = 1.0
+            for _ in range(21):
+                w_new, raw_new = w + t * step, raw + t * raw_step
+                loss_new, g_new, prob_new = loss_grad(w_new, raw_new)
+                change = loss_new - loss
+                if change <= t * 0.00048828125 * g_step:  # Armijo, sigma = 2^-11
+                    break
+                if abs(change) <= abs(loss * 16 * eps) and np.abs(g_new).sum() < np.abs(g).sum():
+                    break
+                t *= 0.5
+            else:
+                return None
+            decrement = step @ H @ step
+            w, raw, loss, g, prob = w_new, raw_new, loss_new, g_new, prob_new
+            if np.abs(g).max() <= tol and 0.5 * decrement <= tol:
+                return cls(mean, scale, w[:p], float(w[p]))
+        return None
 
 
 def matrix(df: pd.DataFrame) -> np.ndarray:
@@ -80,8 +224,11 @@ def matrix(df: pd.DataFrame) -> np.ndarray:
     return df[FEATURES].to_numpy(float)
 
 
+@one_thread()
 def platt(score, y) -> tuple[float, float]:
     """Platt scaling: p = 1 / (1 + exp(-(a * score + b)))."""
+    from sklearn.linear_model import LogisticRegression
+
     lr = LogisticRegression(C=1e6).fit(np.asarray(score, float).reshape(-1, 1), np.asarray(y, int))
     return float(lr.coef_[0, 0]), float(lr.intercept_[0])
 
@@ -90,13 +237,16 @@ def sigmoid(x):
     return 1.0 / (1.0 + np.exp(-np.asarray(x, float)))
 
 
+@one_thread()
 def cross_validate(table: pd.DataFrame, name: str) -> tuple[dict, pd.DataFrame]:
     """Out-of-time scores, their calibrated probabilities, and the metrics."""
+    from sklearn.metrics import brier_score_loss, log_loss
+
     oof = []
     for b, (train, test) in enumerate(time_splits(table)):
         est = fit_estimator(table.iloc[train], name)
         part = table.iloc[test][["published", "as_of", "adverse"]].assign(
-            block=b, score=est.decision_function(matrix(table.iloc[test])))
+            block=b, score=decision(est, matrix(table.iloc[test])))
         earlier = pd.concat(oof) if oof else part.iloc[0:0]
         earlier = earlier[earlier["published"] <= part["as_of"].min()]
         part["probability"] = np.nan  # the first block only starts the calibration
@@ -141,10 +291,11 @@ class OutcomeModel:
     def probability(self, X: pd.DataFrame) -> pd.Series:
         if not self.fitted:
             return pd.Series(np.nan, index=X.index, name="adverse_probability")
-        p = sigmoid(np.polyval(self.calibration, self.estimator.decision_function(matrix(X))))
+        p = sigmoid(np.polyval(self.calibration, decision(self.estimator, matrix(X))))
         return pd.Series(p, index=X.index, name="adverse_probability")
 
 
+@one_thread()
 def fit(table: pd.DataFrame) -> OutcomeModel:
     """Cross-validate both candidates in time order, choose one, refit it on
     every row and calibrate it on its out-of-time scores."""
