@@ -268,14 +268,6 @@ def test_svg_axis_ticks_are_round_numbers():
     assert svg.esc("a&b<c>'d\"") == "a&amp;b&lt;c&gt;&#39;d&quot;"
 
 
-def test_definitions_load_without_matplotlib():
-    code = ("import sys; from pipeline.definitions import defs; "
-            "print(sorted(m for m in sys.modules if 'matplotlib' in m))")
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "[]", "the refresh's charts are SVG; matplotlib is for the notebooks"
-
-
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_notebook_executes_cleanly_and_is_committed_without_outputs(demo, path, monkeypatch, tmp_path):
     db, _ = demo

@@ -50,3 +50,15 @@ def test_dagster_cli_validates_the_definitions(tmp_path):
     out = subprocess.run([dagster, "definitions", "validate"],
                          cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=180)
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_loading_the_definitions_imports_no_heavy_library():
+    """`dagster dev` loads the definitions first: scikit-learn, SciPy and
+    matplotlib (the notebooks' plots) are imported only by the steps that use them."""
+    code = ("import sys; from pipeline.definitions import defs; defs.resolve_job_def('monthly_refresh'); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & "
+            "{'sklearn', 'scipy', 'matplotlib', 'threadpoolctl', 'openpyxl'}))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[]"

@@ -3,15 +3,11 @@ cross-validation only, class imbalance handled, calibrated, deterministic."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-
 import numpy as np
 import pandas as pd
 import pytest
 
 from pipeline.model import outcome, scores
-from pipeline.settings import REPO_ROOT
 from tests import factories
 
 
@@ -134,31 +130,3 @@ def test_refit_falls_back_to_scikit_learn(monkeypatch):
     boosting = outcome.refit(t, "boosting").decision_function(outcome.matrix(t))
     np.testing.assert_array_equal(boosting, outcome.fit_estimator(t, "boosting").decision_function(
         outcome.matrix(t)))
-
-
-def test_loading_the_model_and_backtest_modules_does_not_import_scikit_learn():
-    code = ("import sys; import pipeline.model.outcome, pipeline.backtest.run; "
-            "print(sorted({m.split('.')[0] for m in sys.modules} & {'sklearn', 'threadpoolctl'}))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                         cwd=REPO_ROOT)
-    assert out.stdout.strip() == "[]"
-
-
-def test_too_few_inspections_give_no_model_and_no_probability():
-    t = synthetic_table(n=25)
-    m = outcome.fit(t)
-    assert not m.fitted and "too few" in m.reason
-    assert m.probability(t).isna().all()
-
-
-def test_blend_adds_the_model_only_at_its_weight():
-    svc = factories.services(6)
-    scored = pd.DataFrame({"yjs_id": svc["yjs_id"], "concern_score": [3.0, 2.0, 1.0, 0.0, -1.0, -2.0],
-                           "concern_sd": 0.1, "rank": range(1, 7), "rank_low": range(1, 7),
-                           "rank_high": range(1, 7)})
-    prob = pd.Series([0.1, 0.1, 0.1, 0.1, 0.1, 0.99], index=svc["yjs_id"])
-    assert outcome.blend(scored, prob, 0.0) is scored
-    b = outcome.blend(scored, prob, 5.0)
-    assert b["yjs_id"].iloc[0] == "svc-05" and b["rank"].tolist() == list(range(1, 7))
-    assert (b["rank_low"] <= b["rank"]).all() and (b["rank"] <= b["rank_high"]).all()
-    assert b["concern_score"].is_monotonic_decreasing

@@ -218,3 +218,9 @@ def test_exact_limits_widen_as_the_denominator_shrinks(small, factor, p0, family
     lo_s, hi_s = stats.exact_limits(small, p0, family, stats.Z95 * widen)
     lo_l, hi_l = stats.exact_limits(big, p0, family, stats.Z95 * widen)
     assert hi_s + 1.0 / small >= hi_l and lo_s - 1.0 / small <= lo_l
+
+
+def test_the_control_limit_z_values_are_the_normal_quantiles():
+    from scipy.stats import norm
+
+    assert stats.Z95 == norm.ppf(0.975) and stats.Z998 == norm.ppf(0.999)

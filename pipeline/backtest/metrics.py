@@ -25,7 +25,8 @@ import functools
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
+
+from pipeline.model.stats import scipy_stats
 
 N_BOOT = 2000
 SEED = 20121
@@ -102,7 +103,7 @@ def _bootstrap_auc_by_ranks(y, score, idx: np.ndarray) -> np.ndarray:
     y, score = np.asarray(y, bool)[idx], np.asarray(score, float)[idx]
     n1 = y.sum(axis=1)
     n0 = y.shape[1] - n1
-    r = sps.rankdata(score, axis=1)
+    r = scipy_stats().rankdata(score, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         a = ((r * y).sum(axis=1) - n1 * (n1 + 1) / 2) / (n1 * n0)
     return np.where((n1 > 0) & (n0 > 0), a, np.nan)
@@ -137,7 +138,7 @@ def _quantiles(boots: np.ndarray, level: float = 0.95) -> tuple[float, float]:
 
 @functools.lru_cache
 def _z(level: float) -> float:
-    return sps.norm.ppf(0.5 + level / 2)
+    return scipy_stats().norm.ppf(0.5 + level / 2)
 
 
 def wilson(x: float, n: float, level: float = 0.95) -> tuple[float, float]:

@@ -28,10 +28,19 @@ Goldstein H, Spiegelhalter DJ (1996). League tables and their limitations.
 from __future__ import annotations
 
 import numpy as np
-from scipy import stats as sps
 
-Z95 = float(sps.norm.ppf(0.975))  # 1.959964
-Z998 = float(sps.norm.ppf(0.999))  # 3.090232
+Z95 = 1.959963984540054  # scipy.stats.norm.ppf(0.975) (tests/test_stats.py)
+Z998 = 3.090232306167813  # scipy.stats.norm.ppf(0.999)
+
+
+def scipy_stats():
+    """``scipy.stats``, imported on first use, so that loading the Dagster
+    definitions (what ``dagster dev`` does first) does not pay for it."""
+    from scipy import stats
+
+    return stats
+
+
 BANDS = ("high_99.8", "high_95", "within", "low_95", "low_99.8")
 
 
@@ -78,7 +87,7 @@ def overdispersed(phi: float, n: int, alpha: float = 0.05) -> bool:
     at level ``alpha`` (Spiegelhalter 2005, QSHC)."""
     if n < 3 or not np.isfinite(phi):
         return False
-    return bool(n * phi > sps.chi2.ppf(1.0 - alpha, n - 1))
+    return bool(n * phi > scipy_stats().chi2.ppf(1.0 - alpha, n - 1))
 
 
 def dl_tau2(z, se, phi: float | None = None) -> float:
@@ -202,7 +211,7 @@ def funnel_limits(denominator, p0: float, family: str, z: float, tau2: float = 0
 
 
 def _dist(family: str, mean, n):
-    return sps.poisson(mean) if family == "poisson" else sps.binom(n, mean)
+    return scipy_stats().poisson(mean) if family == "poisson" else scipy_stats().binom(n, mean)
 
 
 def _mid_p(k, mean, n, family: str):
@@ -273,12 +282,12 @@ def exact_z(observed, denominator, p0, family: str):
     with np.errstate(invalid="ignore", divide="ignore"):
         if family == "poisson":
             lower = _mid_p(o, d, None, family)
-            upper = sps.poisson.sf(o, d) + 0.5 * sps.poisson.pmf(o, d)
+            upper = scipy_stats().poisson.sf(o, d) + 0.5 * scipy_stats().poisson.pmf(o, d)
         else:
             n = np.where(d > 0, d, 1)
             lower = _mid_p(o, p0, n, family)
-            upper = sps.binom.sf(o, n, p0) + 0.5 * sps.binom.pmf(o, n, p0)
-        z = np.where(lower < 0.5, sps.norm.ppf(lower), sps.norm.isf(upper))
+            upper = scipy_stats().binom.sf(o, n, p0) + 0.5 * scipy_stats().binom.pmf(o, n, p0)
+        z = np.where(lower < 0.5, scipy_stats().norm.ppf(lower), scipy_stats().norm.isf(upper))
     return np.where((d > 0) & np.isfinite(o), z, np.nan)
 
 
@@ -322,7 +331,7 @@ def _exact_limits(d, p0, family, z):
         a, b = _mid_q(lo_k, mean, n, family), _mid_q(lo_k + 1, mean, n, family)
         return np.clip(lo_k + (a - s) / np.where(a > b, a - b, 1), 0, top)
 
-    tail = sps.norm.sf(z)
+    tail = scipy_stats().norm.sf(z)
     upper = upper_count(tail) / d
     lower = lower_count(tail) / d
     return lower, upper
@@ -337,10 +346,10 @@ def rate_interval(observed, denominator, family: str, level: float = 0.95):
     a = 1.0 - level
     with np.errstate(invalid="ignore", divide="ignore"):
         if family == "poisson":
-            lo = np.where(o > 0, sps.chi2.ppf(a / 2, 2 * o) / 2, 0.0)
-            hi = sps.chi2.ppf(1 - a / 2, 2 * o + 2) / 2
+            lo = np.where(o > 0, scipy_stats().chi2.ppf(a / 2, 2 * o) / 2, 0.0)
+            hi = scipy_stats().chi2.ppf(1 - a / 2, 2 * o + 2) / 2
             return lo / d, hi / d
-        z = sps.norm.ppf(1 - a / 2)
+        z = scipy_stats().norm.ppf(1 - a / 2)
         p = o / d
         centre = (p + z**2 / (2 * d)) / (1 + z**2 / d)
         half = z / (1 + z**2 / d) * np.sqrt(p * (1 - p) / d + z**2 / (4 * d**2))
