@@ -115,6 +115,7 @@ def _back_transform(v, national, multiplier: float, family: str):
     return np.sin(np.clip(v, 0, np.pi / 2)) ** 2 * multiplier
 
 
+WINDOW_COLUMNS = ["yjs_id", "period_end", "period_months", "numerator", "denominator", "expected"]
 EVIDENCE_COLUMNS = [
     "yjs_id", "indicator", "window_end", "window_months", "periods_used", "rate", "national_rate",
     "z", "band", "shrunk_rate", "shrunk_rate_low", "shrunk_rate_high", "e", "e_sd", "tau2", "phi",
@@ -159,7 +160,7 @@ def evidence_at_cuts(panel: pd.DataFrame, cuts: dict[str, list], window_months: 
     for ind in INDICATORS:
         if ind.key not in cuts:
             continue
-        rows = panel[(panel["indicator"] == ind.key) & (panel["denominator"] > 0)]
+        rows = panel.loc[(panel["indicator"] == ind.key) & (panel["denominator"] > 0), WINDOW_COLUMNS]
         w = window_rows(rows, cuts[ind.key], window_months)
         if w.empty:
             continue
