@@ -7,6 +7,7 @@ from __future__ import annotations
 import shutil
 
 import dagster as dg
+import duckdb
 import pandas as pd
 import pytest
 
@@ -145,6 +146,80 @@ def test_cli_exits_non_zero_with_one_line_when_a_blocking_check_fails(tmp_path):
     assert len(lines) == 1 and checks.LATEST_PERIOD_COMPLETE in lines[0], out.stderr
     assert lines[0].startswith("refresh stopped by check") and "of 155 services" in lines[0], lines[0]
     assert not db.exists()
+
+
+def _counting_connects(monkeypatch) -> list[str]:
+    """Paths opened read-only (as the checks open the warehouse) from now on."""
+    opened, real = [], duckdb.connect
+
+    def connect(path=":memory:", *args, **kwargs):
+        if kwargs.get("read_only"):
+            opened.append(str(path))
+        return real(path, *args, **kwargs)
+
+    monkeypatch.setattr(checks.duckdb, "connect", connect)
+    return opened
+
+
+def _run_checks(db, *keys: dg.AssetCheckKey):
+    """Only the given checks of the monthly job, on the published warehouse ``db``."""
+    from pipeline.definitions import defs
+
+    job = defs.resolve_job_def("monthly_refresh").get_subset(asset_selection=set(), asset_check_selection=set(keys))
+    config = {"data_dir": str(DEMO_DIR), "warehouse": str(db), "as_of": AS_OF}
+    return job.execute_in_process(run_config={"resources": {"settings": {"config": config}}},
+                                  instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+
+
+PUBLISHED = (checks.PUBLISHED_KEYS_UNIQUE, checks.PUBLISHED_ONE_ROW_PER_SERVICE,
+             checks.PUBLISHED_SERVICES_MAPPED, checks.PUBLISHED_VIEWS_ANSWER)
+
+
+def test_the_checks_on_the_published_file_open_it_once(published, monkeypatch):
+    *_, db, _ = published
+    opened = _counting_connects(monkeypatch)
+    result = _run_checks(db, *(dg.AssetCheckKey(dg.AssetKey("warehouse"), name) for name in PUBLISHED))
+    assert result.success and opened == [str(db)]
+    found = evaluations(result)
+    assert sorted(name for _, name in found) == sorted(PUBLISHED) and all(e.passed for e in found.values())
+    assert found[("warehouse", checks.PUBLISHED_VIEWS_ANSWER)].description == "3 views answer"
+
+
+def test_a_published_check_still_runs_on_its_own(published):
+    *_, db, _ = published
+    result = _run_checks(db, dg.AssetCheckKey(dg.AssetKey("warehouse"), checks.PUBLISHED_SERVICES_MAPPED))
+    assert result.success and list(evaluations(result)) == [("warehouse", checks.PUBLISHED_SERVICES_MAPPED)]
+
+
+def test_the_quarantine_checks_read_the_published_file_once(published, monkeypatch, tmp_path):
+    *_, db, _ = published
+    copy = shutil.copy(db, tmp_path / "w.duckdb")
+    opened = _counting_connects(monkeypatch)
+    settings = RefreshSettings(warehouse=str(copy))
+    counts = {source: checks._published_quarantine(settings, source) for source in checks.SOURCES}
+    assert opened == [str(copy)] and counts["first_time_entrants"] == 1 and counts["services"] == 0
+    with duckdb.connect(str(copy)) as con:  # a new file version is read again
+        con.execute("DELETE FROM quarantine")
+    assert checks._published_quarantine(settings, "first_time_entrants") == 0 and len(opened) == 2
+    assert checks._published_quarantine(RefreshSettings(warehouse=str(tmp_path / "none.duckdb")), "custody") is None
+
+
+def test_published_rules_count_duplicate_keys_unmapped_services_and_broken_views():
+    with duckdb.connect() as con:
+        for table, keys in q.TABLE_KEYS.items():
+            con.execute(f"CREATE TABLE {table} AS SELECT * FROM (VALUES ({', '.join(['1'] * len(keys))})) "
+                        f"t({', '.join(keys)})")
+        con.execute("INSERT INTO services VALUES (1)")
+        con.execute("CREATE TABLE gone AS SELECT 1 AS x")
+        con.execute("CREATE VIEW broken AS SELECT * FROM gone")
+        con.execute("DROP TABLE gone")
+        con.execute("CREATE VIEW fine AS SELECT * FROM services")
+        assert q.published_duplicate_keys(con) == {t: int(t == "services") for t in q.TABLE_KEYS}
+        rows, problems = q.view_row_counts(con)
+    assert rows == {"fine": 2} and len(problems) == 1 and problems[0].startswith("broken: ")
+    s = pd.DataFrame({"yjs_id": ["a", "b", "c"], "la_codes": ["E1", " ", None],
+                      "population_10_17": [1.0, None, 3.0]})
+    assert q.services_without_la_or_population(s) == (["b", "c"], ["b"])
 
 
 # --- the sensor ------------------------------------------------------------

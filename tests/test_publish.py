@@ -67,6 +67,20 @@ def test_history_keeps_one_snapshot_per_as_of(tmp_path):
     assert feb["concern_score"].min() == 10
 
 
+def test_history_read_under_the_lock_is_not_read_again(tmp_path, monkeypatch):
+    db = tmp_path / "w.duckdb"
+    wh.publish(db, {"inspection_targets": targets("2025-01-01")})
+    with pytest.raises(ValueError, match="refresh_lock"):  # read without the lock: may be stale
+        wh.publish(db, {"inspection_targets": targets("2025-02-01")}, history=None)
+    with wh.refresh_lock(db):
+        history = wh.read_tables(db, [wh.HISTORY_TABLE])[wh.HISTORY_TABLE]
+        monkeypatch.setattr(wh, "read_table", lambda *a: pytest.fail("the history was read twice"))
+        counts = wh.publish(db, {"inspection_targets": targets("2025-02-01")}, history=history)
+    assert counts["ranking_history"] == 6
+    merged = wh.read_tables(db, [wh.HISTORY_TABLE])[wh.HISTORY_TABLE]
+    assert sorted(pd.to_datetime(merged["as_of"]).dt.strftime("%Y-%m").unique()) == ["2025-01", "2025-02"]
+
+
 def test_a_reader_open_during_publish_keeps_its_snapshot(tmp_path):
     db = tmp_path / "w.duckdb"
     wh.publish(db, {"inspection_targets": targets("2025-01-01", offset=0)})
@@ -206,3 +220,62 @@ def test_readers_connecting_while_the_file_is_swapped_never_fail(tmp_path):
     errors = [a["error"] for a in answers if not a["ok"]]
     assert not errors, errors[:3]
     assert len({a["row"][4] for a in answers}) > 5  # they saw many of the 16 versions
+
+
+# --- the Excel export ------------------------------------------------------
+
+def _cells(path):
+    """Every cell's value, type, number format and look, per sheet, as openpyxl reads them."""
+    import openpyxl
+
+    book, out = openpyxl.load_workbook(path), {}
+    for sheet in book.worksheets:
+        widths = {k: d.width for k, d in sheet.column_dimensions.items() if d.customWidth}
+        out[sheet.title] = (sheet.dimensions, sheet.freeze_panes, widths, [
+            (c.coordinate, c.value, c.data_type, c.number_format, bool(c.font.b),
+             tuple(getattr(c.border, side).style for side in ("left", "right", "top", "bottom")),
+             c.alignment.horizontal, c.alignment.vertical, bool(c.alignment.wrap_text))
+            for row in sheet.iter_rows() for c in row])
+    return out
+
+
+def test_the_workbook_reads_as_pandas_and_openpyxl_wrote_it(tmp_path):
+    """The exports' own xlsx writer gives the cells, formats, header style,
+    widths and frozen panes that DataFrame.to_excel (openpyxl) gave."""
+    import datetime as dt
+
+    import numpy as np
+    from openpyxl.styles import Alignment
+
+    from pipeline.report import exports as ex
+
+    df = pd.DataFrame({
+        "rank": [1, 2, 3, 4], "score": [1.0, np.nan, np.inf, -np.inf],
+        "tiny": [1e-300, -0.0, 1.2345678901234567e17, 0.1 + 0.2], "flag": [True, False, True, False],
+        "mixed": ["a", np.int64(3), None, np.nan],
+        "when": pd.to_datetime(["2026-01-01", None, "1900-02-28 12:30", "2026-11-01 23:59:59.5"],
+                               format="mixed"),
+        "day": [dt.date(2026, 1, 2), None, dt.date(1900, 1, 1), dt.date(2000, 2, 29)],
+        "reasons": ['x & <y> "q"', "  lead", "trail  ", None],
+        "text": ["   ", "line\nbreak", "é ü 😀", "x" * 40_000]})
+    ours = tmp_path / "ours.xlsx"
+    ex._write_xlsx(ours, {"fitted": ex._fitted(df), "plain": (df, {1: 22, 2: 100}, False, set())})
+
+    theirs = tmp_path / "theirs.xlsx"
+    with pd.ExcelWriter(theirs, engine="openpyxl") as xl:  # how the exports were written before
+        df.to_excel(xl, sheet_name="fitted", index=False)
+        sheet = xl.sheets["fitted"]
+        for i, col in enumerate(df.columns, start=1):
+            letter = sheet.cell(row=1, column=i).column_letter
+            sheet.column_dimensions[letter].width = ex.WIDTHS.get(col, max(10, min(40, len(col) + 2)))
+            if col == "reasons":
+                for cell in sheet[letter][1:]:
+                    cell.alignment = Alignment(wrap_text=True, vertical="top")
+        sheet.freeze_panes = "B2"
+        df.to_excel(xl, sheet_name="plain", index=False)
+        xl.sheets["plain"].column_dimensions["A"].width = 22
+        xl.sheets["plain"].column_dimensions["B"].width = 100
+
+    assert _cells(ours) == _cells(theirs)
+    for name, frame in pd.read_excel(theirs, sheet_name=None).items():
+        pd.testing.assert_frame_equal(pd.read_excel(ours, sheet_name=name), frame)

@@ -4,9 +4,18 @@ Blocking checks sit on the in-memory assets upstream of ``warehouse``: an
 ERROR there skips publication, so a bad month never replaces a good
 warehouse. Checks on ``warehouse`` read the published file read-only and gate
 the exports. The rules themselves are in ``pipeline.report.quality``.
+
+Checks that read the same inputs run together, one step per group (a
+``multi_asset_check``), each still reported under its own name: every step
+costs Dagster a start, input loads and events, and the checks on the
+published file then open it once. A group runs only the checks selected
+(``can_subset``), so each can still be run on its own from the UI.
 """
 
 from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator
 
 import dagster as dg
 import duckdb
@@ -41,34 +50,40 @@ def _result(problems: list[str], ok: str, **metadata) -> dg.AssetCheckResult:
                                metadata=metadata)
 
 
-@dg.asset_check(asset="services", name=SERVICES_MAPPED, blocking=True, description=(
-    "Every service has at least one local authority with a valid GSS code; no LA is in two services."))
+def _key(asset: str, name: str) -> dg.AssetCheckKey:
+    return dg.AssetCheckKey(dg.AssetKey(asset), name)
+
+
+def _run(context, rules: dict[dg.AssetCheckKey, Callable[[], dg.AssetCheckResult]]) -> list[dg.AssetCheckResult]:
+    """The selected rules' results, each under its check's asset and name."""
+    out = []
+    for key, rule in rules.items():
+        if key in context.selected_asset_check_keys:
+            r = rule()
+            out.append(dg.AssetCheckResult(asset_key=key.asset_key, check_name=key.name, passed=r.passed,
+                                           severity=r.severity, description=r.description, metadata=r.metadata))
+    return out
+
+
+# --- the rules on the assets' values ----------------------------------------
+
 def services_mapped(services: ingest.Ingested) -> dg.AssetCheckResult:
     t = services.table
     return _result(q.unmapped_services(t), f"{t['yjs_id'].nunique()} services, {len(t)} LAs")
 
 
-@dg.asset_check(asset="indicator_values", name=UNIQUE_KEYS, blocking=True, description=(
-    "One row per service x indicator x period."))
 def indicator_values_unique(indicator_values: pd.DataFrame) -> dg.AssetCheckResult:
     dup = q.duplicate_keys(indicator_values, q.TABLE_KEYS["indicator_values"])
     return dg.AssetCheckResult(passed=dup.empty, metadata={"duplicates": _md(dup)},
                                description=f"{len(dup)} duplicated keys" if len(dup) else "keys unique")
 
 
-@dg.asset_check(asset="indicator_values", name=RATES_PLAUSIBLE, blocking=True, description=(
-    "Rates within believable ranges (FTE 0-5,000 per 100,000; reoffending 0-100%; custody 0-20 "
-    "per 1,000); counts not negative; reoffenders not more than the cohort."))
 def rates_plausible(indicator_values: pd.DataFrame) -> dg.AssetCheckResult:
     bad = q.implausible_rates(indicator_values)
     return dg.AssetCheckResult(passed=bad.empty, metadata={"rows": _md(bad)},
                                description=f"{len(bad)} implausible rows" if len(bad) else "all plausible")
 
 
-@dg.asset_check(asset="indicator_values", name=LATEST_PERIOD_COMPLETE, blocking=True,
-                additional_ins={"services": dg.AssetIn("services")}, description=(
-    "Most services have a value in each indicator's latest period: a warning below 80%, "
-    "an error (publication stopped) below 50%, which means a partial file."))
 def latest_period_complete(indicator_values: pd.DataFrame, services: ingest.Ingested) -> dg.AssetCheckResult:
     cov = q.latest_period_coverage(indicator_values, services.table["yjs_id"].nunique())
     low = cov[cov["share"] < COMPLETE_WARN]
@@ -79,6 +94,96 @@ def latest_period_complete(indicator_values: pd.DataFrame, services: ingest.Inge
                                description=text or "every latest period is complete")
 
 
+@functools.lru_cache(maxsize=4)
+def _quarantined_per_source(path: str, _inode: int, _size: int, _mtime_ns: int) -> dict[str, int] | None:
+    """Rows per source in the quarantine table of the warehouse at ``path``,
+    or None when it is not a warehouse of this project (yet). Cached per
+    file version (inode, size, mtime: publication swaps a new file in), so
+    the quarantine checks read the published file once."""
+    try:
+        with duckdb.connect(path, read_only=True) as con:
+            rows = con.execute("SELECT source, count(*) FROM quarantine GROUP BY source").fetchall()
+    except duckdb.Error:  # nothing to compare with
+        return None
+    return {source: int(n) for source, n in rows}
+
+
+def _published_quarantine(settings: RefreshSettings, source: str) -> int | None:
+    path = settings.warehouse_path()
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    counts = _quarantined_per_source(str(path), st.st_ino, st.st_size, st.st_mtime_ns)
+    return None if counts is None else counts.get(source, 0)
+
+
+def quarantine_not_growing(settings: RefreshSettings, source: str,
+                           ingested: ingest.Ingested) -> dg.AssetCheckResult:
+    now, before = len(ingested.quarantine), _published_quarantine(settings, source)
+    grew = before is not None and now > before
+    text = (f"{now} rows quarantined, {before} in the published warehouse" if before is not None
+            else f"{now} rows quarantined; no published warehouse to compare with")
+    return dg.AssetCheckResult(passed=not grew, severity=WARN, description=text,
+                               metadata={"quarantined": now, "published": before if before is not None else -1})
+
+
+def _quarantine_spec(source: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(QUARANTINE_NOT_GROWING, asset=source, blocking=True, description=(
+        f"Warns (never blocks) when more {source} rows are quarantined than in the published "
+        "warehouse, so new rejects are noticed; see the quarantine table for why."))
+
+
+# --- the checks on the in-memory assets -------------------------------------
+
+@dg.multi_asset_check(name="services_checks", can_subset=True, ins={"services": dg.AssetIn("services")}, specs=[
+    dg.AssetCheckSpec(SERVICES_MAPPED, asset="services", blocking=True, description=(
+        "Every service has at least one local authority with a valid GSS code; no LA is in two services.")),
+    _quarantine_spec("services"),
+])
+def services_checks(context, settings: RefreshSettings, services: ingest.Ingested) -> Iterator[dg.AssetCheckResult]:
+    yield from _run(context, {
+        _key("services", SERVICES_MAPPED): lambda: services_mapped(services),
+        _key("services", QUARANTINE_NOT_GROWING): lambda: quarantine_not_growing(settings, "services", services),
+    })
+
+
+@dg.multi_asset_check(name="quarantine_checks", can_subset=True,
+                      ins={source: dg.AssetIn(source) for source in SOURCES[1:]},
+                      specs=[_quarantine_spec(source) for source in SOURCES[1:]])
+def quarantine_checks(context, settings: RefreshSettings, population: ingest.Ingested,
+                      first_time_entrants: ingest.Ingested, reoffending: ingest.Ingested,
+                      custody: ingest.Ingested, inspections: ingest.Ingested) -> Iterator[dg.AssetCheckResult]:
+    ingested = {"population": population, "first_time_entrants": first_time_entrants,
+                "reoffending": reoffending, "custody": custody, "inspections": inspections}
+    yield from _run(context, {
+        _key(source, QUARANTINE_NOT_GROWING): functools.partial(quarantine_not_growing, settings, source, value)
+        for source, value in ingested.items()})
+
+
+@dg.multi_asset_check(
+    name="indicator_values_checks", can_subset=True,
+    ins={"indicator_values": dg.AssetIn("indicator_values"), "services": dg.AssetIn("services")}, specs=[
+        dg.AssetCheckSpec(UNIQUE_KEYS, asset="indicator_values", blocking=True, description=(
+            "One row per service x indicator x period.")),
+        dg.AssetCheckSpec(RATES_PLAUSIBLE, asset="indicator_values", blocking=True, description=(
+            "Rates within believable ranges (FTE 0-5,000 per 100,000; reoffending 0-100%; custody 0-20 "
+            "per 1,000); counts not negative; reoffenders not more than the cohort.")),
+        dg.AssetCheckSpec(LATEST_PERIOD_COMPLETE, asset="indicator_values", blocking=True,
+                          additional_deps=["services"], description=(
+            "Most services have a value in each indicator's latest period: a warning below 80%, "
+            "an error (publication stopped) below 50%, which means a partial file.")),
+    ])
+def indicator_values_checks(context, indicator_values: pd.DataFrame,
+                            services: ingest.Ingested) -> Iterator[dg.AssetCheckResult]:
+    values = indicator_values
+    yield from _run(context, {
+        _key("indicator_values", UNIQUE_KEYS): lambda: indicator_values_unique(values),
+        _key("indicator_values", RATES_PLAUSIBLE): lambda: rates_plausible(values),
+        _key("indicator_values", LATEST_PERIOD_COMPLETE): lambda: latest_period_complete(values, services),
+    })
+
+
 @dg.asset_check(asset="inspection_targets", name=ONE_ROW_PER_SERVICE, blocking=True,
                 additional_ins={"services": dg.AssetIn("services")}, description=(
     "Every service ranked exactly once, ranks 1..n, each inside its 90% interval, with reasons."))
@@ -87,79 +192,50 @@ def one_row_per_service(inspection_targets: pd.DataFrame, services: ingest.Inges
     return _result(problems, f"{len(inspection_targets)} services ranked once each")
 
 
-def _published_quarantine(settings: RefreshSettings, source: str) -> int | None:
-    path = settings.warehouse_path()
-    if not path.exists():
-        return None
-    try:
-        with duckdb.connect(str(path), read_only=True) as con:
-            return con.execute("SELECT count(*) FROM quarantine WHERE source = ?", [source]).fetchone()[0]
-    except duckdb.Error:  # not a warehouse of this project (yet): nothing to compare with
-        return None
+# --- the checks on the published file: one read-only connection -------------
 
-
-def _quarantine_check(source: str) -> dg.AssetChecksDefinition:
-    @dg.asset_check(asset=source, name=QUARANTINE_NOT_GROWING, blocking=True, description=(
-        f"Warns (never blocks) when more {source} rows are quarantined than in the published "
-        "warehouse, so new rejects are noticed; see the quarantine table for why."))
-    def _check(settings: RefreshSettings, ingested: ingest.Ingested) -> dg.AssetCheckResult:
-        now, before = len(ingested.quarantine), _published_quarantine(settings, source)
-        grew = before is not None and now > before
-        text = (f"{now} rows quarantined, {before} in the published warehouse" if before is not None
-                else f"{now} rows quarantined; no published warehouse to compare with")
-        return dg.AssetCheckResult(passed=not grew, severity=WARN, description=text,
-                                   metadata={"quarantined": now, "published": before if before is not None else -1})
-    return _check
-
-
-quarantine_checks = [_quarantine_check(source) for source in SOURCES]
-
-
-def _published(settings: RefreshSettings, sql: str) -> pd.DataFrame:
-    with duckdb.connect(str(settings.warehouse_path()), read_only=True) as con:
-        return con.execute(sql).df()
-
-
-@dg.asset_check(asset="warehouse", name=PUBLISHED_KEYS_UNIQUE, blocking=True, description=(
-    "Each published table has one row per key (services, indicator_values, indicator_dispersion, "
-    "indicator_evidence, inspection_targets, ranking_history)."))
-def published_keys_unique(settings: RefreshSettings) -> dg.AssetCheckResult:
-    counts = {}
-    for table, keys in q.TABLE_KEYS.items():
-        cols = ", ".join(keys)
-        counts[table] = int(_published(settings, f"SELECT count(*) AS n FROM (SELECT {cols} FROM {table} "
-                                                 f"GROUP BY ALL HAVING count(*) > 1)")["n"].iloc[0])
+def _published_keys_unique(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
+    counts = q.published_duplicate_keys(con)
     problems = [f"{t}: {n} duplicated keys" for t, n in counts.items() if n]
-    return _result(problems, "every key unique", **{t: n for t, n in counts.items()})
+    return _result(problems, "every key unique", **counts)
 
 
-@dg.asset_check(asset="warehouse", name=PUBLISHED_ONE_ROW_PER_SERVICE, blocking=True, description=(
-    "The published inspection_targets ranks every service in services exactly once."))
-def published_one_row_per_service(settings: RefreshSettings) -> dg.AssetCheckResult:
-    ranked = _published(settings, "SELECT * FROM inspection_targets")
-    ids = _published(settings, "SELECT yjs_id FROM services")["yjs_id"]
+def _published_one_row_per_service(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
+    ranked = con.execute("SELECT * FROM inspection_targets").df()
+    ids = con.execute("SELECT yjs_id FROM services").df()["yjs_id"]
     return _result(q.ranked_list_problems(ranked, ids), f"{len(ranked)} services ranked once each")
 
 
-@dg.asset_check(asset="warehouse", name=PUBLISHED_SERVICES_MAPPED, description=(
-    "Every published service lists its local authorities (la_codes) and has a population aged 10-17."))
-def published_services_mapped(settings: RefreshSettings) -> dg.AssetCheckResult:
-    s = _published(settings, "SELECT yjs_id, la_codes, population_10_17 FROM services")
-    no_la = s.loc[s["la_codes"].fillna("").str.strip() == "", "yjs_id"].tolist()
-    no_pop = s.loc[s["population_10_17"].isna(), "yjs_id"].tolist()
+def _published_services_mapped(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
+    s = con.execute("SELECT yjs_id, la_codes, population_10_17 FROM services").df()
+    no_la, no_pop = q.services_without_la_or_population(s)
     problems = ([f"no local authority: {', '.join(no_la[:5])}"] if no_la else []) + \
                ([f"no population: {', '.join(no_pop[:5])}"] if no_pop else [])
     return _result(problems, f"{len(s)} services mapped", without_la=len(no_la), without_population=len(no_pop))
 
 
-@dg.asset_check(asset="warehouse", name=PUBLISHED_VIEWS_ANSWER, description=(
-    "Every view in the published warehouse (sql/views/) answers a query."))
-def published_views_answer(settings: RefreshSettings) -> dg.AssetCheckResult:
-    views = _published(settings, "SELECT view_name FROM duckdb_views() WHERE NOT internal")["view_name"]
-    problems, rows = [], {}
-    for view in views:
-        try:
-            rows[view] = int(_published(settings, f'SELECT count(*) AS n FROM "{view}"')["n"].iloc[0])
-        except duckdb.Error as exc:
-            problems.append(f"{view}: {str(exc).splitlines()[0]}")
+def _published_views_answer(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
+    rows, problems = q.view_row_counts(con)
     return _result(problems, f"{len(rows)} views answer", **rows)
+
+
+@dg.multi_asset_check(name="published_warehouse_checks", can_subset=True, specs=[
+    dg.AssetCheckSpec(PUBLISHED_KEYS_UNIQUE, asset="warehouse", blocking=True, description=(
+        "Each published table has one row per key (services, indicator_values, indicator_dispersion, "
+        "indicator_evidence, inspection_targets, ranking_history).")),
+    dg.AssetCheckSpec(PUBLISHED_ONE_ROW_PER_SERVICE, asset="warehouse", blocking=True, description=(
+        "The published inspection_targets ranks every service in services exactly once.")),
+    dg.AssetCheckSpec(PUBLISHED_SERVICES_MAPPED, asset="warehouse", description=(
+        "Every published service lists its local authorities (la_codes) and has a population aged 10-17.")),
+    dg.AssetCheckSpec(PUBLISHED_VIEWS_ANSWER, asset="warehouse", description=(
+        "Every view in the published warehouse (sql/views/) answers a query.")),
+])
+def published_warehouse_checks(context, settings: RefreshSettings) -> Iterator[dg.AssetCheckResult]:
+    with duckdb.connect(str(settings.warehouse_path()), read_only=True) as con:
+        results = _run(context, {
+            _key("warehouse", PUBLISHED_KEYS_UNIQUE): lambda: _published_keys_unique(con),
+            _key("warehouse", PUBLISHED_ONE_ROW_PER_SERVICE): lambda: _published_one_row_per_service(con),
+            _key("warehouse", PUBLISHED_SERVICES_MAPPED): lambda: _published_services_mapped(con),
+            _key("warehouse", PUBLISHED_VIEWS_ANSWER): lambda: _published_views_answer(con),
+        })
+    yield from results

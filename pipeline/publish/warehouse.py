@@ -128,10 +128,12 @@ def _select_list(df: pd.DataFrame) -> str:
 
 
 def _write_tables(con: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame]) -> None:
+    """Each frame registered under a name of its own and copied in with one
+    CREATE TABLE AS (no row-by-row inserts); the caller's transaction makes
+    them one commit."""
     for i, (name, df) in enumerate(tables.items()):
-        con.register("incoming", df)
-        con.execute(f'CREATE TABLE "{checked_name(name)}" AS SELECT {_select_list(df)} FROM incoming')
-        con.unregister("incoming")
+        con.register(f"incoming_{i}", df)
+        con.execute(f'CREATE TABLE "{checked_name(name)}" AS SELECT {_select_list(df)} FROM incoming_{i}')
         if i == 0:
             pause_point("staging_write")  # a staging file half written
 
@@ -149,23 +151,34 @@ def merge_history(old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
     return merged.sort_values(["as_of", "rank"], ignore_index=True)
 
 
+_UNREAD = object()
+
+
 def publish(warehouse: Path, tables: dict[str, pd.DataFrame], views_sql: list[str] = (),
-            after_write=None) -> dict[str, int]:
+            after_write=None, history=_UNREAD) -> dict[str, int]:
     """Write ``tables`` (plus the merged ``ranking_history``) and ``views_sql``
     to a staging copy and swap it in. Returns row counts per table.
 
     ``tables`` must hold ``inspection_targets``; ``ranking_history`` is built
-    here from the published file's history. A list for an earlier as-of than
-    the latest published (a backfill) only adds to ``ranking_history``. ``after_write`` (tests) is called
-    with the staging path just before the swap.
+    here from the published file's history: ``history`` when the caller has
+    already read it (``read_tables``, None if absent) while holding
+    ``refresh_lock``, so the file is not read twice; otherwise it is read
+    here. A list for an earlier as-of than the latest published (a backfill)
+    only adds to ``ranking_history``. ``after_write`` (tests) is called with
+    the staging path just before the swap.
     """
     warehouse = Path(warehouse).resolve()  # a link: replace its target, beside it
     warehouse.parent.mkdir(parents=True, exist_ok=True)
+    if history is not _UNREAD and not _HELD.get(_lock_path(warehouse)):
+        # read without the lock, another refresh may have published since
+        raise ValueError("publish(history=...) needs the history read while holding refresh_lock")
     with refresh_lock(warehouse):
         for stale in staging_files(warehouse):
             stale.unlink(missing_ok=True)
         tables = dict(tables)
-        history = merge_history(read_table(warehouse, HISTORY_TABLE), tables["inspection_targets"])
+        if history is _UNREAD:
+            history = read_table(warehouse, HISTORY_TABLE)
+        history = merge_history(history, tables["inspection_targets"])
         # A backfill (a list for an earlier month than the latest published)
         # adds its rows to ranking_history and changes nothing else: every
         # other table stays as the latest refresh published it.
@@ -177,11 +190,13 @@ def publish(warehouse: Path, tables: dict[str, pd.DataFrame], views_sql: list[st
             if backfill:
                 shutil.copyfile(warehouse, staging)
             with duckdb.connect(str(staging)) as con:
+                con.begin()  # every table and view in one commit
                 if backfill:
                     con.execute(f'DROP TABLE "{HISTORY_TABLE}"')
                 _write_tables(con, tables)
                 for sql in views_sql:
                     con.execute(sql)
+                con.commit()
                 con.execute("CHECKPOINT")
             if after_write is not None:
                 after_write(staging)

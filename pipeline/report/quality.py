@@ -1,14 +1,16 @@
 """Data-quality rules behind the asset checks (``pipeline.defs.checks``).
 
-Each function takes tables and returns what is wrong as a DataFrame or a
-list of sentences (empty = fine), so the rules are testable without Dagster
-and the checks only decide pass/fail and severity.
+Each function takes tables (or, for the published warehouse, a read-only
+DuckDB connection) and returns what is wrong as a DataFrame or a list of
+sentences (empty = fine), so the rules are testable without Dagster and the
+checks only decide pass/fail and severity.
 """
 
 from __future__ import annotations
 
 import re
 
+import duckdb
 import pandas as pd
 
 # Rates outside these are not believable for a youth justice service; they
@@ -104,3 +106,33 @@ def unmapped_services(lookup: pd.DataFrame) -> list[str]:
     if unmapped := sorted(set(lookup["yjs_id"]) - mapped):
         problems.append(f"services with no local authority: {', '.join(unmapped[:5])}")
     return problems
+
+
+# --- the published warehouse (a read-only DuckDB connection) ---------------
+
+def published_duplicate_keys(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Per published table (TABLE_KEYS), how many key values occur more than once."""
+    counts = {}
+    for table, keys in TABLE_KEYS.items():
+        counts[table] = int(con.execute(f"SELECT count(*) FROM (SELECT {', '.join(keys)} FROM {table} "
+                                        "GROUP BY ALL HAVING count(*) > 1)").fetchone()[0])
+    return counts
+
+
+def services_without_la_or_population(services: pd.DataFrame) -> tuple[list[str], list[str]]:
+    """Published services with no local authority codes, and with no population aged 10-17."""
+    no_la = services.loc[services["la_codes"].fillna("").str.strip() == "", "yjs_id"].tolist()
+    no_pop = services.loc[services["population_10_17"].isna(), "yjs_id"].tolist()
+    return no_la, no_pop
+
+
+def view_row_counts(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, int], list[str]]:
+    """Rows of every (non-internal) view, and one line per view that fails to answer."""
+    views = [r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()]
+    rows, problems = {}, []
+    for view in views:
+        try:
+            rows[view] = int(con.execute(f'SELECT count(*) FROM "{view}"').fetchone()[0])
+        except duckdb.Error as exc:
+            problems.append(f"{view}: {str(exc).splitlines()[0]}")
+    return rows, problems
