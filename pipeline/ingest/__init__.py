@@ -5,14 +5,22 @@ One reader per source folder (see the contract's "Inputs"). Each returns an
 (``quarantine``, with file, row number and problem) and the ``files`` it read.
 A file that cannot be read at all raises :class:`IngestError`.
 
+Each reader parses a block of rows a column at a time, each distinct value
+once, and hands only the rows it cannot settle with certainty to its row
+parser, so that a large clean table costs a few microseconds a row while
+every problem is worded as before. Parsing every row one at a time, within
+``results.one_row_at_a_time()``, is the reference the column path is tested
+against (``tests/test_ingest_fast.py``).
+
 Modules: ``discovery`` (which files are inputs; links, sizes), ``grids`` and
 ``ods`` (any file -> rows of text, streamed; merged cells filled),
 ``headers`` (find the header, one or two rows), ``tables`` (rows keyed by
-field, at most a layout's ``max_rows``), ``cells`` (numbers, dates,
-suppression markers, nothing after today),
-``results`` (quarantine, file list, duplicates), ``names`` (service-name
-matching), ``geography`` (LA code changes), then one reader per source:
-``services``, ``population``, ``indicators`` (first-time entrants,
+field, one at a time or a block of columns at a time, at most a layout's
+``max_rows``), ``cells`` (numbers, dates, suppression markers, nothing after
+today; each distinct value of a column once),
+``results`` (quarantine, file list, duplicates; the two paths), ``names``
+(service-name matching), ``geography`` (LA code changes), then one reader per
+source: ``services``, ``population``, ``indicators`` (first-time entrants,
 reoffending, custody) and ``inspections``.
 """
 

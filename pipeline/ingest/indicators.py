@@ -17,17 +17,22 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipeline.ingest.cells import (
     RowProblem, financial_year_end, month_end, not_future, parse_count, parse_int,
 )
 from pipeline.ingest.names import ServiceMatcher, normalise_name
-from pipeline.ingest.results import Collector, Ingested, Record, resolve_duplicates
-from pipeline.ingest.tables import Col, Layout, Row, Sheet, key, read_source
+from pipeline.ingest.results import (
+    ROW_FILE, Collector, Ingested, Record, first_of_groups, group_rows, resolve_duplicate_rows, resolve_duplicates,
+    row_by_row,
+)
+from pipeline.ingest.tables import Block, Col, Layout, Row, Sheet, key, read_source
 
 NAME = Col("yjs_name", ("yjs",))
 
@@ -51,6 +56,11 @@ class Indicator:
     def columns(self) -> dict[str, str]:
         return {"yjs_id": "object", "yjs_name": "object", self.period: "datetime64[ns]",
                 self.months: "int64", **{c: "float64" for c in self.counts}, "suppressed": "bool"}
+
+    @property
+    def values(self) -> list[str]:
+        """A parsed row's values, in the order the row path holds them."""
+        return [*self.columns, "_file", "_part"]
 
 
 FIRST_TIME_ENTRANTS = Indicator("first_time_entrants", "period_end", "period_months", ("fte_count",))
@@ -87,37 +97,89 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
     def parse_row(row: Row, sheet: Sheet) -> dict | None:
         cells, labels = row.cells, sheet.labels
         if sheet.layout is OUTCOME_TABLE:
-            if key(cells["caution_or_sentence_tier"]) != "custody":
+            if not _custody(cells["caution_or_sentence_tier"]):
                 return None  # cautions and community sentences are not this indicator
-            column = labels["financial_year"]
-            period = not_future(financial_year_end(cells["financial_year"], column),
-                                cells["financial_year"], column, "a period's end")
+            period = _financial_year(cells["financial_year"], labels["financial_year"])
             months = 12
             counts = {"custodial_sentences": parse_count(cells["number_cautioned_sentenced"],
                                                          labels["number_cautioned_sentenced"])}
         else:
-            period = not_future(month_end(cells[spec.period], labels[spec.period]),
-                                cells[spec.period], labels[spec.period], "a period's end")
+            period = _month(cells[spec.period], labels[spec.period])
             months = _months(spec, cells.get(spec.months, ""), labels.get(spec.months, spec.months))
             counts = {c: parse_count(cells[c], labels[c]) for c in spec.counts}
             for a, b in spec.at_most:
                 if counts[a] > counts[b]:  # False when either is NaN
                     raise RowProblem(f"column {labels[a]}: {_num(counts[a])} is more than "
                                      f"{labels[b]} {_num(counts[b])}")
-        yjs_id = matcher.match(cells["yjs_name"])
-        if yjs_id is None:
-            raise RowProblem(f"service name {cells['yjs_name']!r} matches no service in the services lookup")
+        yjs_id = matcher.lookup(cells["yjs_name"])
         part = row.number if sheet.layout is OUTCOME_TABLE else normalise_name(cells["yjs_name"])
         return {"yjs_id": yjs_id, "yjs_name": matcher.names[yjs_id], spec.period: period,
                 spec.months: months, **counts, "suppressed": any(math.isnan(v) for v in counts.values()),
                 "_file": row.file, "_part": part}
 
+    def parse_block(block: Block, sheet: Sheet) -> tuple[pd.DataFrame, np.ndarray]:
+        """``parse_row`` a column at a time; the rows it refuses are left to it."""
+        labels = sheet.labels
+        if sheet.layout is OUTCOME_TABLE:
+            custody, _ = block.distinct("caution_or_sentence_tier").parse(_custody, bool, False)
+            where = np.flatnonzero(custody)  # the other rows are not wanted
+            block, column = block.take(where), labels["financial_year"]
+            period, settled = block.distinct("financial_year").parse(lambda v: _financial_year(v, column),
+                                                                     "datetime64[ns]", pd.NaT)
+            months = np.full(len(block), 12, dtype=np.int64)
+            sources = {"custodial_sentences": "number_cautioned_sentenced"}
+            part = block.number
+        else:
+            where, column = np.arange(len(block)), labels.get(spec.months, spec.months)
+            period, settled = block.distinct(spec.period).parse(lambda v: _month(v, labels[spec.period]),
+                                                                "datetime64[ns]", pd.NaT)
+            months, known = block.distinct(spec.months).parse(lambda v: _months(spec, v, column), "int64", 0)
+            settled &= known
+            sources = {c: c for c in spec.counts}
+            part, _ = block.distinct("yjs_name").parse(normalise_name)
+        counts = {}
+        for count, source in sources.items():
+            counts[count], read = block.distinct(source).counts(labels[source])
+            settled &= read
+        for a, b in spec.at_most:
+            settled &= ~(counts[a] > counts[b])  # False where either is NaN, as in parse_row
+        names = block.distinct("yjs_name")
+        yjs_id, matched = names.parse(matcher.lookup)
+        settled &= matched
+        values = pd.DataFrame({
+            "yjs_id": yjs_id, "yjs_name": names.parse(lambda v: matcher.names[matcher.lookup(v)])[0],
+            spec.period: period, spec.months: months, **counts,
+            "suppressed": np.isnan(np.column_stack(list(counts.values()))).any(axis=1),
+            "_file": sheet.file, "_part": part,
+        }, index=where)
+        return values, settled
+
     unique = ("yjs_id", spec.period, spec.months)
-    records = log.parse(read_source(data_dir, spec.source, layouts), parse_row)
+    sheets = read_source(data_dir, spec.source, layouts)
+    if not row_by_row():
+        table = log.parse_blocks(sheets, parse_block, parse_row, spec.values)
+        if table.duplicated(list(unique)).any():  # else there is nothing to collapse, sum or quarantine
+            parts = resolve_duplicate_rows(table, (*unique, "_file", "_part"), spec.values, log)
+            summed, rows_of = _sum_part_rows(parts, unique, spec.counts, log)
+            table = resolve_duplicate_rows(summed, unique, list(spec.columns), log, rows_of)
+        return log.result(table.sort_values(list(unique)), spec.columns)
+    records = log.parse(sheets, parse_row)
     parts = resolve_duplicates(records, (*unique, "_file", "_part"), log)
     table = resolve_duplicates(_sum_parts(parts, unique, spec.counts), unique, log)
     order = lambda v: (v["yjs_id"], v[spec.period], v[spec.months])  # noqa: E731
     return log.result(sorted((r.values for r in table), key=order), spec.columns)
+
+
+def _custody(tier: str) -> bool:
+    return key(tier) == "custody"
+
+
+def _financial_year(value: str, column: str) -> pd.Timestamp:
+    return not_future(financial_year_end(value, column), value, column, "a period's end")
+
+
+def _month(value: str, column: str) -> pd.Timestamp:
+    return not_future(month_end(value, column), value, column, "a period's end")
 
 
 def _months(spec: Indicator, value: str, column: str) -> int:
@@ -145,6 +207,30 @@ def _sum_parts(records: list[Record], key: tuple[str, ...], counts: tuple[str, .
         values["suppressed"] = any(r.values["suppressed"] for r in group)
         summed.append(Record(tuple(row for r in group for row in r.rows), values))
     return summed
+
+
+def _sum_part_rows(parts: pd.DataFrame, key: tuple[str, ...], counts: tuple[str, ...],
+                   log: Collector) -> tuple[pd.DataFrame, Callable[[pd.DataFrame], list[tuple[Row, ...]]]]:
+    """:func:`_sum_parts` for a frame of records, and a function giving each
+    sum's input rows (for :func:`resolve_duplicate_rows`)."""
+    group = parts.groupby([ROW_FILE, *key], sort=False, dropna=False).ngroup().to_numpy()
+    first = first_of_groups(group)
+    summed = parts[first].copy()  # sums are numbered by their first part, so row i is sum i
+    if not first.all():
+        for count in counts:
+            values = parts[count].to_numpy(dtype=float)
+            total = pd.Series(values).groupby(group).sum().to_numpy()
+            for i in np.flatnonzero(~(total < 2**53)):  # beyond exact float sums: add up as the row path does
+                total[i] = sum(values[group == i].tolist())
+            summed[count] = np.where(pd.Series(np.isnan(values)).groupby(group).any(), math.nan, total)
+        summed["suppressed"] = pd.Series(parts["suppressed"].to_numpy()).groupby(group).any().to_numpy()
+    sum_of = pd.Series(group, index=parts.index)
+
+    def rows_of(subset: pd.DataFrame) -> list[tuple[Row, ...]]:
+        members = group_rows(group, sum_of[subset.index])
+        return log.grouped_rows(parts, [members[i] for i in sum_of[subset.index]])
+
+    return summed, rows_of
 
 
 def _num(value: float) -> str:

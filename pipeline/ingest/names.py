@@ -17,6 +17,8 @@ from functools import lru_cache
 
 import pandas as pd
 
+from pipeline.ingest.cells import RowProblem
+
 _SUFFIXES = re.compile(
     r"\s+(youth offending (service|team)s?|youth justice (service|team)s?|yos|yot|yjs)$"
 )
@@ -43,7 +45,7 @@ def _strip_accents(text: str) -> str:
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
-@lru_cache(maxsize=8192)  # big tables repeat each name many times
+@lru_cache(maxsize=65_536)  # big tables repeat each name many times; every reader matches the same names
 def normalise_name(name: str) -> str:
     """A service or LA name reduced to the words that identify it.
 
@@ -101,12 +103,21 @@ class ServiceMatcher:
         self._seen: dict[str, str | None] = {}  # big tables repeat each name many times
         for row in services.itertuples(index=False):
             self.names.setdefault(row.yjs_id, row.yjs_name)
+        normal = {column: [normalise_name(n) for n in services[column]] for column in ("yjs_name", "la_name")}
         # exact forms before loose ones, services' names before their LAs'
-        for shape in (normalise_name, lambda n: loose(normalise_name(n))):
+        for shape in (None, loose):
             for column in ("yjs_name", "la_name"):
-                for name, yjs_id in zip(services[column], services["yjs_id"]):
-                    if shape(name):
-                        self._index.setdefault(shape(name), yjs_id)
+                for name, yjs_id in zip(normal[column], services["yjs_id"]):
+                    form = shape(name) if shape else name
+                    if form:
+                        self._index.setdefault(form, yjs_id)
+
+    def lookup(self, name: str) -> str:
+        """The ``yjs_id`` for ``name``; a :class:`RowProblem` when nothing matches."""
+        yjs_id = self.match(name)
+        if yjs_id is None:
+            raise RowProblem(f"service name {name!r} matches no service in the services lookup")
+        return yjs_id
 
     def match(self, name: str) -> str | None:
         """The ``yjs_id`` for ``name``, or None when nothing matches."""

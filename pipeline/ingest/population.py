@@ -21,12 +21,17 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from pipeline.ingest.cells import RowProblem, parse_count, parse_int, today
 from pipeline.ingest.geography import SplitAreaError, successor
-from pipeline.ingest.results import Collector, Ingested, Record, resolve_duplicates
-from pipeline.ingest.tables import Col, IngestError, Layout, Row, Sheet, key, read_source
+from pipeline.ingest.results import (
+    ROW_FILE, ROW_NUMBER, Collector, Ingested, Record, first_of_groups, group_rows, resolve_duplicate_rows,
+    resolve_duplicates,
+    row_by_row,
+)
+from pipeline.ingest.tables import Block, Col, IngestError, Layout, Row, Sheet, key, read_source
 
 SOURCE = "population"
 COLUMNS = {"la_code": "object", "year": "int64", "population_10_17": "int64"}
@@ -38,6 +43,7 @@ LONG = Layout("long", (_CODE, Col("year"), Col("age"), Col("population", ("perso
               max_rows=2_000_000)
 WIDE = Layout("wide", (_CODE, Col("year", required=False), *(Col(str(a)) for a in AGES)))
 _FILE_YEAR = re.compile(r"mye(\d{4})|(?<!\d)((?:19|20)\d{2})(?!\d)", re.IGNORECASE)
+VALUES = ["code", "year", "age", "population"]  # a parsed row, in the order the row path holds it
 
 
 def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
@@ -51,10 +57,8 @@ def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
         cells, labels = row.cells, sheet.labels
         age = None
         if sheet.layout is LONG:
-            if key(cells["age"]) in ("all", "allages", "total"):
-                return None
-            age = parse_int(cells["age"].rstrip("+"), labels["age"])
-            if age not in AGES:
+            age = _age(cells["age"], labels["age"])
+            if age is None:
                 return None
             population = _required(cells["population"], labels["population"])
         else:
@@ -65,6 +69,36 @@ def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
                              "a mid-year estimate cannot be in the future")
         return {"code": cells["la_code"].upper(), "year": year, "age": age, "population": population}
 
+    def parse_block(block: Block, sheet: Sheet) -> tuple[pd.DataFrame, np.ndarray]:
+        """``parse_row`` a column at a time; the rows it refuses are left to it."""
+        labels = sheet.labels
+        if sheet.layout is LONG:
+            age, known = block.distinct("age").parse(lambda v: _age(v, labels["age"]))
+            where = np.flatnonzero(~known | pd.notna(age))  # the other ages are not wanted
+            if len(where) < len(block):
+                block, age = block.take(where), age[where]
+            population, settled = block.distinct("population").counts(labels["population"])
+            settled &= known[where] & ~np.isnan(population)  # as _required
+        else:
+            where, age = np.arange(len(block)), np.full(len(block), None, dtype=object)
+            population, settled = np.zeros(len(block)), np.ones(len(block), dtype=bool)
+            for a in AGES:  # added in order, as sum() does (exact below 2**53)
+                count, read = block.distinct(str(a)).counts(labels[str(a)])
+                population, settled = population + count, settled & read & ~np.isnan(count)  # as _required
+            settled &= population < 2**53
+        if block.has("year"):
+            year, read = block.distinct("year").parse(lambda v: parse_int(v, labels["year"]), "int64", 0)
+            settled &= read
+        else:
+            year = np.full(len(block), file_years[sheet.file], dtype=np.int64)
+        settled &= year <= latest_year
+        code, _ = block.distinct("la_code").parse(str.upper)
+        values = pd.DataFrame({"code": code, "year": year, "age": age, "population": population}, index=where)
+        return values, settled
+
+    latest_year = today().year
+    if not row_by_row():
+        return _sum_frame(log, log.parse_blocks(sheets, parse_block, parse_row, VALUES), la_codes)
     records = log.parse(sheets, parse_row)
     by_area: dict[tuple, list[Record]] = defaultdict(list)
     seen: dict[tuple, Row] = {}
@@ -79,7 +113,7 @@ def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
     sums: dict[tuple, list[Record]] = defaultdict(list)
     for (file, code, year), group in by_area.items():
         try:
-            _complete(group, code, year)
+            _complete({r.values["age"] for r in group}, code, year)
             target = _carry(code, la_codes)
         except RowProblem as problem:
             for record in group:
@@ -99,6 +133,92 @@ def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
     return log.result(sorted(table, key=lambda v: (v["la_code"], v["year"])), COLUMNS)
 
 
+def _sum_frame(log: Collector, frame: pd.DataFrame, la_codes: set[str]) -> Ingested:
+    """The rest of :func:`read_population` for a frame of records: the same
+    checks and sums, with the same messages, on numbered files and codes."""
+    file = pd.factorize(frame[ROW_FILE])[0]
+    code, codes = pd.factorize(frame["code"])  # each row's code, as a number into codes
+    year, age = frame["year"].to_numpy(dtype=np.int64), frame["age"].to_numpy()
+    age = np.where(pd.notna(age), age, 0).astype(np.int64)  # 0: a wide file's row, all ages at once
+    same = _groups(file, code, year, age)
+    repeat = ~first_of_groups(same)
+    if repeat.any():
+        first = frame[ROW_NUMBER].to_numpy()[first_of_groups(same)][same[repeat]]
+        log.reject_rows(frame[repeat], [f"duplicate of row {n} (same code, year and age)" for n in first])
+        frame, file, code, year, age = frame[~repeat], file[~repeat], code[~repeat], year[~repeat], age[~repeat]
+    # Each area's problem, if any: ages missing from a long file, else a code that cannot be carried.
+    targets, problems = [], []
+    for c in codes:
+        try:
+            targets.append(_carry(c, la_codes))
+            problems.append(None)
+        except RowProblem as problem:
+            targets.append(None)
+            problems.append(str(problem))
+    area = _groups(file, code, year)
+    first = np.flatnonzero(first_of_groups(area))  # each area's first row
+    # each area's ages, as bits (an area's ages are distinct, so their sum)
+    present = np.bincount(area, weights=np.left_shift(1, age), minlength=len(first)).astype(np.int64)
+    short = {}  # area -> its problem
+    for i in np.flatnonzero((age[first] > 0) & (present != sum(1 << a for a in AGES))):
+        try:
+            _complete({a for a in AGES if present[i] >> a & 1}, codes[code[first[i]]], year[first[i]])
+        except RowProblem as incomplete:
+            short[i] = str(incomplete)
+    incomplete = np.isin(area, list(short))
+    bad = incomplete | np.array([p is not None for p in problems], dtype=bool)[code]
+    if bad.any():
+        problem = np.array(problems, dtype=object)[code[bad]]
+        problem[incomplete[bad]] = [short[i] for i in area[incomplete]]
+        log.reject_rows(frame[bad], problem)
+        frame, file, code, year, area = frame[~bad], file[~bad], code[~bad], year[~bad], area[~bad]
+    # a county and its districts are compared, not added (see the module doc)
+    kind = np.array([0 if t == c else 1 if c.startswith("E10") else 2 for c, t in zip(codes, targets)])
+    target, la_code = pd.factorize(pd.Series(targets, dtype=object))
+    group = _groups(file, target[code], year, kind[code])
+    first = first_of_groups(group)
+    population = frame["population"].to_numpy(dtype=float)
+    sums = np.bincount(group, weights=population, minlength=first.sum())
+    for i in np.flatnonzero(~(sums < 2**53)):  # beyond exact float sums: add up as the row path does
+        rows = np.flatnonzero(group == i)
+        sums[i] = sum(population[rows[np.argsort(area[rows], kind="stable")]].tolist())
+    sums = np.round(sums)  # past int64, Python ints: result() then casts them as on the row path
+    totals = pd.DataFrame({"la_code": la_code[target[code[first]]], "year": year[first],
+                           "population_10_17": sums.astype(np.int64) if (sums < 2**63).all() else
+                           [int(s) for s in sums]}, index=frame.index[first])
+    total_of = pd.Series(group[first], index=totals.index)
+
+    def rows_of(subset: pd.DataFrame) -> list[tuple[Row, ...]]:
+        # a total's rows area by area, as the row path gathers them
+        members = group_rows(group, total_of[subset.index])
+        return log.grouped_rows(frame, [members[i][np.argsort(area[members[i]], kind="stable")]
+                                        for i in total_of[subset.index]])
+
+    table = resolve_duplicate_rows(totals, ("la_code", "year"), list(COLUMNS), log, rows_of)
+    return log.result(table.sort_values(["la_code", "year"]), COLUMNS)
+
+
+def _groups(*keys: np.ndarray) -> np.ndarray:
+    """Each row's group of equal (whole-number) keys, numbered in order of first appearance."""
+    combined, span = np.zeros(len(keys[0]), dtype=np.int64), 1
+    for k in keys:
+        k = k - k.min() if len(k) else k
+        width = int(k.max()) + 1 if len(k) else 1
+        if span * width >= 2**62:  # renumber what is combined so far before it could overflow
+            combined = pd.factorize(combined)[0]
+            span = int(combined.max()) + 1 if len(combined) else 1
+        combined, span = combined * width + k, span * width
+    return pd.factorize(combined)[0]
+
+
+def _age(value: str, column: str) -> int | None:
+    """An age of 10-17, None for other ages and totals ("All ages")."""
+    if key(value) in ("all", "allages", "total"):
+        return None
+    age = parse_int(value.rstrip("+"), column)
+    return age if age in AGES else None
+
+
 def _required(value: str, column: str) -> float:
     number = parse_count(value, column)
     if math.isnan(number):
@@ -106,9 +226,8 @@ def _required(value: str, column: str) -> float:
     return number
 
 
-def _complete(group: list[Record], code: str, year: int) -> None:
+def _complete(ages: set[int | None], code: str, year: int) -> None:
     """A long-layout area must give every age 10-17, or its sum would be short."""
-    ages = {r.values["age"] for r in group}
     missing = sorted(set(AGES) - ages)
     if None not in ages and missing:
         listed = ", ".join(map(str, missing))

@@ -4,23 +4,55 @@
 recorded the same way (source, file, row number, problem, the original cells)
 and every file read is listed with its checksum; :func:`resolve_duplicates`
 is the one rule for a key that appears twice, within or across files.
+
+Each reader has two paths to the same result. The column path
+(:meth:`Collector.parse_blocks`, :func:`resolve_duplicate_rows`) parses a
+block of rows a column at a time and keeps the records in a frame; only the
+rows it cannot settle with certainty go through the reader's row parser, and
+only the keys that repeat through :func:`resolve_duplicates`. The row path
+(:meth:`Collector.parse`, one :class:`Record` per row) is the reference: it
+is what :func:`one_row_at_a_time` selects, and what the column path is tested
+against, row for row and message for message.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from pipeline.ingest.cells import RowProblem
-from pipeline.ingest.tables import Row, Sheet
+from pipeline.ingest.tables import Block, Row, Sheet, raw
 
 QUARANTINE_COLUMNS = ["source", "file", "row_number", "problem", "raw"]
 FILES_COLUMNS = ["source", "file", "sha256", "rows", "ingested_at"]
 NOTE_PROBLEM = "footnote or note row, not data"
+# Where a record of the column path comes from (see Collector.parse_blocks).
+ROW_FILE, ROW_NUMBER, ROW_KEPT = "__file", "__number", "__kept"
+
+_ROW_BY_ROW: ContextVar[bool] = ContextVar("row_by_row", default=False)
+
+
+@contextmanager
+def one_row_at_a_time():
+    """Within the block, the readers take the row path (the reference)."""
+    token = _ROW_BY_ROW.set(True)
+    try:
+        yield
+    finally:
+        _ROW_BY_ROW.reset(token)
+
+
+def row_by_row() -> bool:
+    """True within :func:`one_row_at_a_time`."""
+    return _ROW_BY_ROW.get()
 
 
 @dataclass
@@ -45,6 +77,7 @@ class Collector:
         self.source = source
         self._rejected: list[dict] = []
         self._files: list[dict] = []
+        self._kept: list[Block] = []  # the rows of parse_blocks' records, as read
         self._now = pd.Timestamp.now(tz="UTC")
 
     def reject(self, row: Row, problem: str) -> None:
@@ -80,9 +113,91 @@ class Collector:
             )
         return records
 
-    def result(self, rows: Iterable[dict], columns: dict[str, str]) -> Ingested:
+    def parse_blocks(self, sheets: list[Sheet],
+                     parse_block: Callable[[Block, Sheet], tuple[pd.DataFrame, np.ndarray]],
+                     parse_row: Callable[[Row, Sheet], dict | None], columns: Sequence[str]) -> pd.DataFrame:
+        """:meth:`parse` a block of rows at a time: the records as a frame.
+
+        ``parse_block`` returns the ``columns`` of the rows it does not know
+        to be unwanted, indexed by position in the block, and a mask of
+        those it settled; the others go through ``parse_row`` as in
+        :meth:`parse`. The frame has the ``columns`` and, for each record,
+        its ROW_FILE, ROW_NUMBER and ROW_KEPT (where its cells as read are
+        kept, for the quarantine: block << 32 | position), in the order
+        :meth:`parse` makes them.
+        """
+        frames = []
+        for sheet in sheets:
+            rows = 0
+            for block in sheet.blocks():
+                rows += len(block)
+                for i in np.flatnonzero(block.note):
+                    self.reject(block.row(i), NOTE_PROBLEM)
+                data = block.take(~block.note) if block.note.any() else block
+                values, settled = parse_block(data, sheet)
+                parsed = {}
+                for i in values.index[~settled]:
+                    row = data.row(i)
+                    try:
+                        found = parse_row(row, sheet)
+                    except RowProblem as problem:
+                        self.reject(row, str(problem))
+                        continue
+                    if found is not None:
+                        parsed[i] = found
+                if not settled.all():
+                    values = values[settled]
+                if parsed:
+                    one_by_one = pd.DataFrame.from_dict(parsed, orient="index", columns=list(columns))
+                    values = pd.concat([values, one_by_one]).sort_index() if len(values) else one_by_one
+                if len(values):
+                    kept = values.index.to_numpy()
+                    self._kept.append((data.take(kept) if len(kept) < len(data) else data).compact())
+                    values[ROW_FILE], values[ROW_NUMBER] = sheet.file, data.number[kept]
+                    values[ROW_KEPT] = (len(self._kept) - 1 << 32) + np.arange(len(kept))
+                    frames.append(values)
+            self._files.append(
+                {"source": self.source, "file": sheet.file, "sha256": sheet.sha256,
+                 "rows": rows, "ingested_at": self._now}
+            )
+        if not frames:
+            return pd.DataFrame(columns=[*columns, ROW_FILE, ROW_NUMBER, ROW_KEPT])
+        return pd.concat(frames, ignore_index=True)
+
+    def rows(self, frame: pd.DataFrame) -> list[Row]:
+        """The input rows of the records of a :meth:`parse_blocks` frame."""
+        return [Row(sheet.file, number, {}, cells, sheet.columns) for sheet, number, cells in self._as_read(frame)]
+
+    def _as_read(self, frame: pd.DataFrame) -> Iterator[tuple[Sheet, int, tuple[str, ...]]]:
+        """Each record's sheet, row number and cells as read."""
+        kept = frame[ROW_KEPT].to_numpy(dtype=np.int64)
+        blocks, at = kept >> 32, kept & 0xFFFFFFFF
+        cells: list = [None] * len(kept)
+        for b in np.unique(blocks):
+            mine = np.flatnonzero(blocks == b)
+            for i, original in zip(mine, self._kept[b].originals(at[mine])):
+                cells[i] = original
+        return zip((self._kept[b].sheet for b in blocks.tolist()), frame[ROW_NUMBER].tolist(), cells)
+
+    def grouped_rows(self, frame: pd.DataFrame, groups: list[np.ndarray]) -> list[tuple[Row, ...]]:
+        """The input rows at each array of positions in ``frame``."""
+        if not groups:
+            return []
+        rows = iter(self.rows(frame.iloc[np.concatenate(groups)]))
+        return [tuple(itertools.islice(rows, len(positions))) for positions in groups]
+
+    def reject_rows(self, frame: pd.DataFrame, problems: Iterable[str]) -> None:
+        """:meth:`reject` each row of a :meth:`parse_blocks` frame."""
+        for (sheet, number, cells), problem in zip(self._as_read(frame), problems):
+            self._rejected.append({"source": self.source, "file": sheet.file, "row_number": number,
+                                   "problem": problem, "raw": raw(sheet.columns, cells)})
+
+    def result(self, rows: Iterable[dict] | pd.DataFrame, columns: dict[str, str]) -> Ingested:
         """The tidy table with ``columns`` (name -> dtype), even when empty."""
-        table = pd.DataFrame(list(rows), columns=list(columns)).astype(columns)
+        if isinstance(rows, pd.DataFrame):
+            table = rows[list(columns)].astype(columns, copy=False)
+        else:
+            table = pd.DataFrame(list(rows), columns=list(columns)).astype(columns)
         quarantine = (
             pd.DataFrame(self._rejected, columns=QUARANTINE_COLUMNS)
             .astype({"row_number": "int64"})
@@ -120,6 +235,40 @@ def resolve_duplicates(records: list[Record], key: tuple[str, ...], log: Collect
             for row in record.rows:
                 log.reject(row, f"{label}: conflicts with {where} ({diffs})")
     return kept
+
+
+def resolve_duplicate_rows(frame: pd.DataFrame, key: tuple[str, ...], values: Sequence[str], log: Collector,
+                           rows_of: Callable[[pd.DataFrame], list[tuple[Row, ...]]] | None = None) -> pd.DataFrame:
+    """:func:`resolve_duplicates` for a frame of records (``values`` in the
+    order the row path's records hold them): the rows of a key that repeats
+    are made into :class:`Record` and resolved by that same rule; the others
+    pass as they are. ``rows_of`` gives each record's input rows, where a
+    record is more than its own row.
+    """
+    repeated = frame.duplicated(list(key), keep=False).to_numpy()
+    if not repeated.any():
+        return frame
+    subset = frame[repeated]
+    rows = rows_of(subset) if rows_of else [(row,) for row in log.rows(subset)]
+    records = [Record(r, v) for r, v in zip(rows, subset[list(values)].to_dict("records"))]
+    kept = {id(record) for record in resolve_duplicates(records, key, log)}
+    repeated[repeated] = [id(record) not in kept for record in records]
+    return frame[~repeated]
+
+
+def first_of_groups(group: np.ndarray) -> np.ndarray:
+    """Which rows are the first of their group, for groups numbered in order
+    of first appearance (``groupby(sort=False).ngroup()``)."""
+    first = np.ones(len(group), dtype=bool)
+    first[1:] = group[1:] > np.maximum.accumulate(group)[:-1]
+    return first
+
+
+def group_rows(group: np.ndarray, wanted: Iterable[int]) -> dict[int, np.ndarray]:
+    """The positions of the rows of each ``wanted`` group (``group``: each
+    row's group number), in order."""
+    rows = np.flatnonzero(np.isin(group, list(wanted)))
+    return {g: rows[at] for g, at in pd.Series(rows).groupby(group[rows]).indices.items()}
 
 
 def _comparable(values: dict) -> tuple:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
+
 from pipeline.ingest.cells import RowProblem
 from pipeline.ingest.names import slugify
-from pipeline.ingest.results import Collector, Ingested
-from pipeline.ingest.tables import Col, Layout, Row, Sheet, read_source
+from pipeline.ingest.results import ROW_FILE, ROW_NUMBER, Collector, Ingested, row_by_row
+from pipeline.ingest.tables import Block, Col, Layout, Row, Sheet, read_source
 
 SOURCE = "services"
 COLUMNS = {
@@ -34,7 +37,10 @@ COUNTRY_BY_LETTER = {"E": "England", "W": "Wales", "S": "Scotland", "N": "Northe
 def read_services(data_dir: Path) -> Ingested:
     """One row per local authority with its service's name, id, region and country."""
     log = Collector(SOURCE)
-    records = log.parse(read_source(data_dir, SOURCE, [LAYOUT]), _parse_row)
+    sheets = read_source(data_dir, SOURCE, [LAYOUT])
+    if not row_by_row():
+        return _assign(log, log.parse_blocks(sheets, _parse_block, _parse_row, list(COLUMNS)))
+    records = log.parse(sheets, _parse_row)
     rows, owner, first_name = [], {}, {}
     for record in records:
         values, row = record.values, record.rows[0]
@@ -53,23 +59,68 @@ def read_services(data_dir: Path) -> Ingested:
     return log.result(rows, COLUMNS)
 
 
+def _assign(log: Collector, frame: pd.DataFrame) -> Ingested:
+    """The loop of :func:`read_services` over a frame of records: each
+    service named as first spelt, each LA kept in its first row."""
+    frame["yjs_name"] = frame.groupby("yjs_id", sort=False)["yjs_name"].transform("first")
+    first = ~frame.duplicated("la_code").to_numpy()
+    owner = frame[first].set_index("la_code")
+    later = frame[~first]
+    earlier = owner.loc[later["la_code"]]
+    clash = later[later["yjs_id"].to_numpy() != earlier["yjs_id"].to_numpy()]
+    earlier = owner.loc[clash["la_code"]]
+    log.reject_rows(clash, [
+        f"column la_code: {code} is already assigned to service '{name}' ({file} row {number}); "
+        "an LA belongs to one service"
+        for code, name, file, number in zip(clash["la_code"], earlier["yjs_name"], earlier[ROW_FILE],
+                                            earlier[ROW_NUMBER])])
+    return log.result(frame[first], COLUMNS)
+
+
+def _parse_block(block: Block, sheet: Sheet) -> tuple[pd.DataFrame, np.ndarray]:
+    """:func:`_parse_row` a column at a time; the rows it refuses are left to it."""
+    labels = sheet.labels
+    code, settled = block.distinct("la_code").parse(lambda v: _code(v, labels["la_code"]))
+    yjs_id, named = block.distinct("yjs_name").parse(lambda v: _slug(v, labels["yjs_name"]))
+    la_name, region = block.text("la_name"), block.text("region")
+    settled &= named & la_name.astype(bool)
+    country, _ = block.distinct("country").parse(str.title)
+    by_letter, _ = block.distinct("la_code").parse(lambda v: COUNTRY_BY_LETTER.get(v.upper()[:1]))
+    values = pd.DataFrame({
+        "la_code": code, "la_name": la_name, "yjs_name": block.text("yjs_name"), "yjs_id": yjs_id,
+        "region": np.where(region.astype(bool), region, None),
+        "country": np.where(country.astype(bool), country, by_letter),
+    })
+    return values, settled
+
+
+def _code(value: str, column: str) -> str:
+    code = value.upper()
+    if not GSS_CODE.match(code):
+        raise RowProblem(f"column {column}: {value!r} is not a GSS code (like E06000001)")
+    return code
+
+
+def _slug(value: str, column: str) -> str:
+    slug = slugify(value)
+    if not slug:
+        raise RowProblem(f"column {column}: {value!r} has no letters or digits")
+    return slug
+
+
 def _parse_row(row: Row, sheet: Sheet) -> dict:
     cells, labels = row.cells, sheet.labels
-    code = cells["la_code"].upper()
-    if not GSS_CODE.match(code):
-        raise RowProblem(
-            f"column {labels['la_code']}: {cells['la_code']!r} is not a GSS code (like E06000001)")
+    code = _code(cells["la_code"], labels["la_code"])
     for name in ("la_name", "yjs_name"):
         if not cells[name]:
             raise RowProblem(f"column {labels[name]}: empty; a name is required")
-    if not slugify(cells["yjs_name"]):
-        raise RowProblem(f"column {labels['yjs_name']}: {cells['yjs_name']!r} has no letters or digits")
+    yjs_id = _slug(cells["yjs_name"], labels["yjs_name"])
     country = cells.get("country", "").strip().title() or COUNTRY_BY_LETTER[code[0]]
     return {
         "la_code": code,
         "la_name": cells["la_name"],
         "yjs_name": cells["yjs_name"],
-        "yjs_id": slugify(cells["yjs_name"]),
+        "yjs_id": yjs_id,
         "region": cells.get("region") or None,
         "country": country,
     }

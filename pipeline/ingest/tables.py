@@ -8,9 +8,14 @@ streams every row below it as text keyed by field name, with its spreadsheet
 row number, so the readers can parse cells themselves (see
 :mod:`pipeline.ingest.cells`) and say exactly which row and column went wrong.
 
-Rows are made one at a time and a row's original cells are turned into the
-quarantine's JSON only if it is quarantined, so memory follows the rows a
-reader keeps, not the rows a file has.
+A sheet is read in one of two ways (see :mod:`pipeline.ingest.results`).
+:meth:`Sheet.blocks` hands the rows over as columns, a :class:`Block` of up
+to :data:`BLOCK_ROWS` rows at a time, for the readers' column path;
+:meth:`Sheet.read` makes one :class:`Row` at a time, for the row path, the
+reference the column path must agree with. Either way a row's original cells
+are turned into the quarantine's JSON only if it is quarantined, and the
+cells kept for that are held compactly (:meth:`Block.compact`), so memory
+follows the rows a reader keeps, not the rows a file has.
 """
 
 from __future__ import annotations
@@ -18,17 +23,25 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from pipeline.faults import pause_point
+from pipeline.ingest.cells import Distinct
 from pipeline.ingest.discovery import source_files
 from pipeline.ingest.errors import IngestError
 from pipeline.ingest.grids import sheets
 from pipeline.ingest.headers import (  # noqa: F401 - re-exported for the readers
     HEADER_SEARCH_ROWS, Col, Header, Layout, find_header, key, label, no_header_error,
 )
+
+BLOCK_ROWS = 65_536  # rows parsed together by the column path
+# Rows taken from the file at a time: fewer than the 700 new objects that start a
+# garbage collection, so their lists are freed before the GC ever walks them.
+_BATCH = 512
 
 
 class Row:
@@ -47,13 +60,92 @@ class Row:
     @property
     def raw(self) -> str:
         """The original cells as JSON object text, for the quarantine."""
-        extra = [f"column_{i + 1}" for i in range(len(self._labels), len(self._original))]
-        return json.dumps(dict(zip(self._labels + extra, self._original)), ensure_ascii=False)
+        return raw(self._labels, self._original)
+
+
+class Block:
+    """Consecutive rows of a sheet as columns, blank rows left out: what
+    :meth:`Sheet.read` would yield for them, for parsing a whole column at once.
+
+    ``columns`` holds the cells of each of the header's columns as read (""
+    beyond the end of a short row, whose length ``lengths`` keeps); a field's
+    cells are read through :meth:`distinct`, which strips them. The cells of
+    a row longer than the header wait aside in ``beyond`` (None when no row
+    is), so one long row cannot widen the whole block.
+    """
+
+    def __init__(self, sheet: Sheet, number: np.ndarray, note: np.ndarray, columns: list[np.ndarray],
+                 lengths: np.ndarray, beyond: np.ndarray | None, distinct: dict[str, Distinct] | None = None):
+        self.sheet = sheet
+        self.number = number  # spreadsheet row numbers
+        self.note = note  # footnotes under the table (see Sheet.read)
+        self.columns = columns
+        self.lengths = lengths
+        self.beyond = beyond
+        self._distinct = distinct or {}
+
+    def __len__(self) -> int:
+        return len(self.number)
+
+    def has(self, field: str) -> bool:
+        """Whether the sheet has a column for ``field``."""
+        return field in self.sheet.found
+
+    def distinct(self, field: str) -> Distinct:
+        """A field's cells (all "" where the sheet has no column for it)."""
+        if field not in self._distinct:
+            at = self.sheet.found.get(field)
+            cells = self.columns[at] if at is not None else np.full(len(self), "", dtype=object)
+            self._distinct[field] = Distinct.of(cells)
+        return self._distinct[field]
+
+    def text(self, field: str) -> np.ndarray:
+        """A field's cells, stripped."""
+        return self.distinct(field).parse(str)[0]
+
+    def take(self, positions: np.ndarray) -> Block:
+        """The rows at ``positions`` (indices or a boolean mask)."""
+        return Block(self.sheet, self.number[positions], self.note[positions],
+                     [c[positions] for c in self.columns], self.lengths[positions],
+                     None if self.beyond is None else self.beyond[positions],
+                     {f: d.take(positions) for f, d in self._distinct.items()})
+
+    def original(self, i: int) -> list[str]:
+        """Row ``i``'s cells as read."""
+        cells = [c[i] for c in self.columns[:self.lengths[i]]]
+        return cells + list(self.beyond[i]) if self.beyond is not None and self.beyond[i] else cells
+
+    def originals(self, positions: np.ndarray) -> list[tuple[str, ...]]:
+        """The cells as read of the rows at ``positions``."""
+        rows = list(zip(*(c[positions].tolist() for c in self.columns)))
+        lengths = self.lengths[positions]
+        for i in np.flatnonzero(lengths < len(self.columns)):
+            rows[i] = rows[i][:lengths[i]]
+        if self.beyond is not None:
+            for i, cells in enumerate(self.beyond[positions].tolist()):
+                if cells:
+                    rows[i] += cells
+        return rows
+
+    def compact(self) -> Block:
+        """The block to keep: a field's cells held as the objects of its
+        distinct values, so repeated values cost no memory."""
+        columns = list(self.columns)
+        for f, d in self._distinct.items():
+            if f in self.sheet.found:
+                columns[self.sheet.found[f]] = d.cells()
+        return Block(self.sheet, self.number, self.note, columns, self.lengths, self.beyond)
+
+    def row(self, i: int) -> Row:
+        """Row ``i`` as :meth:`Sheet.read` makes it."""
+        cells = {f: self.columns[at][i].strip() for f, at in self.sheet.found.items()}
+        return Row(self.sheet.file, int(self.number[i]), cells, self.original(i), self.sheet.columns,
+                   bool(self.note[i]))
 
 
 @dataclass
 class Sheet:
-    """A file's table, found under its header; :meth:`read` streams its rows once."""
+    """A file's table, found under its header; :meth:`read` or :meth:`blocks` streams its rows once."""
 
     file: str
     sha256: str
@@ -61,10 +153,13 @@ class Sheet:
     labels: dict[str, str]  # field -> header label as written in the file
     _header: Header
     _body: Iterator[list[str]]
+    columns: list[str] = field(init=False)  # every column's label, made unique, for Row.raw
+
+    def __post_init__(self):
+        self.columns = _unique_labels(self._header.cells)
 
     def read(self) -> Iterator[Row]:
         header, found = self._header, self._header.found
-        labels = _unique_labels(header.cells)
         wide = len(header.cells) > 1
         data_rows = 0
         for number, cells in enumerate(self._body, start=header.index + 2):
@@ -77,11 +172,100 @@ class Sheet:
             note = filled == [0] and wide
             data_rows += not note
             if data_rows > self.layout.max_rows:
-                raise IngestError(
-                    f"{self.file}: over {self.layout.max_rows:,} data rows (at row {number:,}), "
-                    "more than a table of this folder can hold; check it is the right file, "
-                    "or split it")
-            yield Row(self.file, number, values, cells, labels, note)
+                raise self._too_long(number)
+            yield Row(self.file, number, values, cells, self.columns, note)
+
+    @property
+    def found(self) -> dict[str, int]:
+        """Field -> column position."""
+        return self._header.found
+
+    def blocks(self) -> Iterator[Block]:
+        """The rows :meth:`read` yields, up to :data:`BLOCK_ROWS` at a time as columns.
+
+        A block is checked against the row limit as a whole, before it is
+        handed over, so a file over the limit fails with the same message; a
+        file that turns out unreadable part-way fails as in :meth:`read`.
+        """
+        first, data_rows = self._header.index + 2, 0
+        while True:
+            columns: list[list[str]] = [[] for _ in self._header.cells]
+            lengths: list[int] = []
+            beyond: dict[int, tuple[str, ...]] = {}
+            try:
+                while len(lengths) < BLOCK_ROWS:
+                    batch: list[list[str]] = []
+                    try:
+                        batch.extend(itertools.islice(self._body, _BATCH))
+                    finally:  # the rows read before any damage still count towards the limit
+                        if batch:
+                            _add_batch(batch, columns, lengths, beyond)
+                    if not batch:
+                        break
+            except Exception:
+                self._block(first, columns, lengths, beyond, data_rows)
+                raise
+            if not lengths:
+                return
+            block, data_rows = self._block(first, columns, lengths, beyond, data_rows)
+            first += len(lengths)
+            yield block
+
+    def _block(self, first: int, columns: list[list[str]], lengths: list[int], beyond: dict[int, tuple[str, ...]],
+               data_rows: int) -> tuple[Block, int]:
+        """Rows numbered from ``first`` as a :class:`Block`, blank ones dropped,
+        and the count of data rows so far."""
+        n, wide = len(lengths), len(self._header.cells) > 1
+        block = Block(self, np.arange(first, first + n, dtype=np.int64), np.zeros(n, dtype=bool),
+                      [np.array(c, dtype=object) for c in columns], np.array(lengths, dtype=np.int64),
+                      np.fromiter((beyond.get(i) for i in range(n)), dtype=object, count=n) if beyond else None)
+        # A filled field right of the first column makes a data row; the other
+        # rows are looked at cell by cell, as read() does.
+        unsure = np.arange(n)
+        for f, at in self.found.items():
+            if at and len(unsure):
+                unsure = unsure[~block.distinct(f).parse(bool, bool, False)[0][unsure]]
+        blank = np.zeros(n, dtype=bool)
+        for i in unsure:
+            filled = [at for at, cell in enumerate(block.original(i)) if cell.strip()]
+            blank[i] = not filled
+            block.note[i] = filled == [0] and wide
+        if blank.any():
+            block = block.take(~blank)
+        counts = data_rows + np.cumsum(~block.note)
+        over = np.flatnonzero(counts > self.layout.max_rows)
+        if over.size:
+            raise self._too_long(int(block.number[over[0]]))
+        return block, int(counts[-1]) if len(counts) else data_rows
+
+    def _too_long(self, number: int) -> IngestError:
+        return IngestError(
+            f"{self.file}: over {self.layout.max_rows:,} data rows (at row {number:,}), "
+            "more than a table of this folder can hold; check it is the right file, or split it")
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(..., ensure_ascii=False), made once
+
+
+def raw(labels: list[str], cells: Sequence[str]) -> str:
+    """A row's cells as JSON object text, keyed by the header's labels
+    (``column_N`` beyond them), for the quarantine."""
+    if len(cells) > len(labels):
+        labels = labels + [f"column_{i + 1}" for i in range(len(labels), len(cells))]
+    return _JSON.encode(dict(zip(labels, cells)))
+
+
+def _add_batch(batch: list[list[str]], columns: list[list[str]], lengths: list[int],
+               beyond: dict[int, tuple[str, ...]]) -> None:
+    """Append a batch of rows to the columns of a block being made."""
+    sizes, width = list(map(len, batch)), len(columns)
+    if max(sizes) > width:  # cells past the header's last column wait aside
+        beyond.update((len(lengths) + i, tuple(row[width:])) for i, row in enumerate(batch) if len(row) > width)
+    if min(sizes) < width:  # short rows (notes, a ragged export) read "" beyond their end
+        batch = [row if len(row) >= width else row + [""] * (width - len(row)) for row in batch]
+    for column, cells in zip(columns, zip(*batch)):  # the header's columns only
+        column.extend(cells)
+    lengths.extend(sizes)
 
 
 def read_source(data_dir: Path, source: str, layouts: list[Layout]) -> list[Sheet]:
