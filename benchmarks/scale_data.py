@@ -18,7 +18,7 @@ import pandas as pd
 from pipeline import ingest
 
 PLAN = {1: (1, 1), 10: (5, 2), 100: (25, 4)}  # scale -> (service copies, periods per year)
-ROWS_PER_FILE = 200_000
+ROWS_PER_FILE = 200_000  # a multiple of 8, the ages 10-17 of one area and year
 
 
 def _names(df: pd.DataFrame, j: int, col: str = "yjs_name") -> pd.DataFrame:
@@ -79,6 +79,8 @@ def scaled_copy(demo: Path, out: Path, scale: int) -> Path:
     for name, parts_ in tables.items():
         (out / name).mkdir(parents=True, exist_ok=True)
         table = pd.concat(parts_, ignore_index=True)
+        if name == "population":  # an area's ages in one file (the reader checks 10-17 are complete)
+            table = table.sort_values(["la_code", "year", "age"], ignore_index=True)
         # several files per folder, each under the readers' per-file row limit
         for i, start in enumerate(range(0, max(len(table), 1), ROWS_PER_FILE)):
             table.iloc[start:start + ROWS_PER_FILE].to_csv(out / name / f"{name}_{i:02d}.csv", index=False)
