@@ -32,6 +32,7 @@ from pipeline.settings import RankingRules
 
 MIN_PERIODS = 2  # months before every indicator has this many periods are not ranked
 KEYS = ["as_of", "yjs_id"]
+EVIDENCE_USED = ["e", "e_sd", "z", "trend_z"]  # by the concern score and the outcome model
 
 
 def first_month(panel: pd.DataFrame, lag_months: int) -> pd.Timestamp | None:
@@ -95,14 +96,18 @@ def monthly_rankings(panel: pd.DataFrame, services: pd.DataFrame, inspections: p
     month["cutoff"] = [panel_mod.indicator_cutoff(m.date(), rules.lag_months) for m in month["as_of"]]
     panel = panel.assign(period_end=panel["period_end"].astype("datetime64[ns]"))
 
+    by_indicator = dict(tuple(panel.groupby("indicator", sort=False)))
+    empty = panel.iloc[:0]
+
     # evidence: once per indicator and latest period, joined to its months
     evs, cuts = [], {}
     for ind in INDICATORS:
-        rows = panel[(panel["indicator"] == ind.key) & (panel["denominator"] > 0)]
+        rows = by_indicator.get(ind.key, empty)
+        rows = rows[rows["denominator"] > 0]
         seen = month.assign(cut=latest_period(rows, month["cutoff"])).dropna(subset=["cut"])
         cuts[ind.key] = seen["cut"].unique()
         evs.append(seen[["as_of", "cut"]].assign(indicator=ind.key))
-    evidence = scores.evidence_at_cuts(panel, cuts)
+    evidence = scores.evidence_at_cuts(panel, cuts)[["indicator", "cut", "yjs_id", *EVIDENCE_USED]]
     ev = pd.concat(evs).merge(evidence, on=["indicator", "cut"]).drop(columns="cut")
 
     # concern scores and ranks, every month at once
@@ -121,11 +126,12 @@ def monthly_rankings(panel: pd.DataFrame, services: pd.DataFrame, inspections: p
     # the raw-rate league table and service sizes: once per period
     pct = panel[["indicator", "period_end", "yjs_id"]].assign(
         pct=panel.groupby(["indicator", "period_end"])["rate"].rank(pct=True))
-    league = pd.concat([_per_month(month.assign(indicator=ind.key), panel[panel["indicator"] == ind.key],
+    league = pd.concat([_per_month(month.assign(indicator=ind.key), by_indicator.get(ind.key, empty),
                                    pct, ["indicator"]) for ind in INDICATORS])
     league = league.groupby(KEYS)["pct"].mean().rename("league_table").reset_index()
     out = out.merge(league, on=KEYS, how="left")
-    fte = panel[(panel["indicator"] == "fte") & (panel["denominator"] > 0)]
+    fte = by_indicator.get("fte", empty)
+    fte = fte[fte["denominator"] > 0]
     size = fte.groupby(["period_end", "yjs_id"], as_index=False)["denominator"].sum().rename(
         columns={"denominator": "population"})
     sizes = _per_month(month, fte, size, [])

@@ -41,8 +41,7 @@ def features(keys: pd.DataFrame, evidence: pd.DataFrame, history: pd.DataFrame,
     ``as_of`` when several months are described at once; ``evidence``,
     ``history`` and ``size`` carry the same key columns). Same row order."""
     on = list(keys.columns)
-    ev = evidence.pivot_table(index=on, columns="indicator", values=["e", "z", "trend_z"],
-                              aggfunc="first", dropna=False)
+    ev = evidence.set_index([*on, "indicator"])[["e", "z", "trend_z"]].unstack("indicator")
     ev.columns = [f"{ind}_{f}" for f, ind in ev.columns]
     hist = history[on + ["last_published", "last_rating_score", "months_since_inspection"]]
     out = (keys.merge(ev.reset_index(), on=on, how="left").merge(hist, on=on, how="left")

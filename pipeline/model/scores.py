@@ -40,70 +40,85 @@ CREDIBLE_Z = 1.6448536  # 90% credible interval
 TIME_CAP_MONTHS = 72
 
 
-def window_rows(rows: pd.DataFrame, cuts, window_months: int = WINDOW_MONTHS) -> pd.DataFrame:
-    """The pooling windows of one indicator, stacked: for each cut date in
-    ``cuts``, the rows of the latest period ending on or before it and the
-    non-overlapping periods before that within ``window_months``, with
-    ``cut`` (the cut date), ``k`` (periods back from the latest) and
-    ``months`` (the latest period's length; its most common, shortest on a
-    tie, where lengths differ). A cut with no period is left out.
-
-    ``rows`` are one indicator's panel rows with a denominator. Every window
-    is a contiguous slice of the rows sorted by period end, so many cuts cost
-    one sort and a few searches each.
-    """
-    rows = rows.sort_values("period_end", kind="stable", ignore_index=True)
-    ends = rows["period_end"].to_numpy()
-    month_no = (rows["period_end"].dt.year * 12 + rows["period_end"].dt.month).to_numpy()
-    lengths = rows["period_months"].to_numpy().astype(int)
-    take, cut_of, k_of, months_of = [], [], [], []
-    for cut in sorted(pd.to_datetime(pd.Series(list(cuts))).unique()):
-        n = int(np.searchsorted(ends, np.datetime64(cut), side="right"))
+def _windows(ends: np.ndarray, month_no: np.ndarray, lengths: np.ndarray, cuts: np.ndarray,
+             window_months: int):
+    """The pooling window of each cut date, over one indicator's rows sorted
+    by period end (``ends``; ``month_no`` = year*12 + month; ``lengths`` =
+    period_months): the rows of the latest period ending on or before the cut
+    and the non-overlapping periods before it within ``window_months``.
+    The latest period's length is its most common (shortest on a tie).
+    Each window is a contiguous slice, so many cuts cost a few searches
+    each. Returns per kept row: its index, its cut's position in ``cuts``,
+    ``k`` (periods back from the latest), and per cut: the latest period
+    end, the window's length in months (NaT/0 if the cut has no period)."""
+    take, cut_of, k_of = [], [], []
+    latest = np.full(cuts.size, np.datetime64("NaT"), dtype="datetime64[ns]")
+    span_months = np.zeros(cuts.size, dtype=int)
+    months_of = np.zeros(cuts.size, dtype=int)
+    for c, cut in enumerate(cuts):
+        n = int(np.searchsorted(ends, cut, side="right"))
         if n == 0:
             continue
         first_latest = int(np.searchsorted(ends, ends[n - 1], side="left"))
         months = int(np.bincount(lengths[first_latest:n]).argmax())  # the mode; shortest on a tie
-        span = max(window_months, months)
-        start = int(np.searchsorted(month_no, month_no[n - 1] - span, side="right"))
+        start = int(np.searchsorted(month_no, month_no[n - 1] - max(window_months, months),
+                                    side="right"))
         back = month_no[n - 1] - month_no[start:n]
         keep = (lengths[start:n] == months) & (back % months == 0)
-        idx = np.arange(start, n)[keep]
-        take.append(idx)
-        cut_of.append(np.full(idx.size, cut))
-        k_of.append(back[keep] // months)
-        months_of.append(np.full(idx.size, months))
+        k = back[keep] // months
+        take.append(np.arange(start, n)[keep])
+        cut_of.append(np.full(k.size, c))
+        k_of.append(k)
+        latest[c], months_of[c], span_months[c] = ends[n - 1], months, (k.max() + 1) * months
     if not take:
-        return rows.iloc[:0].assign(cut=pd.Series(dtype="datetime64[ns]"), k=0, months=0)
-    out = rows.take(np.concatenate(take))
-    return out.assign(cut=np.concatenate(cut_of), k=np.concatenate(k_of),
-                      months=np.concatenate(months_of)).reset_index(drop=True)
+        return np.zeros(0, int), np.zeros(0, int), np.zeros(0, int), latest, months_of, span_months
+    return (np.concatenate(take), np.concatenate(cut_of), np.concatenate(k_of), latest, months_of,
+            span_months)
 
 
-def _trend(w: pd.DataFrame, keys=("yjs_id",)) -> pd.DataFrame:
-    """Per window and service (``keys``): weighted least-squares slope of
-    log(O/E) per year (weights E, the inverse variance of a log count), its
-    z, and how many consecutive periods the relative rate rose up to the
-    latest. Vectorised with group sums; a slope needs at least three periods."""
-    keys = list(keys)
-    w = w[w["numerator"].notna() & (w["expected"] > 0)]
-    t = -w["k"] * w["months"] / 12.0
-    lr = np.log((w["numerator"] + 0.5) / (w["expected"] + 0.5))
-    wt = w["expected"]
-    parts = w[keys].assign(n=1, sw=wt, st=wt * t, sl=wt * lr, stt=wt * t * t, stl=wt * t * lr)
-    g = parts.groupby(keys).sum()
-    sxx = (g["stt"] - g["st"] ** 2 / g["sw"]).clip(lower=0)  # rounding can dip below 0
-    sxy = g["stl"] - g["st"] * g["sl"] / g["sw"]
-    ok = (g["n"] >= 3) & (sxx > 0)
-    slope = (sxy / sxx).where(ok)
-    # rising run: newest first, count leading period-on-period increases
-    rel = w[keys + ["k"]].assign(rel=w["numerator"] / w["expected"]).sort_values(keys + ["k"])
-    by = [rel[c] for c in keys]
-    older = rel.groupby(by)["rel"].shift(-1)
-    up = (rel["rel"] > older).astype(int)
-    rising = up.groupby(by).cumprod().groupby(by).sum()
-    return pd.DataFrame({"trend_slope": slope, "trend_z": slope * np.sqrt(sxx),
-                         "rising_periods": rising.reindex(g.index).fillna(0).astype(int)}
-                        ).reset_index()
+def _trend_sums(key: np.ndarray, k: np.ndarray, months: np.ndarray, numerator: np.ndarray,
+                expected: np.ndarray, n_keys: int) -> dict[str, np.ndarray]:
+    """Per key (a window x service): weighted least-squares slope of log(O/E)
+    per year (weights E, the inverse variance of a log count), its z, and how
+    many consecutive periods the relative rate rose up to the latest; ``n``
+    the periods used (0: no trend). Vectorised with ``np.bincount``; a slope
+    needs at least three periods."""
+    ok = ~np.isnan(numerator) & (expected > 0)
+    key, k, o, e = key[ok], k[ok], numerator[ok], expected[ok]
+    t = -k * months[ok] / 12.0
+    lr = np.log((o + 0.5) / (e + 0.5))
+
+    def total(v=None):
+        return np.bincount(key, weights=v, minlength=n_keys)
+
+    n, sw, st, sl = total(), total(e), total(e * t), total(e * lr)
+    stt, stl = total(e * t * t), total(e * t * lr)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        sxx = np.clip(stt - st**2 / sw, 0, None)  # rounding can dip below 0
+        sxy = stl - st * sl / sw
+        slope = np.where((n >= 3) & (sxx > 0), sxy / sxx, np.nan)
+    # rising run: newest first (k = 0), count leading period-on-period increases
+    order = np.lexsort((k, key))
+    key_s, rel = key[order], (o / e)[order]
+    same = np.r_[key_s[1:] == key_s[:-1], False]
+    up = same & (rel > np.r_[rel[1:], np.nan])
+    starts = np.flatnonzero(np.r_[True, key_s[1:] != key_s[:-1]]) if key_s.size else np.zeros(0, int)
+    pos = np.arange(key_s.size) - np.repeat(starts, np.diff(np.r_[starts, key_s.size]))
+    rising = np.zeros(n_keys)
+    if key_s.size:  # the first period that did not rise (the oldest never does)
+        rising[key_s[starts]] = np.minimum.reduceat(np.where(up, key_s.size, pos), starts)
+    return {"n": n, "trend_slope": slope, "trend_z": slope * np.sqrt(sxx), "rising_periods": rising}
+
+
+def _trend(w: pd.DataFrame) -> pd.DataFrame:
+    """``_trend_sums`` per service of one window (yjs_id, k, months,
+    numerator, expected)."""
+    codes, ids = pd.factorize(w["yjs_id"], sort=True)
+    t = _trend_sums(codes, w["k"].to_numpy(), np.broadcast_to(w["months"].to_numpy(), len(w)),
+                    w["numerator"].to_numpy(float), w["expected"].to_numpy(float), len(ids))
+    has = t.pop("n") > 0
+    out = pd.DataFrame(t, index=ids)[has]
+    return out.assign(rising_periods=out["rising_periods"].astype(int)).rename_axis("yjs_id").reset_index()
 
 
 def _back_transform(v, national, multiplier: float, family: str):
@@ -154,38 +169,52 @@ def evidence_at_cuts(panel: pd.DataFrame, cuts: dict[str, list], window_months: 
     key in ``cuts``, one evidence table per cut date, computed from the
     periods that ended on or before it, with a ``cut`` column. The
     back-test's many months and the refresh's one go through this same code.
-    Pooling and trends are vectorised over all cuts at once; the per-window
-    statistics (dispersion, tau^2, shrinkage) loop over windows on arrays."""
+    Pooling and trends are vectorised over all cuts at once (sums per window
+    x service with ``np.bincount``); the per-window statistics (dispersion,
+    tau^2, shrinkage) loop over windows on arrays."""
     out = []
+    by_indicator = panel.groupby("indicator", sort=False).indices
     for ind in INDICATORS:
-        if ind.key not in cuts:
+        if ind.key not in cuts or ind.key not in by_indicator:
             continue
-        rows = panel.loc[(panel["indicator"] == ind.key) & (panel["denominator"] > 0), WINDOW_COLUMNS]
-        w = window_rows(rows, cuts[ind.key], window_months)
-        if w.empty:
+        rows = panel.iloc[by_indicator[ind.key]]
+        rows = rows.loc[rows["denominator"] > 0, WINDOW_COLUMNS]
+        if rows.empty:
             continue
-        w = w.assign(wgt=0.5 ** (w["k"] * w["months"] / half_life_months))
-        ok = w[w["numerator"].notna()]
-        keys = ["cut", "yjs_id"]
-        g = ok.assign(wo=ok["wgt"] * ok["numerator"], wn=ok["wgt"] * ok["denominator"],
-                      we=ok["wgt"] * ok["expected"], w2n=ok["wgt"] ** 2 * ok["denominator"],
-                      w2e=ok["wgt"] ** 2 * ok["expected"]).groupby(keys)
-        p = g[["wo", "wn", "we", "w2n", "w2e"]].sum()
-        p["periods_used"] = g.size()
-        p = p.reset_index()
-        sums = {c: p[c].to_numpy(float) for c in ("wo", "wn", "we", "w2n", "w2e")}
-        cut = p["cut"].to_numpy()
-        bounds = np.flatnonzero(np.r_[True, cut[1:] != cut[:-1], True])
+        rows = rows.sort_values("period_end", kind="stable")
+        end = rows["period_end"].astype("datetime64[ns]")
+        codes, ids = pd.factorize(rows["yjs_id"], sort=True)
+        cut_dates = np.unique(pd.to_datetime(pd.Series(list(cuts[ind.key]))).to_numpy("datetime64[ns]"))
+        idx, cut, k, latest, months, span = _windows(
+            end.to_numpy(), (end.dt.year * 12 + end.dt.month).to_numpy(),
+            rows["period_months"].to_numpy().astype(int), cut_dates, window_months)
+        if idx.size == 0:
+            continue
+        n_keys = cut_dates.size * len(ids)
+        key = cut * len(ids) + codes[idx]
+        o, n, e = (rows[c].to_numpy(float)[idx] for c in ("numerator", "denominator", "expected"))
+        wgt = 0.5 ** (k * months[cut] / half_life_months)
+        ok = ~np.isnan(o)
+        sums = {name: np.bincount(key[ok], weights=v[ok], minlength=n_keys) for name, v in (
+            ("wo", wgt * o), ("wn", wgt * n), ("we", wgt * e), ("w2n", wgt**2 * n), ("w2e", wgt**2 * e))}
+        used = np.bincount(key[ok], minlength=n_keys)
+        present = np.flatnonzero(used)  # window x service keys, by window then service
+        sums = {name: v[present] for name, v in sums.items()}
+        cut_of = present // len(ids)
+        bounds = np.flatnonzero(np.r_[True, cut_of[1:] != cut_of[:-1], True])
         blocks = [_pooled_statistics({c: v[lo:hi] for c, v in sums.items()}, ind)
                   for lo, hi in zip(bounds[:-1], bounds[1:])]
-        ev = p[keys + ["periods_used"]].assign(
-            **{col: np.concatenate([b[col] for b in blocks]) for col in blocks[0]})
+        trend = _trend_sums(key, k, months[cut], o, e, n_keys)
+        no_trend = trend.pop("n")[present] == 0
+        trend = {c: np.where(no_trend, np.nan, v[present]) for c, v in trend.items()}
+        ev = pd.DataFrame({
+            "cut": cut_dates[cut_of], "yjs_id": ids[present % len(ids)], "indicator": ind.key,
+            "window_end": latest[cut_of], "window_months": span[cut_of], "periods_used": used[present],
+            **{col: np.concatenate([b[col] for b in blocks]) for col in blocks[0]}, **trend})
+        if not no_trend.any():
+            ev["rising_periods"] = ev["rising_periods"].astype(int)
         ev["band"] = stats.funnel_band(ev["z"])
-        span = w.groupby("cut").agg(window_end=("period_end", "max"), k=("k", "max"),
-                                    months=("months", "first"))
-        span["window_months"] = (span["k"] + 1) * span["months"]
-        ev = ev.join(span[["window_end", "window_months"]], on="cut").assign(indicator=ind.key)
-        out.append(ev.merge(_trend(w, keys), on=keys, how="left"))
+        out.append(ev)
     cols = ["cut", *EVIDENCE_COLUMNS]
     return pd.concat(out, ignore_index=True)[cols] if out else pd.DataFrame(columns=cols)
 
