@@ -300,7 +300,7 @@ def concern_terms(df: pd.DataFrame, evidence: pd.DataFrame, weights: dict[str, f
     df["indicator_evidence"] = num / safe
     months = df["months_since_inspection"].astype(float)
     decay = 0.5 ** (months / RATING_HALF_LIFE_MONTHS)
-    df["inspection_term"] = ((df["last_rating_score"] - 2.5) / 1.5 * decay).fillna(0.0)
+    df["inspection_term"] = ((df["last_rating_score"].astype(float) - 2.5) / 1.5 * decay).fillna(0.0)
     df["time_term"] = (months.clip(0, TIME_CAP_MONTHS) / TIME_CAP_MONTHS - 0.5).fillna(0.5)
     df["concern_score"] = (df["indicator_evidence"]
                            + weights.get("inspection", 0.0) * df["inspection_term"]
