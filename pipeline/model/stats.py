@@ -229,22 +229,33 @@ def _mid_q(k, mean, n, family: str):
     return np.where(k < 0, 1.0, dist.sf(k) + 0.5 * dist.pmf(k))
 
 
-def _smallest_k(holds, lo, hi):
+def _smallest_k(holds, lo, hi, guess=None):
     """Smallest integer k in [lo, hi] for which the monotone predicate
-    ``holds(k)`` is true (elementwise), by vectorised bisection; ``hi`` where
-    it never holds. About log2(hi - lo) evaluations of ``holds``."""
+    ``holds(k, i)`` (of the elements at positions ``i``) is true,
+    elementwise; ``hi`` where it never holds. With a ``guess`` the bracket
+    is first narrowed by two probes around it; then vectorised bisection of
+    the elements still open only, about log2(width) evaluations. The answer
+    does not depend on the guess, only the number of evaluations does."""
     lo = np.floor(np.asarray(lo, float))
     hi = np.ceil(np.asarray(hi, float))
-    lo, hi = np.broadcast_arrays(lo, hi)
-    lo, hi = lo.copy(), hi.copy()
+    lo, hi = (a.copy() for a in np.broadcast_arrays(lo, hi))
+    everyone = np.arange(lo.size)
+    if guess is not None and lo.size:
+        g = np.clip(np.round(np.nan_to_num(guess, nan=0.0)), lo, hi)
+        reach = 3.0 + np.ceil(0.1 * np.sqrt(np.abs(g)))
+        for _ in range(2):  # the guess, then a step beyond it on the side the answer lies
+            ok = holds(g, everyone)
+            hi = np.where(ok, np.minimum(hi, g), hi)
+            lo = np.where(ok, lo, np.maximum(lo, g + 1))
+            g = np.clip(np.where(ok, g - reach, g + reach), lo, hi)
     for _ in range(64):
-        open_ = hi - lo > 0
-        if not open_.any():
+        i = np.flatnonzero(hi > lo)
+        if not i.size:
             break
-        mid = np.floor((lo + hi) / 2)
-        ok = holds(mid)
-        hi = np.where(open_ & ok, mid, hi)
-        lo = np.where(open_ & ~ok, mid + 1, lo)
+        mid = np.floor((lo[i] + hi[i]) / 2)
+        ok = holds(mid, i)
+        hi[i] = np.where(ok, mid, hi[i])
+        lo[i] = np.where(ok, lo[i], mid + 1)
     return hi
 
 
@@ -257,18 +268,47 @@ def _search_range(mean, n):
     return 0.0, m + 40.0 * np.sqrt(m) + 200.0
 
 
-def _ppf(dist, q, mean, n):
-    """Smallest k with P(X <= k) >= q (scipy's ppf, vectorised bisection)."""
+def _tail(family: str, which: str, mean, n, shape):
+    """``f(k, i)``: the distribution's ``which`` ("cdf" or "sf") at counts
+    ``k`` for the elements at positions ``i``."""
+    mean = np.broadcast_to(np.asarray(mean, float), shape)
+    if family == "poisson":
+        f = getattr(scipy_stats().poisson, which)
+        return lambda k, i: f(k, mean[i])
+    n = np.broadcast_to(np.asarray(n, float), shape)
+    f = getattr(scipy_stats().binom, which)
+    return lambda k, i: f(k, n[i], mean[i])
+
+
+def _normal_guess(family: str, z, mean, n):
+    """Cornish-Fisher approximation of the count whose tail is Phi(z)
+    (a starting point for ``_smallest_k``)."""
+    if family == "poisson":
+        mu, sd, skew = mean, np.sqrt(mean), 1.0 / np.sqrt(np.maximum(mean, 1e-12))
+    else:
+        mu, sd = n * mean, np.sqrt(n * mean * (1 - mean))
+        skew = (1 - 2 * mean) / np.maximum(sd, 1e-12)
+    return mu + z * sd + (z**2 - 1) * skew * sd / 6
+
+
+def _ppf(family: str, q, mean, n):
+    """Smallest k with P(X <= k) >= q (scipy's ppf, by bisection)."""
     lo, hi = _search_range(mean, n)
-    return _smallest_k(lambda k: dist.cdf(k) >= q, lo, hi)
+    shape = np.broadcast_shapes(np.shape(q), np.shape(lo), np.shape(hi))
+    cdf, q = _tail(family, "cdf", mean, n, shape), np.broadcast_to(q, shape)
+    guess = _normal_guess(family, scipy_stats().norm.ppf(q), mean, n)
+    return _smallest_k(lambda k, i: cdf(k, i) >= q[i], lo, hi, guess)
 
 
-def _isf(dist, s, mean, n):
+def _isf(family: str, s, mean, n):
     """Smallest k with P(X > k) <= s, from the survival function so that it
     stays exact far in the tail (s ~ 1e-20, met when over-dispersion widens
     the limits of small areas), where scipy's own isf returns NaN."""
     lo, hi = _search_range(mean, n)
-    return _smallest_k(lambda k: dist.sf(k) <= s, lo, hi)
+    shape = np.broadcast_shapes(np.shape(s), np.shape(lo), np.shape(hi))
+    sf, s = _tail(family, "sf", mean, n, shape), np.broadcast_to(s, shape)
+    guess = _normal_guess(family, scipy_stats().norm.isf(s), mean, n)
+    return _smallest_k(lambda k, i: sf(k, i) <= s[i], lo, hi, guess)
 
 
 def exact_z(observed, denominator, p0, family: str):
@@ -315,18 +355,16 @@ def exact_limits(denominator, p0: float, family: str, z):
 def _exact_limits(d, p0, family, z):
     z = np.broadcast_to(np.asarray(z, float), d.shape)
     mean, n = (p0 * d, None) if family == "poisson" else (p0, d)
-
-    dist = _dist(family, mean, n)
     top = np.inf if family == "poisson" else n
 
     def lower_count(q):  # count where the mid-p lower tail rises through q
-        k0 = _ppf(dist, q, mean, n)  # smallest k with P(X <= k) >= q
+        k0 = _ppf(family, q, mean, n)  # smallest k with P(X <= k) >= q
         lo_k = np.where(_mid_p(k0, mean, n, family) >= q, k0 - 1, k0)
         a, b = _mid_p(lo_k, mean, n, family), _mid_p(lo_k + 1, mean, n, family)
         return np.clip(lo_k + (q - a) / np.where(b > a, b - a, 1), 0, top)
 
     def upper_count(s):  # count where the mid-p upper tail falls through s
-        k0 = _isf(dist, s, mean, n)  # smallest k with P(X > k) <= s
+        k0 = _isf(family, s, mean, n)  # smallest k with P(X > k) <= s
         lo_k = np.where(_mid_q(k0, mean, n, family) <= s, k0 - 1, k0)
         a, b = _mid_q(lo_k, mean, n, family), _mid_q(lo_k + 1, mean, n, family)
         return np.clip(lo_k + (a - s) / np.where(a > b, a - b, 1), 0, top)
