@@ -349,7 +349,12 @@ def exact_limits(denominator, p0: float, family: str, z):
     or the cohort size (binomial). ``z`` may be an array (over-dispersion
     widens it per area: z * ``overdispersion_factor``)."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        return _exact_limits(np.asarray(denominator, float), p0, family, z)
+        d = np.asarray(denominator, float)
+        shape = np.broadcast_shapes(d.shape, np.shape(p0), np.shape(z))
+        d, p0, z = (np.broadcast_to(a, shape).reshape(-1) for a in (d, np.asarray(p0, float),
+                                                                     np.asarray(z, float)))
+        lower, upper = _exact_limits(d, p0, family, z)
+        return lower.reshape(shape), upper.reshape(shape)
 
 
 def _exact_limits(d, p0, family, z):
