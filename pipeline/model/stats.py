@@ -364,14 +364,20 @@ def _exact_limits(d, p0, family, z):
 
     def lower_count(q):  # count where the mid-p lower tail rises through q
         k0 = _ppf(family, q, mean, n)  # smallest k with P(X <= k) >= q
-        lo_k = np.where(_mid_p(k0, mean, n, family) >= q, k0 - 1, k0)
-        a, b = _mid_p(lo_k, mean, n, family), _mid_p(lo_k + 1, mean, n, family)
+        at = _mid_p(k0, mean, n, family)
+        past = at >= q  # crossed between k0-1 and k0, else between k0 and k0+1
+        lo_k = np.where(past, k0 - 1, k0)
+        other = _mid_p(np.where(past, k0 - 1, k0 + 1), mean, n, family)
+        a, b = np.where(past, other, at), np.where(past, at, other)
         return np.clip(lo_k + (q - a) / np.where(b > a, b - a, 1), 0, top)
 
     def upper_count(s):  # count where the mid-p upper tail falls through s
         k0 = _isf(family, s, mean, n)  # smallest k with P(X > k) <= s
-        lo_k = np.where(_mid_q(k0, mean, n, family) <= s, k0 - 1, k0)
-        a, b = _mid_q(lo_k, mean, n, family), _mid_q(lo_k + 1, mean, n, family)
+        at = _mid_q(k0, mean, n, family)
+        past = at <= s
+        lo_k = np.where(past, k0 - 1, k0)
+        other = _mid_q(np.where(past, k0 - 1, k0 + 1), mean, n, family)
+        a, b = np.where(past, other, at), np.where(past, at, other)
         return np.clip(lo_k + (a - s) / np.where(a > b, a - b, 1), 0, top)
 
     tail = scipy_stats().norm.sf(z)
