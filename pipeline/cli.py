@@ -50,9 +50,7 @@ def run_refresh(args: argparse.Namespace) -> int:
                            exclusion_months=args.exclusion_months, lag_months=args.lag_months)
     if not data_dir.is_dir():
         raise s.SettingsError(f"data dir {data_dir} does not exist")
-    from pipeline.model.guards import Limits
-
-    limits = Limits(args.max_national_rate_factor, args.max_services_dropped_share)
+    limits = s.Limits(args.max_national_rate_factor, args.max_services_dropped_share)
     ensure_dagster_home()
 
     import dagster as dg  # imported late: `--help` stays fast
@@ -120,18 +118,24 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--warehouse", help="DuckDB file (default $YJT_WAREHOUSE or data/warehouse.duckdb)")
     r.add_argument("--as-of", help="rank as an analyst would have on this date, YYYY-MM-DD "
                                    "(default $YJT_AS_OF or today)")
-    r.add_argument("--lag-months", type=int, default=3, help="indicator publication lag (default 3)")
-    r.add_argument("--full-joint", type=int, default=8, help="full joint inspections (default 8)")
-    r.add_argument("--benchmark", type=int, default=2, help="benchmark visits (default 2)")
-    r.add_argument("--exclusion-months", type=int, default=12,
-                   help="services inspected this recently are not recommended (default 12)")
+    rules = s.RankingRules()  # the defaults
+    r.add_argument("--lag-months", type=int, default=rules.lag_months,
+                   help="indicator publication lag (default %(default)s)")
+    r.add_argument("--full-joint", type=int, default=rules.n_full_joint,
+                   help="full joint inspections (default %(default)s)")
+    r.add_argument("--benchmark", type=int, default=rules.n_benchmark,
+                   help="benchmark visits (default %(default)s)")
+    r.add_argument("--exclusion-months", type=int, default=rules.exclusion_months,
+                   help="services inspected this recently are not recommended (default %(default)s)")
     r.add_argument("--top", type=int, default=15, help="rows of the ranked list to print")
     r.add_argument("--wait", type=float, default=0, help="seconds to wait for another refresh of "
                    "the same warehouse to finish before refusing (default 0: refuse at once)")
-    r.add_argument("--max-national-rate-factor", type=float, default=2.0,
-                   help="stop if a national rate moves more than this factor (default 2; 0: off)")
-    r.add_argument("--max-services-dropped-share", type=float, default=0.10,
-                   help="stop if more than this share of services disappears (default 0.10; 1: off)")
+    limits = s.Limits()
+    r.add_argument("--max-national-rate-factor", type=float, default=limits.max_national_rate_factor,
+                   help="stop if a national rate moves more than this factor (default %(default)s; 0: off)")
+    r.add_argument("--max-services-dropped-share", type=float,
+                   default=limits.max_services_dropped_share, help="stop if more than this share of "
+                   "services disappears (default %(default)s; 1: off)")
     return p
 
 

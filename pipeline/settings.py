@@ -84,3 +84,19 @@ def is_synthetic(data_dir: Path) -> bool:
         return False
     first = readme.read_text(encoding="utf-8", errors="replace").lstrip().splitlines()[:1]
     return bool(first) and "synthetic" in first[0].lower()
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The plausibility guards' limits (``pipeline.model.guards``); 0 / 1 switch a check off."""
+
+    max_national_rate_factor: float = 2.0
+    max_services_dropped_share: float = 0.10
+
+    def __post_init__(self) -> None:
+        factor, share = self.max_national_rate_factor, self.max_services_dropped_share
+        if not (isinstance(factor, (int, float)) and (factor == 0 or 1 < factor <= 1_000)):
+            raise SettingsError(f"max_national_rate_factor: {factor!r} must be above 1 "
+                                "(at most 1000), or 0 to switch the check off")
+        if not (isinstance(share, (int, float)) and 0 <= share <= 1):
+            raise SettingsError(f"max_services_dropped_share: {share!r} must be from 0 to 1")

@@ -11,6 +11,9 @@ import dagster as dg
 from pipeline import settings as s
 
 
+RULES, LIMITS = s.RankingRules(), s.Limits()  # the defaults
+
+
 class RefreshSettings(dg.ConfigurableResource):
     """Where to read, where to publish, the as-of date and the ranking rules.
 
@@ -21,19 +24,19 @@ class RefreshSettings(dg.ConfigurableResource):
     data_dir: str = ""
     warehouse: str = ""
     as_of: str = ""
-    lag_months: int = 3
-    n_full_joint: int = 8
-    n_benchmark: int = 2
-    exclusion_months: int = 12
-    weight_fte: float = 1.0
-    weight_reoffending: float = 1.0
-    weight_custody: float = 1.0
-    weight_inspection: float = 0.75
-    weight_time_since_inspection: float = 0.25
-    weight_outcome_model: float = 0.0
+    lag_months: int = RULES.lag_months
+    n_full_joint: int = RULES.n_full_joint
+    n_benchmark: int = RULES.n_benchmark
+    exclusion_months: int = RULES.exclusion_months
+    weight_fte: float = RULES.weights["fte"]
+    weight_reoffending: float = RULES.weights["reoffending"]
+    weight_custody: float = RULES.weights["custody"]
+    weight_inspection: float = RULES.weights["inspection"]
+    weight_time_since_inspection: float = RULES.weights["time_since_inspection"]
+    weight_outcome_model: float = RULES.weights["outcome_model"]
     # plausibility guards (pipeline.model.guards): 0 / 1 switch a check off
-    max_national_rate_factor: float = 2.0
-    max_services_dropped_share: float = 0.10
+    max_national_rate_factor: float = LIMITS.max_national_rate_factor
+    max_services_dropped_share: float = LIMITS.max_services_dropped_share
 
     def data_path(self) -> Path:
         return s.resolve_path(self.data_dir, "YJT_DATA_DIR", s.DEFAULT_DATA_DIR)
@@ -44,10 +47,8 @@ class RefreshSettings(dg.ConfigurableResource):
     def as_of_date(self) -> dt.date:
         return s.resolve_as_of(self.as_of)
 
-    def guard_limits(self):
-        from pipeline.model.guards import Limits
-
-        return Limits(self.max_national_rate_factor, self.max_services_dropped_share)
+    def guard_limits(self) -> s.Limits:
+        return s.Limits(self.max_national_rate_factor, self.max_services_dropped_share)
 
     def rules(self) -> s.RankingRules:
         return s.RankingRules(

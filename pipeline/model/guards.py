@@ -26,13 +26,12 @@ the limit for one run: factor 0 or share 1 switches a check off.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from pipeline.indicators import BY_KEY, format_rate
-from pipeline.settings import SettingsError
+from pipeline.settings import Limits  # noqa: F401  (the guards' settings, re-exported)
 
 # indicator -> (lowest, highest) national rate any real year could give, in its unit.
 # FTE: 1,900 per 100,000 in 2007 down to ~140 in 2023; custody: ~1.0 per 1,000 in
@@ -44,20 +43,6 @@ SHOWN = 3  # services named in a message
 
 class GuardError(RuntimeError):
     """The refresh stopped before publishing; the published warehouse is untouched."""
-
-
-@dataclass(frozen=True)
-class Limits:
-    max_national_rate_factor: float = 2.0
-    max_services_dropped_share: float = 0.10
-
-    def __post_init__(self) -> None:
-        factor, share = self.max_national_rate_factor, self.max_services_dropped_share
-        if not (isinstance(factor, (int, float)) and (factor == 0 or 1 < factor <= 1_000)):
-            raise SettingsError(f"max_national_rate_factor: {factor!r} must be above 1 "
-                                "(at most 1000), or 0 to switch the check off")
-        if not (isinstance(share, (int, float)) and 0 <= share <= 1):
-            raise SettingsError(f"max_services_dropped_share: {share!r} must be from 0 to 1")
 
 
 def check_refresh(new: dict[str, pd.DataFrame], published: dict[str, pd.DataFrame | None],
