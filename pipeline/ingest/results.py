@@ -100,18 +100,23 @@ class Collector:
                 if row.note:
                     self.reject(row, NOTE_PROBLEM)
                     continue
-                try:
-                    values = parse_row(row, sheet)
-                except RowProblem as problem:
-                    self.reject(row, str(problem))
-                    continue
+                values = self._parse_row(row, sheet, parse_row)
                 if values is not None:
                     records.append(Record((row,), values))
-            self._files.append(
-                {"source": self.source, "file": sheet.file, "sha256": sheet.sha256,
-                 "rows": rows, "ingested_at": self._now}
-            )
+            self._list_file(sheet, rows)
         return records
+
+    def _parse_row(self, row: Row, sheet: Sheet, parse_row: Callable[[Row, Sheet], dict | None]) -> dict | None:
+        """``parse_row``'s values, or None: not wanted, or quarantined for its :class:`RowProblem`."""
+        try:
+            return parse_row(row, sheet)
+        except RowProblem as problem:
+            self.reject(row, str(problem))
+            return None
+
+    def _list_file(self, sheet: Sheet, rows: int) -> None:
+        self._files.append({"source": self.source, "file": sheet.file, "sha256": sheet.sha256,
+                            "rows": rows, "ingested_at": self._now})
 
     def parse_blocks(self, sheets: list[Sheet],
                      parse_block: Callable[[Block, Sheet], tuple[pd.DataFrame, np.ndarray]],
@@ -137,12 +142,7 @@ class Collector:
                 values, settled = parse_block(data, sheet)
                 parsed = {}
                 for i in values.index[~settled]:
-                    row = data.row(i)
-                    try:
-                        found = parse_row(row, sheet)
-                    except RowProblem as problem:
-                        self.reject(row, str(problem))
-                        continue
+                    found = self._parse_row(data.row(i), sheet, parse_row)
                     if found is not None:
                         parsed[i] = found
                 if not settled.all():
@@ -156,10 +156,7 @@ class Collector:
                     values[ROW_FILE], values[ROW_NUMBER] = sheet.file, data.number[kept]
                     values[ROW_KEPT] = (len(self._kept) - 1 << 32) + np.arange(len(kept))
                     frames.append(values)
-            self._files.append(
-                {"source": self.source, "file": sheet.file, "sha256": sheet.sha256,
-                 "rows": rows, "ingested_at": self._now}
-            )
+            self._list_file(sheet, rows)
         if not frames:
             return pd.DataFrame(columns=[*columns, ROW_FILE, ROW_NUMBER, ROW_KEPT])
         return pd.concat(frames, ignore_index=True)
