@@ -252,7 +252,7 @@ def test_svg_catch_curve_draws_one_line_per_method_and_the_diagonal():
     shown = texts(root)
     assert {"random", "concern score (pipeline)", "raw-rate league table", "100%"} <= shown
     assert "Back-test to 2026-11-01 & after" in shown
-    assert "data:image/svg+xml;base64," in backtest_plot.markdown_image(image, "caught")
+    assert "data:image/svg+xml;base64," in svg.markdown_image(image, "caught")
     empty = pd.DataFrame(columns=["method", "share_inspected", "share_caught"])
     assert not of_class(parse_svg(svg.catch_curve(empty)), "path", "curve")
 

@@ -25,11 +25,6 @@ def catch_curve_svg(curves: pd.DataFrame, title: str = "") -> str:
     return svg.catch_curve(curves, title, LABELS)
 
 
-def markdown_image(image: str, alt: str = "") -> str:
-    """Markdown that embeds an SVG inline (base64 data URI)."""
-    return svg.markdown_image(image, alt)
-
-
 def _interval(row: pd.Series, col: str, pct: bool = True) -> str:
     f = (lambda v: f"{100 * v:.0f}%") if pct else (lambda v: f"{v:.2f}")
     if pd.isna(row[col]):

@@ -13,6 +13,7 @@ from pipeline import ingest
 from pipeline.backtest import plot, rankings, run
 from pipeline.defs.resources import RefreshSettings
 from pipeline.model import outcome
+from pipeline.report import svg
 
 GROUP = "backtest"
 
@@ -77,5 +78,5 @@ def backtest(settings: RefreshSettings, inspections: ingest.Ingested, backtest_r
     yield dg.Output(bt.metrics, output_name="backtest_metrics", metadata={
         "rows": len(bt.metrics), "seconds": seconds,
         "metrics": dg.MetadataValue.md(plot.metrics_markdown(bt.metrics)),
-        "catch_curve": dg.MetadataValue.md(plot.markdown_image(image, "share of adverse outcomes caught")),
+        "catch_curve": dg.MetadataValue.md(svg.markdown_image(image, "share of adverse outcomes caught")),
     })

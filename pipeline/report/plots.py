@@ -15,8 +15,6 @@ and importing matplotlib would cost it half a second.
 
 from __future__ import annotations
 
-import base64
-import io
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -162,16 +160,3 @@ def history_plot(values: pd.DataFrame, yjs_id: str) -> Figure:
         ax.legend(fontsize=6, loc="best")
     fig.tight_layout()
     return fig
-
-
-def png_base64(fig: Figure) -> str:
-    """The figure as a base64 PNG (for Markdown data URIs)."""
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    return base64.b64encode(buf.getvalue()).decode("ascii")
-
-
-def markdown_image(fig: Figure, alt: str) -> str:
-    """The figure as a Markdown image with a data URI, which the Dagster UI
-    renders inline on the asset's page (no file server needed)."""
-    return f"![{alt}](data:image/png;base64,{png_base64(fig)})"
