@@ -55,12 +55,18 @@ def backtest_months(panel: pd.DataFrame, lag_months: int, as_of: dt.date) -> lis
     return [] if start is None or start > end else list(pd.date_range(start, end, freq="MS"))
 
 
+def rate_percentiles(rows: pd.DataFrame) -> pd.DataFrame:
+    """Each row's raw rate as a percentile among the services of its
+    indicator and period (higher = worse): indicator, period_end, yjs_id, pct."""
+    return rows[["indicator", "period_end", "yjs_id"]].assign(
+        pct=rows.groupby(["indicator", "period_end"])["rate"].rank(pct=True))
+
+
 def league_table(rows: pd.DataFrame) -> pd.Series:
     """Raw-rate league table: the mean percentile of each indicator's latest
     raw rate (higher = worse), as a naive analyst would rank."""
     latest = rows[rows["period_end"] == rows.groupby("indicator")["period_end"].transform("max")]
-    pct = latest.groupby("indicator")["rate"].rank(pct=True)
-    return pct.groupby(latest["yjs_id"]).mean()
+    return rate_percentiles(latest).groupby("yjs_id")["pct"].mean().rename("league_table")
 
 
 def latest_period(rows: pd.DataFrame, cutoffs: pd.Series) -> pd.Series:
@@ -123,18 +129,14 @@ def monthly_rankings(panel: pd.DataFrame, services: pd.DataFrame, inspections: p
         columns={"months_since_inspection": "months_since"})
     out["eligible"] = ~(out["months_since"] < rules.exclusion_months)
 
-    # the raw-rate league table and service sizes: once per period
-    pct = panel[["indicator", "period_end", "yjs_id"]].assign(
-        pct=panel.groupby(["indicator", "period_end"])["rate"].rank(pct=True))
+    # the raw-rate league table (as ``league_table``) and service sizes: once per period
+    pct = rate_percentiles(panel)
     league = pd.concat([_per_month(month.assign(indicator=ind.key), by_indicator.get(ind.key, empty),
                                    pct, ["indicator"]) for ind in INDICATORS])
     league = league.groupby(KEYS)["pct"].mean().rename("league_table").reset_index()
     out = out.merge(league, on=KEYS, how="left")
-    fte = by_indicator.get("fte", empty)
-    fte = fte[fte["denominator"] > 0]
-    size = fte.groupby(["period_end", "yjs_id"], as_index=False)["denominator"].sum().rename(
-        columns={"denominator": "population"})
-    sizes = _per_month(month, fte, size, [])
+    size = outcome_features.sizes_by_period(by_indicator.get("fte", empty))
+    sizes = _per_month(month, size, size, [])
 
     feats = outcome_features.features(out[KEYS], ev, history, sizes)
     return pd.concat([out, feats.drop(columns=KEYS)], axis=1)[COLUMNS]

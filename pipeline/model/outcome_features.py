@@ -26,13 +26,20 @@ FEATURES = INDICATOR_FEATURES + [
     "log_population", "last_rating_score", "months_since_inspection", "never_inspected"]
 
 
+def sizes_by_period(panel: pd.DataFrame) -> pd.DataFrame:
+    """Population aged 10-17 per first-time-entrant period and service of
+    ``panel`` (period_end, yjs_id, population)."""
+    fte = panel[(panel["indicator"] == "fte") & (panel["denominator"] > 0)]
+    return fte.groupby(["period_end", "yjs_id"], as_index=False)["denominator"].sum().rename(
+        columns={"denominator": "population"})
+
+
 def service_size(panel: pd.DataFrame) -> pd.DataFrame:
     """Population aged 10-17 per service (yjs_id, population) in the latest
     first-time-entrant period of ``panel``."""
-    fte = panel[(panel["indicator"] == "fte") & (panel["denominator"] > 0)]
-    latest = fte[fte["period_end"] == fte["period_end"].max()]
-    return latest.groupby("yjs_id", as_index=False)["denominator"].sum().rename(
-        columns={"denominator": "population"})
+    sizes = sizes_by_period(panel)
+    latest = sizes[sizes["period_end"] == sizes["period_end"].max()]
+    return latest.drop(columns="period_end").reset_index(drop=True)
 
 
 def features(keys: pd.DataFrame, evidence: pd.DataFrame, history: pd.DataFrame,
