@@ -79,11 +79,10 @@ def latest_period(rows: pd.DataFrame, cutoffs: pd.Series) -> pd.Series:
     return out
 
 
-def _per_month(months: pd.DataFrame, rows: pd.DataFrame, by_period: pd.DataFrame,
-               on: list[str]) -> pd.DataFrame:
+def _per_month(months: pd.DataFrame, by_period: pd.DataFrame, on: list[str]) -> pd.DataFrame:
     """``by_period`` rows (keyed by ``on`` + period_end) joined to each month
-    whose latest period among ``rows`` they are."""
-    seen = months.assign(period_end=latest_period(rows, months["cutoff"])).dropna(subset=["period_end"])
+    whose latest period on or before its cut-off they are."""
+    seen = months.assign(period_end=latest_period(by_period, months["cutoff"])).dropna(subset=["period_end"])
     return seen.merge(by_period, on=[*on, "period_end"])
 
 
@@ -130,13 +129,13 @@ def monthly_rankings(panel: pd.DataFrame, services: pd.DataFrame, inspections: p
     out["eligible"] = ~(out["months_since"] < rules.exclusion_months)
 
     # the raw-rate league table (as ``league_table``) and service sizes: once per period
-    pct = rate_percentiles(panel)
-    league = pd.concat([_per_month(month.assign(indicator=ind.key), by_indicator.get(ind.key, empty),
-                                   pct, ["indicator"]) for ind in INDICATORS])
+    league = pd.concat([_per_month(month.assign(indicator=ind.key),
+                                   rate_percentiles(by_indicator.get(ind.key, empty)), ["indicator"])
+                        for ind in INDICATORS])
     league = league.groupby(KEYS)["pct"].mean().rename("league_table").reset_index()
     out = out.merge(league, on=KEYS, how="left")
     size = outcome_features.sizes_by_period(by_indicator.get("fte", empty))
-    sizes = _per_month(month, size, size, [])
+    sizes = _per_month(month, size, [])
 
     feats = outcome_features.features(out[KEYS], ev, history, sizes)
     return pd.concat([out, feats.drop(columns=KEYS)], axis=1)[COLUMNS]
