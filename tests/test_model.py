@@ -127,10 +127,10 @@ def test_shrunk_rates_lie_between_the_raw_rate_and_national(world):
 
 def test_trend_slope_and_rising_run():
     # relative rate O/E over 4 yearly periods (k=3 oldest ... k=0 latest)
-    w = pd.DataFrame({"yjs_id": ["a"] * 4 + ["b"] * 4, "k": [3, 2, 1, 0] * 2, "months": 12,
-                      "expected": 400.0,
-                      "numerator": [400, 300, 500, 600, 400, 440, 480, 520]})
-    t = scores._trend(w).set_index("yjs_id")
+    key = np.repeat([0, 1], 4)  # services a and b
+    t = scores._trend_sums(key, np.array([3, 2, 1, 0] * 2), np.full(8, 12), np.array(
+        [400, 300, 500, 600, 400, 440, 480, 520], float), np.full(8, 400.0), n_keys=2)
+    t = pd.DataFrame(t, index=["a", "b"])
     assert t.loc["a", "rising_periods"] == 2 and t.loc["b", "rising_periods"] == 3
     # b rises ~9% a year: log-slope about 0.087, many SEs from zero
     assert t.loc["b", "trend_slope"] == pytest.approx(0.087, abs=0.01)

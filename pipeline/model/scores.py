@@ -110,17 +110,6 @@ def _trend_sums(key: np.ndarray, k: np.ndarray, months: np.ndarray, numerator: n
     return {"n": n, "trend_slope": slope, "trend_z": slope * np.sqrt(sxx), "rising_periods": rising}
 
 
-def _trend(w: pd.DataFrame) -> pd.DataFrame:
-    """``_trend_sums`` per service of one window (yjs_id, k, months,
-    numerator, expected)."""
-    codes, ids = pd.factorize(w["yjs_id"], sort=True)
-    t = _trend_sums(codes, w["k"].to_numpy(), np.broadcast_to(w["months"].to_numpy(), len(w)),
-                    w["numerator"].to_numpy(float), w["expected"].to_numpy(float), len(ids))
-    has = t.pop("n") > 0
-    out = pd.DataFrame(t, index=ids)[has]
-    return out.assign(rising_periods=out["rising_periods"].astype(int)).rename_axis("yjs_id").reset_index()
-
-
 def _back_transform(v, national, multiplier: float, family: str):
     """A value on the variance-stabilised scale as a rate: sqrt(O/E) back to
     (O/E) x national for counts, asin(sqrt(p)) back to p for proportions."""
