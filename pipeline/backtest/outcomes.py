@@ -11,6 +11,8 @@ metrics, which would otherwise count one inspection up to 24 times.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pandas as pd
 
@@ -55,7 +57,8 @@ def model_logits(monthly: pd.DataFrame, inspections: pd.DataFrame, as_of, family
     X, X_train = outcome.matrix(monthly), outcome.matrix(train_all)
     out = np.full(len(monthly), np.nan)
     fitted_on, est = -1, None
-    with outcome.one_thread():
+    # scikit-learn on one thread; the numpy logistic refits need no scikit-learn
+    with outcome.one_thread() if family != "logistic" else contextlib.nullcontext():
         for month, idx in sorted(monthly.groupby("as_of").indices.items()):
             n = int(np.searchsorted(published, np.datetime64(month), side="right"))
             if not outcome.enough(adverse[:n]):

@@ -11,7 +11,7 @@ import pandas as pd
 
 from pipeline import ingest
 from pipeline.backtest import plot, rankings, run
-from pipeline.defs.resources import RefreshSettings
+from pipeline.defs.resources import ModelWorker, RefreshSettings
 from pipeline.model import outcome
 from pipeline.report import svg
 
@@ -39,11 +39,12 @@ def backtest_rankings(settings: RefreshSettings, services: ingest.Ingested,
 
 @dg.asset(group_name=GROUP, kinds={"sklearn"}, description=(
     "Probability of an adverse inspection outcome, learnt from the inspections published by the "
-    "as-of date with the features of the month before each; chosen by time-ordered cross-validation."))
-def outcome_model(settings: RefreshSettings, inspections: ingest.Ingested,
-                  backtest_rankings: pd.DataFrame) -> dg.Output:
+    "as-of date with the features of the month before each; chosen by time-ordered cross-validation. "
+    "Fitted in a worker process that imports scikit-learn while the run does other work."))
+def outcome_model(context, settings: RefreshSettings, model_worker: ModelWorker,
+                  inspections: ingest.Ingested, backtest_rankings: pd.DataFrame) -> dg.Output:
     table = outcome.training_table(backtest_rankings, inspections.table, settings.as_of_date())
-    model = outcome.fit(table)
+    model = model_worker.call(context.log, outcome.fit, table)
     metadata = {
         "model": model.name or "none", "reason": model.reason or "fitted",
         "inspections": model.n_train, "adverse": model.n_adverse,

@@ -1,5 +1,6 @@
 """Run settings as a Dagster resource (editable in the launchpad), the
-in-process executor (one DuckDB writer) and the resource binding."""
+worker process that fits the outcome model, the in-process executor (one
+DuckDB writer) and the resource binding."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import datetime as dt
 from pathlib import Path
 
 import dagster as dg
+from pydantic import PrivateAttr
 
 from pipeline import settings as s
+from pipeline.model.worker import Worker, WorkerUnavailable
 
 
 RULES, LIMITS = s.RankingRules(), s.Limits()  # the defaults
@@ -61,7 +64,45 @@ class RefreshSettings(dg.ConfigurableResource):
         )
 
 
+class ModelWorker(dg.ConfigurableResource):
+    """The process that fits the outcome model (``pipeline.model.worker``).
+
+    Started when a run that materialises ``outcome_model`` starts, so that it
+    imports scikit-learn on another core while the run reads and scores;
+    closed when the run ends. Where it cannot start, or dies, the model is
+    fitted in the run's own process instead, with a warning: the same result,
+    about a second later. ``in_process: true`` skips the worker.
+    """
+
+    in_process: bool = False
+    _worker: Worker | None = PrivateAttr(default=None)
+
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        if self.in_process:
+            return
+        try:
+            self._worker = Worker()
+        except WorkerUnavailable as e:
+            context.log.warning(f"{e}; the outcome model will be fitted in the run's process")
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._worker is not None:
+            self._worker.close()
+            self._worker = None
+
+    def call(self, log, fn, *args):
+        """``fn(*args)``, in the worker if it is running, else here."""
+        if self._worker is not None:
+            try:
+                return self._worker.call(fn, *args)
+            except WorkerUnavailable as e:
+                log.warning(f"{e}; fitting in the run's process instead")
+                self._worker.close(timeout=1.0)
+                self._worker = None
+        return fn(*args)
+
+
 @dg.definitions
 def defs() -> dg.Definitions:
-    return dg.Definitions(resources={"settings": RefreshSettings()},
+    return dg.Definitions(resources={"settings": RefreshSettings(), "model_worker": ModelWorker()},
                           executor=dg.in_process_executor)

@@ -37,6 +37,9 @@ from pipeline.model.outcome_features import (  # noqa: F401  (the model's inputs
 
 MIN_TRAIN, MIN_CLASS = 30, 8  # fewer inspections (or of either outcome): no model
 N_SPLITS, SEED, PREFER_MARGIN = 5, 0, 0.01
+# the logistic candidate's settings (C, and scikit-learn's defaults for tol and max_iter),
+# shared by scikit-learn's fit and the numpy replay
+LOGISTIC_C, LOGISTIC_TOL, LOGISTIC_MAX_ITER = 0.5, 1e-4, 100
 
 
 def candidates() -> dict:
@@ -47,7 +50,8 @@ def candidates() -> dict:
 
     return {
         "logistic": make_pipeline(StandardScaler(), LogisticRegression(
-            C=0.5, class_weight="balanced", solver="newton-cholesky")),
+            C=LOGISTIC_C, tol=LOGISTIC_TOL, max_iter=LOGISTIC_MAX_ITER, class_weight="balanced",
+            solver="newton-cholesky")),
         "boosting": HistGradientBoostingClassifier(
             max_depth=3, learning_rate=0.05, max_iter=150, min_samples_leaf=10,
             l2_regularization=1.0, class_weight="balanced", early_stopping=False, random_state=SEED),
@@ -100,13 +104,31 @@ def fit_estimator(table: pd.DataFrame, name: str):
     return candidates()[name].fit(matrix(table), table["adverse"].to_numpy(int))
 
 
-@one_thread()
 def decision(estimator, X: np.ndarray) -> np.ndarray:
-    """``estimator.decision_function(X)``: the log-odds score."""
-    return estimator.decision_function(X)
+    """``estimator.decision_function(X)``: the log-odds score (scikit-learn's
+    on one thread; ``NumpyLogistic``'s needs no scikit-learn)."""
+    if isinstance(estimator, NumpyLogistic):
+        return estimator.decision_function(X)
+    with one_thread():
+        return estimator.decision_function(X)
 
 
-@one_thread()
+def warm_up() -> None:
+    """Fit and score both candidates once on a few synthetic rows, so that
+    what scikit-learn loads on first use is loaded (``pipeline.model.worker``
+    calls it before its first real fit)."""
+    rng = np.random.default_rng(SEED)
+    X = rng.normal(size=(40, len(FEATURES)))
+    y = (X[:, 0] + rng.normal(size=40) > 0).astype(int)
+    with one_thread():
+        for est in candidates().values():
+            est.fit(X, y).decision_function(X)
+    platt(X[:, 0], y)
+    from sklearn.metrics import brier_score_loss, log_loss
+
+    log_loss(y, np.full(40, 0.5), labels=[0, 1]), brier_score_loss(y, np.full(40, 0.5))
+
+
 def refit(table: pd.DataFrame, name: str, X: np.ndarray | None = None):
     """A candidate fitted on ``table`` (``X``: its ``matrix`` if already
     made) for the back-test's monthly refits (``pipeline.backtest.outcomes.
@@ -115,9 +137,9 @@ def refit(table: pd.DataFrame, name: str, X: np.ndarray | None = None):
     scikit-learn itself where the replay meets anything but plain Newton
     steps), the boosting by ``fit_estimator``."""
     if name == "logistic":
-        lr = candidates()["logistic"][-1]
         X = matrix(table) if X is None else X
-        est = NumpyLogistic.fit(X, table["adverse"].to_numpy(bool), lr.C, lr.tol, lr.max_iter)
+        est = NumpyLogistic.fit(X, table["adverse"].to_numpy(bool), LOGISTIC_C, LOGISTIC_TOL,
+                                LOGISTIC_MAX_ITER)
         if est is not None:
             return est
     return fit_estimator(table, name)
@@ -150,7 +172,16 @@ class NumpyLogistic:
     intercept: float
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
-        return ((np.asarray(X, float) - self.mean) / self.scale) @ self.coef + self.intercept
+        # scikit-learn's arithmetic: (X - mean_) / scale_, then X @ coef_.T + intercept_
+        z = (np.asarray(X, float) - self.mean) / self.scale
+        return (z @ self.coef.reshape(-1, 1) + self.intercept).reshape(-1)
+
+    @classmethod
+    def from_pipeline(cls, pipeline) -> NumpyLogistic:
+        """The logistic candidate fitted by scikit-learn, as numbers: its
+        ``decision_function`` gives scikit-learn's scores to the last bit."""
+        scaler, lr = pipeline[0], pipeline[-1]
+        return cls(scaler.mean_.copy(), scaler.scale_.copy(), lr.coef_[0].copy(), float(lr.intercept_[0]))
 
     @classmethod
     def fit(cls, X: np.ndarray, y: np.ndarray, C: float, tol: float = 1e-4,
@@ -318,6 +349,7 @@ def fit(table: pd.DataFrame) -> OutcomeModel:
     if name == "logistic":
         coef = pd.DataFrame({"feature": FEATURES, "coefficient": est[-1].coef_[0]})
         coef = coef.reindex(coef["coefficient"].abs().sort_values(ascending=False).index)
+        est = NumpyLogistic.from_pipeline(est)  # scored without importing scikit-learn
     return OutcomeModel(name, est, calibration, metrics, coef.reset_index(drop=True), len(y), int(y.sum()))
 
 

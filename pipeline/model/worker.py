@@ -1,0 +1,127 @@
+"""A Python subprocess that imports scikit-learn while the refresh does other
+work, then fits the outcome model for it.
+
+Importing scikit-learn (and the ``scipy.stats`` it imports) takes about a
+second, more than any of the refresh's own steps on national data. The
+refresh's process spends its first seconds reading files and scoring
+services, which needs neither, so the worker is started when the run starts
+(``pipeline.defs.resources.ModelWorker``), pays for the import on another
+core meanwhile, and the ``outcome_model`` asset hands it the training table
+(``Worker.call(outcome.fit, table)``). Results are the same to the last bit as
+fitting in the process itself: the same functions on the same pickled data,
+on one thread either way (``outcome.one_thread``). The fitted model comes
+back without scikit-learn objects when the logistic regression is chosen
+(``outcome.NumpyLogistic``), so the refresh's process never imports it; a
+chosen gradient-boosting model comes back as itself.
+
+The protocol is pickles over the child's stdin and stdout: ``(function,
+args, kwargs)`` in, ``("ok", result)`` or ``("error", exception, traceback
+text)`` out. The child's own prints go to its stderr. It exits when its
+stdin closes, so it never outlives the run that started it.
+
+    python -m pipeline.model.worker      # the child; started by Worker()
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import traceback
+from pathlib import Path
+
+# imported by the child before its first call
+WARM = ("pandas", "sklearn.ensemble", "sklearn.linear_model", "sklearn.metrics", "sklearn.pipeline",
+        "sklearn.preprocessing", "threadpoolctl", "pipeline.model.outcome")
+
+
+class WorkerUnavailable(RuntimeError):
+    """The child could not be started, or died without answering."""
+
+
+class Worker:
+    """One child process; ``call`` runs a function in it and returns its result."""
+
+    def __init__(self) -> None:
+        root = str(Path(__file__).resolve().parents[2])  # the folder holding the package
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(
+            p for p in (root, os.environ.get("PYTHONPATH", "")) if p)}
+        try:
+            self._proc = subprocess.Popen([sys.executable, "-m", "pipeline.model.worker"],
+                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
+        except OSError as e:
+            raise WorkerUnavailable(f"could not start the model worker: {e}") from e
+
+    def call(self, fn, *args, **kwargs):
+        """``fn(*args, **kwargs)`` in the child. An exception there is raised
+        here, with the child's traceback in its notes."""
+        try:
+            pickle.dump((fn, args, kwargs), self._proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
+            self._proc.stdin.flush()
+            status, *payload = pickle.load(self._proc.stdout)
+        except (BrokenPipeError, EOFError, pickle.UnpicklingError) as e:
+            try:
+                code = self._proc.wait(5.0)  # it has closed its end: it is exiting
+            except subprocess.TimeoutExpired:
+                code = None
+            raise WorkerUnavailable(f"the model worker exited (code {code}) without answering; "
+                                    "its error, if any, is in the run's stderr") from e
+        if status == "ok":
+            return payload[0]
+        exc, text = payload
+        exc.add_note("in the model worker:\n" + text)
+        raise exc
+
+    def close(self, timeout: float = 10.0) -> int | None:
+        """Close the child's stdin and wait for it to exit (kill it after ``timeout`` s)."""
+        if self._proc.stdin and not self._proc.stdin.closed:
+            try:
+                self._proc.stdin.close()
+            except BrokenPipeError:
+                pass
+        try:
+            return self._proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self._proc.kill()
+            return self._proc.wait()
+        finally:
+            if self._proc.stdout:
+                self._proc.stdout.close()
+
+
+def _serve(inp, out) -> None:
+    while True:
+        try:
+            fn, args, kwargs = pickle.load(inp)
+        except EOFError:
+            return
+        try:
+            reply = ("ok", fn(*args, **kwargs))
+        except BaseException as e:  # noqa: BLE001  (sent back to the caller, which raises it)
+            text = traceback.format_exc()
+            try:
+                pickle.dumps(e)
+            except Exception:  # noqa: BLE001
+                e = RuntimeError(f"{type(e).__name__}: {e}")
+            reply = ("error", e, text)
+        pickle.dump(reply, out, protocol=pickle.HIGHEST_PROTOCOL)
+        out.flush()
+
+
+def main() -> None:
+    out = os.fdopen(os.dup(1), "wb")  # the channel: the original stdout
+    os.dup2(2, 1)  # anything printed from here on goes to stderr
+    sys.stdout = sys.stderr
+    import importlib
+
+    for name in WARM:
+        importlib.import_module(name)
+    from pipeline.model import outcome
+
+    outcome.warm_up()
+    _serve(sys.stdin.buffer, out)
+
+
+if __name__ == "__main__":
+    main()

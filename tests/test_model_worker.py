@@ -1,0 +1,111 @@
+"""The model worker: the outcome model fitted in a subprocess is the model
+fitted in-process, errors come back as errors, a dead worker is replaced by
+fitting in-process, and the refresh's own process never imports
+scikit-learn when the logistic regression is chosen."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+
+import dagster as dg
+import numpy as np
+import pandas as pd
+import pytest
+
+from pipeline.defs.resources import ModelWorker
+from pipeline.model import outcome
+from pipeline.model.worker import Worker, WorkerUnavailable
+from pipeline.settings import REPO_ROOT
+from tests.conftest import AS_OF, DEMO_DIR
+from tests.test_outcome_model import synthetic_table
+
+
+def assert_same_model(a: outcome.OutcomeModel, b: outcome.OutcomeModel, t: pd.DataFrame) -> None:
+    assert (a.name, a.calibration, a.n_train, a.n_adverse, a.reason) == (
+        b.name, b.calibration, b.n_train, b.n_adverse, b.reason)
+    pd.testing.assert_frame_equal(a.metrics, b.metrics)
+    pd.testing.assert_frame_equal(a.coefficients, b.coefficients)
+    pd.testing.assert_series_equal(a.probability(t), b.probability(t))
+
+
+@pytest.fixture(scope="module")
+def worker():
+    w = Worker()
+    yield w
+    assert w.close() == 0  # exits cleanly when its stdin closes
+
+
+@pytest.mark.parametrize("signal", [1.2, 0.0])
+def test_the_worker_fits_the_model_fitted_in_process(worker, signal):
+    t = synthetic_table(signal=signal)
+    there, here = worker.call(outcome.fit, t), outcome.fit(t)
+    assert_same_model(there, here, t)  # to the last bit: assert_*_equal compare exactly here
+    if here.name == "logistic":
+        assert isinstance(there.estimator, outcome.NumpyLogistic)
+
+
+def test_too_few_inspections_come_back_as_the_reason(worker):
+    t = synthetic_table(n=20)
+    m = worker.call(outcome.fit, t)
+    assert not m.fitted and "too few inspections" in m.reason
+    assert m.probability(t).isna().all()
+
+
+def test_an_error_in_the_worker_is_raised_with_its_traceback(worker):
+    with pytest.raises(KeyError, match="adverse") as info:
+        worker.call(outcome.fit, pd.DataFrame({"x": [1, 2]}))
+    assert any("in the model worker" in n and "Traceback" in n for n in info.value.__notes__)
+    assert worker.call(sum, [1, 2, 3]) == 6  # and it goes on serving
+
+
+def test_a_worker_that_dies_says_so():
+    w = Worker()
+    with pytest.raises(WorkerUnavailable, match="exited \\(code 3\\)"):
+        w.call(os._exit, 3)
+    assert w.close() == 3
+
+
+def test_the_resource_fits_in_process_when_its_worker_is_gone(caplog):
+    resource = ModelWorker()
+    context = dg.build_init_resource_context()
+    resource.setup_for_execution(context)
+    resource._worker._proc.kill()
+    t = synthetic_table(seed=7)
+    log = logging.getLogger("test_model_worker")
+    with caplog.at_level(logging.WARNING, logger="test_model_worker"):
+        m = resource.call(log, outcome.fit, t)
+    assert "fitting in the run's process instead" in caplog.text
+    assert_same_model(m, outcome.fit(t), t)
+    resource.teardown_after_execution(context)
+    in_process = ModelWorker(in_process=True)
+    in_process.setup_for_execution(context)
+    assert in_process._worker is None and in_process.call(log, sum, [2, 3]) == 5
+
+
+def test_the_logistic_model_scores_as_scikit_learn_to_the_last_bit():
+    t = synthetic_table(seed=9)
+    sk = outcome.fit_estimator(t, "logistic")
+    X = outcome.matrix(t)
+    np.testing.assert_array_equal(outcome.NumpyLogistic.from_pipeline(sk).decision_function(X),
+                                  sk.decision_function(X))
+
+
+def test_the_refresh_process_never_imports_scikit_learn(tmp_path):
+    """The demo refresh (the logistic regression is chosen there) in a fresh
+    process: scikit-learn is imported only by the worker."""
+    code = (
+        "import sys, dagster as dg\n"
+        "from pipeline.definitions import defs\n"
+        f"cfg = {{'data_dir': {str(DEMO_DIR)!r}, 'warehouse': {str(tmp_path / 'w.duckdb')!r}, "
+        f"'as_of': {AS_OF!r}}}\n"
+        "r = defs.resolve_job_def('monthly_refresh').execute_in_process(\n"
+        "    run_config={'resources': {'settings': {'config': cfg}}}, instance=dg.DagsterInstance.ephemeral())\n"
+        "model = r.output_for_node('outcome_model')\n"
+        "print(r.success, model.name, sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn')[:3])\n")
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
+                         timeout=300)
+    assert out.returncode == 0, out.stderr[-3000:]
+    assert out.stdout.split("\n")[-2] == "True logistic []"
