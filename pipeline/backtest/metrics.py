@@ -26,7 +26,7 @@ import functools
 import numpy as np
 import pandas as pd
 
-from pipeline.model.stats import scipy_stats
+from pipeline.model.stats import scipy_special
 
 N_BOOT = 2000
 SEED = 20121
@@ -103,10 +103,31 @@ def _bootstrap_auc_by_ranks(y, score, idx: np.ndarray) -> np.ndarray:
     y, score = np.asarray(y, bool)[idx], np.asarray(score, float)[idx]
     n1 = y.sum(axis=1)
     n0 = y.shape[1] - n1
-    r = scipy_stats().rankdata(score, axis=1)
+    r = _average_ranks(score)
     with np.errstate(divide="ignore", invalid="ignore"):
         a = ((r * y).sum(axis=1) - n1 * (n1 + 1) / 2) / (n1 * n0)
     return np.where((n1 > 0) & (n0 > 0), a, np.nan)
+
+
+def _average_ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks 1..m along each row of ``x``, ties given the mean of the ranks
+    they span, and a row with a NaN all NaN: ``scipy.stats.rankdata(x,
+    axis=1)`` (method "average", nan_policy "propagate"), without importing
+    scipy.stats. Every rank is a half-integer, so the numbers are the same."""
+    x = np.asarray(x, float)
+    order = np.argsort(x, axis=1, kind="stable")
+    s = np.take_along_axis(x, order, axis=1)
+    pos = np.broadcast_to(np.arange(x.shape[1]), x.shape)
+    starts = np.ones(x.shape, bool)
+    starts[:, 1:] = s[:, 1:] != s[:, :-1]  # first of its group of tied values
+    ends = np.roll(starts, -1, axis=1)
+    ends[:, -1:] = True  # last of its group
+    first = np.maximum.accumulate(np.where(starts, pos, 0), axis=1)
+    last = np.minimum.accumulate(np.where(ends, pos, x.shape[1])[:, ::-1], axis=1)[:, ::-1]
+    ranks = np.empty(x.shape)
+    np.put_along_axis(ranks, order, (first + last) / 2 + 1, axis=1)
+    ranks[np.isnan(x).any(axis=1)] = np.nan
+    return ranks
 
 
 def bootstrap_indices(n: int, n_boot: int = N_BOOT, seed: int = SEED) -> np.ndarray:
@@ -138,7 +159,7 @@ def _quantiles(boots: np.ndarray, level: float = 0.95) -> tuple[float, float]:
 
 @functools.lru_cache
 def _z(level: float) -> float:
-    return scipy_stats().norm.ppf(0.5 + level / 2)
+    return scipy_special().ndtri(0.5 + level / 2)  # = scipy.stats.norm.ppf for 0 <= level <= 1
 
 
 def wilson(x: float, n: float, level: float = 0.95) -> tuple[float, float]:
