@@ -121,6 +121,10 @@ def main() -> None:
 
     outcome.warm_up()
     _serve(sys.stdin.buffer, out)
+    # Every answer is flushed and nothing else is held: exit without the
+    # interpreter's teardown of scikit-learn, SciPy and pandas (~0.3 s the
+    # run would wait for).
+    os._exit(0)
 
 
 if __name__ == "__main__":
