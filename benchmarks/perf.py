@@ -55,9 +55,11 @@ def child(mode: str, data_dir: str, warehouse: str, as_of: str) -> None:
     result = job.execute_in_process(run_config=config, instance=instance, raise_on_error=True)
     wall = time.perf_counter() - start
     ended = time.time()
-    steps, started = {}, {}
+    steps, started, worker = {}, {}, 0.0
     for rec in instance.all_logs(result.run_id):
         ev = rec.dagster_event
+        if ev is None and rec.user_message.startswith("model worker: peak memory"):
+            worker = float(rec.user_message.split()[-2])  # logged by the resource as it closes it
         if ev is None or ev.step_key is None:
             continue
         if ev.event_type_value == "STEP_START":
@@ -65,7 +67,6 @@ def child(mode: str, data_dir: str, warehouse: str, as_of: str) -> None:
         elif ev.event_type_value == "STEP_SUCCESS":
             steps[ev.step_key] = rec.timestamp - started.get(ev.step_key, rec.timestamp)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    worker = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # the model worker, closed by now
     print(json.dumps({"wall": wall, "ended": ended, "peak_mb": peak, "worker_mb": worker, "steps": steps}))
 
 

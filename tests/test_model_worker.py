@@ -15,11 +15,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.backtest import outcomes, rankings
 from pipeline.defs.resources import ModelWorker
 from pipeline.model import outcome
+from pipeline.settings import RankingRules
 from pipeline.model.worker import Worker, WorkerUnavailable
 from pipeline.settings import REPO_ROOT
 from tests.conftest import AS_OF, DEMO_DIR
+from tests.test_backtest import small  # noqa: F401  (a fixture)
 from tests.test_outcome_model import synthetic_table
 
 
@@ -77,7 +80,7 @@ def test_the_resource_fits_in_process_when_its_worker_is_gone(caplog):
     log = logging.getLogger("test_model_worker")
     with caplog.at_level(logging.WARNING, logger="test_model_worker"):
         m = resource.call(log, outcome.fit, t)
-    assert "fitting in the run's process instead" in caplog.text
+    assert "computing in the run's process instead" in caplog.text
     assert_same_model(m, outcome.fit(t), t)
     resource.teardown_after_execution(context)
     in_process = ModelWorker(in_process=True)
@@ -101,11 +104,42 @@ def test_the_refresh_process_never_imports_scikit_learn(tmp_path):
         "from pipeline.definitions import defs\n"
         f"cfg = {{'data_dir': {str(DEMO_DIR)!r}, 'warehouse': {str(tmp_path / 'w.duckdb')!r}, "
         f"'as_of': {AS_OF!r}}}\n"
+        "inst = dg.DagsterInstance.ephemeral()\n"
         "r = defs.resolve_job_def('monthly_refresh').execute_in_process(\n"
-        "    run_config={'resources': {'settings': {'config': cfg}}}, instance=dg.DagsterInstance.ephemeral())\n"
+        "    run_config={'resources': {'settings': {'config': cfg}}}, instance=inst)\n"
         "model = r.output_for_node('outcome_model')\n"
-        "print(r.success, model.name, sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn')[:3])\n")
+        "peak = [x.user_message for x in inst.all_logs(r.run_id) if 'model worker: peak' in x.user_message]\n"
+        "print(r.success, model.name, sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn')[:3])\n"
+        "print(peak)\n")
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
                          timeout=300)
     assert out.returncode == 0, out.stderr[-3000:]
-    assert out.stdout.split("\n")[-2] == "True logistic []"
+    lines = out.stdout.split("\n")
+    assert lines[-3] == "True logistic []"
+    assert "model worker: peak memory" in lines[-2]  # the worker ran, and was closed
+
+
+def test_the_back_tests_boosting_refits_shared_with_the_worker_give_the_same_scores(
+        small, worker, monkeypatch):  # noqa: F811
+    svc, _, _, insp, values = small
+    rules = RankingRules()
+    monthly = rankings.monthly_rankings(values, svc, insp, rules,
+                                        rankings.backtest_months(values, rules.lag_months, AS_OF))
+    # which months get a model is decided here; the worker refits on the rows it is sent
+    monkeypatch.setattr(outcome, "MIN_TRAIN", 10)
+    monkeypatch.setattr(outcome, "MIN_CLASS", 3)
+    sent = []
+
+    def submit(fn, *args):
+        sent.append(len(args[-1]))  # refits sent
+        worker.send(fn, *args)
+        return worker.receive
+
+    alone = outcomes.model_logits(monthly, insp, AS_OF, "boosting")
+    shared = outcomes.model_logits(monthly, insp, AS_OF, "boosting", submit=submit)
+    assert np.isfinite(alone).sum() > 100 and sent and sent[0] >= 2  # refits were shared
+    np.testing.assert_array_equal(shared, alone)
+    # the logistic refits (~1 ms each) are not sent
+    sent.clear()
+    outcomes.model_logits(monthly, insp, AS_OF, "logistic", submit=submit)
+    assert not sent

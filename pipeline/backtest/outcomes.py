@@ -45,25 +45,55 @@ def later_outcomes(monthly: pd.DataFrame, inspections: pd.DataFrame, as_of,
     return m.rename(columns={"rating_score": "next_rating_score"})
 
 
-def model_logits(monthly: pd.DataFrame, inspections: pd.DataFrame, as_of, family: str) -> np.ndarray:
+def model_logits(monthly: pd.DataFrame, inspections: pd.DataFrame, as_of, family: str,
+                 submit=None) -> np.ndarray:
     """The outcome model's score for every month x service, refitted each
     month on the inspections published by then (expanding window); NaN in
     months with too few inspections to learn from. Refitted only in months
     that brought new outcomes; the logistic regression by ``outcome.refit``'s
-    numpy replay of scikit-learn's fit (the same scores to ~1e-14)."""
+    numpy replay of scikit-learn's fit (the same scores to ~1e-14).
+
+    ``submit(fn, *args)``, if given, starts ``fn(*args)`` elsewhere (the
+    model worker: ``pipeline.defs.resources.ModelWorker.submit``) and returns
+    a function that waits for its result. The boosted trees' refits (~0.1 s
+    each at scale; the logistic ones take ~1 ms) are then shared: every
+    other refit runs there while this process runs the rest. The scores are
+    the same either way (one thread, fixed seed, the same rows)."""
     train_all = outcome.training_table(monthly, inspections, as_of)
     published = train_all["published"].to_numpy()
     adverse = train_all["adverse"].to_numpy(bool)
     X, X_train = outcome.matrix(monthly), outcome.matrix(train_all)
+    # one refit per number of outcomes known, scoring every month that knew that many
+    rows: dict[int, list[np.ndarray]] = {}
+    for month, idx in sorted(monthly.groupby("as_of").indices.items()):
+        n = int(np.searchsorted(published, np.datetime64(month), side="right"))
+        if outcome.enough(adverse[:n]):
+            rows.setdefault(n, []).append(idx)
+    refits = list(rows.items())
+    elsewhere = refits[1::2] if submit is not None and family != "logistic" else []
+    here = refits[::2] if elsewhere else refits
+    pending = submit(refit_and_score, train_all, X_train, family,
+                     [(n, [X[i] for i in idx]) for n, idx in elsewhere]) if elsewhere else None
     out = np.full(len(monthly), np.nan)
-    fitted_on, est = -1, None
+    for (_, idx), logits in zip(here, refit_and_score(train_all, X_train, family,
+                                                      [(n, [X[i] for i in idx]) for n, idx in here])):
+        for i, logit in zip(idx, logits):
+            out[i] = logit
+    if pending is not None:
+        for (_, idx), logits in zip(elsewhere, pending()):
+            for i, logit in zip(idx, logits):
+                out[i] = logit
+    return out
+
+
+def refit_and_score(train_all: pd.DataFrame, X_train: np.ndarray, family: str,
+                    refits: list[tuple[int, list[np.ndarray]]]) -> list[list[np.ndarray]]:
+    """For each ``(n, Xs)``: ``family`` refitted on the first ``n`` training
+    rows (``outcome.refit``), scored on each month's matrix in ``Xs``."""
+    out = []
     # scikit-learn on one thread; the numpy logistic refits need no scikit-learn
     with outcome.one_thread() if family != "logistic" else contextlib.nullcontext():
-        for month, idx in sorted(monthly.groupby("as_of").indices.items()):
-            n = int(np.searchsorted(published, np.datetime64(month), side="right"))
-            if not outcome.enough(adverse[:n]):
-                continue
-            if n != fitted_on:  # refitted only when the month brought new outcomes
-                est, fitted_on = outcome.refit(train_all.iloc[:n], family, X_train[:n]), n
-            out[idx] = est.decision_function(X[idx])
+        for n, Xs in refits:
+            est = outcome.refit(train_all.iloc[:n], family, X_train[:n])
+            out.append([est.decision_function(X) for X in Xs])
     return out

@@ -97,12 +97,12 @@ def metrics_table(scored: pd.DataFrame, available: pd.DataFrame, common: pd.Seri
 
 
 def run_backtest(monthly: pd.DataFrame, inspections: pd.DataFrame, rules: RankingRules, as_of,
-                 family: str = "logistic") -> Backtest:
+                 family: str = "logistic", submit=None) -> Backtest:
     """Score every month's ranking against the later inspections (published
-    on or before ``as_of``)."""
+    on or before ``as_of``); ``submit``: see ``outcomes.model_logits``."""
     seen = inspections[pd.to_datetime(inspections["published"]) <= pd.Timestamp(as_of)]
     monthly = monthly.reset_index(drop=True)
-    logit = model_logits(monthly, seen, as_of, family)
+    logit = model_logits(monthly, seen, as_of, family, submit)
     methods = method_scores(monthly, logit, float(rules.weights.get("outcome_model", 0.0)))
     out = later_outcomes(monthly, seen, as_of)
     pos = positions(monthly, methods, rules)

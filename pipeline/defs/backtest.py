@@ -4,6 +4,7 @@ adverse (``pipeline.backtest``, ``pipeline.model.outcome``)."""
 
 from __future__ import annotations
 
+import functools
 import time
 
 import dagster as dg
@@ -64,12 +65,13 @@ def outcome_model(context, settings: RefreshSettings, model_worker: ModelWorker,
         "Per method: AUC for an adverse outcome with a bootstrap interval, share of adverse outcomes "
         "caught in the riskiest 10% and 20%, precision of the full-joint picks, inspections scored.")),
 })
-def backtest(settings: RefreshSettings, inspections: ingest.Ingested, backtest_rankings: pd.DataFrame,
-             outcome_model: outcome.OutcomeModel):
+def backtest(context, settings: RefreshSettings, model_worker: ModelWorker, inspections: ingest.Ingested,
+             backtest_rankings: pd.DataFrame, outcome_model: outcome.OutcomeModel):
     as_of, rules = settings.as_of_date(), settings.rules()
     start = time.perf_counter()
     bt = run.run_backtest(backtest_rankings, inspections.table, rules, as_of,
-                          family=outcome_model.name or "logistic")
+                          family=outcome_model.name or "logistic",
+                          submit=functools.partial(model_worker.submit, context.log))
     seconds = round(time.perf_counter() - start, 1)
     scored = bt.scores[bt.scores["scored_inspection"]]
     yield dg.Output(bt.scores, output_name="backtest_scores", metadata={

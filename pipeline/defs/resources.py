@@ -5,6 +5,7 @@ DuckDB writer) and the resource binding."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from pathlib import Path
 
 import dagster as dg
@@ -69,9 +70,11 @@ class ModelWorker(dg.ConfigurableResource):
 
     Started when a run that materialises ``outcome_model`` starts, so that it
     imports scikit-learn on another core while the run reads and scores;
-    closed when the run ends. Where it cannot start, or dies, the model is
-    fitted in the run's own process instead, with a warning: the same result,
-    about a second later. ``in_process: true`` skips the worker.
+    closed when the run ends. The back-test also gives it half of the boosted
+    trees' monthly refits, when they are the model, to run beside its own.
+    Where it cannot start, or dies, the work is done in the run's own process
+    instead, with a warning: the same result, later. ``in_process: true``
+    skips the worker.
     """
 
     in_process: bool = False
@@ -87,19 +90,41 @@ class ModelWorker(dg.ConfigurableResource):
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._worker is not None:
+            peak = self._worker.peak_mib()
             self._worker.close()
             self._worker = None
+            if peak is not None:
+                context.log.info(f"model worker: peak memory {peak:.0f} MiB")
+
+    def submit(self, log, fn, *args):
+        """Start ``fn(*args)`` in the worker if it is running; returns a
+        function that waits for the result (and computes it here if the
+        worker is not running or dies first)."""
+        if self._worker is not None:
+            try:
+                self._worker.send(fn, *args)
+            except WorkerUnavailable as e:
+                self._gone(log, e)
+            else:
+                return functools.partial(self._receive, log, fn, args)
+        return lambda: fn(*args)
 
     def call(self, log, fn, *args):
         """``fn(*args)``, in the worker if it is running, else here."""
+        return self.submit(log, fn, *args)()
+
+    def _receive(self, log, fn, args):
         if self._worker is not None:
             try:
-                return self._worker.call(fn, *args)
+                return self._worker.receive()
             except WorkerUnavailable as e:
-                log.warning(f"{e}; fitting in the run's process instead")
-                self._worker.close(timeout=1.0)
-                self._worker = None
+                self._gone(log, e)
         return fn(*args)
+
+    def _gone(self, log, e: WorkerUnavailable) -> None:
+        log.warning(f"{e}; computing in the run's process instead")
+        self._worker.close(timeout=1.0)
+        self._worker = None
 
 
 @dg.definitions

@@ -56,22 +56,46 @@ class Worker:
     def call(self, fn, *args, **kwargs):
         """``fn(*args, **kwargs)`` in the child. An exception there is raised
         here, with the child's traceback in its notes."""
+        self.send(fn, *args, **kwargs)
+        return self.receive()
+
+    def send(self, fn, *args, **kwargs) -> None:
+        """Start ``fn(*args, **kwargs)`` in the child; ``receive`` waits for it."""
         try:
             pickle.dump((fn, args, kwargs), self._proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
             self._proc.stdin.flush()
+        except (BrokenPipeError, OSError) as e:
+            self._unavailable(e)
+
+    def receive(self):
+        """The result of the oldest call sent and not yet received."""
+        try:
             status, *payload = pickle.load(self._proc.stdout)
-        except (BrokenPipeError, EOFError, pickle.UnpicklingError) as e:
-            try:
-                code = self._proc.wait(5.0)  # it has closed its end: it is exiting
-            except subprocess.TimeoutExpired:
-                code = None
-            raise WorkerUnavailable(f"the model worker exited (code {code}) without answering; "
-                                    "its error, if any, is in the run's stderr") from e
+        except (EOFError, OSError, pickle.UnpicklingError) as e:
+            self._unavailable(e)
         if status == "ok":
             return payload[0]
         exc, text = payload
         exc.add_note("in the model worker:\n" + text)
         raise exc
+
+    def _unavailable(self, cause: BaseException):
+        try:
+            code = self._proc.wait(5.0)  # it has closed its end: it is exiting
+        except subprocess.TimeoutExpired:
+            code = None
+        raise WorkerUnavailable(f"the model worker exited (code {code}) without answering; "
+                                "its error, if any, is in the run's stderr") from cause
+
+    def peak_mib(self) -> float | None:
+        """The child's peak resident memory so far, in MiB (Linux: VmHWM;
+        None elsewhere or once it has exited)."""
+        try:
+            with open(f"/proc/{self._proc.pid}/status") as fh:
+                line = next(x for x in fh if x.startswith("VmHWM:"))
+            return int(line.split()[1]) / 1024
+        except (OSError, StopIteration, ValueError):
+            return None
 
     def close(self, timeout: float = 10.0) -> int | None:
         """Close the child's stdin and wait for it to exit (kill it after ``timeout`` s)."""
