@@ -153,13 +153,25 @@ def test_each_later_inspection_is_scored_once_by_the_month_before_it():
     assert not out.loc[out["as_of"] >= "2022-01-01", "window_complete"].any()
 
 
-def test_the_model_is_refitted_only_on_outcomes_published_by_each_month(small, monkeypatch):
+@pytest.fixture(scope="module")
+def small_monthly(small):
+    """Every month's ranking of the small data, under the default rules."""
     svc, _, _, insp, values = small
     rules = RankingRules()
-    monthly = rankings.monthly_rankings(values, svc, insp, rules,
-                                        rankings.backtest_months(values, rules.lag_months, AS_OF))
+    return rankings.monthly_rankings(values, svc, insp, rules,
+                                     rankings.backtest_months(values, rules.lag_months, AS_OF))
+
+
+@pytest.fixture
+def few_outcomes_enough(monkeypatch):
+    """A model from 10 outcomes, 3 of each (the small data have 30 inspections)."""
     monkeypatch.setattr(outcome, "MIN_TRAIN", 10)
     monkeypatch.setattr(outcome, "MIN_CLASS", 3)
+
+
+def test_the_model_is_refitted_only_on_outcomes_published_by_each_month(
+        small, small_monthly, few_outcomes_enough, monkeypatch):
+    insp, monthly = small[3], small_monthly
     seen = []
     real = outcome.refit
     def recording(table, name, X=None):

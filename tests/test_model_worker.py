@@ -15,14 +15,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.backtest import outcomes, rankings
+from pipeline.backtest import outcomes
 from pipeline.defs.resources import ModelWorker
 from pipeline.model import outcome
-from pipeline.settings import RankingRules
 from pipeline.model.worker import Worker, WorkerUnavailable
 from pipeline.settings import REPO_ROOT
 from tests.conftest import AS_OF, DEMO_DIR
-from tests.test_backtest import small  # noqa: F401  (a fixture)
+from tests.test_backtest import few_outcomes_enough, small, small_monthly  # noqa: F401  (fixtures)
 from tests.test_outcome_model import synthetic_table
 
 
@@ -120,14 +119,9 @@ def test_the_refresh_process_never_imports_scikit_learn(tmp_path):
 
 
 def test_the_back_tests_boosting_refits_shared_with_the_worker_give_the_same_scores(
-        small, worker, monkeypatch):  # noqa: F811
-    svc, _, _, insp, values = small
-    rules = RankingRules()
-    monthly = rankings.monthly_rankings(values, svc, insp, rules,
-                                        rankings.backtest_months(values, rules.lag_months, AS_OF))
+        small, small_monthly, few_outcomes_enough, worker):  # noqa: F811
     # which months get a model is decided here; the worker refits on the rows it is sent
-    monkeypatch.setattr(outcome, "MIN_TRAIN", 10)
-    monkeypatch.setattr(outcome, "MIN_CLASS", 3)
+    insp, monthly = small[3], small_monthly
     sent = []
 
     def submit(fn, *args):
