@@ -72,15 +72,17 @@ def model_logits(monthly: pd.DataFrame, inspections: pd.DataFrame, as_of, family
     refits = list(rows.items())
     elsewhere = refits[1::2] if submit is not None and family != "logistic" else []
     here = refits[::2] if elsewhere else refits
-    pending = submit(refit_and_score, train_all, X_train, family,
-                     [(n, [X[i] for i in idx]) for n, idx in elsewhere]) if elsewhere else None
-    out = np.full(len(monthly), np.nan)
-    for (_, idx), logits in zip(here, refit_and_score(train_all, X_train, family,
-                                                      [(n, [X[i] for i in idx]) for n, idx in here])):
-        for i, logit in zip(idx, logits):
-            out[i] = logit
+
+    def matrices(part):  # each refit's n and the matrices of its months
+        return [(n, [X[i] for i in idx]) for n, idx in part]
+
+    pending = submit(refit_and_score, train_all, X_train, family, matrices(elsewhere)) if elsewhere else None
+    done = [(here, refit_and_score(train_all, X_train, family, matrices(here)))]
     if pending is not None:
-        for (_, idx), logits in zip(elsewhere, pending()):
+        done.append((elsewhere, pending()))
+    out = np.full(len(monthly), np.nan)
+    for part, scored in done:
+        for (_, idx), logits in zip(part, scored):
             for i, logit in zip(idx, logits):
                 out[i] = logit
     return out
