@@ -114,9 +114,11 @@ def decision(estimator, X: np.ndarray) -> np.ndarray:
 
 
 def warm_up() -> None:
-    """Fit and score both candidates once on a few synthetic rows, so that
-    what scikit-learn loads on first use is loaded (``pipeline.model.worker``
-    calls it before its first real fit)."""
+    """Import what ``fit`` uses and fit and score both candidates once on a
+    few synthetic rows, so that what scikit-learn loads on first use is
+    loaded (``pipeline.model.worker`` calls it before its first real fit)."""
+    import sklearn.metrics  # noqa: F401  (cross_validate's scores)
+
     rng = np.random.default_rng(SEED)
     X = rng.normal(size=(40, len(FEATURES)))
     y = (X[:, 0] + rng.normal(size=40) > 0).astype(int)
@@ -124,9 +126,6 @@ def warm_up() -> None:
         for est in candidates().values():
             est.fit(X, y).decision_function(X)
     platt(X[:, 0], y)
-    from sklearn.metrics import brier_score_loss, log_loss
-
-    log_loss(y, np.full(40, 0.5), labels=[0, 1]), brier_score_loss(y, np.full(40, 0.5))
 
 
 def refit(table: pd.DataFrame, name: str, X: np.ndarray | None = None):

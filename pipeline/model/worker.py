@@ -31,11 +31,6 @@ import sys
 import traceback
 from pathlib import Path
 
-# imported by the child before its first call
-WARM = ("pandas", "sklearn.ensemble", "sklearn.linear_model", "sklearn.metrics", "sklearn.pipeline",
-        "sklearn.preprocessing", "threadpoolctl", "pipeline.model.outcome")
-
-
 class WorkerUnavailable(RuntimeError):
     """The child could not be started, or died without answering."""
 
@@ -140,13 +135,9 @@ def main() -> None:
     out = os.fdopen(os.dup(1), "wb")  # the channel: the original stdout
     os.dup2(2, 1)  # anything printed from here on goes to stderr
     sys.stdout = sys.stderr
-    import importlib
-
-    for name in WARM:
-        importlib.import_module(name)
     from pipeline.model import outcome
 
-    outcome.warm_up()
+    outcome.warm_up()  # imports and first uses of scikit-learn, before the first call
     _serve(sys.stdin.buffer, out)
     # Every answer is flushed and nothing else is held: exit without the
     # interpreter's teardown of scikit-learn, SciPy and pandas (~0.3 s the
