@@ -55,10 +55,12 @@ def child(mode: str, data_dir: str, warehouse: str, as_of: str) -> None:
     result = job.execute_in_process(run_config=config, instance=instance, raise_on_error=True)
     wall = time.perf_counter() - start
     ended = time.time()
+    from pipeline.model.worker import PEAK_MESSAGE
+
     steps, started, worker = {}, {}, 0.0
     for rec in instance.all_logs(result.run_id):
         ev = rec.dagster_event
-        if ev is None and rec.user_message.startswith("model worker: peak memory"):
+        if ev is None and rec.user_message.startswith(PEAK_MESSAGE):
             worker = float(rec.user_message.split()[-2])  # logged by the resource as it closes it
         if ev is None or ev.step_key is None:
             continue

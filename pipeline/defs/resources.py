@@ -12,7 +12,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from pipeline import settings as s
-from pipeline.model.worker import Worker, WorkerUnavailable
+from pipeline.model.worker import PEAK_MESSAGE, Worker, WorkerUnavailable
 
 
 RULES, LIMITS = s.RankingRules(), s.Limits()  # the defaults
@@ -94,7 +94,7 @@ class ModelWorker(dg.ConfigurableResource):
             self._worker.close()
             self._worker = None
             if peak is not None:
-                context.log.info(f"model worker: peak memory {peak:.0f} MiB")
+                context.log.info(f"{PEAK_MESSAGE} {peak:.0f} MiB")
 
     def submit(self, log, fn, *args):
         """Start ``fn(*args)`` in the worker if it is running; returns a

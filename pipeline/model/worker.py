@@ -31,6 +31,9 @@ import sys
 import traceback
 from pathlib import Path
 
+PEAK_MESSAGE = "model worker: peak memory"  # logged with "<MiB> MiB" as a run closes it (benchmarks/perf.py)
+
+
 class WorkerUnavailable(RuntimeError):
     """The child could not be started, or died without answering."""
 
