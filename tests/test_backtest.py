@@ -203,6 +203,24 @@ def test_a_model_weight_moves_the_backtested_concern_score_as_in_the_refresh():
     assert weighted["time_since_inspection"].iloc[1] == np.inf  # never inspected: longest
 
 
+@pytest.mark.parametrize("family", ["logistic", "boosting"])
+def test_a_model_family_known_only_later_gives_the_same_backtest(
+        small, small_monthly, few_outcomes_enough, family):
+    # the refresh passes a function that waits for the model fitted in its worker
+    insp, rules, asked = small[3], RankingRules(), []
+
+    def pending():
+        asked.append(True)
+        return family
+
+    later = run.run_backtest(small_monthly, insp, rules, AS_OF, family=pending)
+    known = run.run_backtest(small_monthly, insp, rules, AS_OF, family=family)
+    assert asked == [True] and np.isfinite(known.scores["outcome_model_score"]).sum() > 100
+    pd.testing.assert_frame_equal(later.scores, known.scores, check_exact=True)
+    pd.testing.assert_frame_equal(later.metrics, known.metrics, check_exact=True)
+    pd.testing.assert_frame_equal(later.curves, known.curves, check_exact=True)
+
+
 def test_a_date_before_enough_history_gives_an_empty_backtest_not_a_failure(small):
     svc, _, _, insp, values = small
     early = values[values["period_end"] < "2019-06-30"]

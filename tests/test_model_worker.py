@@ -106,7 +106,7 @@ def test_the_refresh_process_never_imports_scikit_learn(tmp_path):
         "inst = dg.DagsterInstance.ephemeral()\n"
         "r = defs.resolve_job_def('monthly_refresh').execute_in_process(\n"
         "    run_config={'resources': {'settings': {'config': cfg}}}, instance=inst)\n"
-        "model = r.output_for_node('outcome_model')\n"
+        "model = r.output_for_node('backtest', 'outcome_model')\n"
         "peak = [x.user_message for x in inst.all_logs(r.run_id) if 'model worker: peak' in x.user_message]\n"
         "print(r.success, model.name, sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn')[:3])\n"
         "print(peak)\n")

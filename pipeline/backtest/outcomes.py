@@ -16,6 +16,7 @@ import contextlib
 import numpy as np
 import pandas as pd
 
+from pipeline.dates import to_datetime
 from pipeline.model import outcome
 
 HORIZON_MONTHS = 24
@@ -27,8 +28,8 @@ def later_outcomes(monthly: pd.DataFrame, inspections: pd.DataFrame, as_of,
     after each month, published on or before ``as_of``: ``next_published``,
     ``next_rating``, ``adverse`` (within the horizon, else NA),
     ``window_complete`` and ``scored_inspection``."""
-    insp = inspections[pd.to_datetime(inspections["published"]) <= pd.Timestamp(as_of)]
-    insp = insp.assign(next_published=pd.to_datetime(insp["published"]))
+    insp = inspections[to_datetime(inspections["published"]) <= pd.Timestamp(as_of)]
+    insp = insp.assign(next_published=to_datetime(insp["published"]))
     insp = insp[["yjs_id", "next_published", "overall_rating", "rating_score"]].rename(
         columns={"overall_rating": "next_rating"}).sort_values("next_published")
     left = monthly.reset_index(names="_row").astype({"as_of": "datetime64[ns]"}).sort_values("as_of")

@@ -25,6 +25,7 @@ import pandas as pd
 
 from pipeline.backtest import metrics as mt
 from pipeline.backtest.outcomes import later_outcomes, model_logits
+from pipeline.dates import to_datetime
 from pipeline.model import outcome
 from pipeline.settings import RankingRules
 
@@ -45,6 +46,20 @@ class Backtest:
 
 def method_scores(monthly: pd.DataFrame, logit: np.ndarray, weight: float) -> pd.DataFrame:
     """Each method's score per month x service (higher = riskier)."""
+    both = pd.concat([model_method_scores(monthly, logit, weight), plain_method_scores(monthly)], axis=1)
+    return both[list(METHODS)]
+
+
+def plain_method_scores(monthly: pd.DataFrame) -> pd.DataFrame:
+    """The methods that do not use the outcome model."""
+    return pd.DataFrame({"league_table": monthly["league_table"],
+                         # never inspected: longest since
+                         "time_since_inspection": monthly["months_since"].fillna(np.inf)})
+
+
+def model_method_scores(monthly: pd.DataFrame, logit: np.ndarray, weight: float) -> pd.DataFrame:
+    """The methods that use the outcome model's scores ``logit`` (NaN in
+    months without a model)."""
     logit = np.asarray(logit, float)
     term = np.zeros(len(monthly))  # no model that month: 0
     for idx in monthly.groupby("as_of").indices.values():
@@ -57,8 +72,6 @@ def method_scores(monthly: pd.DataFrame, logit: np.ndarray, weight: float) -> pd
         "concern_score": monthly["concern_score"] + weight * term,
         "outcome_model": pd.Series(logit, index=monthly.index),
         "concern_plus_model": (monthly["concern_score"] + CANDIDATE_WEIGHT * term).where(has_model),
-        "league_table": monthly["league_table"],
-        "time_since_inspection": monthly["months_since"].fillna(np.inf),
     })
 
 
@@ -97,15 +110,29 @@ def metrics_table(scored: pd.DataFrame, available: pd.DataFrame, common: pd.Seri
 
 
 def run_backtest(monthly: pd.DataFrame, inspections: pd.DataFrame, rules: RankingRules, as_of,
-                 family: str = "logistic", submit=None) -> Backtest:
+                 family="logistic", submit=None) -> Backtest:
     """Score every month's ranking against the later inspections (published
-    on or before ``as_of``); ``submit``: see ``outcomes.model_logits``."""
-    seen = inspections[pd.to_datetime(inspections["published"]) <= pd.Timestamp(as_of)]
+    on or before ``as_of``); ``submit``: see ``outcomes.model_logits``.
+
+    ``family`` is the outcome model's (``outcome.OutcomeModel.name``), or a
+    function that returns it once the model is fitted: the refresh fits the
+    model in its worker process while the back-test does what does not
+    depend on it, including the logistic regression's monthly refits (the
+    usual choice; redone if the boosted trees are chosen instead)."""
+    seen = inspections[to_datetime(inspections["published"]) <= pd.Timestamp(as_of)]
     monthly = monthly.reset_index(drop=True)
-    logit = model_logits(monthly, seen, as_of, family, submit)
-    methods = method_scores(monthly, logit, float(rules.weights.get("outcome_model", 0.0)))
     out = later_outcomes(monthly, seen, as_of)
-    pos = positions(monthly, methods, rules)
+    plain = plain_method_scores(monthly)
+    plain_pos = positions(monthly, plain, rules)
+    if callable(family):  # being fitted elsewhere
+        logistic = model_logits(monthly, seen, as_of, "logistic", submit)
+        family = family()
+        logit = logistic if family == "logistic" else model_logits(monthly, seen, as_of, family, submit)
+    else:
+        logit = model_logits(monthly, seen, as_of, family, submit)
+    model = model_method_scores(monthly, logit, float(rules.weights.get("outcome_model", 0.0)))
+    methods = pd.concat([model, plain], axis=1)[list(METHODS)]
+    pos = pd.concat([positions(monthly, model, rules), plain_pos], axis=1)
     table = out.assign(
         concern_score=methods["concern_score"], rank=(pos["concern_score_above"] + 1).astype(int),
         full_joint_pick=pos["concern_score_pick"] >= 0.5, outcome_model_score=logit,

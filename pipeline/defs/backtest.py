@@ -38,14 +38,7 @@ def backtest_rankings(settings: RefreshSettings, services: ingest.Ingested,
         "seconds": round(time.perf_counter() - start, 1)})
 
 
-@dg.asset(group_name=GROUP, kinds={"sklearn"}, description=(
-    "Probability of an adverse inspection outcome, learnt from the inspections published by the "
-    "as-of date with the features of the month before each; chosen by time-ordered cross-validation. "
-    "Fitted in a worker process that imports scikit-learn while the run does other work."))
-def outcome_model(context, settings: RefreshSettings, model_worker: ModelWorker,
-                  inspections: ingest.Ingested, backtest_rankings: pd.DataFrame) -> dg.Output:
-    table = outcome.training_table(backtest_rankings, inspections.table, settings.as_of_date())
-    model = model_worker.call(context.log, outcome.fit, table)
+def _model_output(model: outcome.OutcomeModel) -> dg.Output:
     metadata = {
         "model": model.name or "none", "reason": model.reason or "fitted",
         "inspections": model.n_train, "adverse": model.n_adverse,
@@ -54,10 +47,18 @@ def outcome_model(context, settings: RefreshSettings, model_worker: ModelWorker,
     chosen = model.metrics[model.metrics["chosen"]] if len(model.metrics) else model.metrics
     if len(chosen) and chosen["auc"].notna().all():
         metadata["cv_auc"] = round(float(chosen["auc"].iloc[0]), 3)
-    return dg.Output(model, metadata=metadata)
+    return dg.Output(model, output_name="outcome_model", metadata=metadata)
 
 
+# One step for the outcome model and the back-test, so that the model is
+# fitted in the worker process while the back-test does what does not depend
+# on it (``run.run_backtest``): as two steps, the run would wait for the fit.
 @dg.multi_asset(group_name=GROUP, outs={
+    "outcome_model": dg.AssetOut(kinds={"sklearn"}, description=(
+        "Probability of an adverse inspection outcome, learnt from the inspections published by the "
+        "as-of date with the features of the month before each; chosen by time-ordered "
+        "cross-validation. Fitted in a worker process that imports scikit-learn while the run does "
+        "other work.")),
     "backtest_scores": dg.AssetOut(kinds={"pandas"}, description=(
         "One row per month x service: the month's concern score, rank and pick, the outcome model's "
         "score, and what the next inspection within 24 months found (NULL if none).")),
@@ -66,13 +67,16 @@ def outcome_model(context, settings: RefreshSettings, model_worker: ModelWorker,
         "caught in the riskiest 10% and 20%, precision of the full-joint picks, inspections scored.")),
 })
 def backtest(context, settings: RefreshSettings, model_worker: ModelWorker, inspections: ingest.Ingested,
-             backtest_rankings: pd.DataFrame, outcome_model: outcome.OutcomeModel):
+             backtest_rankings: pd.DataFrame):
     as_of, rules = settings.as_of_date(), settings.rules()
     start = time.perf_counter()
+    table = outcome.training_table(backtest_rankings, inspections.table, as_of)
+    model = functools.cache(model_worker.submit(context.log, outcome.fit, table))  # fitting from now
     bt = run.run_backtest(backtest_rankings, inspections.table, rules, as_of,
-                          family=outcome_model.name or "logistic",
+                          family=lambda: model().name or "logistic",
                           submit=functools.partial(model_worker.submit, context.log))
     seconds = round(time.perf_counter() - start, 1)
+    yield _model_output(model())
     scored = bt.scores[bt.scores["scored_inspection"]]
     yield dg.Output(bt.scores, output_name="backtest_scores", metadata={
         "rows": len(bt.scores), "scored_inspections": len(scored),

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from pipeline.dates import to_datetime
 from pipeline.ingest.cells import RowProblem
 from pipeline.ingest.tables import Block, Row, Sheet, raw
 
@@ -201,7 +202,7 @@ class Collector:
             .sort_values(["file", "row_number"], kind="stable", ignore_index=True)
         )
         files = pd.DataFrame(self._files, columns=FILES_COLUMNS).astype({"rows": "int64"})
-        files["ingested_at"] = pd.to_datetime(files["ingested_at"], utc=True)
+        files["ingested_at"] = to_datetime(files["ingested_at"], utc=True)
         return Ingested(table.reset_index(drop=True), quarantine, files)
 
 

@@ -30,6 +30,7 @@ import math
 import numpy as np
 import pandas as pd
 
+from pipeline.dates import to_datetime
 from pipeline.indicators import BY_KEY, format_rate
 from pipeline.settings import Limits  # noqa: F401  (the guards' settings, re-exported)
 
@@ -106,7 +107,7 @@ def national_rate_changes(new: pd.DataFrame, old: pd.DataFrame | None, factor: f
            f"{(old['indicator'] == ind).sum()} periods): are all its rows quarantined, or its files missing?"
            for ind in sorted(set(old["indicator"]) - set(new["indicator"]))]
     keys = ["indicator", "period_end", "period_months"]
-    new, old = (d.assign(period_end=pd.to_datetime(d["period_end"])) for d in (new, old))
+    new, old = (d.assign(period_end=to_datetime(d["period_end"])) for d in (new, old))
     pairs = new[keys + ["national_rate"]].merge(old[keys + ["national_rate"]], on=keys,
                                                 suffixes=("", "_published"))
     for indicator in set(new["indicator"]) - set(pairs["indicator"]):  # no common period

@@ -16,6 +16,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline.dates import to_datetime
 from pipeline.indicators import BY_KEY
 from pipeline.model.scores import TIME_CAP_MONTHS
 
@@ -67,15 +68,15 @@ def features(keys: pd.DataFrame, evidence: pd.DataFrame, history: pd.DataFrame,
 
 def lead_month(published) -> pd.Series:
     """The ranking month that scores an inspection: the month before it was published."""
-    return (pd.to_datetime(pd.Series(published)).dt.to_period("M") - LEAD_MONTHS).dt.start_time
+    return (to_datetime(pd.Series(published)).dt.to_period("M") - LEAD_MONTHS).dt.start_time
 
 
 def training_table(monthly: pd.DataFrame, inspections: pd.DataFrame, as_of) -> pd.DataFrame:
     """Inspections published on or before ``as_of`` with the features of their
     lead month (rows of ``monthly``: as_of, yjs_id, FEATURES) and ``adverse``."""
-    seen = inspections[pd.to_datetime(inspections["published"]) <= pd.Timestamp(as_of)]
+    seen = inspections[to_datetime(inspections["published"]) <= pd.Timestamp(as_of)]
     t = seen[["yjs_id", "published", "rating_score"]].assign(
-        published=pd.to_datetime(seen["published"]), as_of=lead_month(seen["published"]).to_numpy())
+        published=to_datetime(seen["published"]), as_of=lead_month(seen["published"]).to_numpy())
     t = t.merge(monthly[["as_of", "yjs_id", *FEATURES]], on=["as_of", "yjs_id"])
     t["adverse"] = t["rating_score"] >= ADVERSE_MIN_SCORE
     return t.sort_values(["published", "yjs_id"], ignore_index=True)

@@ -13,6 +13,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from pipeline.dates import to_datetime
 from pipeline.indicators import INDICATORS, Indicator
 from pipeline.model import stats
 
@@ -64,7 +65,7 @@ def _counts(ind: Indicator, table: pd.DataFrame, pop: pd.DataFrame) -> pd.DataFr
     else:
         count_col = {"fte": "fte_count", "custody": "custodial_sentences"}[ind.key]
         df = table.rename(columns={count_col: "numerator"})
-        df["year"] = pd.to_datetime(df["period_end"]).dt.year
+        df["year"] = to_datetime(df["period_end"]).dt.year
         df = df.merge(pop, on=["yjs_id", "year"], how="left")
         df = df.rename(columns={"population_10_17": "denominator"})
     df = df[["yjs_id", "period_end", "period_months", "numerator", "denominator", "suppressed"]]
@@ -134,19 +135,19 @@ def build_panel(tables: dict[str, pd.DataFrame], services: pd.DataFrame,
     for ind in INDICATORS:
         t = tables[ind.source]
         col = "cohort_end" if ind.family == "binomial" else "period_end"
-        years |= set(pd.to_datetime(t[col]).dt.year.dropna().astype(int))
+        years |= set(to_datetime(t[col]).dt.year.dropna().astype(int))
     pop = service_population(services, population, years)
     panels, disp = [], []
     for ind in INDICATORS:
         counts = _counts(ind, tables[ind.source].copy(), pop)
-        counts = counts[pd.to_datetime(counts["period_end"]) <= cutoff]
+        counts = counts[to_datetime(counts["period_end"]) <= cutoff]
         if counts.empty:
             continue
         scored, d = _score_indicator(counts, ind)
         panels.append(scored)
         disp += d
     panel = pd.concat(panels, ignore_index=True) if panels else pd.DataFrame(columns=PANEL_COLUMNS)
-    panel["period_end"] = pd.to_datetime(panel["period_end"])
+    panel["period_end"] = to_datetime(panel["period_end"])
     panel = panel[PANEL_COLUMNS].sort_values(["indicator", "period_end", "yjs_id"], ignore_index=True)
     dispersion = pd.DataFrame(disp, columns=DISPERSION_COLUMNS)
     return panel, dispersion

@@ -30,6 +30,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from pipeline.dates import to_datetime
 from pipeline.indicators import INDICATORS, BY_KEY
 from pipeline.model import stats
 
@@ -173,7 +174,7 @@ def evidence_at_cuts(panel: pd.DataFrame, cuts: dict[str, list], window_months: 
         rows = rows.sort_values("period_end", kind="stable")
         end = rows["period_end"].astype("datetime64[ns]")
         codes, ids = pd.factorize(rows["yjs_id"], sort=True)
-        cut_dates = np.unique(pd.to_datetime(pd.Series(list(cuts[ind.key]))).to_numpy("datetime64[ns]"))
+        cut_dates = np.unique(to_datetime(pd.Series(list(cuts[ind.key]))).to_numpy("datetime64[ns]"))
         idx, cut, k, latest, months, span = _windows(
             end.to_numpy(), (end.dt.year * 12 + end.dt.month).to_numpy(),
             rows["period_months"].to_numpy().astype(int), cut_dates, window_months)
@@ -222,12 +223,12 @@ def indicator_evidence(panel: pd.DataFrame, window_months: int = WINDOW_MONTHS,
 def months_between(earlier, later) -> pd.Series:
     """Whole months from each date in ``earlier`` to ``later`` (one date, or
     one per row of ``earlier``)."""
-    e = pd.to_datetime(pd.Series(earlier))
+    e = to_datetime(pd.Series(earlier))
     if np.ndim(later) == 0:
         later = pd.Timestamp(later)
         year, month, day = later.year, later.month, later.day
     else:
-        later = pd.DatetimeIndex(pd.to_datetime(later))
+        later = pd.DatetimeIndex(to_datetime(later))
         year, month, day = (later.year.to_numpy(), later.month.to_numpy(), later.day.to_numpy())
     months = (year - e.dt.year) * 12 + (month - e.dt.month)
     return months - (day < e.dt.day).astype(int)
@@ -241,10 +242,10 @@ def history_by_month(inspections: pd.DataFrame, months) -> pd.DataFrame:
     """Per month in ``months`` (column ``as_of``) and service inspected by
     then: the last inspection published on or before it, the months since,
     and how many there had been. One as-of join for all months."""
-    months = pd.DatetimeIndex(pd.to_datetime(pd.Series(list(months)))).unique().sort_values()
+    months = pd.DatetimeIndex(to_datetime(pd.Series(list(months)))).unique().sort_values()
     if inspections.empty:
         return pd.DataFrame(columns=["as_of", "yjs_id", *HISTORY_COLUMNS])
-    seen = inspections.assign(published=pd.to_datetime(inspections["published"]).astype("datetime64[ns]"))
+    seen = inspections.assign(published=to_datetime(inspections["published"]).astype("datetime64[ns]"))
     seen = seen.sort_values(["yjs_id", "published"])
     seen["n_inspections"] = seen.groupby("yjs_id").cumcount() + 1
     right = seen.sort_values("published", kind="stable")[

@@ -9,6 +9,7 @@ import json
 import pandas as pd
 
 from pipeline import ingest
+from pipeline.dates import to_datetime
 from pipeline.settings import REPO_ROOT
 
 CONTRACT_COLUMNS = {
@@ -36,7 +37,7 @@ def ordered(name: str, df: pd.DataFrame) -> pd.DataFrame:
 
 def inspections_table(inspections: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
     """Past inspections published on or before as_of."""
-    seen = inspections[pd.to_datetime(inspections["published"]) <= pd.Timestamp(as_of)]
+    seen = inspections[to_datetime(inspections["published"]) <= pd.Timestamp(as_of)]
     return seen.sort_values(["published", "yjs_id"], ignore_index=True)
 
 

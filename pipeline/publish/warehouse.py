@@ -34,6 +34,7 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
+from pipeline.dates import to_datetime
 from pipeline.faults import pause_point
 
 DATE_COLUMNS = {"period_end", "published", "as_of", "window_end", "last_inspected", "next_published"}
@@ -143,8 +144,8 @@ def merge_history(old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
     rows for the same as-of (a rerun never duplicates)."""
     if old is None or old.empty:
         return new.copy()
-    as_of = pd.to_datetime(new["as_of"]).dt.date.unique()
-    keep = old[~pd.to_datetime(old["as_of"]).dt.date.isin(as_of)]
+    as_of = to_datetime(new["as_of"]).dt.date.unique()
+    keep = old[~to_datetime(old["as_of"]).dt.date.isin(as_of)]
     if keep.empty:
         return new.sort_values(["as_of", "rank"], ignore_index=True)
     merged = pd.concat([keep, new], ignore_index=True)
@@ -182,8 +183,8 @@ def publish(warehouse: Path, tables: dict[str, pd.DataFrame], views_sql: list[st
         # A backfill (a list for an earlier month than the latest published)
         # adds its rows to ranking_history and changes nothing else: every
         # other table stays as the latest refresh published it.
-        backfill = pd.to_datetime(tables["inspection_targets"]["as_of"]).max() \
-            < pd.to_datetime(history["as_of"]).max()
+        backfill = to_datetime(tables["inspection_targets"]["as_of"]).max() \
+            < to_datetime(history["as_of"]).max()
         tables = {HISTORY_TABLE: history} if backfill else {**tables, HISTORY_TABLE: history}
         staging = warehouse.with_name(f"{warehouse.name}.staging-{os.getpid()}")
         try:

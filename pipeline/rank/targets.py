@@ -22,6 +22,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from pipeline.dates import to_datetime
 from pipeline.indicators import BY_KEY, format_rate
 from pipeline.model.stats import Z95
 from pipeline.settings import RankingRules
@@ -83,7 +84,7 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules) -> pd
     bench = (df["recommendation"] == "benchmark_visit").to_numpy()
     text = np.where(bench, "better than national on " + ids.map(better).fillna(""), text)
     inspected = df["last_inspected"].notna()
-    last = np.where(inspected, "last inspected " + pd.to_datetime(df["last_inspected"]).dt.strftime("%Y-%m")
+    last = np.where(inspected, "last inspected " + to_datetime(df["last_inspected"]).dt.strftime("%Y-%m")
                     + ", " + df["last_rating"].astype(str), "no inspection on record")
     out = pd.Series(text, index=df.index) + "; " + last
     excluded = f"; not eligible: inspected within the last {rules.exclusion_months} months"

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from pipeline.dates import to_datetime
 from pipeline.indicators import BY_KEY
 from pipeline.model import stats
 
@@ -64,7 +65,7 @@ def limit_lines(period: pd.DataFrame, dispersion: pd.DataFrame | None, indicator
     tau2 = 0.0
     if dispersion is not None and len(dispersion):
         row = dispersion[(dispersion["indicator"] == indicator)
-                         & (pd.to_datetime(dispersion["period_end"]) == pd.to_datetime(p["period_end"].iloc[0]))]
+                         & (to_datetime(dispersion["period_end"]) == to_datetime(p["period_end"].iloc[0]))]
         tau2 = float(row["tau2"].iloc[0]) if len(row) else 0.0
     grid = np.geomspace(d.min(), d.max(), 200)
     p0 = float(p["national_rate"].iloc[0]) / ind.multiplier
