@@ -87,6 +87,55 @@ def test_the_resource_fits_in_process_when_its_worker_is_gone(caplog):
     assert in_process._worker is None and in_process.call(log, sum, [2, 3]) == 5
 
 
+def test_calls_started_by_one_step_are_collected_by_another_in_any_order():
+    resource = ModelWorker()
+    context = dg.build_init_resource_context()
+    log = logging.getLogger("test_model_worker")
+    resource.setup_for_execution(context)
+    try:
+        resource.start(log, "fit", sum, [1, 2])
+        later = resource.submit(log, max, [4, 9, 2])
+        failing = resource.submit(log, int, "not a number")
+        assert resource.collect("other") is None
+        # asked for out of order: the earlier answers are kept until asked for
+        assert later() == 9
+        with pytest.raises(ValueError, match="not a number"):
+            failing()
+        assert resource.collect("fit")() == 3 and resource.collect("fit") is None
+        assert resource.call(log, min, [5, 6]) == 5  # the worker goes on answering in order
+        resource.start(log, "never collected", sum, [1])
+    finally:
+        resource.teardown_after_execution(context)
+    resource.setup_for_execution(context)  # a new run starts with nothing started
+    try:
+        assert resource.collect("never collected") is None
+    finally:
+        resource.teardown_after_execution(context)
+
+
+def test_the_backtest_without_its_rankings_in_the_run_fits_the_model_itself(tmp_path):
+    # the fit is started by backtest_rankings; re-materialising the back-test
+    # alone (its rankings loaded from the run before) starts it there
+    from pipeline.definitions import defs
+
+    job = defs.resolve_job_def("monthly_refresh")
+    cfg = {"resources": {"settings": {"config": {
+        "data_dir": str(DEMO_DIR), "warehouse": str(tmp_path / "w.duckdb"), "as_of": AS_OF}}}}
+    keys = [dg.AssetKey(k) for k in ("outcome_model", "backtest_scores", "backtest_metrics")]
+    (tmp_path / "home").mkdir()
+    with dg.DagsterInstance.local_temp(str(tmp_path / "home")) as instance:
+        full = job.execute_in_process(run_config=cfg, instance=instance)
+        alone = job.execute_in_process(run_config=cfg, instance=instance, asset_selection=keys)
+    assert full.success and alone.success
+    assert {e.asset_key for e in alone.get_asset_materialization_events()} == set(keys)
+    for name in ("backtest_scores", "backtest_metrics"):
+        pd.testing.assert_frame_equal(alone.output_for_node("backtest", name),
+                                      full.output_for_node("backtest", name))
+    assert_same_model(alone.output_for_node("backtest", "outcome_model"),
+                      full.output_for_node("backtest", "outcome_model"),
+                      full.output_for_node("backtest_rankings").head(50))
+
+
 def test_the_logistic_model_scores_as_scikit_learn_to_the_last_bit():
     t = synthetic_table(seed=9)
     sk = outcome.fit_estimator(t, "logistic")

@@ -17,6 +17,7 @@ from pipeline.model import outcome
 from pipeline.report import svg
 
 GROUP = "backtest"
+MODEL_FIT = "outcome_model fit"  # started by backtest_rankings, collected by backtest
 
 
 def _md(df: pd.DataFrame) -> dg.MetadataValue:
@@ -26,12 +27,17 @@ def _md(df: pd.DataFrame) -> dg.MetadataValue:
 @dg.asset(group_name=GROUP, kinds={"pandas"}, description=(
     "Every month's ranking from the first with two periods of every indicator to the as-of date, "
     "made with only what was published by then; with the outcome model's features."))
-def backtest_rankings(settings: RefreshSettings, services: ingest.Ingested,
-                      inspections: ingest.Ingested, indicator_values: pd.DataFrame) -> dg.Output:
+def backtest_rankings(context, settings: RefreshSettings, model_worker: ModelWorker,
+                      services: ingest.Ingested, inspections: ingest.Ingested,
+                      indicator_values: pd.DataFrame) -> dg.Output:
     as_of, rules = settings.as_of_date(), settings.rules()
     start = time.perf_counter()
     months = rankings.backtest_months(indicator_values, rules.lag_months, as_of)
     monthly = rankings.monthly_rankings(indicator_values, services.table, inspections.table, rules, months)
+    # the outcome model learns from these rows: its fit starts now, in the
+    # worker, and the backtest step collects it
+    model_worker.start(context.log, MODEL_FIT, outcome.fit,
+                       outcome.training_table(monthly, inspections.table, as_of))
     return dg.Output(monthly, metadata={
         "rows": len(monthly), "months": len(months),
         "first_month": str(months[0].date()) if months else "none",
@@ -51,8 +57,9 @@ def _model_output(model: outcome.OutcomeModel) -> dg.Output:
 
 
 # One step for the outcome model and the back-test, so that the model is
-# fitted in the worker process while the back-test does what does not depend
-# on it (``run.run_backtest``): as two steps, the run would wait for the fit.
+# fitted in the worker process (started by backtest_rankings) while the
+# back-test does what does not depend on it (``run.run_backtest``): as two
+# steps, the run would wait for the fit.
 @dg.multi_asset(group_name=GROUP, outs={
     "outcome_model": dg.AssetOut(kinds={"sklearn"}, description=(
         "Probability of an adverse inspection outcome, learnt from the inspections published by the "
@@ -70,8 +77,11 @@ def backtest(context, settings: RefreshSettings, model_worker: ModelWorker, insp
              backtest_rankings: pd.DataFrame):
     as_of, rules = settings.as_of_date(), settings.rules()
     start = time.perf_counter()
-    table = outcome.training_table(backtest_rankings, inspections.table, as_of)
-    model = functools.cache(model_worker.submit(context.log, outcome.fit, table))  # fitting from now
+    fitted = model_worker.collect(MODEL_FIT)
+    if fitted is None:  # backtest_rankings was not made in this run
+        table = outcome.training_table(backtest_rankings, inspections.table, as_of)
+        fitted = model_worker.submit(context.log, outcome.fit, table)
+    model = functools.cache(fitted)
     bt = run.run_backtest(backtest_rankings, inspections.table, rules, as_of,
                           family=lambda: model().name or "logistic",
                           submit=functools.partial(model_worker.submit, context.log))

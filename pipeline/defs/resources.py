@@ -70,7 +70,9 @@ class ModelWorker(dg.ConfigurableResource):
 
     Started when a run that materialises ``outcome_model`` starts, so that it
     imports scikit-learn on another core while the run reads and scores;
-    closed when the run ends. The back-test also gives it half of the boosted
+    closed when the run ends. A step can ``start`` a call for a later step of
+    the same run to ``collect`` (the outcome model's fit starts as soon as
+    its training rows exist). The back-test also gives it half of the boosted
     trees' monthly refits, when they are the model, to run beside its own.
     Where it cannot start, or dies, the work is done in the run's own process
     instead, with a warning: the same result, later. ``in_process: true``
@@ -79,8 +81,13 @@ class ModelWorker(dg.ConfigurableResource):
 
     in_process: bool = False
     _worker: Worker | None = PrivateAttr(default=None)
+    _started: dict = PrivateAttr(default_factory=dict)
+    _sent: int = PrivateAttr(default=0)  # calls sent to the worker, numbered from 1
+    _received: int = PrivateAttr(default=0)
+    _answers: dict = PrivateAttr(default_factory=dict)  # received, not yet asked for: n -> (ok, value)
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        self._started, self._sent, self._received, self._answers = {}, 0, 0, {}
         if self.in_process:
             return
         try:
@@ -89,9 +96,11 @@ class ModelWorker(dg.ConfigurableResource):
             context.log.warning(f"{e}; the outcome model will be fitted in the run's process")
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        self._started = {}
         if self._worker is not None:
             peak = self._worker.peak_mib()
-            self._worker.close()
+            # a call still running (started, never collected) is not waited for
+            self._worker.close(timeout=10.0 if self._received == self._sent else 0.5)
             self._worker = None
             if peak is not None:
                 context.log.info(f"{PEAK_MESSAGE} {peak:.0f} MiB")
@@ -99,26 +108,50 @@ class ModelWorker(dg.ConfigurableResource):
     def submit(self, log, fn, *args):
         """Start ``fn(*args)`` in the worker if it is running; returns a
         function that waits for the result (and computes it here if the
-        worker is not running or dies first)."""
+        worker is not running or dies first). Results may be asked for in
+        any order."""
         if self._worker is not None:
             try:
                 self._worker.send(fn, *args)
             except WorkerUnavailable as e:
                 self._gone(log, e)
             else:
-                return functools.partial(self._receive, log, fn, args)
+                self._sent += 1
+                return functools.partial(self._receive, log, self._sent, fn, args)
         return lambda: fn(*args)
+
+    def start(self, log, key: str, fn, *args) -> None:
+        """``submit(fn, *args)`` now, for a later step of this run to
+        ``collect`` under ``key``."""
+        self._started[key] = self.submit(log, fn, *args)
+
+    def collect(self, key: str):
+        """The function that waits for the call started under ``key`` in this
+        run (see ``submit``), or None if none was started."""
+        return self._started.pop(key, None)
 
     def call(self, log, fn, *args):
         """``fn(*args)``, in the worker if it is running, else here."""
         return self.submit(log, fn, *args)()
 
-    def _receive(self, log, fn, args):
-        if self._worker is not None:
+    def _receive(self, log, n: int, fn, args):
+        # the worker answers in the order the calls were sent: keep the
+        # answers to earlier calls until they are asked for
+        while n > self._received and self._worker is not None:
             try:
-                return self._worker.receive()
+                answer = (True, self._worker.receive())
             except WorkerUnavailable as e:
                 self._gone(log, e)
+                break
+            except Exception as e:  # noqa: BLE001  (the call's own error, raised to whoever asks)
+                answer = (False, e)
+            self._received += 1
+            self._answers[self._received] = answer
+        if n in self._answers:
+            ok, value = self._answers.pop(n)
+            if ok:
+                return value
+            raise value
         return fn(*args)
 
     def _gone(self, log, e: WorkerUnavailable) -> None:
