@@ -150,14 +150,13 @@ def test_cli_exits_non_zero_with_one_line_when_a_blocking_check_fails(tmp_path):
 
 def _counting_connects(monkeypatch) -> list[str]:
     """Paths opened read-only (as the checks open the warehouse) from now on."""
-    opened, real = [], duckdb.connect
+    opened, real = [], checks.read_only
 
-    def connect(path=":memory:", *args, **kwargs):
-        if kwargs.get("read_only"):
-            opened.append(str(path))
-        return real(path, *args, **kwargs)
+    def read_only(path):
+        opened.append(str(path))
+        return real(path)
 
-    monkeypatch.setattr(checks.duckdb, "connect", connect)
+    monkeypatch.setattr(checks, "read_only", read_only)
     return opened
 
 

@@ -31,6 +31,30 @@ def test_publish_writes_tables_with_date_types(tmp_path):
     assert not list(tmp_path.glob("*.staging-*")) and not list(tmp_path.glob("*.wal"))
 
 
+def test_read_only_reads_the_file_as_a_read_only_connection_would(tmp_path):
+    db = tmp_path / "it's.duckdb"  # a quote in the path
+    wh.publish(db, {"inspection_targets": targets("2025-01-01")},
+               ["CREATE VIEW top AS SELECT yjs_id FROM inspection_targets WHERE rank = 1"])
+    for _ in range(2):  # detached after each use: the same file again
+        with wh.read_only(db) as con:
+            assert con.execute("SELECT count(*) FROM inspection_targets").fetchone() == (3,)
+            assert con.execute("SELECT * FROM top").fetchall() == [("s0",)]
+            with pytest.raises(duckdb.Error):  # read-only
+                con.execute("DELETE FROM inspection_targets")
+            with pytest.raises(duckdb.Error):  # and the file is locked against writers, as usual
+                duckdb.connect(str(db))
+    assert set(wh.read_tables(db, ["inspection_targets", "quarantine"])) == {"inspection_targets", "quarantine"}
+    wh.publish(db, {"inspection_targets": targets("2025-02-01", n=5)})  # swapped for a new file
+    with wh.read_only(db) as con:
+        assert con.execute("SELECT count(*) FROM inspection_targets").fetchone() == (5,)
+    (tmp_path / "junk.duckdb").write_text("not a database")
+    for path in (tmp_path / "junk.duckdb", tmp_path / "missing.duckdb"):
+        with pytest.raises(duckdb.Error):
+            with wh.read_only(path):
+                pass
+    assert not (tmp_path / "missing.duckdb").exists()  # never created, as read_only=True
+
+
 def test_a_failed_publish_leaves_the_published_file_byte_identical(tmp_path):
     db = tmp_path / "w.duckdb"
     wh.publish(db, {"inspection_targets": targets("2025-01-01")})

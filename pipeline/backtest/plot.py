@@ -9,6 +9,7 @@ from __future__ import annotations
 import pandas as pd
 
 from pipeline.report import svg
+from pipeline.report.markdown import markdown_table
 
 LABELS = {
     "concern_score": "concern score (pipeline)",
@@ -47,4 +48,4 @@ def metrics_markdown(metrics: pd.DataFrame, sample: str = "common") -> str:
                                              for _, r in m.iterrows()],
         "note": m["note"],
     })
-    return table.to_markdown(index=False)
+    return markdown_table(table)

@@ -15,13 +15,14 @@ from pipeline.backtest import plot, rankings, run
 from pipeline.defs.resources import ModelWorker, RefreshSettings
 from pipeline.model import outcome
 from pipeline.report import svg
+from pipeline.report.markdown import markdown_table
 
 GROUP = "backtest"
 MODEL_FIT = "outcome_model fit"  # started by backtest_rankings, collected by backtest
 
 
 def _md(df: pd.DataFrame) -> dg.MetadataValue:
-    return dg.MetadataValue.md(df.to_markdown(index=False, floatfmt=".3g") if len(df) else "none")
+    return dg.MetadataValue.md(markdown_table(df, floatfmt=".3g") if len(df) else "none")
 
 
 @dg.asset(group_name=GROUP, kinds={"pandas"}, description=(

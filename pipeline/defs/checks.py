@@ -23,7 +23,9 @@ import pandas as pd
 
 from pipeline import ingest
 from pipeline.defs.resources import RefreshSettings
+from pipeline.publish.warehouse import read_only
 from pipeline.report import quality as q
+from pipeline.report.markdown import markdown_table
 
 SERVICES_MAPPED = "every_service_mapped_to_local_authorities"
 UNIQUE_KEYS = "unique_keys"
@@ -42,7 +44,7 @@ WARN = dg.AssetCheckSeverity.WARN
 
 
 def _md(df: pd.DataFrame) -> dg.MetadataValue:
-    return dg.MetadataValue.md(df.head(20).to_markdown(index=False) if len(df) else "none")
+    return dg.MetadataValue.md(markdown_table(df.head(20)) if len(df) else "none")
 
 
 def _result(problems: list[str], ok: str, **metadata) -> dg.AssetCheckResult:
@@ -101,7 +103,7 @@ def _quarantined_per_source(path: str, _inode: int, _size: int, _mtime_ns: int) 
     file version (inode, size, mtime: publication swaps a new file in), so
     the quarantine checks read the published file once."""
     try:
-        with duckdb.connect(path, read_only=True) as con:
+        with read_only(path) as con:
             rows = con.execute("SELECT source, count(*) FROM quarantine GROUP BY source").fetchall()
     except duckdb.Error:  # nothing to compare with
         return None
@@ -231,7 +233,7 @@ def _published_views_answer(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResu
         "Every view in the published warehouse (sql/views/) answers a query.")),
 ])
 def published_warehouse_checks(context, settings: RefreshSettings) -> Iterator[dg.AssetCheckResult]:
-    with duckdb.connect(str(settings.warehouse_path()), read_only=True) as con:
+    with read_only(settings.warehouse_path()) as con:
         results = _run(context, {
             _key("warehouse", PUBLISHED_KEYS_UNIQUE): lambda: _published_keys_unique(con),
             _key("warehouse", PUBLISHED_ONE_ROW_PER_SERVICE): lambda: _published_one_row_per_service(con),

@@ -9,6 +9,7 @@ import dagster as dg
 from pipeline import ingest
 from pipeline.ingest.cells import dates_allowed_up_to
 from pipeline.defs.resources import RefreshSettings
+from pipeline.report.markdown import markdown_table
 
 GROUP = "ingest"
 
@@ -18,8 +19,8 @@ def _result(ingested: ingest.Ingested) -> dg.Output:
     return dg.Output(ingested, metadata={
         "rows": dg.MetadataValue.int(len(t)),
         "quarantined": dg.MetadataValue.int(len(ingested.quarantine)),
-        "files": dg.MetadataValue.md(ingested.files[["file", "rows", "sha256"]].to_markdown(index=False)),
-        "preview": dg.MetadataValue.md(t.head(10).to_markdown(index=False)),
+        "files": dg.MetadataValue.md(markdown_table(ingested.files[["file", "rows", "sha256"]])),
+        "preview": dg.MetadataValue.md(markdown_table(t.head(10))),
     })
 
 

@@ -9,12 +9,13 @@ import pandas as pd
 from pipeline import ingest
 from pipeline.defs.resources import RefreshSettings
 from pipeline.model import panel, scores
+from pipeline.report.markdown import markdown_table
 
 GROUP = "model"
 
 
 def md_preview(df: pd.DataFrame, n: int = 10) -> dg.MetadataValue:
-    return dg.MetadataValue.md(df.head(n).to_markdown(index=False, floatfmt=".3g"))
+    return dg.MetadataValue.md(markdown_table(df.head(n), floatfmt=".3g"))
 
 
 @dg.multi_asset(

@@ -11,6 +11,7 @@ from pipeline.defs.resources import RefreshSettings
 from pipeline.model import guards, panel
 from pipeline.publish import tables as t
 from pipeline.publish.warehouse import HISTORY_TABLE, publish, read_tables, refresh_lock
+from pipeline.report.markdown import markdown_table
 from pipeline.settings import is_synthetic
 
 GROUP = "publish"
@@ -52,7 +53,7 @@ def warehouse(settings: RefreshSettings, services: ingest.Ingested, population: 
         counts = publish(path, out, t.view_statements(), history=before[HISTORY_TABLE])
     return dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(str(path)),
-        "tables": dg.MetadataValue.md(pd.Series(counts, name="rows").rename_axis("table")
-                                      .reset_index().to_markdown(index=False)),
+        "tables": dg.MetadataValue.md(markdown_table(pd.Series(counts, name="rows").rename_axis("table")
+                                                     .reset_index())),
         "quarantined_rows": len(quarantine),
     })

@@ -10,6 +10,7 @@ from pipeline import ingest
 from pipeline.defs.resources import RefreshSettings
 from pipeline.model import outcome, scores
 from pipeline.rank import targets
+from pipeline.report.markdown import markdown_table
 from pipeline.report.ui import plot_markdown
 from pipeline.settings import is_synthetic
 
@@ -41,7 +42,7 @@ def inspection_targets(settings: RefreshSettings, services: ingest.Ingested,
         "as_of": str(as_of), "rows": len(ranked),
         "full_joint_inspection": int((ranked["recommendation"] == "full_joint_inspection").sum()),
         "benchmark_visit": int((ranked["recommendation"] == "benchmark_visit").sum()),
-        "recommended": dg.MetadataValue.md(banner + table.to_markdown(index=False)),
+        "recommended": dg.MetadataValue.md(banner + markdown_table(table)),
         # top of the list, funnel plots and rank intervals (pipeline.report)
         **{k: dg.MetadataValue.md(v) for k, v in
            plot_markdown(ranked, indicator_values, indicator_dispersion).items()},

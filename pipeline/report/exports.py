@@ -22,9 +22,10 @@ import re
 import zipfile
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pandas as pd
+
+from pipeline.publish.warehouse import read_only
 
 RECOMMENDATIONS = ("full_joint_inspection", "benchmark_visit", "monitor")
 LIST_COLUMNS = ["rank", "yjs_name", "region", "recommendation", "concern_score", "rank_low",
@@ -35,7 +36,7 @@ SYNTHETIC_NOTE = "DEMO DATA: the indicator figures, populations and ratings are 
 
 def read_published(warehouse: Path) -> dict[str, pd.DataFrame]:
     """The tables the exports need, from a read-only connection."""
-    with duckdb.connect(str(warehouse), read_only=True) as con:
+    with read_only(warehouse) as con:
         ranked = con.execute(
             "SELECT t.*, s.region FROM inspection_targets t LEFT JOIN services s USING (yjs_id) "
             "ORDER BY t.rank").df()

@@ -128,7 +128,8 @@ def services_without_la_or_population(services: pd.DataFrame) -> tuple[list[str]
 
 def view_row_counts(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, int], list[str]]:
     """Rows of every (non-internal) view, and one line per view that fails to answer."""
-    views = [r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal").fetchall()]
+    views = [r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal "
+                                      "AND database_name = current_database()").fetchall()]
     rows, problems = {}, []
     for view in views:
         try:

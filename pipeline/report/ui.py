@@ -11,6 +11,7 @@ import pandas as pd
 
 from pipeline.indicators import INDICATORS
 from pipeline.report import svg
+from pipeline.report.markdown import markdown_table
 
 TOP_COLUMNS = ["rank", "yjs_name", "recommendation", "concern_score", "rank_low", "rank_high",
                "eligible", "months_since_inspection", "last_rating"]
@@ -20,7 +21,7 @@ def top_of_list(ranked: pd.DataFrame, n: int = 15) -> str:
     """The first ``n`` ranks, recommended or not: rank 1 may be a service
     inspected too recently to recommend, and analysts should see that."""
     top = ranked.sort_values("rank").head(n)
-    return top[[c for c in TOP_COLUMNS if c in top.columns]].to_markdown(index=False, floatfmt=".2f")
+    return markdown_table(top[[c for c in TOP_COLUMNS if c in top.columns]], floatfmt=".2f")
 
 
 def plot_markdown(ranked: pd.DataFrame, values: pd.DataFrame,
