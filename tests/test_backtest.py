@@ -82,6 +82,23 @@ def test_method_metrics_are_the_same_with_the_shared_cache():
             == mt.method_metrics(scored, "b", other, reference="a"))
 
 
+def test_within_month_positions_are_pandas_grouped_ranks():
+    def by_ranks(df, score):
+        s = df[score].fillna(-np.inf)
+        g = s.groupby(df["as_of"])
+        low, high = g.rank(method="min", ascending=False), g.rank(method="max", ascending=False)
+        return pd.DataFrame({"n": g.transform("size"), "above": low - 1, "tied": high - low + 1},
+                            index=df.index)
+
+    rng = np.random.default_rng(3)
+    for n in [0, 1, 2, 7, 40, 300]:
+        df = pd.DataFrame({"as_of": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 5, n) * 31, "D"),
+                           "x": rng.integers(0, 6, n).astype(float)}, index=rng.permutation(n) + 10)
+        for value, share in [(np.nan, 0.2), (-0.0, 0.1), (np.inf, 0.05), (-np.inf, 0.05)]:
+            df.loc[rng.random(n) < share, "x"] = value
+        pd.testing.assert_frame_equal(mt.within_month(df, "x"), by_ranks(df, "x"), check_exact=True)
+
+
 def test_catch_curve_is_the_share_in_the_top_at_each_share_inspected():
     rng = np.random.default_rng(5)
     n = 90

@@ -130,3 +130,21 @@ def test_refit_falls_back_to_scikit_learn(monkeypatch):
     boosting = outcome.refit(t, "boosting").decision_function(outcome.matrix(t))
     np.testing.assert_array_equal(boosting, outcome.fit_estimator(t, "boosting").decision_function(
         outcome.matrix(t)))
+
+
+def test_the_model_term_is_pandas_standardisation_to_the_last_bit():
+    def by_pandas(logit):
+        s = pd.Series(logit, dtype=float)
+        sd = s.std()
+        return ((s - s.mean()) / sd if sd > 0 else s * 0).fillna(0.0)
+
+    rng = np.random.default_rng(1)
+    for trial in range(500):
+        n = int(rng.integers(0, 40))
+        x = rng.normal(size=n) * 10.0 ** rng.integers(-3, 4)
+        x[rng.random(n) < rng.random()] = np.nan  # from none to all missing
+        if trial % 7 == 0:
+            x[:] = 3.3  # no spread: all 0
+        pd.testing.assert_series_equal(outcome.model_term(x), by_pandas(x), check_exact=True)
+    s = pd.Series([1.0, 2.0, np.nan], index=[5, 6, 7])
+    pd.testing.assert_series_equal(outcome.model_term(s), by_pandas(s), check_exact=True)

@@ -64,7 +64,7 @@ def model_method_scores(monthly: pd.DataFrame, logit: np.ndarray, weight: float)
     term = np.zeros(len(monthly))  # no model that month: 0
     for idx in monthly.groupby("as_of").indices.values():
         if np.isfinite(logit[idx]).any():
-            term[idx] = outcome.model_term(logit[idx]).to_numpy()
+            term[idx] = outcome.standardised(logit[idx])
     term = pd.Series(term, index=monthly.index)
     has_model = pd.Series(np.isfinite(logit), index=monthly.index)
     return pd.DataFrame({

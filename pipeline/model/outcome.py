@@ -355,9 +355,27 @@ def fit(table: pd.DataFrame) -> OutcomeModel:
 def model_term(logit) -> pd.Series:
     """A model score on the concern score's footing: standardised over the
     month's services (missing = average)."""
-    s = pd.Series(logit, dtype=float)
-    sd = s.std()
-    return ((s - s.mean()) / sd if sd > 0 else s * 0).fillna(0.0)
+    return pd.Series(standardised(logit), index=getattr(logit, "index", None))
+
+
+def standardised(x) -> np.ndarray:
+    """(x - mean) / sd over the non-missing values, sample sd; 0 where x is
+    missing, everywhere if sd is 0 or undefined. pandas' ``(s - s.mean()) /
+    s.std()`` to the last bit (its ``nanops.nanmean`` and two-pass
+    ``nanvar``), in numpy: the back-test standardises each of ~100 months."""
+    x = np.asarray(x, float)
+    missing = np.isnan(x)
+    count = x.size - int(missing.sum())
+    filled = np.where(missing, 0.0, x)
+    mean = filled.sum() / count if count > 0 else np.nan
+    sd = np.nan
+    if count > 1:
+        squares = (filled.sum(dtype=np.float64) / count - filled) ** 2
+        squares[missing] = 0.0
+        sd = np.sqrt(squares.sum(dtype=np.float64) / (count - 1))
+    with np.errstate(invalid="ignore"):
+        out = (x - mean) / sd if sd > 0 else x * 0
+    return np.where(np.isnan(out), 0.0, out)
 
 
 def blend(scored: pd.DataFrame, probability: pd.Series, weight: float) -> pd.DataFrame:
