@@ -1,7 +1,7 @@
 """Performance benchmark: the monthly refresh against the framework floor,
 time per asset, peak memory, and growth at 10x and 100x the demo's rows.
 
-    .venv/bin/python benchmarks/perf.py [--runs 5] [--scales 1,10,100]
+    .venv/bin/python benchmarks/perf.py [--runs 5] [--scales 1,10,100] [--scale-runs 3]
 
 Each run is a fresh process (so peak RSS is that run's own) on a persistent
 instance in a fresh $DAGSTER_HOME, as `python -m pipeline refresh` runs it.
@@ -139,25 +139,30 @@ def demo_figures(runs: int, demo: Path, tmp: Path, as_of: str) -> None:
         print(f"    {step:28s} {secs:6.2f} / {noop:5.2f}")
 
 
-def scale_run(scales: list[int], demo: Path, tmp: Path, as_of: str) -> None:
-    """One run at each multiple of the demo's rows, all through the same writer."""
+def scale_run(scales: list[int], demo: Path, tmp: Path, as_of: str, runs: int = 3) -> None:
+    """Medians of ``runs`` runs at each multiple of the demo's rows (wall
+    time; peak memory is the largest seen), all through the same writer."""
     from scale_data import scaled_copy
 
     base = None
-    print("\nscale run (1 run each): rows, wall time, peak memory, growth vs the first")
+    print(f"\nscale run (median of {runs} runs each): rows, wall time, peak memory, growth vs the first")
     for s in scales:
         d = scaled_copy(demo, tmp / f"x{s}", s)
-        r = run("real", d, tmp / f"x{s}.duckdb", as_of)
-        base = base or r["wall"]
+        results = [run("real", d, tmp / f"x{s}.duckdb", as_of) for _ in range(runs)]
+        wall = statistics.median(r["wall"] for r in results)
+        peak, worker = max(r["peak_mb"] for r in results), max(r["worker_mb"] for r in results)
+        base = base or wall
         rows = sum(1 for f in d.rglob("*.csv") for _ in open(f, "rb")) - len(list(d.rglob("*.csv")))
-        print(f"  {s:4d}x  {rows:10,d} rows  {r['wall']:7.2f} s  {r['peak_mb']:7.0f} MiB "
-              f"(worker {r['worker_mb']:4.0f} MiB)  {r['wall'] / base:5.1f}x time", flush=True)
+        walls = ", ".join(f"{r['wall']:.1f}" for r in results)
+        print(f"  {s:4d}x  {rows:10,d} rows  {wall:7.2f} s  {peak:7.0f} MiB (worker {worker:4.0f} MiB)  "
+              f"{wall / base:5.1f}x time   (runs: {walls} s)", flush=True)
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--runs", type=int, default=5, help="runs on the demo data (0: skip)")
     p.add_argument("--scales", default="1,10,100", help="multiples of the demo's rows ('': skip)")
+    p.add_argument("--scale-runs", type=int, default=3, help="runs at each multiple (median)")
     p.add_argument("--as-of", default="2026-11-01")
     p.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = p.parse_args()
@@ -171,7 +176,7 @@ def main() -> None:
             demo_figures(args.runs, demo, Path(tmp), args.as_of)
         scales = [int(s) for s in args.scales.split(",") if s]
         if scales:
-            scale_run(scales, demo, Path(tmp), args.as_of)
+            scale_run(scales, demo, Path(tmp), args.as_of, args.scale_runs)
 
 
 if __name__ == "__main__":
