@@ -15,11 +15,11 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.backtest import outcomes
+from pipeline.backtest import outcomes, rankings
 from pipeline.defs.resources import ModelWorker
 from pipeline.model import outcome
 from pipeline.model.worker import Worker, WorkerUnavailable
-from pipeline.settings import REPO_ROOT
+from pipeline.settings import REPO_ROOT, RankingRules
 from tests.conftest import AS_OF, DEMO_DIR
 from tests.test_backtest import few_outcomes_enough, small, small_monthly  # noqa: F401  (fixtures)
 from tests.test_outcome_model import synthetic_table
@@ -186,3 +186,21 @@ def test_the_back_tests_boosting_refits_shared_with_the_worker_give_the_same_sco
     sent.clear()
     outcomes.model_logits(monthly, insp, AS_OF, "logistic", submit=submit)
     assert not sent
+
+
+def test_months_ranked_in_the_worker_give_the_same_rows(small, small_monthly, worker, monkeypatch):  # noqa: F811
+    svc, _, _, insp, values = small
+    sent = []
+
+    def submit(fn, *args):
+        sent.append(len(args[-1]))  # months sent
+        worker.send(fn, *args)
+        return worker.receive
+
+    rules, months = RankingRules(), sorted(small_monthly["as_of"].unique())
+    assert rankings.monthly_rankings(values, svc, insp, rules, months, submit=submit) is not None
+    assert not sent  # a small panel is ranked here alone
+    monkeypatch.setattr(rankings, "SHARE_FROM_ROWS", 0)
+    shared = rankings.monthly_rankings(values, svc, insp, rules, months, submit=submit)
+    assert sent == [len(months) - len(months) // 2]
+    pd.testing.assert_frame_equal(shared, small_monthly, check_exact=True)

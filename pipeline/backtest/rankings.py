@@ -90,11 +90,31 @@ COLUMNS = ["as_of", "yjs_id", "concern_score", "rank", "eligible", "months_since
            *outcome_features.FEATURES]
 
 
+# the panel's columns the rankings read
+PANEL_COLUMNS = ["indicator", "yjs_id", "period_end", "period_months", "numerator", "denominator",
+                 "expected", "rate"]
+SHARE_FROM_ROWS = 50_000  # smaller panels are ranked here alone: sending them costs more than it saves
+
+
 def monthly_rankings(panel: pd.DataFrame, services: pd.DataFrame, inspections: pd.DataFrame,
-                     rules: RankingRules, months) -> pd.DataFrame:
+                     rules: RankingRules, months, submit=None) -> pd.DataFrame:
     """One row per month x service: the concern score and rank, whether it
     was eligible for a visit, months since inspection, the raw-rate
-    league-table score and the outcome model's features."""
+    league-table score and the outcome model's features.
+
+    Each month's rows depend on that month alone, so the months can be
+    ranked in parts: ``submit(fn, *args)``, if given, starts ``fn(*args)``
+    elsewhere (the model worker, as in ``outcomes.model_logits``) and
+    returns a function that waits for its result. For a panel of
+    SHARE_FROM_ROWS rows or more, the later half of the months is then
+    ranked there while this process ranks the earlier half; the rows are
+    the same to the last bit either way (tested)."""
+    if submit is not None and len(panel) >= SHARE_FROM_ROWS and len(months) >= 2:
+        half = len(months) // 2
+        panel = panel[PANEL_COLUMNS]
+        later = submit(monthly_rankings, panel, services[["yjs_id"]], inspections, rules, months[half:])
+        earlier = monthly_rankings(panel, services, inspections, rules, months[:half])
+        return pd.concat([earlier, later()], ignore_index=True)
     if not len(months):
         return pd.DataFrame(columns=COLUMNS)
     month = pd.DataFrame({"as_of": pd.DatetimeIndex(months).astype("datetime64[ns]")})

@@ -34,7 +34,9 @@ def backtest_rankings(context, settings: RefreshSettings, model_worker: ModelWor
     as_of, rules = settings.as_of_date(), settings.rules()
     start = time.perf_counter()
     months = rankings.backtest_months(indicator_values, rules.lag_months, as_of)
-    monthly = rankings.monthly_rankings(indicator_values, services.table, inspections.table, rules, months)
+    # on a large panel, half the months are ranked in the model worker
+    monthly = rankings.monthly_rankings(indicator_values, services.table, inspections.table, rules, months,
+                                        submit=functools.partial(model_worker.submit, context.log))
     # the outcome model learns from these rows: its fit starts now, in the
     # worker, and the backtest step collects it
     model_worker.start(context.log, MODEL_FIT, outcome.fit,
