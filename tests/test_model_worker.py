@@ -17,10 +17,11 @@ import pytest
 
 from pipeline.backtest import outcomes, rankings
 from pipeline.defs.resources import ModelWorker
-from pipeline.model import outcome
+from pipeline.model import outcome, panel
 from pipeline.model.worker import Worker, WorkerUnavailable
 from pipeline.settings import REPO_ROOT, RankingRules
 from tests.conftest import AS_OF, DEMO_DIR
+from tests.test_backtest import AS_OF as AS_OF_SMALL
 from tests.test_backtest import few_outcomes_enough, small, small_monthly  # noqa: F401  (fixtures)
 from tests.test_outcome_model import synthetic_table
 
@@ -204,3 +205,22 @@ def test_months_ranked_in_the_worker_give_the_same_rows(small, small_monthly, wo
     shared = rankings.monthly_rankings(values, svc, insp, rules, months, submit=submit)
     assert sent == [len(months) - len(months) // 2]
     pd.testing.assert_frame_equal(shared, small_monthly, check_exact=True)
+
+
+def test_an_indicator_scored_in_the_worker_gives_the_same_panel(small, worker, monkeypatch):  # noqa: F811
+    svc, pop, tables, _, values = small
+    sent = []
+
+    def submit(fn, *args):
+        sent.append(args[-1].key)  # the indicator sent
+        worker.send(fn, *args)
+        return worker.receive
+
+    alone = panel.build_panel(tables, svc, pop, AS_OF_SMALL, 3, submit=submit)
+    assert not sent  # a small panel is scored here alone
+    monkeypatch.setattr(panel, "SHARE_FROM_ROWS", 0)
+    shared = panel.build_panel(tables, svc, pop, AS_OF_SMALL, 3, submit=submit)
+    assert len(sent) == 1
+    for a, b in zip(shared, alone):
+        pd.testing.assert_frame_equal(a, b, check_exact=True)
+    pd.testing.assert_frame_equal(alone[0], values, check_exact=True)

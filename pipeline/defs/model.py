@@ -3,11 +3,13 @@ pooled, shrunk evidence per indicator (``pipeline.model``)."""
 
 from __future__ import annotations
 
+import functools
+
 import dagster as dg
 import pandas as pd
 
 from pipeline import ingest
-from pipeline.defs.resources import RefreshSettings
+from pipeline.defs.resources import ModelWorker, RefreshSettings
 from pipeline.model import panel, scores
 from pipeline.report.markdown import markdown_table
 
@@ -29,13 +31,16 @@ def md_preview(df: pd.DataFrame, n: int = 10) -> dg.MetadataValue:
             "and whether the z-scores were adjusted.")),
     },
 )
-def indicator_panel(settings: RefreshSettings, services: ingest.Ingested, population: ingest.Ingested,
+def indicator_panel(context, settings: RefreshSettings, model_worker: ModelWorker,
+                    services: ingest.Ingested, population: ingest.Ingested,
                     first_time_entrants: ingest.Ingested, reoffending: ingest.Ingested,
                     custody: ingest.Ingested):
     tables = {"first_time_entrants": first_time_entrants.table,
               "reoffending": reoffending.table, "custody": custody.table}
+    # on a large panel, one indicator is scored in the model worker
     values, dispersion = panel.build_panel(tables, services.table, population.table,
-                                           settings.as_of_date(), settings.rules().lag_months)
+                                           settings.as_of_date(), settings.rules().lag_months,
+                                           submit=functools.partial(model_worker.submit, context.log))
     yield dg.Output(values, output_name="indicator_values", metadata={
         "rows": len(values),
         "latest_period_end": str(values["period_end"].max().date()) if len(values) else "none",

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.dates import to_datetime
-from pipeline.indicators import INDICATORS, Indicator
+from pipeline.indicators import BY_KEY, INDICATORS, Indicator
 from pipeline.model import stats
 
 PANEL_COLUMNS = [
@@ -124,11 +124,19 @@ def _score_indicator(counts: pd.DataFrame, ind: Indicator) -> tuple[pd.DataFrame
     return g, dispersion
 
 
+SHARE_FROM_ROWS = 50_000  # smaller panels are scored here alone: sending them costs more than it saves
+
+
 def build_panel(tables: dict[str, pd.DataFrame], services: pd.DataFrame,
-                population: pd.DataFrame, as_of: dt.date, lag_months: int):
+                population: pd.DataFrame, as_of: dt.date, lag_months: int, submit=None):
     """``indicator_values`` and ``indicator_dispersion`` as of ``as_of``.
 
     ``tables`` maps each indicator's source name to its ingested table.
+    The indicators are scored independently: ``submit(fn, *args)``, if
+    given, starts ``fn(*args)`` elsewhere (the model worker) and returns a
+    function that waits for its result; with SHARE_FROM_ROWS rows or more,
+    the largest indicator is then scored there while this process scores
+    the others. The result is the same to the last bit either way (tested).
     """
     cutoff = indicator_cutoff(as_of, lag_months)
     years = set()
@@ -137,13 +145,23 @@ def build_panel(tables: dict[str, pd.DataFrame], services: pd.DataFrame,
         col = "cohort_end" if ind.family == "binomial" else "period_end"
         years |= set(to_datetime(t[col]).dt.year.dropna().astype(int))
     pop = service_population(services, population, years)
-    panels, disp = [], []
+    counts = {}
     for ind in INDICATORS:
-        counts = _counts(ind, tables[ind.source].copy(), pop)
-        counts = counts[to_datetime(counts["period_end"]) <= cutoff]
-        if counts.empty:
-            continue
-        scored, d = _score_indicator(counts, ind)
+        c = _counts(ind, tables[ind.source].copy(), pop)
+        c = c[to_datetime(c["period_end"]) <= cutoff]
+        if not c.empty:
+            counts[ind.key] = c
+    scoring = {}
+    if submit is not None and len(counts) > 1 and sum(map(len, counts.values())) >= SHARE_FROM_ROWS:
+        largest = max(counts, key=lambda k: len(counts[k]))
+        scoring[largest] = submit(_score_indicator, counts[largest], BY_KEY[largest])
+    for key, c in counts.items():
+        if key not in scoring:
+            result = _score_indicator(c, BY_KEY[key])
+            scoring[key] = lambda result=result: result
+    panels, disp = [], []
+    for key in counts:  # in INDICATORS order
+        scored, d = scoring[key]()
         panels.append(scored)
         disp += d
     panel = pd.concat(panels, ignore_index=True) if panels else pd.DataFrame(columns=PANEL_COLUMNS)
