@@ -73,7 +73,9 @@ class ModelWorker(dg.ConfigurableResource):
     closed when the run ends. A step can ``start`` a call for a later step of
     the same run to ``collect`` (the outcome model's fit starts as soon as
     its training rows exist). The back-test also gives it half of the boosted
-    trees' monthly refits, when they are the model, to run beside its own.
+    trees' monthly refits, when they are the model, to run beside its own;
+    on large inputs the indicator panel gives it one indicator to score and
+    the back-test's rankings half their months.
     Where it cannot start, or dies, the work is done in the run's own process
     instead, with a warning: the same result, later. ``in_process: true``
     skips the worker.
