@@ -211,13 +211,14 @@ def test_a_model_weight_moves_the_backtested_concern_score_as_in_the_refresh():
     monthly = pd.DataFrame({"as_of": [1, 1, 1, 2, 2, 2], "concern_score": [1.0, 0.0, -1.0] * 2,
                             "league_table": 0.5, "months_since": [1.0, np.nan, 30.0] * 2})
     logit = np.array([np.nan, np.nan, np.nan, -2.0, 0.0, 2.0])
-    plain = run.method_scores(monthly, logit, weight=0.0)
+    plain = run.model_method_scores(monthly, logit, weight=0.0)
     pd.testing.assert_series_equal(plain["concern_score"], monthly["concern_score"])
-    weighted = run.method_scores(monthly, logit, weight=1.0)
+    weighted = run.model_method_scores(monthly, logit, weight=1.0)
     assert weighted["concern_score"].iloc[:3].tolist() == [1.0, 0.0, -1.0]  # no model yet: term 0
     np.testing.assert_allclose(weighted["concern_score"].iloc[3:], weighted["concern_plus_model"].iloc[3:])
     assert weighted["concern_plus_model"].iloc[:3].isna().all()
-    assert weighted["time_since_inspection"].iloc[1] == np.inf  # never inspected: longest
+    plain_methods = run.plain_method_scores(monthly)
+    assert plain_methods["time_since_inspection"].iloc[1] == np.inf  # never inspected: longest
 
 
 @pytest.mark.parametrize("family", ["logistic", "boosting"])

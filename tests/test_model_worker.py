@@ -201,7 +201,7 @@ def test_months_ranked_in_the_worker_give_the_same_rows(small, small_monthly, wo
     rules, months = RankingRules(), sorted(small_monthly["as_of"].unique())
     assert rankings.monthly_rankings(values, svc, insp, rules, months, submit=submit) is not None
     assert not sent  # a small panel is ranked here alone
-    monkeypatch.setattr(rankings, "SHARE_FROM_ROWS", 0)
+    monkeypatch.setattr(panel, "SHARE_FROM_ROWS", 0)
     shared = rankings.monthly_rankings(values, svc, insp, rules, months, submit=submit)
     assert sent == [len(months) - len(months) // 2]
     pd.testing.assert_frame_equal(shared, small_monthly, check_exact=True)

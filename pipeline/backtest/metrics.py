@@ -41,23 +41,24 @@ def within_month(df: pd.DataFrame, score: str, group: str = "as_of") -> pd.DataF
     gives, by one sort instead of two grouped ranks: in each month's
     descending order, a run of equal scores starting at position p (from 0)
     has ``above`` = p and ``tied`` = its length."""
+    if df.empty:
+        return pd.DataFrame({"n": np.zeros(0, np.int64), "above": np.zeros(0), "tied": np.zeros(0)},
+                            index=df.index)
     s = df[score].fillna(-np.inf).to_numpy(float)
     codes = pd.factorize(df[group])[0]
     n_rows = len(s)
     order = np.lexsort((-s, codes))  # by month, then riskiest first
     g, v = codes[order], s[order]
-    new_group = np.r_[True, g[1:] != g[:-1]] if n_rows else np.zeros(0, bool)
-    new_run = new_group | np.r_[True, v[1:] != v[:-1]] if n_rows else new_group
+    new_group = np.r_[True, g[1:] != g[:-1]]
+    new_run = new_group | np.r_[True, v[1:] != v[:-1]]
     group_start = np.maximum.accumulate(np.where(new_group, np.arange(n_rows), 0))
     run_id = np.cumsum(new_run) - 1
     run_start = np.flatnonzero(new_run)
     run_len = np.diff(np.r_[run_start, n_rows])
-    size = np.bincount(codes, minlength=codes.max() + 1 if n_rows else 0)
     above, tied = np.empty(n_rows), np.empty(n_rows)
     above[order] = run_start[run_id] - group_start
     tied[order] = run_len[run_id]
-    return pd.DataFrame({"n": size[codes] if n_rows else np.zeros(0, np.int64), "above": above,
-                         "tied": tied}, index=df.index)
+    return pd.DataFrame({"n": np.bincount(codes)[codes], "above": above, "tied": tied}, index=df.index)
 
 
 def share_in_top(pos: pd.DataFrame, k) -> np.ndarray:

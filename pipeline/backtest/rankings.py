@@ -93,7 +93,6 @@ COLUMNS = ["as_of", "yjs_id", "concern_score", "rank", "eligible", "months_since
 # the panel's columns the rankings read
 PANEL_COLUMNS = ["indicator", "yjs_id", "period_end", "period_months", "numerator", "denominator",
                  "expected", "rate"]
-SHARE_FROM_ROWS = 50_000  # smaller panels are ranked here alone: sending them costs more than it saves
 
 
 def monthly_rankings(panel: pd.DataFrame, services: pd.DataFrame, inspections: pd.DataFrame,
@@ -106,10 +105,10 @@ def monthly_rankings(panel: pd.DataFrame, services: pd.DataFrame, inspections: p
     ranked in parts: ``submit(fn, *args)``, if given, starts ``fn(*args)``
     elsewhere (the model worker, as in ``outcomes.model_logits``) and
     returns a function that waits for its result. For a panel of
-    SHARE_FROM_ROWS rows or more, the later half of the months is then
+    ``pipeline.model.panel.SHARE_FROM_ROWS`` rows or more, the later half of the months is then
     ranked there while this process ranks the earlier half; the rows are
     the same to the last bit either way (tested)."""
-    if submit is not None and len(panel) >= SHARE_FROM_ROWS and len(months) >= 2:
+    if submit is not None and len(panel) >= panel_mod.SHARE_FROM_ROWS and len(months) >= 2:
         half = len(months) // 2
         panel = panel[PANEL_COLUMNS]
         later = submit(monthly_rankings, panel, services[["yjs_id"]], inspections, rules, months[half:])

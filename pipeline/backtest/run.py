@@ -44,22 +44,17 @@ class Backtest:
     curves: pd.DataFrame  # share caught vs share inspected, per method (common sample)
 
 
-def method_scores(monthly: pd.DataFrame, logit: np.ndarray, weight: float) -> pd.DataFrame:
-    """Each method's score per month x service (higher = riskier)."""
-    both = pd.concat([model_method_scores(monthly, logit, weight), plain_method_scores(monthly)], axis=1)
-    return both[list(METHODS)]
-
-
 def plain_method_scores(monthly: pd.DataFrame) -> pd.DataFrame:
-    """The methods that do not use the outcome model."""
+    """The score per month x service (higher = riskier) of each method that
+    does not use the outcome model."""
     return pd.DataFrame({"league_table": monthly["league_table"],
                          # never inspected: longest since
                          "time_since_inspection": monthly["months_since"].fillna(np.inf)})
 
 
 def model_method_scores(monthly: pd.DataFrame, logit: np.ndarray, weight: float) -> pd.DataFrame:
-    """The methods that use the outcome model's scores ``logit`` (NaN in
-    months without a model)."""
+    """The score per month x service (higher = riskier) of each method that
+    uses the outcome model's scores ``logit`` (NaN in months without a model)."""
     logit = np.asarray(logit, float)
     term = np.zeros(len(monthly))  # no model that month: 0
     for idx in monthly.groupby("as_of").indices.values():

@@ -124,7 +124,10 @@ def _score_indicator(counts: pd.DataFrame, ind: Indicator) -> tuple[pd.DataFrame
     return g, dispersion
 
 
-SHARE_FROM_ROWS = 50_000  # smaller panels are scored here alone: sending them costs more than it saves
+# A panel this large is shared with the model worker (here and in the
+# back-test's rankings); a smaller one is cheaper to process here alone than
+# to send.
+SHARE_FROM_ROWS = 50_000
 
 
 def build_panel(tables: dict[str, pd.DataFrame], services: pd.DataFrame,
@@ -151,18 +154,16 @@ def build_panel(tables: dict[str, pd.DataFrame], services: pd.DataFrame,
         c = c[to_datetime(c["period_end"]) <= cutoff]
         if not c.empty:
             counts[ind.key] = c
-    scoring = {}
+    elsewhere = {}
     if submit is not None and len(counts) > 1 and sum(map(len, counts.values())) >= SHARE_FROM_ROWS:
         largest = max(counts, key=lambda k: len(counts[k]))
-        scoring[largest] = submit(_score_indicator, counts[largest], BY_KEY[largest])
-    for key, c in counts.items():
-        if key not in scoring:
-            result = _score_indicator(c, BY_KEY[key])
-            scoring[key] = lambda result=result: result
+        elsewhere[largest] = submit(_score_indicator, counts[largest], BY_KEY[largest])
+    scored = {key: _score_indicator(c, BY_KEY[key]) for key, c in counts.items() if key not in elsewhere}
+    scored.update({key: wait() for key, wait in elsewhere.items()})
     panels, disp = [], []
     for key in counts:  # in INDICATORS order
-        scored, d = scoring[key]()
-        panels.append(scored)
+        values, d = scored[key]
+        panels.append(values)
         disp += d
     panel = pd.concat(panels, ignore_index=True) if panels else pd.DataFrame(columns=PANEL_COLUMNS)
     panel["period_end"] = to_datetime(panel["period_end"])

@@ -25,6 +25,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import fcntl
+import functools
 import os
 import re
 import shutil
@@ -109,8 +110,13 @@ def read_table(warehouse: Path, table: str) -> pd.DataFrame | None:
     return read_tables(warehouse, [table])[table]
 
 
-_READER: list[duckdb.DuckDBPyConnection] = []  # this process's in-memory DuckDB for reading files
 _READER_LOCK = threading.RLock()
+
+
+@functools.cache
+def _reader() -> duckdb.DuckDBPyConnection:
+    """This process's in-memory DuckDB for reading files (``read_only``)."""
+    return duckdb.connect()
 
 
 @contextlib.contextmanager
@@ -124,9 +130,7 @@ def read_only(warehouse: Path):
     reads the published file four times. One reader at a time per process
     (DuckDB refuses the same file attached twice)."""
     with _READER_LOCK:
-        if not _READER:
-            _READER.append(duckdb.connect())
-        con = _READER[0].cursor()
+        con = _reader().cursor()
         try:
             path = str(warehouse).replace("'", "''")
             con.execute(f"ATTACH '{path}' AS published (READ_ONLY)")

@@ -15,12 +15,10 @@ import pandas as pd
 
 
 def _cell(value, floatfmt: str) -> str:
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NaT:
-        return ""
-    if value is pd.NA:
+    if value is None or value is pd.NA or value is pd.NaT:
         return ""
     if isinstance(value, (float, np.floating)):
-        return format(float(value), floatfmt)
+        return "" if np.isnan(value) else format(float(value), floatfmt)
     return str(value).replace("|", "\\|").replace("\n", " ")
 
 
