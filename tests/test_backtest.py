@@ -239,6 +239,25 @@ def test_a_model_family_known_only_later_gives_the_same_backtest(
     pd.testing.assert_frame_equal(later.curves, known.curves, check_exact=True)
 
 
+def test_the_model_fitted_from_its_training_months_alone_is_the_model_of_every_month(
+        small, small_monthly, few_outcomes_enough):
+    # the refresh's worker ranks only the months the model learns from, and fits
+    svc, _, _, insp, values = small
+    rules = RankingRules()
+    months = rankings.backtest_months(values, rules.lag_months, AS_OF)
+    used = rankings.training_months(insp, months, AS_OF)
+    table = outcome.training_table(small_monthly, insp, AS_OF)
+    assert 0 < len(used) < len(months) and set(table["as_of"]) == set(used)
+    early = rankings.fit_outcome_model(values, svc[["yjs_id"]], insp, rules, months, AS_OF)
+    full = outcome.fit(table)
+    assert early.fitted and (early.name, early.n_train, early.n_adverse) == (full.name, full.n_train,
+                                                                            full.n_adverse)
+    assert early.calibration == full.calibration
+    X = outcome.matrix(table)
+    np.testing.assert_array_equal(outcome.decision(early.estimator, X), outcome.decision(full.estimator, X))
+    pd.testing.assert_frame_equal(early.metrics, full.metrics, check_exact=True)
+
+
 def test_a_date_before_enough_history_gives_an_empty_backtest_not_a_failure(small):
     svc, _, _, insp, values = small
     early = values[values["period_end"] < "2019-06-30"]

@@ -26,8 +26,9 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from pipeline.dates import to_datetime
 from pipeline.indicators import INDICATORS
-from pipeline.model import outcome_features, panel as panel_mod, scores
+from pipeline.model import outcome, outcome_features, panel as panel_mod, scores
 from pipeline.settings import RankingRules
 
 MIN_PERIODS = 2  # months before every indicator has this many periods are not ranked
@@ -158,3 +159,24 @@ def monthly_rankings(panel: pd.DataFrame, services: pd.DataFrame, inspections: p
 
     feats = outcome_features.features(out[KEYS], ev, history, sizes)
     return pd.concat([out, feats.drop(columns=KEYS)], axis=1)[COLUMNS]
+
+
+def training_months(inspections: pd.DataFrame, months, as_of) -> list[pd.Timestamp]:
+    """The months of ``months`` whose rows the outcome model learns from: the
+    lead month of each inspection published on or before ``as_of``
+    (``outcome_features.training_table``)."""
+    seen = inspections[to_datetime(inspections["published"]) <= pd.Timestamp(as_of)]
+    leads = set(outcome_features.lead_month(seen["published"]))
+    return [m for m in months if m in leads]
+
+
+def fit_outcome_model(panel: pd.DataFrame, services: pd.DataFrame, inspections: pd.DataFrame,
+                      rules: RankingRules, months, as_of):
+    """``outcome.fit`` on the training rows of ``monthly_rankings(..., months)``,
+    ranking only the months those rows come from (``training_months``): the
+    same model, from the same rows, before the other months are ranked. The
+    refresh runs it in the model worker beside its own ranking of every
+    month (``pipeline.defs.backtest``)."""
+    used = training_months(inspections, months, as_of)
+    monthly = monthly_rankings(panel, services, inspections, rules, used)
+    return outcome.fit(outcome.training_table(monthly, inspections, as_of))

@@ -13,7 +13,7 @@ import pandas as pd
 from pipeline import ingest
 from pipeline.backtest import plot, rankings, run
 from pipeline.defs.resources import ModelWorker, RefreshSettings
-from pipeline.model import outcome
+from pipeline.model import outcome, panel
 from pipeline.report import svg
 from pipeline.report.markdown import markdown_table
 
@@ -34,13 +34,21 @@ def backtest_rankings(context, settings: RefreshSettings, model_worker: ModelWor
     as_of, rules = settings.as_of_date(), settings.rules()
     start = time.perf_counter()
     months = rankings.backtest_months(indicator_values, rules.lag_months, as_of)
-    # on a large panel, half the months are ranked in the model worker
+    # The outcome model learns from some of these months' rows; its fit runs
+    # in the worker and the backtest step collects it. On a small panel the
+    # worker ranks those months itself and fits while this step ranks them
+    # all; on a large one it ranks half the months for this step, and the
+    # fit starts after.
+    early = model_worker.running and len(indicator_values) < panel.SHARE_FROM_ROWS
+    if early:
+        model_worker.start(context.log, MODEL_FIT, rankings.fit_outcome_model,
+                           indicator_values[rankings.PANEL_COLUMNS], services.table[["yjs_id"]],
+                           inspections.table, rules, months, as_of)
     monthly = rankings.monthly_rankings(indicator_values, services.table, inspections.table, rules, months,
                                         submit=functools.partial(model_worker.submit, context.log))
-    # the outcome model learns from these rows: its fit starts now, in the
-    # worker, and the backtest step collects it
-    model_worker.start(context.log, MODEL_FIT, outcome.fit,
-                       outcome.training_table(monthly, inspections.table, as_of))
+    if not early:
+        model_worker.start(context.log, MODEL_FIT, outcome.fit,
+                           outcome.training_table(monthly, inspections.table, as_of))
     return dg.Output(monthly, metadata={
         "rows": len(monthly), "months": len(months),
         "first_month": str(months[0].date()) if months else "none",

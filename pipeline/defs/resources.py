@@ -107,6 +107,11 @@ class ModelWorker(dg.ConfigurableResource):
             if peak is not None:
                 context.log.info(f"{PEAK_MESSAGE} {peak:.0f} MiB")
 
+    @property
+    def running(self) -> bool:
+        """Whether the worker is running (calls go there, not into this process)."""
+        return self._worker is not None
+
     def submit(self, log, fn, *args):
         """Start ``fn(*args)`` in the worker if it is running; returns a
         function that waits for the result (and computes it here if the
