@@ -71,8 +71,10 @@ class ModelWorker(dg.ConfigurableResource):
     Started when a run that materialises ``outcome_model`` starts, so that it
     imports scikit-learn on another core while the run reads and scores;
     closed when the run ends. A step can ``start`` a call for a later step of
-    the same run to ``collect`` (the outcome model's fit starts as soon as
-    its training rows exist). The back-test also gives it half of the boosted
+    the same run to ``collect`` (the outcome model's fit starts with the
+    back-test's rankings: on a small panel the worker ranks the months the
+    model learns from itself, on a large one the fit starts once they are
+    ranked). The back-test also gives it half of the boosted
     trees' monthly refits, when they are the model, to run beside its own;
     on large inputs the indicator panel gives it one indicator to score and
     the back-test's rankings half their months.
