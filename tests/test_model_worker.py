@@ -5,10 +5,12 @@ scikit-learn when the logistic regression is chosen."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import subprocess
 import sys
+import threading
 
 import dagster as dg
 import numpy as np
@@ -69,6 +71,22 @@ def test_a_worker_that_dies_says_so():
     with pytest.raises(WorkerUnavailable, match="exited \\(code 3\\)"):
         w.call(os._exit, 3)
     assert w.close() == 3
+
+
+def test_a_call_is_handed_over_while_the_worker_is_busy(tmp_path):
+    # the run goes on while the worker imports or works: sending does not wait for it
+    w = Worker()
+    go = tmp_path / "go"
+    w.send(subprocess.run, ["sh", "-c", f"while [ ! -e '{go}' ]; do sleep 0.05; done"])
+    payload = b"x" * (8 * 2**20)  # far more than a pipe holds
+    sender = threading.Thread(target=w.send, args=(len, payload))
+    sender.start()
+    sender.join(60)
+    handed_over = not sender.is_alive()
+    go.touch()  # the first call ends
+    assert w.receive().returncode == 0 and w.receive() == len(payload)
+    assert handed_over
+    assert w.close() == 0
 
 
 def test_the_resource_fits_in_process_when_its_worker_is_gone(caplog):
@@ -224,3 +242,26 @@ def test_an_indicator_scored_in_the_worker_gives_the_same_panel(small, worker, m
     for a, b in zip(shared, alone):
         pd.testing.assert_frame_equal(a, b, check_exact=True)
     pd.testing.assert_frame_equal(alone[0], values, check_exact=True)
+
+
+def test_the_largest_folder_read_by_the_worker_gives_the_same_rows(tmp_path, monkeypatch):
+    from pipeline import ingest
+    from pipeline.defs import ingest as ingest_defs
+    from pipeline.definitions import defs
+
+    monkeypatch.setattr(ingest_defs, "READ_ELSEWHERE_FROM_BYTES", 0)  # the demo's folders are small
+    cfg = {"data_dir": str(DEMO_DIR), "warehouse": str(tmp_path / "w.duckdb"), "as_of": AS_OF}
+    keys = [dg.AssetKey(k) for k in ingest.SOURCES]
+    instance = dg.DagsterInstance.ephemeral()
+    r = defs.resolve_job_def("monthly_refresh").execute_in_process(
+        run_config={"resources": {"settings": {"config": cfg}}}, instance=instance, asset_selection=keys)
+    said = [e.user_message for e in instance.all_logs(r.run_id) if "read by the model worker" in e.user_message]
+    assert said and said[0].startswith("population/")  # the demo's largest folder
+    services = r.asset_value("services").table
+    for name, reader in (("population", ingest.read_population), ("reoffending", ingest.read_reoffending)):
+        here = ingest.read_dated(reader, DEMO_DIR, services, dt.date.fromisoformat(AS_OF))
+        got = r.asset_value(name)
+        pd.testing.assert_frame_equal(got.table, here.table, check_exact=True)
+        pd.testing.assert_frame_equal(got.quarantine, here.quarantine, check_exact=True)
+        pd.testing.assert_frame_equal(got.files.drop(columns="ingested_at"),  # when it was read
+                                      here.files.drop(columns="ingested_at"), check_exact=True)

@@ -1,17 +1,26 @@
 """Ingest: one asset per input folder. Each reads every file of its folder
 under the data dir and returns the tidy rows, the quarantined rows and the
-files read (see ``pipeline.ingest``)."""
+files read (see ``pipeline.ingest``).
+
+The run reads the folders one after another. On large inputs the largest
+folder is read by the model worker instead (``ModelWorker``), started by the
+``services`` step, which every other folder's reader needs, and collected by
+that folder's own step: the worker is otherwise idle until the indicator
+panel."""
 
 from __future__ import annotations
 
 import dagster as dg
 
 from pipeline import ingest
-from pipeline.ingest.cells import dates_allowed_up_to
-from pipeline.defs.resources import RefreshSettings
+from pipeline.defs.resources import ModelWorker, RefreshSettings
 from pipeline.report.markdown import markdown_table
 
 GROUP = "ingest"
+# the largest folder is read by the worker from this size; below it, sending
+# the work costs more than it saves
+READ_ELSEWHERE_FROM_BYTES = 5 * 2**20
+READERS = {}  # source folder -> reader, filled by _source_asset
 
 
 def _result(ingested: ingest.Ingested) -> dg.Output:
@@ -24,19 +33,36 @@ def _result(ingested: ingest.Ingested) -> dg.Output:
     })
 
 
+def _started(name: str) -> str:
+    return f"read {name}"
+
+
 @dg.asset(group_name=GROUP, kinds={"pandas", "csv"},
           description="Local authority to youth justice service lookup (services/).")
-def services(settings: RefreshSettings) -> dg.Output:
-    return _result(ingest.read_services(settings.data_path()))
+def services(context, settings: RefreshSettings, model_worker: ModelWorker) -> dg.Output:
+    data_dir = settings.data_path()
+    result = ingest.read_services(data_dir)
+    sizes = {name: ingest.folder_bytes(data_dir, name) for name in READERS}
+    largest = max(sizes, key=sizes.get)
+    if model_worker.running and sizes[largest] >= READ_ELSEWHERE_FROM_BYTES:
+        # rows dated after the refresh are quarantined, unless the run is
+        # asked to rank as of a later date (a simulation)
+        model_worker.start(context.log, _started(largest), ingest.read_dated, READERS[largest], data_dir,
+                           result.table, settings.as_of_date())
+        context.log.info(f"{largest}/ ({sizes[largest] / 2**20:.1f} MiB) is read by the model worker "
+                         "while the run reads the other folders")
+    return _result(result)
 
 
 def _source_asset(name: str, reader, description: str):
+    READERS[name] = reader
+
     @dg.asset(name=name, group_name=GROUP, kinds={"pandas", "csv"}, description=description)
-    def _asset(settings: RefreshSettings, services: ingest.Ingested) -> dg.Output:
-        # rows dated after the refresh are quarantined, unless the run is
-        # asked to rank as of a later date (a simulation)
-        with dates_allowed_up_to(settings.as_of_date()):
-            return _result(reader(settings.data_path(), services.table))
+    def _asset(settings: RefreshSettings, model_worker: ModelWorker, services: ingest.Ingested) -> dg.Output:
+        read = model_worker.collect(_started(name))  # read by the worker, if services started it
+        if read is not None:
+            return _result(read())
+        return _result(ingest.read_dated(reader, settings.data_path(), services.table, settings.as_of_date()))
     return _asset
 
 

@@ -76,8 +76,9 @@ class ModelWorker(dg.ConfigurableResource):
     model learns from itself, on a large one the fit starts once they are
     ranked). The back-test also gives it half of the boosted
     trees' monthly refits, when they are the model, to run beside its own;
-    on large inputs the indicator panel gives it one indicator to score and
-    the back-test's rankings half their months.
+    on large inputs the services step gives it the largest input folder to
+    read, the indicator panel one indicator to score and the back-test's
+    rankings half their months. A worker never called is not waited for.
     Where it cannot start, or dies, the work is done in the run's own process
     instead, with a warning: the same result, later. ``in_process: true``
     skips the worker.
@@ -103,8 +104,10 @@ class ModelWorker(dg.ConfigurableResource):
         self._started = {}
         if self._worker is not None:
             peak = self._worker.peak_mib()
-            # a call still running (started, never collected) is not waited for
-            self._worker.close(timeout=10.0 if self._received == self._sent else 0.5)
+            # a call still running (started, never collected) is not waited
+            # for, nor the imports of a worker that was never called
+            self._worker.close(timeout=0.0 if not self._sent else
+                               10.0 if self._received == self._sent else 0.5)
             self._worker = None
             if peak is not None:
                 context.log.info(f"{PEAK_MESSAGE} {peak:.0f} MiB")

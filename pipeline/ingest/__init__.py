@@ -24,6 +24,8 @@ source: ``services``, ``population``, ``indicators`` (first-time entrants,
 reoffending, custody) and ``inspections``.
 """
 
+from pipeline.ingest.cells import dates_allowed_up_to
+from pipeline.ingest.discovery import folder_bytes
 from pipeline.ingest.indicators import read_custody, read_first_time_entrants, read_reoffending
 from pipeline.ingest.inspections import read_inspections
 from pipeline.ingest.names import ServiceMatcher, normalise_name, slugify
@@ -34,13 +36,23 @@ from pipeline.ingest.errors import IngestError
 
 SOURCES = ("services", "population", "first_time_entrants", "reoffending", "custody", "inspections")
 
+
+def read_dated(reader, data_dir, services, as_of):
+    """``reader(data_dir, services)`` with rows dated up to ``as_of`` allowed
+    (``cells.dates_allowed_up_to``): how the refresh reads a source, in its
+    own process or in the model worker."""
+    with dates_allowed_up_to(as_of):
+        return reader(data_dir, services)
+
 __all__ = [
     "SOURCES",
     "IngestError",
     "Ingested",
     "ServiceMatcher",
+    "folder_bytes",
     "normalise_name",
     "read_custody",
+    "read_dated",
     "read_first_time_entrants",
     "read_inspections",
     "read_population",

@@ -58,3 +58,12 @@ def _inside(path: Path, name: str, root: Path) -> None:
     if target != root and root not in target.parents:
         raise IngestError(f"{name}: a link to {target}, outside the data dir {root}; "
                           "inputs must be files inside the data dir")
+
+
+def folder_bytes(data_dir: Path, source: str) -> int:
+    """The size of a source folder's input files; 0 where it cannot be
+    listed (its reader says why)."""
+    try:
+        return sum(path.stat().st_size for path, _ in source_files(data_dir, source))
+    except (IngestError, OSError):
+        return 0

@@ -24,10 +24,13 @@ stdin closes, so it never outlives the run that started it.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
+import queue
 import subprocess
 import sys
+import threading
 import traceback
 from pathlib import Path
 
@@ -50,6 +53,10 @@ class Worker:
                                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env)
         except OSError as e:
             raise WorkerUnavailable(f"could not start the model worker: {e}") from e
+        self._outbox: queue.SimpleQueue = queue.SimpleQueue()  # pickled calls; None: close
+        self._write_error: BaseException | None = None
+        self._writer = threading.Thread(target=self._write, name="model worker writer", daemon=True)
+        self._writer.start()
 
     def call(self, fn, *args, **kwargs):
         """``fn(*args, **kwargs)`` in the child. An exception there is raised
@@ -58,12 +65,26 @@ class Worker:
         return self.receive()
 
     def send(self, fn, *args, **kwargs) -> None:
-        """Start ``fn(*args, **kwargs)`` in the child; ``receive`` waits for it."""
+        """Start ``fn(*args, **kwargs)`` in the child; ``receive`` waits for it.
+        Returns once the call is pickled: a thread writes it to the child, so
+        the run never waits for the child to take it (a pipe holds 64 KiB,
+        and the child takes nothing while it imports or runs an earlier call)."""
+        if self._write_error is not None:
+            self._unavailable(self._write_error)
+        self._outbox.put(pickle.dumps((fn, args, kwargs), protocol=pickle.HIGHEST_PROTOCOL))
+
+    def _write(self) -> None:
+        """The writer thread: each call to the child's stdin, in order; closes
+        it at the end (the child then exits) or when the child has gone."""
         try:
-            pickle.dump((fn, args, kwargs), self._proc.stdin, protocol=pickle.HIGHEST_PROTOCOL)
-            self._proc.stdin.flush()
-        except (BrokenPipeError, OSError) as e:
-            self._unavailable(e)
+            while (data := self._outbox.get()) is not None:
+                self._proc.stdin.write(data)
+                self._proc.stdin.flush()
+        except (OSError, ValueError) as e:  # a broken pipe: the child has gone
+            self._write_error = e
+        finally:
+            with contextlib.suppress(OSError, ValueError):
+                self._proc.stdin.close()
 
     def receive(self):
         """The result of the oldest call sent and not yet received."""
@@ -96,18 +117,16 @@ class Worker:
             return None
 
     def close(self, timeout: float = 10.0) -> int | None:
-        """Close the child's stdin and wait for it to exit (kill it after ``timeout`` s)."""
-        if self._proc.stdin and not self._proc.stdin.closed:
-            try:
-                self._proc.stdin.close()
-            except BrokenPipeError:
-                pass
+        """Close the child's stdin once the calls sent are written, and wait
+        for it to exit (kill it after ``timeout`` s)."""
+        self._outbox.put(None)
         try:
             return self._proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self._proc.kill()
             return self._proc.wait()
         finally:
+            self._writer.join(1.0)  # a write to a killed child fails at once
             if self._proc.stdout:
                 self._proc.stdout.close()
 
