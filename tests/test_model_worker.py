@@ -225,12 +225,17 @@ def test_months_ranked_in_the_worker_give_the_same_rows(small, small_monthly, wo
     pd.testing.assert_frame_equal(shared, small_monthly, check_exact=True)
 
 
-def test_an_indicator_scored_in_the_worker_gives_the_same_panel(small, worker, monkeypatch):  # noqa: F811
+@pytest.mark.parametrize("only", [None, "reoffending"])
+def test_rows_scored_in_the_worker_give_the_same_panel(small, worker, monkeypatch, only):  # noqa: F811
+    # the worker scores about half the rows: the largest indicator, or its
+    # later periods where that indicator is more than half (only: the one indicator)
     svc, pop, tables, _, values = small
+    if only is not None:
+        tables = {source: t if source == only else t.iloc[:0] for source, t in tables.items()}
     sent = []
 
     def submit(fn, *args):
-        sent.append(args[-1].key)  # the indicator sent
+        sent.append(len(args[0]))  # the rows sent
         worker.send(fn, *args)
         return worker.receive
 
@@ -238,10 +243,14 @@ def test_an_indicator_scored_in_the_worker_gives_the_same_panel(small, worker, m
     assert not sent  # a small panel is scored here alone
     monkeypatch.setattr(panel, "SHARE_FROM_ROWS", 0)
     shared = panel.build_panel(tables, svc, pop, AS_OF_SMALL, 3, submit=submit)
-    assert len(sent) == 1
+    rows = alone[0]["indicator"].value_counts()
+    assert len(sent) == 1 and 0 < sent[0] <= max(rows.max(), rows.sum() / 2)
+    if only is not None:
+        assert sent[0] < rows.sum()  # later periods only
     for a, b in zip(shared, alone):
         pd.testing.assert_frame_equal(a, b, check_exact=True)
-    pd.testing.assert_frame_equal(alone[0], values, check_exact=True)
+    if only is None:
+        pd.testing.assert_frame_equal(alone[0], values, check_exact=True)
 
 
 def test_the_largest_folder_read_by_the_worker_gives_the_same_rows(tmp_path, monkeypatch):

@@ -130,6 +130,30 @@ def _score_indicator(counts: pd.DataFrame, ind: Indicator) -> tuple[pd.DataFrame
 SHARE_FROM_ROWS = 50_000
 
 
+def _later_periods(counts: pd.DataFrame, rows: float) -> np.ndarray:
+    """Which rows of one indicator's ``counts`` are in its latest periods
+    (whole period ends, from the latest back) that together hold at most
+    ``rows`` rows; every row if there are that few; at least the latest."""
+    if len(counts) <= rows:
+        return np.ones(len(counts), bool)
+    ends = to_datetime(counts["period_end"]).to_numpy()
+    unique, n = np.unique(ends, return_counts=True)
+    later = np.cumsum(n[::-1])  # rows in the last 1, 2, ... period ends
+    k = max(1, int(np.searchsorted(later, rows, side="right")))
+    return ends >= unique[-k]
+
+
+def _joined(here, there, sent: np.ndarray):
+    """One indicator's scored rows and dispersion from its earlier periods
+    (``here``; None if none) and later ones (``there``; rows ``sent``), in
+    the order and with the dispersion rows that scoring it whole gives."""
+    if here is None:
+        return there
+    values = pd.concat([here[0], there[0]], ignore_index=True)
+    values.index = np.r_[np.flatnonzero(~sent), np.flatnonzero(sent)]
+    return values.sort_index(), here[1] + there[1]
+
+
 def build_panel(tables: dict[str, pd.DataFrame], services: pd.DataFrame,
                 population: pd.DataFrame, as_of: dt.date, lag_months: int, submit=None):
     """``indicator_values`` and ``indicator_dispersion`` as of ``as_of``.
@@ -138,8 +162,10 @@ def build_panel(tables: dict[str, pd.DataFrame], services: pd.DataFrame,
     The indicators are scored independently: ``submit(fn, *args)``, if
     given, starts ``fn(*args)`` elsewhere (the model worker) and returns a
     function that waits for its result; with SHARE_FROM_ROWS rows or more,
-    the largest indicator is then scored there while this process scores
-    the others. The result is the same to the last bit either way (tested).
+    about half the rows are then scored there while this process scores the
+    rest: the largest indicator, or its later periods where it is more than
+    half (each period is scored on its own). The result is the same to the
+    last bit either way (tested).
     """
     cutoff = indicator_cutoff(as_of, lag_months)
     years = set()
@@ -154,12 +180,22 @@ def build_panel(tables: dict[str, pd.DataFrame], services: pd.DataFrame,
         c = c[to_datetime(c["period_end"]) <= cutoff]
         if not c.empty:
             counts[ind.key] = c
-    elsewhere = {}
-    if submit is not None and len(counts) > 1 and sum(map(len, counts.values())) >= SHARE_FROM_ROWS:
+    total = sum(map(len, counts.values()))
+    shared = None  # (indicator, its rows scored elsewhere, the function that waits for them)
+    if submit is not None and total >= SHARE_FROM_ROWS:
         largest = max(counts, key=lambda k: len(counts[k]))
-        elsewhere[largest] = submit(_score_indicator, counts[largest], BY_KEY[largest])
-    scored = {key: _score_indicator(c, BY_KEY[key]) for key, c in counts.items() if key not in elsewhere}
-    scored.update({key: wait() for key, wait in elsewhere.items()})
+        sent = _later_periods(counts[largest], total / 2)
+        if sent.any():
+            shared = largest, sent, submit(_score_indicator, counts[largest][sent], BY_KEY[largest])
+    scored = {}
+    for key, c in counts.items():
+        if shared is None or key != shared[0]:
+            scored[key] = _score_indicator(c, BY_KEY[key])
+    if shared is not None:
+        key, sent, wait = shared
+        c = counts[key]
+        here = _score_indicator(c[~sent], BY_KEY[key]) if not sent.all() else None
+        scored[key] = _joined(here, wait(), sent)
     panels, disp = [], []
     for key in counts:  # in INDICATORS order
         values, d = scored[key]
