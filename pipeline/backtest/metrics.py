@@ -196,20 +196,27 @@ def method_metrics(scored: pd.DataFrame, method: str, idx: np.ndarray,
     ``{method}_pct``, ``{method}_top10``, ``{method}_top20``, ``{method}_pick``).
     ``reference``: another method whose AUC this one's is compared with, on
     the same bootstrap resamples (a paired interval of the difference).
-    ``cache``: a dict kept across calls, so that the bootstrap AUCs of the
-    same scores and outcomes on the same resamples are computed once."""
+    ``cache``: a dict kept across calls, so that the bootstrap AUCs and
+    sums of the same scores and outcomes on the same resamples are computed
+    once."""
     y = scored["adverse"].to_numpy(bool)
 
-    def boot(m: str) -> np.ndarray:
-        score = scored[f"{m}_pct"].to_numpy(float)
-        key = (y.tobytes(), score.tobytes())
+    def cached(kind: str, v: np.ndarray, compute) -> np.ndarray:
+        key = (kind, y.tobytes(), v.tobytes())
         hit = cache.get(key) if cache is not None else None
         if hit is not None and (hit[0] is idx or np.array_equal(hit[0], idx)):
             return hit[1]
-        b = bootstrap_auc(y, score, idx)
+        b = compute()
         if cache is not None:
             cache[key] = (idx, b)
         return b
+
+    def boot(m: str) -> np.ndarray:  # the AUC of each resample
+        score = scored[f"{m}_pct"].to_numpy(float)
+        return cached("auc", score, lambda: bootstrap_auc(y, score, idx))
+
+    def resampled_sum(v: np.ndarray) -> np.ndarray:  # v's sum over each resample
+        return cached("sum", v, lambda: v[idx].sum(1))
 
     pct = scored[f"{method}_pct"].to_numpy(float)
     a, lo, hi = _interval(y, pct, boot(method)) if len(y) else (np.nan, np.nan, np.nan)
@@ -234,7 +241,7 @@ def method_metrics(scored: pd.DataFrame, method: str, idx: np.ndarray,
         row["auc_gain_low"], row["auc_gain_high"] = _quantiles(diff)
         top, ref_top = (scored[f"{k}_top20"].to_numpy(float) * y for k in (method, reference))
         with np.errstate(invalid="ignore", divide="ignore"):
-            gain = (top[idx].sum(1) - ref_top[idx].sum(1)) / y[idx].sum(1)
+            gain = (resampled_sum(top) - resampled_sum(ref_top)) / resampled_sum(y)
         row["caught_top20_gain"] = (top.sum() - ref_top.sum()) / n_adv if n_adv else np.nan
         row["caught_top20_gain_low"], row["caught_top20_gain_high"] = _quantiles(gain)
     small = [name for name, count in (("adverse outcomes", n_adv), ("other outcomes", n - n_adv),

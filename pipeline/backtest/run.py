@@ -70,23 +70,27 @@ def model_method_scores(monthly: pd.DataFrame, logit: np.ndarray, weight: float)
     })
 
 
-def positions(monthly: pd.DataFrame, methods: pd.DataFrame, rules: RankingRules) -> pd.DataFrame:
+def positions(monthly: pd.DataFrame, methods: pd.DataFrame, rules: RankingRules,
+              rows: np.ndarray | None = None) -> pd.DataFrame:
     """Per method: the month's size, services strictly riskier and tied,
     risk percentile, chance of being in the riskiest 10% / 20%, and of being
-    a full-joint-inspection pick (eligible services only)."""
+    a full-joint-inspection pick (eligible services only); for the ``rows``
+    of ``monthly`` (a boolean mask; every row by default), each placed among
+    every service of its month."""
     cols = {}
     elig = monthly["eligible"].to_numpy(bool)
+    keep = np.ones(len(monthly), bool) if rows is None else np.asarray(rows, bool)
     for m in methods:
         df = pd.DataFrame({"as_of": monthly["as_of"], m: methods[m]})
-        pos = mt.within_month(df, m)
+        pos = mt.within_month(df, m)[keep]
         cols.update({f"{m}_n": pos["n"], f"{m}_above": pos["above"], f"{m}_tied": pos["tied"],
                      f"{m}_pct": mt.risk_percentile(pos),
                      f"{m}_top10": mt.share_in_top(pos, 0.1 * pos["n"]),
                      f"{m}_top20": mt.share_in_top(pos, 0.2 * pos["n"])})
         pick = np.zeros(len(df))
         pick[elig] = mt.share_in_top(mt.within_month(df[elig], m), rules.n_full_joint)
-        cols[f"{m}_pick"] = pick
-    return pd.DataFrame(cols, index=monthly.index)
+        cols[f"{m}_pick"] = pick[keep]
+    return pd.DataFrame(cols, index=monthly.index[keep])
 
 
 def metrics_table(scored: pd.DataFrame, available: pd.DataFrame, common: pd.Series) -> pd.DataFrame:
@@ -117,8 +121,10 @@ def run_backtest(monthly: pd.DataFrame, inspections: pd.DataFrame, rules: Rankin
     seen = inspections[to_datetime(inspections["published"]) <= pd.Timestamp(as_of)]
     monthly = monthly.reset_index(drop=True)
     out = later_outcomes(monthly, seen, as_of)
+    # the metrics need each method's positions of the scored inspections alone
+    scored_rows = out["scored_inspection"].to_numpy(bool)
     plain = plain_method_scores(monthly)
-    plain_pos = positions(monthly, plain, rules)
+    plain_pos = positions(monthly, plain, rules, scored_rows)
     if callable(family):  # being fitted elsewhere
         logistic = model_logits(monthly, seen, as_of, "logistic", submit)
         family = family()
@@ -127,13 +133,14 @@ def run_backtest(monthly: pd.DataFrame, inspections: pd.DataFrame, rules: Rankin
         logit = model_logits(monthly, seen, as_of, family, submit)
     model = model_method_scores(monthly, logit, float(rules.weights.get("outcome_model", 0.0)))
     methods = pd.concat([model, plain], axis=1)[list(METHODS)]
-    pos = pd.concat([positions(monthly, model, rules), plain_pos], axis=1)
+    every = positions(monthly, model[["concern_score"]], rules)  # the published rank and pick
     table = out.assign(
-        concern_score=methods["concern_score"], rank=(pos["concern_score_above"] + 1).astype(int),
-        full_joint_pick=pos["concern_score_pick"] >= 0.5, outcome_model_score=logit,
+        concern_score=methods["concern_score"], rank=(every["concern_score_above"] + 1).astype(int),
+        full_joint_pick=every["concern_score_pick"] >= 0.5, outcome_model_score=logit,
         months_since_inspection=monthly["months_since"].astype("Int64"))[SCORE_COLUMNS]
-    scored_rows = out["scored_inspection"].to_numpy(bool)
-    scored = pd.concat([out[["as_of", "yjs_id", "adverse"]], pos], axis=1)[scored_rows]
+    pos = pd.concat([every[scored_rows], positions(monthly, model.drop(columns="concern_score"), rules,
+                                                   scored_rows), plain_pos], axis=1)
+    scored = pd.concat([out.loc[scored_rows, ["as_of", "yjs_id", "adverse"]], pos], axis=1)
     available = methods.notna()[scored_rows]
     scoring = [m for m in METHODS if available[m].any()]  # a model never fitted drops out
     common = available[scoring].all(axis=1)
