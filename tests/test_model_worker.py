@@ -11,6 +11,7 @@ import os
 import subprocess
 import sys
 import threading
+import time
 
 import dagster as dg
 import numpy as np
@@ -190,21 +191,55 @@ def test_the_back_tests_boosting_refits_shared_with_the_worker_give_the_same_sco
         small, small_monthly, few_outcomes_enough, worker):  # noqa: F811
     # which months get a model is decided here; the worker refits on the rows it is sent
     insp, monthly = small[3], small_monthly
+    resource, context = ModelWorker(), dg.build_init_resource_context()
+    log = logging.getLogger("test_model_worker")
     sent = []
 
-    def submit(fn, *args):
+    def submit(fn, *args):  # as the refresh's: the waiting function can say when it is done
         sent.append(len(args[-1]))  # refits sent
+        return resource.submit(log, fn, *args)
+
+    alone = outcomes.model_logits(monthly, insp, AS_OF, "boosting")
+    resource.setup_for_execution(context)
+    try:
+        shared = outcomes.model_logits(monthly, insp, AS_OF, "boosting", submit=submit)
+    finally:
+        resource.teardown_after_execution(context)
+    assert np.isfinite(alone).sum() > 100
+    assert len(sent) >= outcomes.AHEAD and set(sent) == {1}  # one refit at a time
+    np.testing.assert_array_equal(shared, alone)
+
+    def blind(fn, *args):  # a waiting function that cannot say: the worker gets the last two
+        sent.append(len(args[-1]))
         worker.send(fn, *args)
         return worker.receive
 
-    alone = outcomes.model_logits(monthly, insp, AS_OF, "boosting")
-    shared = outcomes.model_logits(monthly, insp, AS_OF, "boosting", submit=submit)
-    assert np.isfinite(alone).sum() > 100 and sent and sent[0] >= 2  # refits were shared
-    np.testing.assert_array_equal(shared, alone)
+    sent.clear()
+    np.testing.assert_array_equal(outcomes.model_logits(monthly, insp, AS_OF, "boosting", submit=blind), alone)
+    assert sent == [1] * outcomes.AHEAD
     # the logistic refits (~1 ms each) are not sent
     sent.clear()
     outcomes.model_logits(monthly, insp, AS_OF, "logistic", submit=submit)
     assert not sent
+
+
+def test_a_call_says_when_its_result_is_in(tmp_path):
+    resource, context = ModelWorker(), dg.build_init_resource_context()
+    log = logging.getLogger("test_model_worker")
+    go = tmp_path / "go"
+    resource.setup_for_execution(context)
+    try:
+        first = resource.submit(log, subprocess.run, ["sh", "-c", f"while [ ! -e '{go}' ]; do sleep 0.05; done"])
+        second = resource.submit(log, sum, [1, 2])
+        assert not first.ready() and not second.ready()  # the worker is still on the first
+        go.touch()
+        for _ in range(1200):  # until the worker has answered both (a minute at most)
+            if second.ready():
+                break
+            time.sleep(0.05)
+        assert second.ready() and first.ready() and second() == 3 and first().returncode == 0
+    finally:
+        resource.teardown_after_execution(context)
 
 
 def test_months_ranked_in_the_worker_give_the_same_rows(small, small_monthly, worker, monkeypatch):  # noqa: F811

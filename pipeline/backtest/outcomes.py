@@ -57,9 +57,12 @@ def model_logits(monthly: pd.DataFrame, inspections: pd.DataFrame, as_of, family
     ``submit(fn, *args)``, if given, starts ``fn(*args)`` elsewhere (the
     model worker: ``pipeline.defs.resources.ModelWorker.submit``) and returns
     a function that waits for its result. The boosted trees' refits (~0.1 s
-    each at scale; the logistic ones take ~1 ms) are then shared: every
-    other refit runs there while this process runs the rest. The scores are
-    the same either way (one thread, fixed seed, the same rows)."""
+    each at scale; the logistic ones take ~1 ms) are then shared: the worker
+    takes them one at a time from the last (the largest), two ahead, while
+    this process takes them from the first, until they meet; where the
+    waiting function cannot say whether its result is in (no ``ready``),
+    the worker gets the last two. The scores are the same either way
+    (one thread, fixed seed, the same rows)."""
     train_all = outcome.training_table(monthly, inspections, as_of)
     published = train_all["published"].to_numpy()
     adverse = train_all["adverse"].to_numpy(bool)
@@ -71,22 +74,50 @@ def model_logits(monthly: pd.DataFrame, inspections: pd.DataFrame, as_of, family
         if outcome.enough(adverse[:n]):
             rows.setdefault(n, []).append(idx)
     refits = list(rows.items())
-    elsewhere = refits[1::2] if submit is not None and family != "logistic" else []
-    here = refits[::2] if elsewhere else refits
 
     def matrices(part):  # each refit's n and the matrices of its months
         return [(n, [X[i] for i in idx]) for n, idx in part]
 
-    pending = submit(refit_and_score, train_all, X_train, family, matrices(elsewhere)) if elsewhere else None
-    done = [(here, refit_and_score(train_all, X_train, family, matrices(here)))]
-    if pending is not None:
-        done.append((elsewhere, pending()))
+    def score(part):
+        return refit_and_score(train_all, X_train, family, matrices(part))
+
+    shared = submit is not None and family != "logistic" and len(refits) > 1
+    done = _shared(refits, score, lambda part: submit(refit_and_score, train_all, X_train, family,
+                                                      matrices(part))) if shared else [(refits, score(refits))]
     out = np.full(len(monthly), np.nan)
     for part, scored in done:
         for (_, idx), logits in zip(part, scored):
             for i, logit in zip(idx, logits):
                 out[i] = logit
     return out
+
+
+AHEAD = 2  # refits sent to the worker and not yet answered
+
+
+def _shared(refits: list, score, send) -> list[tuple[list, list]]:
+    """``score`` the ``refits`` here and, by ``send``, in the worker: (part,
+    its scores) pairs covering every refit once (see ``model_logits``)."""
+    first, last = 0, len(refits)  # refits[first:last] are not yet taken
+    sent, done = [], []
+
+    def send_next():  # the last refit not yet taken, to the worker
+        nonlocal last
+        last -= 1
+        sent.append(([refits[last]], send([refits[last]])))
+
+    while first < last:
+        while len(sent) < AHEAD and first < last:
+            send_next()
+        if first < last:
+            done.append(([refits[first]], score([refits[first]])))
+            first += 1
+        # a waiting function without ready() is asked only at the end
+        while sent and getattr(sent[0][1], "ready", lambda: False)():
+            part, wait = sent.pop(0)
+            done.append((part, wait()))
+    done += [(part, wait()) for part, wait in sent]
+    return done
 
 
 def refit_and_score(train_all: pd.DataFrame, X_train: np.ndarray, family: str,

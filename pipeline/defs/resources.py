@@ -121,7 +121,9 @@ class ModelWorker(dg.ConfigurableResource):
         """Start ``fn(*args)`` in the worker if it is running; returns a
         function that waits for the result (and computes it here if the
         worker is not running or dies first). Results may be asked for in
-        any order."""
+        any order. The function of a call sent to the worker also has
+        ``ready()``: whether its result is in, so that asking will not wait
+        for the worker to compute it."""
         if self._worker is not None:
             try:
                 self._worker.send(fn, *args)
@@ -129,8 +131,16 @@ class ModelWorker(dg.ConfigurableResource):
                 self._gone(log, e)
             else:
                 self._sent += 1
-                return functools.partial(self._receive, log, self._sent, fn, args)
+                wait = functools.partial(self._receive, log, self._sent, fn, args)
+                wait.ready = functools.partial(self._ready, log, self._sent)
+                return wait
         return lambda: fn(*args)
+
+    def _ready(self, log, n: int) -> bool:
+        # read the answers the worker has finished, up to call n's, without waiting
+        while n > self._received and self._worker is not None and self._worker.answer_waiting():
+            self._take_answer(log)
+        return n in self._answers or self._worker is None
 
     def start(self, log, key: str, fn, *args) -> None:
         """``submit(fn, *args)`` now, for a later step of this run to
@@ -150,21 +160,25 @@ class ModelWorker(dg.ConfigurableResource):
         # the worker answers in the order the calls were sent: keep the
         # answers to earlier calls until they are asked for
         while n > self._received and self._worker is not None:
-            try:
-                answer = (True, self._worker.receive())
-            except WorkerUnavailable as e:
-                self._gone(log, e)
-                break
-            except Exception as e:  # noqa: BLE001  (the call's own error, raised to whoever asks)
-                answer = (False, e)
-            self._received += 1
-            self._answers[self._received] = answer
+            self._take_answer(log)
         if n in self._answers:
             ok, value = self._answers.pop(n)
             if ok:
                 return value
             raise value
         return fn(*args)
+
+    def _take_answer(self, log) -> None:
+        """Read the worker's next answer into ``_answers`` (or notice it has gone)."""
+        try:
+            answer = (True, self._worker.receive())
+        except WorkerUnavailable as e:
+            self._gone(log, e)
+            return
+        except Exception as e:  # noqa: BLE001  (the call's own error, raised to whoever asks)
+            answer = (False, e)
+        self._received += 1
+        self._answers[self._received] = answer
 
     def _gone(self, log, e: WorkerUnavailable) -> None:
         log.warning(f"{e}; computing in the run's process instead")

@@ -16,8 +16,12 @@ chosen gradient-boosting model comes back as itself.
 
 The protocol is pickles over the child's stdin and stdout: ``(function,
 args, kwargs)`` in, ``("ok", result)`` or ``("error", exception, traceback
-text)`` out. The child's own prints go to its stderr. It exits when its
-stdin closes, so it never outlives the run that started it.
+text)`` out, in the order the calls came. On this side one thread writes
+the calls and another reads the answers, so that sending never waits for
+the child to finish its imports or an earlier call, and a caller can ask
+whether an answer is in (``answer_waiting``). The child's own prints go to
+its stderr. It exits when its stdin closes, so it never outlives the run
+that started it.
 
     python -m pipeline.model.worker      # the child; started by Worker()
 """
@@ -57,6 +61,9 @@ class Worker:
         self._write_error: BaseException | None = None
         self._writer = threading.Thread(target=self._write, name="model worker writer", daemon=True)
         self._writer.start()
+        self._inbox: queue.SimpleQueue = queue.SimpleQueue()  # answers read; ("gone", cause) at the end
+        self._reader = threading.Thread(target=self._read, name="model worker reader", daemon=True)
+        self._reader.start()
 
     def call(self, fn, *args, **kwargs):
         """``fn(*args, **kwargs)`` in the child. An exception there is raised
@@ -86,12 +93,27 @@ class Worker:
             with contextlib.suppress(OSError, ValueError):
                 self._proc.stdin.close()
 
+    def _read(self) -> None:
+        """The reader thread: each answer from the child's stdout, as it comes."""
+        while True:
+            try:
+                answer = pickle.load(self._proc.stdout)
+            except Exception as e:  # noqa: BLE001  (the pipe closed, or an answer that cannot be read)
+                self._inbox.put(("gone", e))
+                return
+            self._inbox.put(("answer", answer))
+
+    def answer_waiting(self) -> bool:
+        """Whether an answer is in, so that ``receive`` will not wait (or the child has gone)."""
+        return not self._inbox.empty()
+
     def receive(self):
         """The result of the oldest call sent and not yet received."""
-        try:
-            status, *payload = pickle.load(self._proc.stdout)
-        except (EOFError, OSError, pickle.UnpicklingError) as e:
-            self._unavailable(e)
+        kind, payload = self._inbox.get()
+        if kind == "gone":
+            self._inbox.put((kind, payload))  # and for every later call
+            self._unavailable(payload)
+        status, *payload = payload
         if status == "ok":
             return payload[0]
         exc, text = payload
@@ -127,7 +149,8 @@ class Worker:
             return self._proc.wait()
         finally:
             self._writer.join(1.0)  # a write to a killed child fails at once
-            if self._proc.stdout:
+            self._reader.join(1.0)  # it reads the end of the pipe
+            if not self._reader.is_alive():
                 self._proc.stdout.close()
 
 
