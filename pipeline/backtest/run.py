@@ -120,7 +120,8 @@ def run_backtest(monthly: pd.DataFrame, inspections: pd.DataFrame, rules: Rankin
     usual choice; redone if the boosted trees are chosen instead)."""
     seen = inspections[to_datetime(inspections["published"]) <= pd.Timestamp(as_of)]
     monthly = monthly.reset_index(drop=True)
-    out = later_outcomes(monthly, seen, as_of)
+    # what the published scores keep of each month's row, and its later outcome
+    out = later_outcomes(monthly[["as_of", "yjs_id", "league_table", "eligible"]], seen, as_of)
     # the metrics need each method's positions of the scored inspections alone
     scored_rows = out["scored_inspection"].to_numpy(bool)
     plain = plain_method_scores(monthly)
