@@ -309,3 +309,26 @@ def test_the_largest_folder_read_by_the_worker_gives_the_same_rows(tmp_path, mon
         pd.testing.assert_frame_equal(got.quarantine, here.quarantine, check_exact=True)
         pd.testing.assert_frame_equal(got.files.drop(columns="ingested_at"),  # when it was read
                                       here.files.drop(columns="ingested_at"), check_exact=True)
+
+
+def test_an_unreadable_file_in_the_folder_the_worker_reads_fails_its_step_naming_it(tmp_path, monkeypatch):
+    import shutil
+
+    from pipeline.defs import ingest as ingest_defs
+    from pipeline.definitions import defs
+
+    data = tmp_path / "data"
+    shutil.copytree(DEMO_DIR, data)
+    (data / "population" / "zz_broken.csv").write_text("nothing,we,know\n1,2,3\n")
+    monkeypatch.setattr(ingest_defs, "READ_ELSEWHERE_FROM_BYTES", 0)
+    cfg = {"data_dir": str(data), "warehouse": str(tmp_path / "w.duckdb"), "as_of": AS_OF}
+    instance = dg.DagsterInstance.ephemeral()
+    r = defs.resolve_job_def("monthly_refresh").execute_in_process(
+        run_config={"resources": {"settings": {"config": cfg}}}, instance=instance, raise_on_error=False,
+        asset_selection=[dg.AssetKey(k) for k in ingest_defs.READERS] + [dg.AssetKey("services")])
+    assert any("population/ (" in e.user_message and "read by the model worker" in e.user_message
+               for e in instance.all_logs(r.run_id))
+    failed = [e for e in r.all_events if e.is_step_failure]
+    assert not r.success and [e.step_key for e in failed] == ["population"]
+    cause = failed[0].step_failure_data.error.cause  # as when the run reads it itself
+    assert cause.cls_name == "IngestError" and "population/zz_broken.csv" in cause.message
