@@ -239,6 +239,31 @@ def test_a_model_family_known_only_later_gives_the_same_backtest(
     pd.testing.assert_frame_equal(later.curves, known.curves, check_exact=True)
 
 
+@pytest.mark.parametrize("family, ready, made, metrics", [
+    ("logistic", [False], 1, 1),  # the guess is kept
+    ("boosting", [False], 2, 2),  # the guess is made and dropped
+    ("boosting", [False, True], 2, 1),  # the model comes in during the guess: dropped there
+    ("boosting", [True], 1, 1),  # known in time: no guess
+])
+def test_the_backtest_guesses_the_logistic_model_only_while_it_cannot_know(
+        small, small_monthly, few_outcomes_enough, monkeypatch, family, ready, made, metrics):
+    insp, rules, calls = small[3], RankingRules(), []
+    real, real_metrics = run._results, run.metrics_table
+    monkeypatch.setattr(run, "_results", lambda *args: calls.append("results") or real(*args))
+    monkeypatch.setattr(run, "metrics_table", lambda *args: calls.append("metrics") or real_metrics(*args))
+    answers = iter(ready)
+
+    def pending():
+        return family
+
+    pending.ready = lambda: next(answers, ready[-1])
+    later = run.run_backtest(small_monthly, insp, rules, AS_OF, family=pending)
+    assert (calls.count("results"), calls.count("metrics")) == (made, metrics)
+    known = run.run_backtest(small_monthly, insp, rules, AS_OF, family=family)
+    pd.testing.assert_frame_equal(later.scores, known.scores, check_exact=True)
+    pd.testing.assert_frame_equal(later.metrics, known.metrics, check_exact=True)
+
+
 def test_the_model_fitted_from_its_training_months_alone_is_the_model_of_every_month(
         small, small_monthly, few_outcomes_enough):
     # the refresh's worker ranks only the months the model learns from, and fits

@@ -116,8 +116,13 @@ def run_backtest(monthly: pd.DataFrame, inspections: pd.DataFrame, rules: Rankin
     ``family`` is the outcome model's (``outcome.OutcomeModel.name``), or a
     function that returns it once the model is fitted: the refresh fits the
     model in its worker process while the back-test does what does not
-    depend on it, including the logistic regression's monthly refits (the
-    usual choice; redone if the boosted trees are chosen instead)."""
+    depend on it, then goes on as if the logistic regression (the usual
+    choice) had been chosen: its monthly refits, scores and metrics, kept
+    if it was, redone for the boosted trees if they were. If the function
+    has ``ready()`` (whether the model is in: see
+    ``pipeline.defs.resources.ModelWorker.submit``), that guess is not made,
+    or is dropped between its stages, once the boosted trees are known to
+    have won."""
     seen = inspections[to_datetime(inspections["published"]) <= pd.Timestamp(as_of)]
     monthly = monthly.reset_index(drop=True)
     # what the published scores keep of each month's row, and its later outcome
@@ -126,12 +131,25 @@ def run_backtest(monthly: pd.DataFrame, inspections: pd.DataFrame, rules: Rankin
     scored_rows = out["scored_inspection"].to_numpy(bool)
     plain = plain_method_scores(monthly)
     plain_pos = positions(monthly, plain, rules, scored_rows)
+
+    def results(logit, stop=lambda: False) -> Backtest | None:
+        return _results(monthly, out, plain, plain_pos, logit, rules, scored_rows, stop)
+
     if callable(family):  # being fitted elsewhere
+        ready = getattr(family, "ready", lambda: False)
+        known_not_logistic = lambda: ready() and family() != "logistic"  # noqa: E731
         logistic = model_logits(monthly, seen, as_of, "logistic", submit)
+        guess = None if known_not_logistic() else results(logistic, stop=known_not_logistic)
         family = family()
-        logit = logistic if family == "logistic" else model_logits(monthly, seen, as_of, family, submit)
-    else:
-        logit = model_logits(monthly, seen, as_of, family, submit)
+        if family == "logistic":
+            return guess if guess is not None else results(logistic)
+    return results(model_logits(monthly, seen, as_of, family, submit))
+
+
+def _results(monthly: pd.DataFrame, out: pd.DataFrame, plain: pd.DataFrame, plain_pos: pd.DataFrame,
+             logit: np.ndarray, rules: RankingRules, scored_rows: np.ndarray, stop) -> Backtest | None:
+    """``run_backtest``'s tables from the outcome model's scores ``logit``;
+    None if ``stop()`` turns true between its stages."""
     model = model_method_scores(monthly, logit, float(rules.weights.get("outcome_model", 0.0)))
     methods = pd.concat([model, plain], axis=1)[list(METHODS)]
     every = positions(monthly, model[["concern_score"]], rules)  # the published rank and pick
@@ -139,12 +157,16 @@ def run_backtest(monthly: pd.DataFrame, inspections: pd.DataFrame, rules: Rankin
         concern_score=methods["concern_score"], rank=(every["concern_score_above"] + 1).astype(int),
         full_joint_pick=every["concern_score_pick"] >= 0.5, outcome_model_score=logit,
         months_since_inspection=monthly["months_since"].astype("Int64"))[SCORE_COLUMNS]
+    if stop():
+        return None
     pos = pd.concat([every[scored_rows], positions(monthly, model.drop(columns="concern_score"), rules,
                                                    scored_rows), plain_pos], axis=1)
     scored = pd.concat([out.loc[scored_rows, ["as_of", "yjs_id", "adverse"]], pos], axis=1)
     available = methods.notna()[scored_rows]
     scoring = [m for m in METHODS if available[m].any()]  # a model never fitted drops out
     common = available[scoring].all(axis=1)
+    if stop():
+        return None
     metrics = metrics_table(scored, available, common)
     curves = [mt.catch_curve(scored[common.to_numpy()], m) for m in scoring]
     curves = (pd.concat(curves, ignore_index=True) if curves

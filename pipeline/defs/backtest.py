@@ -93,8 +93,13 @@ def backtest(context, settings: RefreshSettings, model_worker: ModelWorker, insp
         table = outcome.training_table(backtest_rankings, inspections.table, as_of)
         fitted = model_worker.submit(context.log, outcome.fit, table)
     model = functools.cache(fitted)
-    bt = run.run_backtest(backtest_rankings, inspections.table, rules, as_of,
-                          family=lambda: model().name or "logistic",
+
+    def family() -> str:
+        return model().name or "logistic"
+
+    # whether the model is in (a fit in this process is done when asked)
+    family.ready = getattr(fitted, "ready", lambda: True)
+    bt = run.run_backtest(backtest_rankings, inspections.table, rules, as_of, family=family,
                           submit=functools.partial(model_worker.submit, context.log))
     seconds = round(time.perf_counter() - start, 1)
     yield _model_output(model())
