@@ -81,9 +81,13 @@ def model_logits(monthly: pd.DataFrame, inspections: pd.DataFrame, as_of, family
     def score(part):
         return refit_and_score(train_all, X_train, family, matrices(part))
 
-    shared = submit is not None and family != "logistic" and len(refits) > 1
-    done = _shared(refits, score, lambda part: submit(refit_and_score, train_all, X_train, family,
-                                                      matrices(part))) if shared else [(refits, score(refits))]
+    def send(part):
+        return submit(refit_and_score, train_all, X_train, family, matrices(part))
+
+    if submit is not None and family != "logistic" and len(refits) > 1:
+        done = _shared(refits, score, send)
+    else:
+        done = [(refits, score(refits))]
     out = np.full(len(monthly), np.nan)
     for part, scored in done:
         for (_, idx), logits in zip(part, scored):

@@ -68,17 +68,17 @@ class RefreshSettings(dg.ConfigurableResource):
 class ModelWorker(dg.ConfigurableResource):
     """The process that fits the outcome model (``pipeline.model.worker``).
 
-    Started when a run that materialises ``outcome_model`` starts, so that it
-    imports scikit-learn on another core while the run reads and scores;
-    closed when the run ends. A step can ``start`` a call for a later step of
-    the same run to ``collect`` (the outcome model's fit starts with the
-    back-test's rankings: on a small panel the worker ranks the months the
-    model learns from itself, on a large one the fit starts once they are
-    ranked). The back-test also gives it half of the boosted
-    trees' monthly refits, when they are the model, to run beside its own;
-    on large inputs the services step gives it the largest input folder to
-    read, the indicator panel one indicator to score and the back-test's
-    rankings half their months. A worker never called is not waited for.
+    Started when a run with a step that uses it starts (ingest to back-test),
+    so that it imports scikit-learn on another core while the run reads and
+    scores; closed when the run ends (at once if it was never called). A
+    step can ``start`` a call for a later step of the same run to
+    ``collect``: the outcome model's fit starts with the back-test's
+    rankings (on a small panel the worker ranks the months the model learns
+    from itself; on a large one the fit starts once they are ranked). The
+    back-test shares the boosted trees' monthly refits with it, when they
+    are the model. On large inputs the services step gives it the largest
+    input folder to read, the indicator panel about half its rows to score
+    and the back-test's rankings half their months.
     Where it cannot start, or dies, the work is done in the run's own process
     instead, with a warning: the same result, later. ``in_process: true``
     skips the worker.
