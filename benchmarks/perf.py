@@ -29,6 +29,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+# the indicator tables: the periods x services the statistics score. The
+# scale run multiplies them; the annual population estimates grow with the
+# services only, and the lookup and inspections with the services.
+INDICATOR_FOLDERS = ("first_time_entrants", "reoffending", "custody")
 sys.path.insert(0, str(ROOT))
 
 
@@ -145,17 +149,34 @@ def scale_run(scales: list[int], demo: Path, tmp: Path, as_of: str, runs: int = 
     from scale_data import scaled_copy
 
     base = None
-    print(f"\nscale run (median of {runs} runs each): rows, wall time, peak memory, growth vs the first")
+    print(f"\nscale run (median of {runs} runs each): indicator rows (the periods x services scored) "
+          "and all input rows, wall time, peak memory, growth vs the first")
     for s in scales:
         d = scaled_copy(demo, tmp / f"x{s}", s)
         results = [run("real", d, tmp / f"x{s}.duckdb", as_of) for _ in range(runs)]
         wall = statistics.median(r["wall"] for r in results)
         peak, worker = max(r["peak_mb"] for r in results), max(r["worker_mb"] for r in results)
-        base = base or wall
-        rows = sum(1 for f in d.rglob("*.csv") for _ in open(f, "rb")) - len(list(d.rglob("*.csv")))
+        rows = {f.parent.name: 0 for f in d.rglob("*.csv")}
+        for f in d.rglob("*.csv"):
+            rows[f.parent.name] += sum(1 for _ in open(f, "rb")) - 1
+        indicators = sum(rows[name] for name in INDICATOR_FOLDERS)
+        base = base or (wall, indicators, sum(rows.values()))
         walls = ", ".join(f"{r['wall']:.1f}" for r in results)
-        print(f"  {s:4d}x  {rows:10,d} rows  {wall:7.2f} s  {peak:7.0f} MiB (worker {worker:4.0f} MiB)  "
-              f"{wall / base:5.1f}x time   (runs: {walls} s)", flush=True)
+        print(f"  {s:4d}x  {indicators:9,d} ({indicators / base[1]:3.0f}x)  "
+              f"{sum(rows.values()):9,d} ({sum(rows.values()) / base[2]:3.0f}x)  {wall:7.2f} s  "
+              f"{peak:6.0f} MiB (worker {worker:4.0f} MiB)  {wall / base[0]:5.1f}x time   (runs: {walls} s)",
+              flush=True)
+
+
+def machine_speed(loops: int = 5_000_000) -> float:
+    """Seconds for a fixed pure-Python loop: the machine's speed at the
+    moment, printed before and after, since it drifts (a shared machine's
+    hour can change every figure here by a third)."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(loops):
+        total += i * i
+    return time.perf_counter() - start
 
 
 def main() -> None:
@@ -169,6 +190,7 @@ def main() -> None:
     if args.child:
         return child(*args.child)
     sys.path.insert(0, str(ROOT / "benchmarks"))
+    print(f"machine speed: a fixed Python loop takes {machine_speed():.2f} s")
     with tempfile.TemporaryDirectory() as tmp:
         demo = ROOT / "data" / "demo"
         if args.runs > 0:
@@ -177,6 +199,7 @@ def main() -> None:
         scales = [int(s) for s in args.scales.split(",") if s]
         if scales:
             scale_run(scales, demo, Path(tmp), args.as_of, args.scale_runs)
+    print(f"machine speed: a fixed Python loop takes {machine_speed():.2f} s")
 
 
 if __name__ == "__main__":

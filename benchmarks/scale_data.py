@@ -1,11 +1,16 @@
-"""Synthetic inputs at a multiple of the demo's rows, for the scale run.
+"""Synthetic inputs at a multiple of the demo's indicator rows, for the scale run.
 
 The demo is read once with the project's own readers, then written back in
 the contract's plain long layouts with more services (copies of every
 service and local authority under new names and codes) and more periods
 (annual first-time entrant and custody counts split into quarterly or
 half-yearly periods; reoffending cohorts repeated further back in time).
-Scale 1 goes through the same writer, so growth factors compare like with like.
+The indicator rows (periods x services, what the statistics score) grow by
+the scale: at 100x, 25 copies of every service with quarterly periods. The
+population estimates are annual, by area, so they grow with the services
+only, as do the lookup and the inspections: all the input rows grow 6x at
+10x and 41x at 100x. Scale 1 goes through the same writer, so growth
+factors compare like with like.
 """
 
 from __future__ import annotations
