@@ -1,0 +1,56 @@
+"""The benchmark's parts (benchmarks/): the framework floor is the refresh's
+own graph with bodies that do nothing, and the scale run's inputs hold the
+multiple of the demo's indicator rows they are labelled with."""
+
+from __future__ import annotations
+
+import sys
+
+import dagster as dg
+import pytest
+
+from pipeline import ingest
+from pipeline.settings import REPO_ROOT
+from tests.conftest import DEMO_DIR
+
+sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
+from floor import floor_definitions  # noqa: E402
+from perf import INDICATOR_FOLDERS  # noqa: E402
+from scale_data import scaled_copy  # noqa: E402
+
+
+def test_the_floor_has_the_refreshs_assets_checks_and_steps_and_does_nothing(tmp_path, monkeypatch):
+    from pipeline.definitions import defs
+
+    floor = floor_definitions(defs)
+    real_graph, floor_graph = defs.resolve_asset_graph(), floor.resolve_asset_graph()
+    assert floor_graph.materializable_asset_keys == real_graph.materializable_asset_keys
+    assert floor_graph.asset_check_keys == real_graph.asset_check_keys
+    for key in real_graph.materializable_asset_keys:  # the same inputs
+        assert floor_graph.get(key).parent_keys == real_graph.get(key).parent_keys, key
+    real_job, floor_job = (d.resolve_job_def("monthly_refresh") for d in (defs, floor))
+    real_steps = {node.name for node in real_job.graph.nodes}
+    assert {node.name.removesuffix("_noop") for node in floor_job.graph.nodes} == real_steps
+    monkeypatch.chdir(tmp_path)  # nothing may be written: not even the default warehouse
+    result = floor_job.execute_in_process(instance=dg.DagsterInstance.ephemeral())
+    assert result.success and not list(tmp_path.iterdir())
+    checks = result.get_asset_check_evaluations()
+    assert len(checks) == len(real_graph.asset_check_keys) and all(c.passed for c in checks)
+
+
+@pytest.mark.parametrize("scale", [1, 10])
+def test_a_scaled_copy_holds_the_multiple_of_the_demos_indicator_rows(tmp_path, scale):
+    def rows(folder):
+        return {name: sum(sum(1 for _ in open(f, "rb")) - 1 for f in (folder / name).glob("*.csv"))
+                for name in INDICATOR_FOLDERS}
+
+    base = rows(scaled_copy(DEMO_DIR, tmp_path / "x1", 1))
+    folder = scaled_copy(DEMO_DIR, tmp_path / f"x{scale}", scale) if scale > 1 else tmp_path / "x1"
+    scaled = rows(folder)
+    for name in INDICATOR_FOLDERS:
+        assert scaled[name] == scale * base[name], name
+    # and the readers take every row of it
+    services = ingest.read_services(folder).table
+    for name in ("population", *INDICATOR_FOLDERS, "inspections"):
+        read = getattr(ingest, f"read_{name}")(folder, services)
+        assert read.quarantine.empty and len(read.table), name
