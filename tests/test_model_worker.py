@@ -105,6 +105,7 @@ def test_the_resource_fits_in_process_when_its_worker_is_gone(caplog):
     in_process = ModelWorker(in_process=True)
     in_process.setup_for_execution(context)
     assert in_process._worker is None and in_process.call(log, sum, [2, 3]) == 5
+    assert in_process.submit(log, sum, [2, 3]).ready()  # computed here when asked: never waits
 
 
 def test_calls_started_by_one_step_are_collected_by_another_in_any_order():

@@ -97,8 +97,7 @@ def backtest(context, settings: RefreshSettings, model_worker: ModelWorker, insp
     def family() -> str:
         return model().name or "logistic"
 
-    # whether the model is in (a fit in this process is done when asked)
-    family.ready = getattr(fitted, "ready", lambda: True)
+    family.ready = fitted.ready  # whether asking will not wait for the worker
     bt = run.run_backtest(backtest_rankings, inspections.table, rules, as_of, family=family,
                           submit=functools.partial(model_worker.submit, context.log))
     seconds = round(time.perf_counter() - start, 1)

@@ -121,9 +121,9 @@ class ModelWorker(dg.ConfigurableResource):
         """Start ``fn(*args)`` in the worker if it is running; returns a
         function that waits for the result (and computes it here if the
         worker is not running or dies first). Results may be asked for in
-        any order. The function of a call sent to the worker also has
-        ``ready()``: whether its result is in, so that asking will not wait
-        for the worker to compute it."""
+        any order. The function also has ``ready()``: whether asking will
+        not wait for the worker (its result is in, or the call is computed
+        here when asked)."""
         if self._worker is not None:
             try:
                 self._worker.send(fn, *args)
@@ -134,7 +134,9 @@ class ModelWorker(dg.ConfigurableResource):
                 wait = functools.partial(self._receive, log, self._sent, fn, args)
                 wait.ready = functools.partial(self._ready, log, self._sent)
                 return wait
-        return lambda: fn(*args)
+        here = functools.partial(fn, *args)
+        here.ready = lambda: True
+        return here
 
     def _ready(self, log, n: int) -> bool:
         # read the answers the worker has finished, up to call n's, without waiting
