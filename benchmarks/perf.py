@@ -159,11 +159,11 @@ def scale_run(scales: list[int], demo: Path, tmp: Path, as_of: str, runs: int = 
         rows = {f.parent.name: 0 for f in d.rglob("*.csv")}
         for f in d.rglob("*.csv"):
             rows[f.parent.name] += sum(1 for _ in open(f, "rb")) - 1
-        indicators = sum(rows[name] for name in INDICATOR_FOLDERS)
-        base = base or (wall, indicators, sum(rows.values()))
+        indicators, inputs = sum(rows[name] for name in INDICATOR_FOLDERS), sum(rows.values())
+        base = base or (wall, indicators, inputs)
         walls = ", ".join(f"{r['wall']:.1f}" for r in results)
         print(f"  {s:4d}x  {indicators:9,d} ({indicators / base[1]:3.0f}x)  "
-              f"{sum(rows.values()):9,d} ({sum(rows.values()) / base[2]:3.0f}x)  {wall:7.2f} s  "
+              f"{inputs:9,d} ({inputs / base[2]:3.0f}x)  {wall:7.2f} s  "
               f"{peak:6.0f} MiB (worker {worker:4.0f} MiB)  {wall / base[0]:5.1f}x time   (runs: {walls} s)",
               flush=True)
 

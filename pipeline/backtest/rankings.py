@@ -91,9 +91,10 @@ COLUMNS = ["as_of", "yjs_id", "concern_score", "rank", "eligible", "months_since
            *outcome_features.FEATURES]
 
 
-# the panel's columns the rankings read
-PANEL_COLUMNS = ["indicator", "yjs_id", "period_end", "period_months", "numerator", "denominator",
-                 "expected", "rate"]
+# the panel's columns the rankings read (of panel.PANEL_COLUMNS): all the
+# worker is sent of it
+PANEL_COLUMNS_READ = ["indicator", "yjs_id", "period_end", "period_months", "numerator", "denominator",
+                      "expected", "rate"]
 
 
 def monthly_rankings(panel: pd.DataFrame, services: pd.DataFrame, inspections: pd.DataFrame,
@@ -111,7 +112,7 @@ def monthly_rankings(panel: pd.DataFrame, services: pd.DataFrame, inspections: p
     the same to the last bit either way (tested)."""
     if submit is not None and len(panel) >= panel_mod.SHARE_FROM_ROWS and len(months) >= 2:
         half = len(months) // 2
-        panel = panel[PANEL_COLUMNS]
+        panel = panel[PANEL_COLUMNS_READ]
         later = submit(monthly_rankings, panel, services[["yjs_id"]], inspections, rules, months[half:])
         earlier = monthly_rankings(panel, services, inspections, rules, months[:half])
         return pd.concat([earlier, later()], ignore_index=True)

@@ -137,7 +137,10 @@ def run_backtest(monthly: pd.DataFrame, inspections: pd.DataFrame, rules: Rankin
 
     if callable(family):  # being fitted elsewhere
         ready = getattr(family, "ready", lambda: False)
-        known_not_logistic = lambda: ready() and family() != "logistic"  # noqa: E731
+
+        def known_not_logistic() -> bool:
+            return ready() and family() != "logistic"
+
         logistic = model_logits(monthly, seen, as_of, "logistic", submit)
         guess = None if known_not_logistic() else results(logistic, stop=known_not_logistic)
         family = family()

@@ -42,7 +42,7 @@ def backtest_rankings(context, settings: RefreshSettings, model_worker: ModelWor
     early = model_worker.running and len(indicator_values) < panel.SHARE_FROM_ROWS
     if early:
         model_worker.start(context.log, MODEL_FIT, rankings.fit_outcome_model,
-                           indicator_values[rankings.PANEL_COLUMNS], services.table[["yjs_id"]],
+                           indicator_values[rankings.PANEL_COLUMNS_READ], services.table[["yjs_id"]],
                            inspections.table, rules, months, as_of)
     monthly = rankings.monthly_rankings(indicator_values, services.table, inspections.table, rules, months,
                                         submit=functools.partial(model_worker.submit, context.log))

@@ -42,9 +42,9 @@ def _started(name: str) -> str:
 def services(context, settings: RefreshSettings, model_worker: ModelWorker) -> dg.Output:
     data_dir = settings.data_path()
     result = ingest.read_services(data_dir)
-    sizes = {name: ingest.folder_bytes(data_dir, name) for name in READERS}
-    largest = max(sizes, key=sizes.get)
-    if model_worker.running and sizes[largest] >= READ_ELSEWHERE_FROM_BYTES:
+    sizes = {name: ingest.folder_bytes(data_dir, name) for name in READERS} if model_worker.running else {}
+    largest = max(sizes, key=sizes.get, default=None)
+    if largest is not None and sizes[largest] >= READ_ELSEWHERE_FROM_BYTES:
         # rows dated after the refresh are quarantined, unless the run is
         # asked to rank as of a later date (a simulation)
         model_worker.start(context.log, _started(largest), ingest.read_dated, READERS[largest], data_dir,

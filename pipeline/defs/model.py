@@ -37,7 +37,7 @@ def indicator_panel(context, settings: RefreshSettings, model_worker: ModelWorke
                     custody: ingest.Ingested):
     tables = {"first_time_entrants": first_time_entrants.table,
               "reoffending": reoffending.table, "custody": custody.table}
-    # on a large panel, one indicator is scored in the model worker
+    # on a large panel, about half its rows are scored in the model worker
     values, dispersion = panel.build_panel(tables, services.table, population.table,
                                            settings.as_of_date(), settings.rules().lag_months,
                                            submit=functools.partial(model_worker.submit, context.log))
