@@ -224,6 +224,19 @@ def test_the_back_tests_boosting_refits_shared_with_the_worker_give_the_same_sco
     assert not sent
 
 
+def test_the_worker_says_it_has_done_its_imports_before_its_first_answer():
+    # backtest_rankings has the worker rank the model's months itself only
+    # once it is warm; the signal takes no answer's place
+    w = Worker()
+    w.send(eval, "'sklearn.ensemble' in __import__('sys').modules")
+    assert w.receive() is True
+    assert w.warm()  # the reader had the signal before the answer
+    resource, context = ModelWorker(in_process=True), dg.build_init_resource_context()
+    resource.setup_for_execution(context)
+    assert not resource.warm  # no worker: nothing is warm
+    assert w.close() == 0
+
+
 def test_a_call_says_when_its_result_is_in(tmp_path):
     resource, context = ModelWorker(), dg.build_init_resource_context()
     log = logging.getLogger("test_model_worker")

@@ -35,11 +35,13 @@ def backtest_rankings(context, settings: RefreshSettings, model_worker: ModelWor
     start = time.perf_counter()
     months = rankings.backtest_months(indicator_values, rules.lag_months, as_of)
     # The outcome model learns from some of these months' rows; its fit runs
-    # in the worker and the backtest step collects it. On a small panel the
-    # worker ranks those months itself and fits while this step ranks them
-    # all; on a large one it ranks half the months for this step, and the
-    # fit starts after.
-    early = model_worker.running and len(indicator_values) < panel.SHARE_FROM_ROWS
+    # in the worker and the backtest step collects it. On a small panel, if
+    # the worker has done its imports, it ranks those months itself and fits
+    # while this step ranks them all; otherwise (still importing: it would
+    # rank them after its imports, later than this step has them) and on a
+    # large panel (where it ranks half the months for this step), the fit
+    # starts once this step has ranked them.
+    early = model_worker.warm and len(indicator_values) < panel.SHARE_FROM_ROWS
     if early:
         model_worker.start(context.log, MODEL_FIT, rankings.fit_outcome_model,
                            indicator_values[rankings.PANEL_COLUMNS_READ], services.table[["yjs_id"]],

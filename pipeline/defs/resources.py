@@ -117,6 +117,12 @@ class ModelWorker(dg.ConfigurableResource):
         """Whether the worker is running (calls go there, not into this process)."""
         return self._worker is not None
 
+    @property
+    def warm(self) -> bool:
+        """Whether the worker is running and has done its imports: a call
+        sent now starts at once unless an earlier one is running."""
+        return self._worker is not None and self._worker.warm()
+
     def submit(self, log, fn, *args):
         """Start ``fn(*args)`` in the worker if it is running; returns a
         function that waits for the result (and computes it here if the

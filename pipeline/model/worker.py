@@ -16,7 +16,8 @@ chosen gradient-boosting model comes back as itself.
 
 The protocol is pickles over the child's stdin and stdout: ``(function,
 args, kwargs)`` in, ``("ok", result)`` or ``("error", exception, traceback
-text)`` out, in the order the calls came. On this side one thread writes
+text)`` out, in the order the calls came, after a ``("warm",)`` once the
+imports are done (``Worker.warm``). On this side one thread writes
 the calls and another reads the answers, so that sending never waits for
 the child to finish its imports or an earlier call, and a caller can ask
 whether an answer is in (``answer_waiting``). The child's own prints go to
@@ -41,6 +42,9 @@ from pathlib import Path
 PEAK_MESSAGE = "model worker: peak memory"  # logged with "<MiB> MiB" as a run closes it (benchmarks/perf.py)
 
 
+WARM = ("warm",)  # the child's first message: imports done, calls taken from here on
+
+
 class WorkerUnavailable(RuntimeError):
     """The child could not be started, or died without answering."""
 
@@ -62,6 +66,7 @@ class Worker:
         self._writer = threading.Thread(target=self._write, name="model worker writer", daemon=True)
         self._writer.start()
         self._inbox: queue.SimpleQueue = queue.SimpleQueue()  # answers read; ("gone", cause) at the end
+        self._warm = threading.Event()  # the child has done its imports and takes calls
         self._reader = threading.Thread(target=self._read, name="model worker reader", daemon=True)
         self._reader.start()
 
@@ -101,7 +106,15 @@ class Worker:
             except Exception as e:  # noqa: BLE001  (the pipe closed, or an answer that cannot be read)
                 self._inbox.put(("gone", e))
                 return
-            self._inbox.put(("answer", answer))
+            if answer == WARM:
+                self._warm.set()
+            else:
+                self._inbox.put(("answer", answer))
+
+    def warm(self) -> bool:
+        """Whether the child has done its imports (scikit-learn's included), so
+        that a call sent now starts at once if none is running."""
+        return self._warm.is_set()
 
     def answer_waiting(self) -> bool:
         """Whether an answer is in, so that ``receive`` will not wait (or the child has gone)."""
@@ -155,6 +168,8 @@ class Worker:
 
 
 def _serve(inp, out) -> None:
+    pickle.dump(WARM, out, protocol=pickle.HIGHEST_PROTOCOL)
+    out.flush()
     while True:
         try:
             fn, args, kwargs = pickle.load(inp)
