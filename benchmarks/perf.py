@@ -4,10 +4,7 @@ time per asset, peak memory, and growth at 10x and 100x the demo's rows.
     .venv/bin/python benchmarks/perf.py [--runs 5] [--scales 1,10,100] [--scale-runs 3]
 
 Each run is a fresh process (so peak RSS is that run's own) on a persistent
-instance in a fresh $DAGSTER_HOME, as `python -m pipeline refresh` runs it:
-the model worker started first, before Dagster is imported ("CLI"). The
-demo figures also time runs that start their worker as the run starts, as a
-run launched from the UI or by the schedule does ("launched").
+instance in a fresh $DAGSTER_HOME, as `python -m pipeline refresh` runs it.
 Two wall times per run: the job's execute_in_process alone ("run"), and
 the whole process from its start to the run's end ("process": Python's
 start-up, imports, loading the definitions, the instance and the run), the
@@ -43,10 +40,6 @@ def child(mode: str, data_dir: str, warehouse: str, as_of: str) -> None:
     """One run, in this process; prints a JSON line of figures."""
     if mode == "load":
         return load_child()
-    if mode == "real":  # as `python -m pipeline refresh` runs it: its worker started first
-        from pipeline.model import worker
-
-        worker.prestart()
     import dagster as dg
 
     from pipeline.definitions import defs
@@ -133,24 +126,17 @@ def medians(runs: list[dict]) -> dict:
 
 
 def demo_figures(runs: int, demo: Path, tmp: Path, as_of: str) -> None:
-    """The refresh (as the CLI runs it, and as a run launched by Dagster
-    starts its worker) and the framework floor on the demo data, medians of
-    ``runs``."""
-    triples = [(run("real", demo, tmp / "w.duckdb", as_of), run("launched", demo, tmp / "l.duckdb", as_of),
-                run("floor", demo, tmp / "f.duckdb", as_of))
-               for _ in range(runs)]  # interleaved, so load on the machine hits all alike
-    real, launched, floor = (medians([t[i] for t in triples]) for i in range(3))
+    """The refresh and the framework floor on the demo data, medians of ``runs``."""
+    pairs = [(run("real", demo, tmp / "w.duckdb", as_of), run("floor", demo, tmp / "f.duckdb", as_of))
+             for _ in range(runs)]  # interleaved, so load on the machine hits both alike
+    real, floor = medians([p[0] for p in pairs]), medians([p[1] for p in pairs])
     print(f"demo data, median of {runs} runs: the run (execute_in_process) / the whole process")
-    rows = (("refresh (CLI)", real), ("refresh (launched)", launched), ("framework floor", floor))
-    for name, fig in rows:
-        worker = f" (model worker {fig['worker_mb']:.0f} MiB)" if fig["worker_mb"] else ""
-        print(f"  {name:19s}{fig['wall']:7.2f} s / {fig['process']:6.2f} s   "
-              f"peak RSS {fig['peak_mb']:5.0f} MiB{worker}")
-    for name, fig in rows[:2]:
-        print(f"  ratio {name[8:]:13s}{fig['wall'] / floor['wall']:7.2f} x / "
-              f"{fig['process'] / floor['process']:6.2f} x the floor")
-    print("  (CLI: `python -m pipeline refresh`, which starts the model worker before it loads Dagster;\n"
-          "   launched: the worker started by the run itself, as in a run the UI or the schedule launches)")
+    print(f"  refresh         {real['wall']:7.2f} s / {real['process']:6.2f} s   "
+          f"peak RSS {real['peak_mb']:5.0f} MiB (model worker {real['worker_mb']:.0f} MiB)")
+    print(f"  framework floor {floor['wall']:7.2f} s / {floor['process']:6.2f} s   "
+          f"peak RSS {floor['peak_mb']:5.0f} MiB")
+    print(f"  ratio           {real['wall'] / floor['wall']:7.2f} x / {real['process'] / floor['process']:6.2f} x "
+          "the floor")
     print("  per asset (refresh / floor, seconds):")
     for step, secs in sorted(real["steps"].items(), key=lambda kv: -kv[1]):
         noop = floor["steps"].get(step + "_noop", floor["steps"].get(step, 0.0))

@@ -52,17 +52,7 @@ def run_refresh(args: argparse.Namespace) -> int:
         raise s.SettingsError(f"data dir {data_dir} does not exist")
     limits = s.Limits(args.max_national_rate_factor, args.max_services_dropped_share)
     ensure_dagster_home()
-    from pipeline.model import worker
 
-    worker.prestart()  # its imports overlap the next 1.5 s (Dagster's and the definitions')
-    try:
-        return _run(data_dir, warehouse, as_of, rules, limits, args)
-    finally:
-        worker.discard_prestarted()  # if the run did not take it
-
-
-def _run(data_dir: Path, warehouse: Path, as_of, rules: s.RankingRules, limits: s.Limits,
-         args: argparse.Namespace) -> int:
     import dagster as dg  # imported late: `--help` stays fast
 
     from pipeline.definitions import defs

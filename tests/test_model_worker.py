@@ -237,33 +237,6 @@ def test_the_worker_says_it_has_done_its_imports_before_its_first_answer():
     assert w.close() == 0
 
 
-def test_a_worker_started_before_the_run_is_the_one_the_run_takes():
-    # python -m pipeline refresh starts it before loading Dagster
-    from pipeline.model import worker as worker_module
-
-    log = logging.getLogger("test_model_worker")
-    worker_module.prestart()
-    early = worker_module._PRESTARTED[0]
-    resource, context = ModelWorker(), dg.build_init_resource_context()
-    resource.setup_for_execution(context)
-    try:
-        assert resource._worker is early and not worker_module._PRESTARTED
-        assert resource.call(log, sum, [1, 2]) == 3
-    finally:
-        resource.teardown_after_execution(context)
-    assert early._proc.returncode == 0  # closed with the run
-    # one the run does not take (a worker-less run, or no run) is closed, not left running
-    worker_module.prestart()
-    unused = worker_module._PRESTARTED[0]
-    resource = ModelWorker(in_process=True)
-    resource.setup_for_execution(context)
-    assert not worker_module._PRESTARTED and unused._proc.returncode is not None
-    worker_module.prestart()
-    unused = worker_module._PRESTARTED[0]
-    worker_module.discard_prestarted()
-    assert not worker_module._PRESTARTED and unused._proc.returncode is not None
-
-
 def test_a_call_says_when_its_result_is_in(tmp_path):
     resource, context = ModelWorker(), dg.build_init_resource_context()
     log = logging.getLogger("test_model_worker")

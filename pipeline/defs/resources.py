@@ -12,7 +12,7 @@ import dagster as dg
 from pydantic import PrivateAttr
 
 from pipeline import settings as s
-from pipeline.model.worker import PEAK_MESSAGE, Worker, WorkerUnavailable, discard_prestarted, take_prestarted
+from pipeline.model.worker import PEAK_MESSAGE, Worker, WorkerUnavailable
 
 
 RULES, LIMITS = s.RankingRules(), s.Limits()  # the defaults
@@ -70,8 +70,7 @@ class ModelWorker(dg.ConfigurableResource):
 
     Started when a run with a step that uses it starts (ingest to back-test),
     so that it imports scikit-learn on another core while the run reads and
-    scores (``python -m pipeline refresh`` starts it before loading Dagster:
-    ``worker.prestart``); closed when the run ends (at once if it was never called). A
+    scores; closed when the run ends (at once if it was never called). A
     step can ``start`` a call for a later step of the same run to
     ``collect``: the outcome model's fit starts with the back-test's
     rankings (on a small panel the worker ranks the months the model learns
@@ -95,10 +94,9 @@ class ModelWorker(dg.ConfigurableResource):
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._started, self._sent, self._received, self._answers = {}, 0, 0, {}
         if self.in_process:
-            discard_prestarted()
             return
         try:
-            self._worker = take_prestarted() or Worker()
+            self._worker = Worker()
         except WorkerUnavailable as e:
             context.log.warning(f"{e}; the outcome model will be fitted in the run's process")
 

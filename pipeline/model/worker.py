@@ -49,32 +49,6 @@ class WorkerUnavailable(RuntimeError):
     """The child could not be started, or died without answering."""
 
 
-_PRESTARTED: list[Worker] = []  # started ahead of a run (``prestart``), for it to take
-
-
-def prestart() -> None:
-    """Start a worker now for the next run in this process to take
-    (``take_prestarted``). ``python -m pipeline refresh`` calls it before
-    it imports Dagster and loads the definitions (about 1.5 s), so that the
-    worker's own imports (as long again) overlap those instead of the run's
-    first steps. A run launched by Dagster (the UI, the schedule) starts its
-    own when it starts."""
-    if not _PRESTARTED:
-        with contextlib.suppress(WorkerUnavailable):  # the run then starts one, or warns
-            _PRESTARTED.append(Worker())
-
-
-def take_prestarted() -> Worker | None:
-    """The worker ``prestart`` started, if any (once)."""
-    return _PRESTARTED.pop() if _PRESTARTED else None
-
-
-def discard_prestarted() -> None:
-    """Close a worker started by ``prestart`` that no run took."""
-    while _PRESTARTED:
-        _PRESTARTED.pop().close(timeout=0.0)
-
-
 class Worker:
     """One child process; ``call`` runs a function in it and returns its result."""
 
