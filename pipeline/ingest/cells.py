@@ -150,13 +150,23 @@ def _timestamp(day: dt.date) -> pd.Timestamp:
     return pd.Timestamp(day)
 
 
-def not_future(stamp: pd.Timestamp, value: str, column: str, what: str) -> pd.Timestamp:
-    """``stamp`` if it is not after today, else a problem naming the cell.
+# No published figure or inspection here is older (youth offending teams
+# date from 2000, the ONS mid-year estimates from 1971); a year such as 0201
+# for 2021 is a typo, and one before 1678 would not fit a date column at all.
+EARLIEST_YEAR = 1900
+
+
+def plausible_date(stamp: pd.Timestamp, value: str, column: str, what: str) -> pd.Timestamp:
+    """``stamp`` if it is neither after today nor before ``EARLIEST_YEAR``,
+    else a problem naming the cell.
 
     The as-of rule drops periods an analyst could not yet have seen; a date
     after the refresh itself cannot be true of any published figure (a typo
     such as 2042 for 2024, or a projection among estimates).
     """
+    if stamp.year < EARLIEST_YEAR:
+        raise RowProblem(f"column {column}: {value!r} is before {EARLIEST_YEAR}; "
+                         f"{what} cannot be that old")
     if stamp > today():
         limit = "the as-of date" if today() > _timestamp(dt.date.today()) else "today"
         raise RowProblem(f"column {column}: {value!r} is after {limit} ({today():%Y-%m-%d}); "

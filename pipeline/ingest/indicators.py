@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.ingest.cells import (
-    RowProblem, financial_year_end, month_end, not_future, parse_count, parse_int,
+    RowProblem, financial_year_end, month_end, plausible_date, parse_count, parse_int,
 )
 from pipeline.ingest.names import ServiceMatcher, normalise_name
 from pipeline.ingest.results import (
@@ -175,11 +175,11 @@ def _custody(tier: str) -> bool:
 
 
 def _financial_year(value: str, column: str) -> pd.Timestamp:
-    return not_future(financial_year_end(value, column), value, column, "a period's end")
+    return plausible_date(financial_year_end(value, column), value, column, "a period's end")
 
 
 def _month(value: str, column: str) -> pd.Timestamp:
-    return not_future(month_end(value, column), value, column, "a period's end")
+    return plausible_date(month_end(value, column), value, column, "a period's end")
 
 
 def _months(spec: Indicator, value: str, column: str) -> int:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.ingest.cells import RowProblem, not_future, parse_date
+from pipeline.ingest.cells import RowProblem, plausible_date, parse_date
 from pipeline.ingest.names import ServiceMatcher
 from pipeline.ingest.results import Collector, Ingested, resolve_duplicate_rows, resolve_duplicates, row_by_row
 from pipeline.ingest.tables import Block, Col, Layout, Row, Sheet, read_source
@@ -118,4 +118,4 @@ def _rating(value: str, column: str) -> tuple[str, int | None]:
 
 
 def _published(value: str, column: str) -> pd.Timestamp:
-    return not_future(parse_date(value, column), value, column, "a publication date")
+    return plausible_date(parse_date(value, column), value, column, "a publication date")

@@ -24,7 +24,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.ingest.cells import RowProblem, parse_count, parse_int, today
+from pipeline.ingest.cells import EARLIEST_YEAR, RowProblem, parse_count, parse_int, today
 from pipeline.ingest.geography import SplitAreaError, successor
 from pipeline.ingest.results import (
     ROW_FILE, ROW_NUMBER, Collector, Ingested, Record, first_of_groups, group_rows, resolve_duplicate_rows,
@@ -67,6 +67,9 @@ def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
         if year > today().year:  # a projection among the estimates, or a typo
             raise RowProblem(f"column {labels.get('year', 'year')}: {year} is after this year; "
                              "a mid-year estimate cannot be in the future")
+        if year < EARLIEST_YEAR:  # a typo (0201 for 2021)
+            raise RowProblem(f"column {labels.get('year', 'year')}: {year} is before {EARLIEST_YEAR}; "
+                             "a mid-year estimate cannot be that old")
         return {"code": cells["la_code"].upper(), "year": year, "age": age, "population": population}
 
     def parse_block(block: Block, sheet: Sheet) -> tuple[pd.DataFrame, np.ndarray]:
@@ -91,7 +94,7 @@ def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
             settled &= read
         else:
             year = np.full(len(block), file_years[sheet.file], dtype=np.int64)
-        settled &= year <= latest_year
+        settled &= (year <= latest_year) & (year >= EARLIEST_YEAR)
         code, _ = block.distinct("la_code").parse(str.upper)
         values = pd.DataFrame({"code": code, "year": year, "age": age, "population": population}, index=where)
         return values, settled

@@ -138,6 +138,17 @@ CASES = [
          lambda d: write(d, "population/later.csv", "la_code,year,age,population\n"
                          + "".join(f"E08000001,2099,{a},2500\n" for a in range(10, 18))),
          "quarantine", "after this year"),
+    Case("ancient_period", "a period ending in 0202 (a typo; too early for a date column)",
+         "first_time_entrants", fte(HEAD + "Bolton,0202-03,40\nHartlepool,2022-03,41\n"),
+         "quarantine", "before 1900", rows=1),
+    Case("ancient_inspection", "an inspection published on 16/09/0021", "inspections",
+         lambda d: write(d, "inspections/inspections.csv",
+                         "yjs_name,published,overall_rating\nBolton,16/09/0021,Good\nHull,2021-09-16,Good\n"),
+         "quarantine", "before 1900", rows=1),
+    Case("ancient_population_year", "population estimates for 0202", "population",
+         lambda d: write(d, "population/earlier.csv", "la_code,year,age,population\n"
+                         + "".join(f"E08000001,0202,{a},2500\n" for a in range(10, 18))),
+         "quarantine", "before 1900"),
     Case("empty_file", "an empty .csv", "first_time_entrants", fte(""), "stop", "fte.csv: file is empty"),
     Case("header_only", "a second file with a header and no rows", "first_time_entrants",
          lambda d: write(d, "first_time_entrants/empty_table.csv", HEAD), "read", rows=N),
