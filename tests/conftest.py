@@ -3,6 +3,7 @@ and a helper that runs the monthly refresh job into a temporary warehouse."""
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -10,8 +11,17 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+from hypothesis import settings
 
 from pipeline.settings import REPO_ROOT
+
+# The property tests try the same examples on every run (as Hypothesis does
+# where $CI is set), so the gate passes or fails on the code alone;
+# YJT_HYPOTHESIS=explore draws fresh examples each run, to look for new
+# failures (a failure found so becomes a named test or corpus case).
+settings.register_profile("gate", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile("explore", deadline=None, print_blob=True)
+settings.load_profile("explore" if os.environ.get("YJT_HYPOTHESIS") == "explore" else "gate")
 
 DEMO_DIR = REPO_ROOT / "data" / "demo"
 REAL_DIR = REPO_ROOT.parent / "shared" / "data" / "real"
