@@ -277,7 +277,7 @@ def test_file_damaged_part_way(limit, tmp_path, small_blocks, monkeypatch):
 # --- any rows --------------------------------------------------------------------
 
 CELL = st.one_of(st.sampled_from(["", " ", "*", "x", "[c]", "12", " 7 ", "1,234", "12.5", "-3", "2020-03",
-                                  "2099-03", "03/2020", "Bolton", "BOLTON YOS", "Atlantis", "Herefordshire",
+                                  "2099-03", "0001-1", "03/2020", "Bolton", "BOLTON YOS", "Atlantis", "Herefordshire",
                                   "Shropshire", "West Mercia", "Source: YJB", "3", "12", "6"]),
                  st.text(alphabet="ab ,;\"\n*0123456789-[]", max_size=6))
 
@@ -298,7 +298,7 @@ def test_any_rows(rows, delimiter):
 
 CODE = st.sampled_from(["E08000001", "E06000001", "e06000001", "E07000163", "E07000164", "E10000023",
                         "E10000006", "E06000002", ""])
-YEAR = st.sampled_from(["2020", "2021", "2099", "x"])
+YEAR = st.sampled_from(["2020", "2021", "2099", "0202", "x"])
 PERSONS = st.sampled_from(["1", "2", "2", "*", "1,000", "4000000000000000", "-1"])
 # whole areas (every age 10-17, now and then one left out) and stray rows
 AREA = st.tuples(CODE, YEAR, st.lists(PERSONS, min_size=8, max_size=8), st.sampled_from([None, None, None, "13"]))
@@ -316,3 +316,27 @@ def test_any_population_rows(files):
             write(data_dir, f"population/p{i}.csv", "la_code,year,age,population\n"
                   + "".join(f'{c},{y},{a},"{v}"\n' for c, y, a, v in rows))
         assert_dir_same(data_dir, ["population"])
+
+
+INSPECTED = st.tuples(
+    st.sampled_from(["Bolton", "BOLTON YOS", "Hull", "Atlantis", "Herefordshire", "", "Source: HMIP"]),
+    st.sampled_from(["2021-09-16", "16/09/2021", "16/09/21", "2021-09-16 10:00", "31/02/2021", "2099-01-01",
+                     "16/09/0021", "0021-09-16", "2021-9", "", "x"]),
+    st.sampled_from(["Good", "good", "Outstanding", "Requires improvement", "Requires Improvement",
+                     "Inadequate", "Satisfactory", "", "*", "3"]),
+    st.sampled_from([None, "", "Joint", "Thematic", "Full joint inspection"]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(INSPECTED, max_size=8), min_size=1, max_size=2))
+def test_any_inspection_rows(files):
+    with tempfile.TemporaryDirectory() as folder:
+        data_dir = base.build(Path(folder) / "data")
+        for i, rows in enumerate(files):
+            typed = any(r[3] is not None for r in rows)
+            head = "yjs_name,published,overall_rating" + (",inspection_type" if typed else "")
+            text = io.StringIO()
+            csv.writer(text).writerows([head.split(","), *[r[:3] + ((r[3] or "",) if typed else ())
+                                                           for r in rows]])
+            write(data_dir, f"inspections/i{i}.csv", text.getvalue())
+        assert_dir_same(data_dir, ["inspections"])
