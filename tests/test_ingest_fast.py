@@ -340,3 +340,25 @@ def test_any_inspection_rows(files):
                                                            for r in rows]])
             write(data_dir, f"inspections/i{i}.csv", text.getvalue())
         assert_dir_same(data_dir, ["inspections"])
+
+
+MAPPED = st.tuples(
+    st.sampled_from(["E06000001", "E08000001", "e08000001", " E06000019 ", "E07000163", "W06000015", "E10000023",
+                     "E99999999", "", "x", "E0600000"]),
+    st.sampled_from(["Hartlepool", "Bolton", "Herefordshire, County of", "Cardiff", "", "*"]),
+    st.sampled_from(["Hartlepool", "Bolton", "BOLTON YOS", "West Mercia", "Cardiff", "Cardiff YJS", "", "[c]"]),
+    st.sampled_from([None, "", "North West", "Wales"]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(MAPPED, max_size=12))
+def test_any_service_rows(rows):
+    # the lookup on its own: every other reader depends on it
+    with tempfile.TemporaryDirectory() as folder:
+        data_dir = base.build(Path(folder) / "data")
+        typed = any(r[3] is not None for r in rows)
+        text = io.StringIO()
+        csv.writer(text).writerows([["la_code", "la_name", "parent_yot_name", *(["region"] if typed else [])],
+                                    *[r[:3] + ((r[3] or "",) if typed else ()) for r in rows]])
+        write(data_dir, "services/more.csv", text.getvalue())
+        assert_same("services", data_dir)
