@@ -62,3 +62,16 @@ def test_loading_the_definitions_imports_no_heavy_library():
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == "[]"
+
+
+def test_table_metadata_is_markdown_of_its_first_rows_or_none():
+    import pandas as pd
+
+    from pipeline.defs.metadata import md_table
+
+    df = pd.DataFrame({"yjs_id": ["a", "b", "c"], "z": [1.23456, -0.5, 2.0]})
+    text = md_table(df, rows=2).value
+    assert text.splitlines()[0] == "| yjs_id | z |" and len(text.splitlines()) == 4  # header, rule, 2 rows
+    assert "1.23" in text and "1.23456" not in text  # .3g by default
+    assert "1.23456" in md_table(df, floatfmt="g").value and len(md_table(df).value.splitlines()) == 5
+    assert md_table(df.iloc[:0]).value == "none"

@@ -12,17 +12,13 @@ import pandas as pd
 
 from pipeline import ingest
 from pipeline.backtest import plot, rankings, run
+from pipeline.defs.metadata import md_table
 from pipeline.defs.resources import ModelWorker, RefreshSettings
 from pipeline.model import outcome, panel
 from pipeline.report import svg
-from pipeline.report.markdown import markdown_table
 
 GROUP = "backtest"
 MODEL_FIT = "outcome_model fit"  # started by backtest_rankings, collected by backtest
-
-
-def _md(df: pd.DataFrame) -> dg.MetadataValue:
-    return dg.MetadataValue.md(markdown_table(df, floatfmt=".3g") if len(df) else "none")
 
 
 @dg.asset(group_name=GROUP, kinds={"pandas"}, description=(
@@ -61,7 +57,7 @@ def _model_output(model: outcome.OutcomeModel) -> dg.Output:
     metadata = {
         "model": model.name or "none", "reason": model.reason or "fitted",
         "inspections": model.n_train, "adverse": model.n_adverse,
-        "cv_metrics": _md(model.metrics), "coefficients": _md(model.coefficients),
+        "cv_metrics": md_table(model.metrics), "coefficients": md_table(model.coefficients),
         "calibration": f"Platt a={model.calibration[0]:.3f}, b={model.calibration[1]:.3f}"}
     chosen = model.metrics[model.metrics["chosen"]] if len(model.metrics) else model.metrics
     if len(chosen) and chosen["auc"].notna().all():
@@ -107,7 +103,7 @@ def backtest(context, settings: RefreshSettings, model_worker: ModelWorker, insp
     scored = bt.scores[bt.scores["scored_inspection"]]
     yield dg.Output(bt.scores, output_name="backtest_scores", metadata={
         "rows": len(bt.scores), "scored_inspections": len(scored),
-        "preview": _md(scored.tail(10))})
+        "preview": md_table(scored.tail(10))})
     image = plot.catch_curve_svg(bt.curves, f"Back-test to {as_of}: inspections every method scored")
     yield dg.Output(bt.metrics, output_name="backtest_metrics", metadata={
         "rows": len(bt.metrics), "seconds": seconds,

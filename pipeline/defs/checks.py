@@ -22,10 +22,10 @@ import duckdb
 import pandas as pd
 
 from pipeline import ingest
+from pipeline.defs.metadata import md_table
 from pipeline.defs.resources import RefreshSettings
 from pipeline.publish.warehouse import read_only
 from pipeline.report import quality as q
-from pipeline.report.markdown import markdown_table
 
 SERVICES_MAPPED = "every_service_mapped_to_local_authorities"
 UNIQUE_KEYS = "unique_keys"
@@ -41,10 +41,6 @@ PUBLISHED_VIEWS_ANSWER = "published_views_answer"
 COMPLETE_WARN, COMPLETE_ERROR = 0.80, 0.50  # share of services with a latest value
 SOURCES = ("services", "population", "first_time_entrants", "reoffending", "custody", "inspections")
 WARN = dg.AssetCheckSeverity.WARN
-
-
-def _md(df: pd.DataFrame) -> dg.MetadataValue:
-    return dg.MetadataValue.md(markdown_table(df.head(20)) if len(df) else "none")
 
 
 def _result(problems: list[str], ok: str, **metadata) -> dg.AssetCheckResult:
@@ -76,13 +72,13 @@ def services_mapped(services: ingest.Ingested) -> dg.AssetCheckResult:
 
 def indicator_values_unique(indicator_values: pd.DataFrame) -> dg.AssetCheckResult:
     dup = q.duplicate_keys(indicator_values, q.TABLE_KEYS["indicator_values"])
-    return dg.AssetCheckResult(passed=dup.empty, metadata={"duplicates": _md(dup)},
+    return dg.AssetCheckResult(passed=dup.empty, metadata={"duplicates": md_table(dup, rows=20, floatfmt="g")},
                                description=f"{len(dup)} duplicated keys" if len(dup) else "keys unique")
 
 
 def rates_plausible(indicator_values: pd.DataFrame) -> dg.AssetCheckResult:
     bad = q.implausible_rates(indicator_values)
-    return dg.AssetCheckResult(passed=bad.empty, metadata={"rows": _md(bad)},
+    return dg.AssetCheckResult(passed=bad.empty, metadata={"rows": md_table(bad, rows=20, floatfmt="g")},
                                description=f"{len(bad)} implausible rows" if len(bad) else "all plausible")
 
 
@@ -92,7 +88,7 @@ def latest_period_complete(indicator_values: pd.DataFrame, services: ingest.Inge
     severity = dg.AssetCheckSeverity.ERROR if (cov["share"] < COMPLETE_ERROR).any() else WARN
     text = "; ".join(f"{r.indicator} {r.period_end}: {r.services_reported} of {r.services} services"
                      for r in low.itertuples())
-    return dg.AssetCheckResult(passed=low.empty, severity=severity, metadata={"coverage": _md(cov)},
+    return dg.AssetCheckResult(passed=low.empty, severity=severity, metadata={"coverage": md_table(cov, rows=20, floatfmt="g")},
                                description=text or "every latest period is complete")
 
 

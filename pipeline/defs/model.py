@@ -9,15 +9,11 @@ import dagster as dg
 import pandas as pd
 
 from pipeline import ingest
+from pipeline.defs.metadata import md_table
 from pipeline.defs.resources import ModelWorker, RefreshSettings
 from pipeline.model import panel, scores
-from pipeline.report.markdown import markdown_table
 
 GROUP = "model"
-
-
-def md_preview(df: pd.DataFrame, n: int = 10) -> dg.MetadataValue:
-    return dg.MetadataValue.md(markdown_table(df.head(n), floatfmt=".3g"))
 
 
 @dg.multi_asset(
@@ -44,9 +40,9 @@ def indicator_panel(context, settings: RefreshSettings, model_worker: ModelWorke
     yield dg.Output(values, output_name="indicator_values", metadata={
         "rows": len(values),
         "latest_period_end": str(values["period_end"].max().date()) if len(values) else "none",
-        "preview": md_preview(values)})
+        "preview": md_table(values, rows=10)})
     yield dg.Output(dispersion, output_name="indicator_dispersion", metadata={
-        "rows": len(dispersion), "preview": md_preview(dispersion.sort_values("period_end").tail(9))})
+        "rows": len(dispersion), "preview": md_table(dispersion.sort_values("period_end").tail(9))})
 
 
 @dg.asset(group_name=GROUP, kinds={"pandas", "scipy"}, description=(
@@ -54,4 +50,4 @@ def indicator_panel(context, settings: RefreshSettings, model_worker: ModelWorke
     "empirical-Bayes shrunk evidence and trend."))
 def indicator_evidence(indicator_values: pd.DataFrame) -> dg.Output:
     ev = scores.indicator_evidence(indicator_values)
-    return dg.Output(ev, metadata={"rows": len(ev), "preview": md_preview(ev)})
+    return dg.Output(ev, metadata={"rows": len(ev), "preview": md_table(ev, rows=10)})
