@@ -41,6 +41,8 @@ PUBLISHED_VIEWS_ANSWER = "published_views_answer"
 COMPLETE_WARN, COMPLETE_ERROR = 0.80, 0.50  # share of services with a latest value
 SOURCES = ("services", "population", "first_time_entrants", "reoffending", "custody", "inspections")
 WARN = dg.AssetCheckSeverity.WARN
+# a check's offending rows in the UI: the first 20, numbers as they are
+_rows_md = functools.partial(md_table, rows=20, floatfmt="g")
 
 
 def _result(problems: list[str], ok: str, **metadata) -> dg.AssetCheckResult:
@@ -72,13 +74,13 @@ def services_mapped(services: ingest.Ingested) -> dg.AssetCheckResult:
 
 def indicator_values_unique(indicator_values: pd.DataFrame) -> dg.AssetCheckResult:
     dup = q.duplicate_keys(indicator_values, q.TABLE_KEYS["indicator_values"])
-    return dg.AssetCheckResult(passed=dup.empty, metadata={"duplicates": md_table(dup, rows=20, floatfmt="g")},
+    return dg.AssetCheckResult(passed=dup.empty, metadata={"duplicates": _rows_md(dup)},
                                description=f"{len(dup)} duplicated keys" if len(dup) else "keys unique")
 
 
 def rates_plausible(indicator_values: pd.DataFrame) -> dg.AssetCheckResult:
     bad = q.implausible_rates(indicator_values)
-    return dg.AssetCheckResult(passed=bad.empty, metadata={"rows": md_table(bad, rows=20, floatfmt="g")},
+    return dg.AssetCheckResult(passed=bad.empty, metadata={"rows": _rows_md(bad)},
                                description=f"{len(bad)} implausible rows" if len(bad) else "all plausible")
 
 
@@ -88,7 +90,7 @@ def latest_period_complete(indicator_values: pd.DataFrame, services: ingest.Inge
     severity = dg.AssetCheckSeverity.ERROR if (cov["share"] < COMPLETE_ERROR).any() else WARN
     text = "; ".join(f"{r.indicator} {r.period_end}: {r.services_reported} of {r.services} services"
                      for r in low.itertuples())
-    return dg.AssetCheckResult(passed=low.empty, severity=severity, metadata={"coverage": md_table(cov, rows=20, floatfmt="g")},
+    return dg.AssetCheckResult(passed=low.empty, severity=severity, metadata={"coverage": _rows_md(cov)},
                                description=text or "every latest period is complete")
 
 
