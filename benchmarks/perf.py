@@ -143,6 +143,15 @@ def demo_figures(runs: int, demo: Path, tmp: Path, as_of: str) -> None:
         print(f"    {step:28s} {secs:6.2f} / {noop:5.2f}")
 
 
+def input_rows(data_dir: Path) -> dict[str, int]:
+    """Rows (lines after each header) of the ``.csv`` files in each input folder of ``data_dir``."""
+    rows: dict[str, int] = {}
+    for f in data_dir.rglob("*.csv"):
+        with open(f, "rb") as fh:
+            rows[f.parent.name] = rows.get(f.parent.name, 0) + sum(1 for _ in fh) - 1
+    return rows
+
+
 def scale_run(scales: list[int], demo: Path, tmp: Path, as_of: str, runs: int = 3) -> None:
     """Medians of ``runs`` runs at each multiple of the demo's rows (wall
     time; peak memory is the largest seen), all through the same writer."""
@@ -156,9 +165,7 @@ def scale_run(scales: list[int], demo: Path, tmp: Path, as_of: str, runs: int = 
         results = [run("real", d, tmp / f"x{s}.duckdb", as_of) for _ in range(runs)]
         wall = statistics.median(r["wall"] for r in results)
         peak, worker = max(r["peak_mb"] for r in results), max(r["worker_mb"] for r in results)
-        rows = {f.parent.name: 0 for f in d.rglob("*.csv")}
-        for f in d.rglob("*.csv"):
-            rows[f.parent.name] += sum(1 for _ in open(f, "rb")) - 1
+        rows = input_rows(d)
         indicators, inputs = sum(rows[name] for name in INDICATOR_FOLDERS), sum(rows.values())
         base = base or (wall, indicators, inputs)
         walls = ", ".join(f"{r['wall']:.1f}" for r in results)

@@ -15,7 +15,7 @@ from tests.conftest import DEMO_DIR
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 from floor import floor_definitions  # noqa: E402
-from perf import INDICATOR_FOLDERS  # noqa: E402
+from perf import INDICATOR_FOLDERS, input_rows  # noqa: E402
 from scale_data import scaled_copy  # noqa: E402
 
 
@@ -40,13 +40,9 @@ def test_the_floor_has_the_refreshs_assets_checks_and_steps_and_does_nothing(tmp
 
 @pytest.mark.parametrize("scale", [1, 10])
 def test_a_scaled_copy_holds_the_multiple_of_the_demos_indicator_rows(tmp_path, scale):
-    def rows(folder):
-        return {name: sum(sum(1 for _ in open(f, "rb")) - 1 for f in (folder / name).glob("*.csv"))
-                for name in INDICATOR_FOLDERS}
-
-    base = rows(scaled_copy(DEMO_DIR, tmp_path / "x1", 1))
+    base = input_rows(scaled_copy(DEMO_DIR, tmp_path / "x1", 1))
     folder = scaled_copy(DEMO_DIR, tmp_path / f"x{scale}", scale) if scale > 1 else tmp_path / "x1"
-    scaled = rows(folder)
+    scaled = input_rows(folder)
     for name in INDICATOR_FOLDERS:
         assert scaled[name] == scale * base[name], name
     # and the readers take every row of it
