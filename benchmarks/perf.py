@@ -125,6 +125,14 @@ def medians(runs: list[dict]) -> dict:
             "worker_mb": statistics.median(r["worker_mb"] for r in runs), "steps": steps}
 
 
+def pair_ratios(pairs: list[tuple[dict, dict]], key: str) -> tuple[float, float, float]:
+    """Median, lowest and highest of each refresh's ``key`` time over the
+    floor run after it. The machine's speed drifts between pairs more than
+    within one, so per-pair ratios show the spread the ratio of medians hides."""
+    ratios = [real[key] / floor[key] for real, floor in pairs]
+    return statistics.median(ratios), min(ratios), max(ratios)
+
+
 def demo_figures(runs: int, demo: Path, tmp: Path, as_of: str) -> None:
     """The refresh and the framework floor on the demo data, medians of ``runs``."""
     pairs = [(run("real", demo, tmp / "w.duckdb", as_of), run("floor", demo, tmp / "f.duckdb", as_of))
@@ -137,6 +145,9 @@ def demo_figures(runs: int, demo: Path, tmp: Path, as_of: str) -> None:
           f"peak RSS {floor['peak_mb']:5.0f} MiB")
     print(f"  ratio           {real['wall'] / floor['wall']:7.2f} x / {real['process'] / floor['process']:6.2f} x "
           "the floor")
+    (w, w_lo, w_hi), (p, p_lo, p_hi) = pair_ratios(pairs, "wall"), pair_ratios(pairs, "process")
+    print(f"  per pair        {w:7.2f} x ({w_lo:.2f}-{w_hi:.2f}) / {p:.2f} x ({p_lo:.2f}-{p_hi:.2f}): "
+          "median (range) of each refresh over the floor run after it")
     print("  per asset (refresh / floor, seconds):")
     for step, secs in sorted(real["steps"].items(), key=lambda kv: -kv[1]):
         noop = floor["steps"].get(step + "_noop", floor["steps"].get(step, 0.0))

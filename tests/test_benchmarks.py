@@ -15,7 +15,7 @@ from tests.conftest import DEMO_DIR
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
 from floor import floor_definitions  # noqa: E402
-from perf import INDICATOR_FOLDERS, input_rows  # noqa: E402
+from perf import INDICATOR_FOLDERS, input_rows, pair_ratios  # noqa: E402
 from scale_data import scaled_copy  # noqa: E402
 
 
@@ -50,3 +50,11 @@ def test_a_scaled_copy_holds_the_multiple_of_the_demos_indicator_rows(tmp_path, 
     for name in ("population", *INDICATOR_FOLDERS, "inspections"):
         read = getattr(ingest, f"read_{name}")(folder, services)
         assert read.quarantine.empty and len(read.table), name
+
+
+def test_pair_ratios_pair_each_refresh_with_the_floor_run_after_it():
+    # the ratio of medians would be 4.0 / 2.0 = 2.0; per pair: 1.5, 2.0, 3.0
+    pairs = [({"wall": 3.0}, {"wall": 2.0}), ({"wall": 4.0}, {"wall": 2.0}), ({"wall": 6.0}, {"wall": 2.0})]
+    assert pair_ratios(pairs, "wall") == (2.0, 1.5, 3.0)
+    pairs = [({"wall": 3.0}, {"wall": 1.0}), ({"wall": 4.0}, {"wall": 4.0})]  # 3.0 and 1.0
+    assert pair_ratios(pairs, "wall") == (2.0, 1.0, 3.0)
