@@ -239,18 +239,19 @@ def test_a_model_family_known_only_later_gives_the_same_backtest(
     pd.testing.assert_frame_equal(later.curves, known.curves, check_exact=True)
 
 
-@pytest.mark.parametrize("family, ready, made, metrics", [
-    ("logistic", [False], 1, 1),  # the guess is kept
-    ("boosting", [False], 2, 2),  # the guess is made and dropped
-    ("boosting", [False, True], 2, 1),  # the model comes in during the guess: dropped there
-    ("boosting", [True], 1, 1),  # known in time: no guess
+@pytest.mark.parametrize("family, ready, made, metrics, scored", [
+    ("logistic", [False], 1, 1, ["logistic"]),  # the guess is kept
+    ("boosting", [False], 2, 2, ["logistic", "boosting"]),  # the guess is made and dropped
+    ("boosting", [False, False, True], 2, 1, ["logistic", "boosting"]),  # in during the guess
+    ("boosting", [True], 1, 1, ["boosting"]),  # known in time: no guess, not even its scores
 ])
 def test_the_backtest_guesses_the_logistic_model_only_while_it_cannot_know(
-        small, small_monthly, few_outcomes_enough, monkeypatch, family, ready, made, metrics):
+        small, small_monthly, few_outcomes_enough, monkeypatch, family, ready, made, metrics, scored):
     insp, rules, calls = small[3], RankingRules(), []
-    real, real_metrics = run._results, run.metrics_table
+    real, real_metrics, real_logits = run._results, run.metrics_table, run.model_logits
     monkeypatch.setattr(run, "_results", lambda *args: calls.append("results") or real(*args))
     monkeypatch.setattr(run, "metrics_table", lambda *args: calls.append("metrics") or real_metrics(*args))
+    monkeypatch.setattr(run, "model_logits", lambda *args: calls.append(args[3]) or real_logits(*args))
     answers = iter(ready)
 
     def pending():
@@ -259,6 +260,7 @@ def test_the_backtest_guesses_the_logistic_model_only_while_it_cannot_know(
     pending.ready = lambda: next(answers, ready[-1])
     later = run.run_backtest(small_monthly, insp, rules, AS_OF, family=pending)
     assert (calls.count("results"), calls.count("metrics")) == (made, metrics)
+    assert [c for c in calls if c in ("logistic", "boosting")] == scored  # model_logits' family
     known = run.run_backtest(small_monthly, insp, rules, AS_OF, family=family)
     pd.testing.assert_frame_equal(later.scores, known.scores, check_exact=True)
     pd.testing.assert_frame_equal(later.metrics, known.metrics, check_exact=True)

@@ -141,10 +141,12 @@ def run_backtest(monthly: pd.DataFrame, inspections: pd.DataFrame, rules: Rankin
         def known_not_logistic() -> bool:
             return ready() and family() != "logistic"
 
-        logistic = model_logits(monthly, seen, as_of, "logistic", submit)
-        guess = None if known_not_logistic() else results(logistic, stop=known_not_logistic)
+        guess = logistic = None
+        if not known_not_logistic():  # no guess once the trees are known to have won
+            logistic = model_logits(monthly, seen, as_of, "logistic", submit)
+            guess = None if known_not_logistic() else results(logistic, stop=known_not_logistic)
         family = family()
-        if family == "logistic":
+        if family == "logistic" and logistic is not None:
             return guess if guess is not None else results(logistic)
     return results(model_logits(monthly, seen, as_of, family, submit))
 
