@@ -77,6 +77,16 @@ def write(data_dir: Path, name: str, text: str, encoding: str = "utf-8") -> None
     base.write(data_dir, name, text, encoding)
 
 
+def csv_text(columns: list[str], rows: list[tuple]) -> str:
+    """``rows`` as CSV under ``columns``, whose last is optional: None in
+    every row leaves the column out, None in some leaves their cells empty."""
+    optional = any(r[-1] is not None for r in rows)
+    text = io.StringIO()
+    csv.writer(text).writerows([columns if optional else columns[:-1],
+                                *[r[:-1] + ((r[-1] or "",) if optional else ()) for r in rows]])
+    return text.getvalue()
+
+
 @pytest.fixture
 def small_blocks(monkeypatch):
     """Blocks of a few rows, taken a couple of rows at a time: every boundary case."""
@@ -333,12 +343,8 @@ def test_any_inspection_rows(files):
     with tempfile.TemporaryDirectory() as folder:
         data_dir = base.build(Path(folder) / "data")
         for i, rows in enumerate(files):
-            typed = any(r[3] is not None for r in rows)
-            head = "yjs_name,published,overall_rating" + (",inspection_type" if typed else "")
-            text = io.StringIO()
-            csv.writer(text).writerows([head.split(","), *[r[:3] + ((r[3] or "",) if typed else ())
-                                                           for r in rows]])
-            write(data_dir, f"inspections/i{i}.csv", text.getvalue())
+            write(data_dir, f"inspections/i{i}.csv",
+                  csv_text(["yjs_name", "published", "overall_rating", "inspection_type"], rows))
         assert_dir_same(data_dir, ["inspections"])
 
 
@@ -356,9 +362,5 @@ def test_any_service_rows(rows):
     # the lookup on its own: every other reader depends on it
     with tempfile.TemporaryDirectory() as folder:
         data_dir = base.build(Path(folder) / "data")
-        typed = any(r[3] is not None for r in rows)
-        text = io.StringIO()
-        csv.writer(text).writerows([["la_code", "la_name", "parent_yot_name", *(["region"] if typed else [])],
-                                    *[r[:3] + ((r[3] or "",) if typed else ()) for r in rows]])
-        write(data_dir, "services/more.csv", text.getvalue())
+        write(data_dir, "services/more.csv", csv_text(["la_code", "la_name", "parent_yot_name", "region"], rows))
         assert_same("services", data_dir)
