@@ -75,3 +75,38 @@ def test_table_metadata_is_markdown_of_its_first_rows_or_none():
     assert "1.23" in text and "1.23456" not in text  # .3g by default
     assert "1.23456" in md_table(df, floatfmt="g").value and len(md_table(df).value.splitlines()) == 5
     assert md_table(df.iloc[:0]).value == "none"
+
+
+def test_the_recommended_list_names_the_picked_services_or_says_none_was_picked():
+    import pandas as pd
+
+    from pipeline.defs.rank import NONE_RECOMMENDED, SYNTHETIC_BANNER, recommended_markdown
+
+    ranked = pd.DataFrame({"rank": [1, 2, 3], "yjs_name": ["Ayton", "Beeton", "Ceeton"],
+                           "recommendation": ["full_joint_inspection", "monitor", "benchmark_visit"],
+                           "rank_low": [1, 1, 2], "rank_high": [2, 3, 3], "reasons": ["r1", "r2", "r3"]})
+    text = recommended_markdown(ranked, synthetic=True)
+    assert text.startswith(SYNTHETIC_BANNER)
+    rows = text[len(SYNTHETIC_BANNER):].splitlines()
+    assert rows[0] == "| rank | yjs_name | recommendation | rank_low | rank_high | reasons |" and len(rows) == 4
+    assert "Ayton" in text and "Ceeton" in text and "Beeton" not in text
+    quiet = ranked.assign(recommendation="monitor")
+    assert recommended_markdown(quiet, synthetic=False) == NONE_RECOMMENDED
+    assert recommended_markdown(quiet, synthetic=True) == SYNTHETIC_BANNER + NONE_RECOMMENDED
+
+
+def test_an_ingested_source_with_no_rows_says_none_in_the_ui():
+    import pandas as pd
+
+    from pipeline.defs.ingest import _result
+    from pipeline.ingest.results import Ingested
+
+    files = pd.DataFrame({"file": ["inspections/a.csv"], "rows": [2], "sha256": ["ab12"]})
+    empty = Ingested(table=pd.DataFrame({"yjs_id": pd.Series([], dtype=object)}),
+                     quarantine=pd.DataFrame({"row": [2, 3]}), files=files)
+    meta = _result(empty).metadata
+    assert meta["preview"].value == "none" and meta["rows"].value == 0 and meta["quarantined"].value == 2
+    assert "inspections/a.csv" in meta["files"].value
+    full = _result(Ingested(table=pd.DataFrame({"yjs_id": [f"S{i}" for i in range(12)]}),
+                            quarantine=pd.DataFrame({"row": []}), files=files)).metadata
+    assert len(full["preview"].value.splitlines()) == 12  # header, rule and the first 10 rows

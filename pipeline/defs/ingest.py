@@ -13,8 +13,8 @@ from __future__ import annotations
 import dagster as dg
 
 from pipeline import ingest
+from pipeline.defs.metadata import md_table
 from pipeline.defs.resources import ModelWorker, RefreshSettings
-from pipeline.report.markdown import markdown_table
 
 GROUP = "ingest"
 # the largest folder is read by the worker from this size; below it, sending
@@ -28,8 +28,8 @@ def _result(ingested: ingest.Ingested) -> dg.Output:
     return dg.Output(ingested, metadata={
         "rows": dg.MetadataValue.int(len(t)),
         "quarantined": dg.MetadataValue.int(len(ingested.quarantine)),
-        "files": dg.MetadataValue.md(markdown_table(ingested.files[["file", "rows", "sha256"]])),
-        "preview": dg.MetadataValue.md(markdown_table(t.head(10))),
+        "files": md_table(ingested.files[["file", "rows", "sha256"]], floatfmt="g"),
+        "preview": md_table(t, rows=10, floatfmt="g"),
     })
 
 

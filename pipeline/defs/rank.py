@@ -16,6 +16,16 @@ from pipeline.settings import is_synthetic
 
 GROUP = "rank"
 SYNTHETIC_BANNER = "**Demo data: the indicator figures, populations and ratings are SYNTHETIC.**\n\n"
+NONE_RECOMMENDED = "No service is recommended for a full joint inspection or a benchmark visit: every service is monitored."
+
+
+def recommended_markdown(ranked: pd.DataFrame, synthetic: bool) -> str:
+    """The UI's list of the services picked for a full joint inspection or a
+    benchmark visit, under the synthetic-data banner where the data is the demo's;
+    a sentence saying so when every service is monitored."""
+    picked = ranked[ranked["recommendation"] != "monitor"]
+    table = picked[["rank", "yjs_name", "recommendation", "rank_low", "rank_high", "reasons"]]
+    return (SYNTHETIC_BANNER if synthetic else "") + (markdown_table(table) if len(table) else NONE_RECOMMENDED)
 
 
 @dg.asset(group_name=GROUP, kinds={"pandas"}, description=(
@@ -35,14 +45,11 @@ def inspection_targets(settings: RefreshSettings, services: ingest.Ingested,
     scored = outcome.blend(scored, probability, rules.weights.get("outcome_model", 0.0))
     ranked = targets.recommend(scored, indicator_evidence, rules, as_of)
     ranked["adverse_probability"] = ranked["yjs_id"].map(probability).astype(float)
-    picked = ranked[ranked["recommendation"] != "monitor"]
-    table = picked[["rank", "yjs_name", "recommendation", "rank_low", "rank_high", "reasons"]]
-    banner = SYNTHETIC_BANNER if is_synthetic(settings.data_path()) else ""
     return dg.Output(ranked, metadata={
         "as_of": str(as_of), "rows": len(ranked),
         "full_joint_inspection": int((ranked["recommendation"] == "full_joint_inspection").sum()),
         "benchmark_visit": int((ranked["recommendation"] == "benchmark_visit").sum()),
-        "recommended": dg.MetadataValue.md(banner + markdown_table(table)),
+        "recommended": dg.MetadataValue.md(recommended_markdown(ranked, is_synthetic(settings.data_path()))),
         # top of the list, funnel plots and rank intervals (pipeline.report)
         **{k: dg.MetadataValue.md(v) for k, v in
            plot_markdown(ranked, indicator_values, indicator_dispersion).items()},
