@@ -16,7 +16,8 @@ from pipeline.settings import is_synthetic
 
 GROUP = "rank"
 SYNTHETIC_BANNER = "**Demo data: the indicator figures, populations and ratings are SYNTHETIC.**\n\n"
-NONE_RECOMMENDED = "No service is recommended for a full joint inspection or a benchmark visit: every service is monitored."
+NONE_RECOMMENDED = ("No service is recommended for a full joint inspection or a benchmark visit: "
+                    "every service is monitored.")
 
 
 def recommended_markdown(ranked: pd.DataFrame, synthetic: bool) -> str:
