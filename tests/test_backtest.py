@@ -293,6 +293,15 @@ def test_a_date_before_enough_history_gives_an_empty_backtest_not_a_failure(smal
     bt = run.run_backtest(monthly, insp, RankingRules(), dt.date(2019, 9, 1))
     assert bt.scores.empty and (bt.metrics["n_inspections"] == 0).all()
     assert set(bt.metrics["method"]) == set(run.METHODS)
+    # no ranked month to learn from, whether or not inspections were published by then: no model, no error
+    for as_of, published in ((dt.date(2019, 9, 1), True), (dt.date(2018, 6, 1), False)):
+        assert ((pd.to_datetime(insp["published"]) <= pd.Timestamp(as_of)).sum() > 0) == published
+        assert outcome.training_table(monthly, insp, as_of).empty
+        for model in (outcome.fit(outcome.training_table(monthly, insp, as_of)),
+                      rankings.fit_outcome_model(early, svc, insp, RankingRules(), [], as_of)):
+            assert not model.fitted and model.n_train == 0
+    typed = rankings.monthly_rankings(values, svc, insp, RankingRules(), [pd.Timestamp("2023-01-01")])
+    pd.testing.assert_series_equal(monthly.dtypes, typed.dtypes)
 
 
 @pytest.fixture(scope="module")

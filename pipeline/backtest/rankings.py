@@ -97,6 +97,14 @@ PANEL_COLUMNS_READ = ["indicator", "yjs_id", "period_end", "period_months", "num
                       "expected", "rate"]
 
 
+def _no_rankings() -> pd.DataFrame:
+    """``monthly_rankings``' columns with no rows, typed as its rows are, so
+    that what joins on them (``outcome_features.training_table`` on as_of)
+    still works when no month has enough history to rank."""
+    types = {"as_of": "datetime64[ns]", "yjs_id": object, "rank": "int64", "eligible": bool}
+    return pd.DataFrame({c: pd.Series(dtype=types.get(c, float)) for c in COLUMNS})
+
+
 def monthly_rankings(panel: pd.DataFrame, services: pd.DataFrame, inspections: pd.DataFrame,
                      rules: RankingRules, months, submit=None) -> pd.DataFrame:
     """One row per month x service: the concern score and rank, whether it
@@ -117,7 +125,7 @@ def monthly_rankings(panel: pd.DataFrame, services: pd.DataFrame, inspections: p
         earlier = monthly_rankings(panel, services, inspections, rules, months[:half])
         return pd.concat([earlier, later()], ignore_index=True)
     if not len(months):
-        return pd.DataFrame(columns=COLUMNS)
+        return _no_rankings()
     month = pd.DataFrame({"as_of": pd.DatetimeIndex(months).astype("datetime64[ns]")})
     month["cutoff"] = [panel_mod.indicator_cutoff(m.date(), rules.lag_months) for m in month["as_of"]]
     panel = panel.assign(period_end=panel["period_end"].astype("datetime64[ns]"))
