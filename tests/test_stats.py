@@ -224,3 +224,25 @@ def test_the_control_limit_z_values_are_the_normal_quantiles():
     from scipy.stats import norm
 
     assert stats.Z95 == norm.ppf(0.975) and stats.Z998 == norm.ppf(0.999)
+
+
+def test_rank_intervals_of_tied_certain_areas_span_the_ranks_they_share():
+    # three areas with no evidence (sd 0) tie at 1.0 between a certain top and a certain bottom
+    mean = np.array([3.0, 1.0, 1.0, 1.0, -2.0])
+    low, high = stats.rank_intervals(mean, np.array([0.0, 0.0, np.nan, 0.0, 0.0]))
+    assert low.tolist() == [1, 2, 2, 2, 5] and high.tolist() == [1, 4, 4, 4, 5]
+    # all tied: nothing orders them
+    low, high = stats.rank_intervals(np.full(6, 0.12), np.zeros(6))
+    assert (low == 1).all() and (high == 6).all()
+    # a tied block among uncertain areas: its members share every draw's block of ranks
+    mean = np.array([0.5, 0.0, 0.0, -0.5])
+    sd = np.array([1.0, 0.0, 0.0, 1.0])
+    low, high = stats.rank_intervals(mean, sd, n_draws=4000)
+    assert low[1] == low[2] and high[1] == high[2] and high[1] - low[1] >= 2
+    # without ties the intervals are those of the plain ranks, draw for draw
+    mean, sd = np.array([2.0, 1.0, 0.5, 0.0]), np.array([0.5, 0.0, 0.7, 0.0])
+    rng = np.random.default_rng(20121)
+    ranks = (-(mean + sd * rng.standard_normal((2000, 4)))).argsort(axis=1).argsort(axis=1) + 1
+    low, high = stats.rank_intervals(mean, sd)
+    assert low.tolist() == np.floor(np.quantile(ranks, 0.05, axis=0)).astype(int).tolist()
+    assert high.tolist() == np.ceil(np.quantile(ranks, 0.95, axis=0)).astype(int).tolist()

@@ -163,18 +163,43 @@ def rank_intervals(mean, sd, n_draws: int = 2000, level: float = 0.90, seed: int
     Returns (rank_low, rank_high) arrays of ints: the (1-level)/2 and
     (1+level)/2 quantiles of the simulated ranks. Vectorised: one
     (n_draws x n) matrix, one argsort and its inverse permutation.
+
+    Areas with no uncertainty (sd 0 or NaN: no evidence) and the same mean
+    draw the same value every time, so nothing orders them: each takes, in
+    every draw, the whole block of ranks they share (low from its first,
+    high from its last), not the place the sort happened to give it.
     """
     mean = np.asarray(mean, float)
     sd = np.nan_to_num(np.asarray(sd, float))
     rng = np.random.default_rng(seed)
     draws = mean + sd * rng.standard_normal((n_draws, mean.size))
     order = np.argsort(-draws, axis=1)
-    ranks = np.empty_like(order)
-    np.put_along_axis(ranks, order, np.arange(1, mean.size + 1)[None, :], axis=1)
     q = (1.0 - level) / 2.0
-    low = np.floor(np.quantile(ranks, q, axis=0)).astype(int)
-    high = np.ceil(np.quantile(ranks, 1.0 - q, axis=0)).astype(int)
+    certain = np.sort(mean[sd == 0])
+    if (certain[1:] == certain[:-1]).any():  # ties of exactly equal draws
+        first, last = _tie_blocks(np.take_along_axis(draws, order, axis=1))
+    else:
+        first = last = np.arange(1, mean.size + 1)[None, :]
+    low_ranks, high_ranks = np.empty_like(order), np.empty_like(order)
+    np.put_along_axis(low_ranks, order, first, axis=1)
+    np.put_along_axis(high_ranks, order, last, axis=1)
+    low = np.floor(np.quantile(low_ranks, q, axis=0)).astype(int)
+    high = np.ceil(np.quantile(high_ranks, 1.0 - q, axis=0)).astype(int)
     return low, high
+
+
+def _tie_blocks(ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each row of ``ordered`` (sorted, highest first), the first and
+    last rank (1-based) of the block of equal values each position is in."""
+    n = ordered.shape[1]
+    ranks = np.arange(1, n + 1)
+    starts = np.ones(ordered.shape, dtype=bool)
+    starts[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
+    ends = np.ones(ordered.shape, dtype=bool)
+    ends[:, :-1] = starts[:, 1:]
+    first = np.maximum.accumulate(np.where(starts, ranks, 0), axis=1)
+    last = np.minimum.accumulate(np.where(ends, ranks, n + 1)[:, ::-1], axis=1)[:, ::-1]
+    return first, last
 
 
 def funnel_limits(denominator, p0: float, family: str, z: float, tau2: float = 0.0):
