@@ -98,6 +98,9 @@ def run_refresh(args: argparse.Namespace) -> int:
     print(f"Published {warehouse} as of {as_of}: {len(ranked)} services, "
           f"{counts.get('full_joint_inspection', 0)} full joint inspections, "
           f"{counts.get('benchmark_visit', 0)} benchmark visits.")
+    if read_table(warehouse, "indicator_evidence").empty:
+        print(f"No service has indicator figures for a period that ended {rules.lag_months} months (the "
+              f"publication lag) before {as_of} or earlier, so every service is monitored.")
     top = ranked.sort_values("rank").head(args.top)
     with_recs = ranked[ranked["recommendation"] == "benchmark_visit"]
     import pandas as pd

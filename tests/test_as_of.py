@@ -17,7 +17,7 @@ import pandas as pd
 import pytest
 
 from pipeline.model.panel import indicator_cutoff
-from tests.conftest import DEMO_DIR, run_refresh
+from tests.conftest import DEMO_DIR, cli_refresh, run_refresh
 
 LAG_MONTHS = 3
 CUT = {"first_time_entrants": "period", "reoffending": "period", "custody": "period",
@@ -104,3 +104,23 @@ def test_the_list_as_of_a_date_equals_the_list_from_data_cut_at_that_date(tmp_pa
     assert targets["adverse_probability"].notna().all()
     for name in COMPARED:
         assert_same(full[name], cut[name], name)
+
+
+def test_a_date_before_any_figure_or_inspection_publishes_every_service_monitored(tmp_path, real_data_dir):
+    """The real lookup, populations and inspections (the first published in 2018) with the
+    demo's indicators, as of a date before their first period ended: nothing to rank on, so
+    no visit is recommended, and the CLI says why (it failed here before: the empty back-test)."""
+    db = tmp_path / "early.duckdb"
+    out = cli_refresh(tmp_path, "--data-dir", str(real_data_dir), "--warehouse", str(db),
+                      "--as-of", "2013-06-01")
+    assert out.returncode == 0, out.stderr
+    assert "0 full joint inspections, 0 benchmark visits" in out.stdout
+    assert "so every service is monitored" in out.stdout
+    assert "Warning" not in out.stderr, out.stderr  # no pandas or numpy warning on empty tables
+    with duckdb.connect(str(db), read_only=True) as con:
+        ranked = con.sql("SELECT * FROM inspection_targets").df()
+        assert con.execute("SELECT count(*) FROM indicator_evidence").fetchone() == (0,)
+        assert con.execute("SELECT count(*) FROM backtest_scores").fetchone() == (0,)
+    assert len(ranked) == 155 and (ranked["recommendation"] == "monitor").all()
+    assert ranked["reasons"].str.startswith("no indicator data, so no visit is recommended").all()
+    assert (ranked["rank_low"] == 1).all() and (ranked["rank_high"] == 155).all()  # all tied

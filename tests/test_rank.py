@@ -14,12 +14,13 @@ from tests import factories as f
 AS_OF = dt.date(2025, 6, 1)
 
 
-def ranked(quality, inspection_rows=(), rules=RankingRules(), n=30):
+def ranked(quality, inspection_rows=(), rules=RankingRules(), n=30, without_figures=()):
     svc = f.services(n)
     pop = f.population(svc)
     tables = f.indicator_tables(svc, pop, np.asarray(quality, float))
     values, _ = panel.build_panel(tables, svc, pop, AS_OF, rules.lag_months)
     ev = scores.indicator_evidence(values)
+    ev = ev[~ev["yjs_id"].isin(without_figures)]
     history = scores.inspection_history(f.inspections(inspection_rows), AS_OF)
     sc = scores.concern_scores(svc, ev, history, rules.weights)
     return targets.recommend(sc, ev, rules, AS_OF)
@@ -93,3 +94,23 @@ def test_configurable_capacity_and_exclusion(quality):
 def test_invalid_rules_are_refused(kwargs):
     with pytest.raises(SettingsError):
         RankingRules(**kwargs)
+
+
+def test_a_service_without_indicator_figures_is_never_picked(quality):
+    rules = RankingRules(n_full_joint=30, n_benchmark=2, exclusion_months=0)
+    out = ranked(quality, rules=rules, without_figures=["svc-01", "svc-03"]).set_index("yjs_id")
+    assert (out["recommendation"] == "full_joint_inspection").sum() == 28  # all the others
+    for s in ("svc-01", "svc-03"):  # the worst and the best on the indicators, had they been known
+        assert out.loc[s, "recommendation"] == "monitor"
+        assert out.loc[s, "reasons"].startswith("no indicator data, so no visit is recommended")
+
+
+def test_with_no_indicator_figures_at_all_every_service_is_monitored(quality):
+    ids = [f"svc-{i:02d}" for i in range(30)]
+    rows = [("svc-07", "2020-02-01", "Inadequate", 4)]
+    out = ranked(quality, rows, without_figures=ids)
+    assert (out["recommendation"] == "monitor").all()
+    # nothing tells the 29 never-inspected services apart: each interval spans all their ranks
+    tied = out[out["yjs_id"] != "svc-07"]
+    assert tied["concern_score"].nunique() == 1
+    assert (tied["rank_low"] == tied["rank"].min()).all() and (tied["rank_high"] == tied["rank"].max()).all()

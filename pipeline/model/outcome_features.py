@@ -57,7 +57,10 @@ def features(keys: pd.DataFrame, evidence: pd.DataFrame, history: pd.DataFrame,
     for col in INDICATOR_FEATURES:  # no evidence: national, no trend
         out[col] = pd.to_numeric(out[col], errors="coerce").fillna(0.0) if col in out else 0.0
     pop = out["population"].astype(float)  # unknown size: the month's median
-    median = pop.groupby(out["as_of"]).transform("median") if "as_of" in on else pop.median()
+    if "as_of" in on:
+        median = pop.groupby(out["as_of"]).transform("median")
+    else:  # no size known at all (no first-time-entrant period yet): NaN without numpy's warning
+        median = pop.median() if pop.notna().any() else np.nan
     out["log_population"] = np.log(pop.fillna(median).fillna(1.0))
     out["never_inspected"] = out["last_published"].isna().astype(float)
     out["last_rating_score"] = out["last_rating_score"].astype(float).fillna(2.5)

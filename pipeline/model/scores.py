@@ -281,7 +281,7 @@ def concern_terms(df: pd.DataFrame, evidence: pd.DataFrame, weights: dict[str, f
     for key in BY_KEY:
         ev = evidence[evidence["indicator"] == key]
         wt = float(weights.get(key, 0.0))
-        e, sd = ev["e"].reindex(df.index), ev["e_sd"].reindex(df.index)
+        e, sd = (ev[c].reindex(df.index).astype(float) for c in ("e", "e_sd"))  # typed even when empty
         num += (wt * e).fillna(0.0)
         var += (wt**2 * sd**2).fillna(0.0)
         den += wt * e.notna()

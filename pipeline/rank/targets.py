@@ -5,7 +5,10 @@ Rules (contract defaults, configurable through ``RankingRules``):
 * services inspected in the ``exclusion_months`` before as_of are recommended
   for neither visit;
 * ``full_joint_inspection``: the ``n_full_joint`` eligible services with the
-  highest concern score;
+  highest concern score among those with indicator figures (a service with
+  none, e.g. as of a date before the first published period, is monitored:
+  its score would rest on its inspection history alone, and services with
+  the same history tie);
 * ``benchmark_visit``: among eligible services significantly better than
   national (pooled z below -1.96) on at least two indicators, significantly
   worse on none, and rated Outstanding or Good (or good, 2012-2017 scale) at
@@ -80,7 +83,7 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules) -> pd
     text = np.where(ids.map(high).notna(), ids.map(high),
                     np.where(ids.map(top).notna(),
                              "no indicator above the 95% limit; highest: " + ids.map(top).fillna(""),
-                             "no indicator data"))
+                             "no indicator data, so no visit is recommended"))
     bench = (df["recommendation"] == "benchmark_visit").to_numpy()
     text = np.where(bench, "better than national on " + ids.map(better).fillna(""), text)
     inspected = df["last_inspected"].notna()
@@ -98,7 +101,8 @@ def recommend(scores: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
     df = scores.rename(columns={"last_published": "last_inspected"}).copy()
     df["eligible"] = ~(df["months_since_inspection"] < rules.exclusion_months)
     df["recommendation"] = "monitor"
-    full = df[df["eligible"]].nsmallest(rules.n_full_joint, "rank").index
+    evidenced = df["yjs_id"].isin(evidence.loc[evidence["e"].notna(), "yjs_id"])
+    full = df[df["eligible"] & evidenced].nsmallest(rules.n_full_joint, "rank").index
     df.loc[full, "recommendation"] = "full_joint_inspection"
 
     counts = evidence.assign(better=evidence["z"] < -Z95, worse=evidence["z"] > Z95) \
