@@ -67,6 +67,20 @@ def test_suppressed_cells_stay_missing(world):
         others["numerator"].sum() / others["denominator"].sum() * 100_000)
 
 
+def test_an_indicator_suppressed_everywhere_gives_no_evidence_and_no_warning(world):
+    import warnings
+
+    svc, pop, tables, _, _ = world
+    t = {k: v.copy() for k, v in tables.items()}
+    t["first_time_entrants"] = t["first_time_entrants"].assign(fte_count=np.nan, suppressed=True)
+    values, _ = panel.build_panel(t, svc, pop, AS_OF, 3)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's "Mean of empty slice" reached the analyst's console
+        ev = scores.indicator_evidence(values)
+    assert set(ev["indicator"]) == {"reoffending", "custody"} and ev["e"].notna().all()
+    assert ev["yjs_id"].nunique() == 30
+
+
 def test_a_merged_service_reported_in_parts_is_summed():
     svc = f.services(3)
     pop = f.population(svc)

@@ -189,6 +189,8 @@ def evidence_at_cuts(panel: pd.DataFrame, cuts: dict[str, list], window_months: 
             ("wo", wgt * o), ("wn", wgt * n), ("we", wgt * e), ("w2n", wgt**2 * n), ("w2e", wgt**2 * e))}
         used = np.bincount(key[ok], minlength=n_keys)
         present = np.flatnonzero(used)  # window x service keys, by window then service
+        if present.size == 0:  # every count in the windows suppressed: no evidence, as with no rows
+            continue
         sums = {name: v[present] for name, v in sums.items()}
         cut_of = present // len(ids)
         bounds = np.flatnonzero(np.r_[True, cut_of[1:] != cut_of[:-1], True])
