@@ -234,11 +234,12 @@ def test_custody_standard_layout(tmp_path, services):
 
 def test_custody_from_the_yjb_outcome_table(tmp_path, services):
     frame = pd.DataFrame({
-        "Financial_Year": ["2019-20"] * 5 + ["2020-21"] * 2,
-        "YJS": ["Bolton", "Bolton", "Bolton", "Hartlepool", "Hartlepool", "Hartlepool", "Wales"],
-        "Caution_or_sentence_tier": ["Custody", "custody", "Community", "Custody", "Custody", "Custody", "Custody"],
-        "Caution_or_sentence_type": ["DTO", "S250", "YRO", "DTO", "S250", "DTO", "DTO"],
-        "Number_Cautioned_Sentenced": ["3", "1,002", "40", "*", "*", "2", "9"],
+        "Financial_Year": ["2019-20"] * 5 + ["2020-21"] * 4,
+        "YJS": ["Bolton", "Bolton", "Bolton", "Hartlepool", "Hartlepool", "Hartlepool", "Wales", "Bolton", "Bolton"],
+        "Caution_or_sentence_tier": ["Custody", "custody", "Community", "Custody", "Custody", "Custody", "Custody",
+                                     "Community", "Pre-court"],
+        "Caution_or_sentence_type": ["DTO", "S250", "YRO", "DTO", "S250", "DTO", "DTO", "YRO", "Youth Caution"],
+        "Number_Cautioned_Sentenced": ["3", "1,002", "40", "*", "*", "2", "9", "*", "31"],
     })
     (tmp_path / "custody").mkdir()
     frame.to_excel(tmp_path / "custody/outcome.xlsx", sheet_name="Outcome_Table", index=False)
@@ -248,6 +249,11 @@ def test_custody_from_the_yjb_outcome_table(tmp_path, services):
     hartlepool = table.loc[("hartlepool", pd.Timestamp("2020-03-31"))]
     assert math.isnan(hartlepool.custodial_sentences) and hartlepool.suppressed
     assert table.loc[("hartlepool", pd.Timestamp("2021-03-31")), "period_months"] == 12
+    # Bolton's 2020-21 lists a caution and a community sentence (suppressed) but no custody:
+    # no custodial sentence that year, a count of 0, not a missing one
+    bolton = table.loc[("bolton", pd.Timestamp("2021-03-31"))]
+    assert bolton.custodial_sentences == 0 and not bolton.suppressed
+    assert len(table) == 4  # and a service or year the table does not list has no row
     assert got.quarantine[["row_number", "problem"]].values.tolist() == [
         [8, "service name 'Wales' matches no service in the services lookup"]]
 

@@ -179,7 +179,8 @@ MESSY = {
                               "2019-20,Bolton,Community,YRO,40\n2019-2020,Hartlepool,Custody,DTO,*\n"
                               "2019-21,Hartlepool,Custody,DTO,2\n2099-00,Hartlepool,Custody,DTO,2\n"
                               "2020-21,Wales,Custody,DTO,9\n2020-21,Greenwich,Pre-court,x,twelve\n"
-                              "2020-21,Greenwich, CUSTODY ,DTO,1.5\n"),
+                              "2020-21,Greenwich, CUSTODY ,DTO,1.5\n2020-21,Bolton,Community,YRO,*\n"
+                              "2020-21,Bolton,Pre-court,YC,x\n2020-21,Atlantis,Pre-court,YC,3\n"),
     "population_long": ("population/long.csv", "LA code,Year,Age,Population\n"
                         + "".join(f"E08000001,2021,{a},\"1,000\"\n" for a in [*range(0, 90), "90+"])
                         + "E08000001,2021,All ages,91000\nE08000001,2021,12,1000\nE08000001,2021,13,1001\n"

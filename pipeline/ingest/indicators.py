@@ -4,6 +4,11 @@ They share one shape (a service, a period, some counts that may be
 suppressed), so one reader driven by an :class:`Indicator` definition reads
 all three; only custody has a second layout, the YJB local-level
 ``Outcome_Table``, whose custody rows are summed per service and year.
+That table lists the cautions and sentences each service gave in a year, so
+a service and year it lists with no custody row gave no custodial sentence:
+its other rows count as parts of 0, and the year's count is 0, not missing
+(missing would drop the services with the least custody from the national
+rate and from their own evidence).
 
 Counts a file gives for *parts* of one service are summed: the local
 authorities of a merged service listed separately (Bury and Rochdale before
@@ -70,7 +75,8 @@ REOFFENDING = Indicator(
     at_most=(("reoffenders", "cohort_size"), ("reoffenders", "reoffences")),
 )
 CUSTODY = Indicator("custody", "period_end", "period_months", ("custodial_sentences",))
-# Every caution and sentence type of every service and year; only custody rows are kept.
+# Every caution and sentence type of every service and year; custody rows are summed, the
+# others are parts of 0 (a service and year with no custody row gave no custodial sentence).
 OUTCOME_TABLE = Layout("outcome_table", (
     Col("financial_year"), NAME, Col("caution_or_sentence_tier"), Col("number_cautioned_sentenced"),
 ), max_rows=2_000_000)
@@ -97,12 +103,12 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
     def parse_row(row: Row, sheet: Sheet) -> dict | None:
         cells, labels = row.cells, sheet.labels
         if sheet.layout is OUTCOME_TABLE:
-            if not _custody(cells["caution_or_sentence_tier"]):
-                return None  # cautions and community sentences are not this indicator
             period = _financial_year(cells["financial_year"], labels["financial_year"])
             months = 12
+            # cautions and other sentences: no custody, whatever their count
             counts = {"custodial_sentences": parse_count(cells["number_cautioned_sentenced"],
-                                                         labels["number_cautioned_sentenced"])}
+                                                         labels["number_cautioned_sentenced"])
+                      if _custody(cells["caution_or_sentence_tier"]) else 0.0}
         else:
             period = _month(cells[spec.period], labels[spec.period])
             months = _months(spec, cells.get(spec.months, ""), labels.get(spec.months, spec.months))
@@ -120,10 +126,10 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
     def parse_block(block: Block, sheet: Sheet) -> tuple[pd.DataFrame, np.ndarray]:
         """``parse_row`` a column at a time; the rows it refuses are left to it."""
         labels = sheet.labels
+        custody = None
         if sheet.layout is OUTCOME_TABLE:
             custody, _ = block.distinct("caution_or_sentence_tier").parse(_custody, bool, False)
-            where = np.flatnonzero(custody)  # the other rows are not wanted
-            block, column = block.take(where), labels["financial_year"]
+            where, column = np.arange(len(block)), labels["financial_year"]
             period, settled = block.distinct("financial_year").parse(lambda v: _financial_year(v, column),
                                                                      "datetime64[ns]", pd.NaT)
             months = np.full(len(block), 12, dtype=np.int64)
@@ -140,6 +146,8 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
         counts = {}
         for count, source in sources.items():
             counts[count], read = block.distinct(source).counts(labels[source])
+            if custody is not None:  # as parse_row: only custody rows' counts are read
+                counts[count], read = np.where(custody, counts[count], 0.0), read | ~custody
             settled &= read
         for a, b in spec.at_most:
             settled &= ~(counts[a] > counts[b])  # False where either is NaN, as in parse_row
