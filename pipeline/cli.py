@@ -54,9 +54,11 @@ def run_refresh(args: argparse.Namespace) -> int:
     ensure_dagster_home()
 
     import dagster as dg  # imported late: `--help` stays fast
+    import pandas as pd
 
     from pipeline.definitions import defs
-    from pipeline.publish.warehouse import PublishError, read_table, refresh_lock
+    from pipeline.publish.warehouse import PublishError, read_tables, refresh_lock
+    from pipeline.rank import targets
 
     config = {"data_dir": str(data_dir), "warehouse": str(warehouse), "as_of": as_of.isoformat(),
               "lag_months": rules.lag_months, "n_full_joint": rules.n_full_joint,
@@ -91,20 +93,26 @@ def run_refresh(args: argparse.Namespace) -> int:
         print(f"refresh failed in {step}: {cause}", file=sys.stderr)
         return EXIT_FAILED
 
-    ranked = read_table(warehouse, "inspection_targets")
+    published = read_tables(warehouse, ["inspection_targets", "ranking_history", "run_metadata"])
+    ranked, latest = published["inspection_targets"], published["run_metadata"]["as_of"].iloc[0]
+    backfill = pd.Timestamp(latest).date() != as_of
+    if backfill:  # an earlier month than the published list's: its list went to ranking_history alone
+        history = published["ranking_history"]
+        ranked = history[pd.to_datetime(history["as_of"]).dt.date == as_of]
     if s.is_synthetic(data_dir):
         print("NOTE: demo data - the indicator figures, populations and ratings are SYNTHETIC.")
     counts = ranked["recommendation"].value_counts().to_dict()
     print(f"Published {warehouse} as of {as_of}: {len(ranked)} services, "
           f"{counts.get('full_joint_inspection', 0)} full joint inspections, "
           f"{counts.get('benchmark_visit', 0)} benchmark visits.")
-    if read_table(warehouse, "indicator_evidence").empty:
+    if backfill:
+        print(f"A backfill: this list was added to ranking_history; inspection_targets and the other "
+              f"tables still hold the latest refresh, as of {pd.Timestamp(latest).date()}.")
+    if len(ranked) and ranked["reasons"].str.startswith(targets.NO_FIGURES).all():
         print(f"No service has indicator figures for a period that ended {rules.lag_months} months (the "
               f"publication lag) before {as_of} or earlier, so every service is monitored.")
     top = ranked.sort_values("rank").head(args.top)
     with_recs = ranked[ranked["recommendation"] == "benchmark_visit"]
-    import pandas as pd
-
     show = pd.concat([top, with_recs]).drop_duplicates("yjs_id")
     cols = ["rank", "yjs_name", "recommendation", "concern_score", "rank_low", "rank_high",
             "months_since_inspection", "last_rating"]

@@ -8,6 +8,7 @@ the monthly partition of the job (the partition key sets ``as_of``)."""
 
 from __future__ import annotations
 
+import functools
 import re
 import shutil
 
@@ -17,7 +18,8 @@ import pandas as pd
 import pytest
 
 from pipeline.model.panel import indicator_cutoff
-from tests.conftest import DEMO_DIR, cli_refresh, run_refresh
+from pipeline.rank import targets
+from tests.conftest import AS_OF, DEMO_DIR, cli_refresh, run_refresh
 
 LAG_MONTHS = 3
 CUT = {"first_time_entrants": "period", "reoffending": "period", "custody": "period",
@@ -109,18 +111,35 @@ def test_the_list_as_of_a_date_equals_the_list_from_data_cut_at_that_date(tmp_pa
 def test_a_date_before_any_figure_or_inspection_publishes_every_service_monitored(tmp_path, real_data_dir):
     """The real lookup, populations and inspections (the first published in 2018) with the
     demo's indicators, as of a date before their first period ended: nothing to rank on, so
-    no visit is recommended, and the CLI says why (it failed here before: the empty back-test)."""
-    db = tmp_path / "early.duckdb"
-    out = cli_refresh(tmp_path, "--data-dir", str(real_data_dir), "--warehouse", str(db),
-                      "--as-of", "2013-06-01")
+    no visit is recommended, and the CLI says why. It failed here before, on the empty
+    back-test; and, as a backfill after a later list, on the guard that took the published
+    periods for lost ones."""
+    db, early = tmp_path / "early.duckdb", "2013-06-01"
+    refresh = functools.partial(cli_refresh, tmp_path, "--data-dir", str(real_data_dir), "--warehouse", str(db))
+    out = refresh("--as-of", early)
     assert out.returncode == 0, out.stderr
     assert "0 full joint inspections, 0 benchmark visits" in out.stdout
-    assert "so every service is monitored" in out.stdout
+    assert "so every service is monitored" in out.stdout and "backfill" not in out.stdout
     assert "Warning" not in out.stderr, out.stderr  # no pandas or numpy warning on empty tables
     with duckdb.connect(str(db), read_only=True) as con:
-        ranked = con.sql("SELECT * FROM inspection_targets").df()
+        ranked = con.execute("SELECT * FROM inspection_targets").df()
         assert con.execute("SELECT count(*) FROM indicator_evidence").fetchone() == (0,)
         assert con.execute("SELECT count(*) FROM backtest_scores").fetchone() == (0,)
     assert len(ranked) == 155 and (ranked["recommendation"] == "monitor").all()
-    assert ranked["reasons"].str.startswith("no indicator data, so no visit is recommended").all()
+    assert ranked["reasons"].str.startswith(targets.NO_FIGURES).all()
     assert (ranked["rank_low"] == 1).all() and (ranked["rank_high"] == 155).all()  # all tied
+
+    assert refresh("--as-of", AS_OF).returncode == 0
+    again = refresh("--as-of", early)  # now a backfill: the published periods are later than it could see
+    assert again.returncode == 0, again.stderr
+    assert "Warning" not in again.stderr, again.stderr
+    assert "0 full joint inspections" in again.stdout and "so every service is monitored" in again.stdout
+    assert f"A backfill: this list was added to ranking_history; inspection_targets and the other tables " \
+           f"still hold the latest refresh, as of {AS_OF}." in again.stdout
+    with duckdb.connect(str(db), read_only=True) as con:
+        history = con.execute("SELECT CAST(as_of AS VARCHAR) AS as_of, * EXCLUDE (as_of) "
+                              "FROM ranking_history").df()
+        latest = con.execute("SELECT DISTINCT CAST(as_of AS VARCHAR) FROM inspection_targets").fetchall()
+    assert latest == [(AS_OF,)] and history.groupby("as_of").size().to_dict() == {early: 155, AS_OF: 155}
+    backfilled = history[history["as_of"] == early]
+    assert (backfilled["recommendation"] == "monitor").all() and backfilled["last_rating"].isna().all()

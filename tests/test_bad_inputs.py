@@ -158,3 +158,16 @@ def test_a_national_rate_is_compared_with_the_latest_published_period_when_none_
     assert guards.national_rate_changes(later, published["indicator_dispersion"], 4.0) == []
     guards.check_refresh({**published, "indicator_dispersion": later}, published,
                          guards.Limits(max_national_rate_factor=0))  # 0: switched off
+
+
+def test_a_run_as_of_a_date_before_the_published_periods_has_lost_nothing(published):
+    old = published["indicator_dispersion"]
+    first = pd.Timestamp(old["period_end"].min())
+    empty = old.iloc[:0]  # as of that date no period had ended, so no national rate
+    assert guards.national_rate_changes(empty, old, 2.0, cutoff=first - pd.DateOffset(days=1)) == []
+    gone = guards.national_rate_changes(empty, old, 2.0, cutoff=first)  # one published period it could see
+    expected = [f"no national {i} rate any more" for i in sorted(set(old["indicator"]))]
+    assert [p.split(" (")[0] for p in gone] == expected
+    assert len(guards.national_rate_changes(empty, old, 2.0)) == len(gone)  # no cut-off: every period counts
+    guards.check_refresh({**published, "indicator_dispersion": empty}, published, guards.Limits(),
+                         cutoff=first - pd.DateOffset(days=1))

@@ -303,3 +303,19 @@ def test_the_workbook_reads_as_pandas_and_openpyxl_wrote_it(tmp_path):
     assert _cells(ours) == _cells(theirs)
     for name, frame in pd.read_excel(theirs, sheet_name=None).items():
         pd.testing.assert_frame_equal(pd.read_excel(ours, sheet_name=name), frame)
+
+
+def test_history_keeps_its_column_types_when_a_list_has_only_missing_values_in_one():
+    import warnings
+
+    old = targets("2025-01-01").assign(last_rating=["Good", None, "Inadequate"], months_since_inspection=pd.array(
+        [3, None, 40], dtype="Int64"), last_inspected=pd.to_datetime(["2024-10-01", None, "2021-09-01"]))
+    new = targets("2013-06-01").assign(last_rating=None, months_since_inspection=pd.array([None] * 3, dtype="Int64"),
+                                       last_inspected=None)  # before any inspection was published
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # pandas' FutureWarning on all-missing columns reached the CLI's output
+        merged = wh.merge_history(old, new.assign(months_since_inspection=new["months_since_inspection"]
+                                                  .astype(float)))
+    assert merged.dtypes.to_dict() == old.dtypes.to_dict() and len(merged) == 6
+    assert merged["last_rating"].tolist() == [None] * 3 + ["Good", None, "Inadequate"]
+    assert merged["last_inspected"].isna().sum() == 4

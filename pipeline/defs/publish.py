@@ -49,7 +49,8 @@ def warehouse(settings: RefreshSettings, services: ingest.Ingested, population: 
     with refresh_lock(path):  # the guards compare with what is published now
         # one read of the published file: the guards' tables and the history to extend
         before = read_tables(path, ["indicator_dispersion", "services", "inspection_targets", HISTORY_TABLE])
-        guards.check_refresh(out, before, settings.guard_limits())
+        guards.check_refresh(out, before, settings.guard_limits(),
+                             cutoff=panel.indicator_cutoff(as_of, settings.rules().lag_months))
         counts = publish(path, out, t.view_statements(), history=before[HISTORY_TABLE])
     return dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(str(path)),

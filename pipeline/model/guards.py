@@ -11,7 +11,10 @@ than publish a wrong list that looks right:
 - a national rate moved by more than ``max_national_rate_factor`` (either
   way) since the published warehouse, for the same indicator and period, or
   between each side's latest period when they share none; or an indicator
-  published before has no rate at all now (every row quarantined);
+  published before has no rate at all now (every row quarantined). Only the
+  published periods this run could see count (those ending by its cut-off,
+  as-of date minus the lag): a run as of an earlier date than the published
+  one, before any period ended, has lost nothing;
 - a national rate outside :data:`PLAUSIBLE_NATIONAL` (checked even on a first
   refresh: England and Wales' published figures 2007-2024 lie well inside);
 - a service-period whose count exceeds 10% of its population aged 10-17 in a
@@ -47,14 +50,15 @@ class GuardError(RuntimeError):
 
 
 def check_refresh(new: dict[str, pd.DataFrame], published: dict[str, pd.DataFrame | None],
-                  limits: Limits) -> None:
-    """Raise :class:`GuardError` naming every implausible change, else return."""
+                  limits: Limits, cutoff=None) -> None:
+    """Raise :class:`GuardError` naming every implausible change, else
+    return. ``cutoff``: the last period end this run could use, if known."""
     problems = implausible_national_rates(new["indicator_dispersion"])
     problems += implausible_service_counts(new["indicator_values"])
     if limits.max_national_rate_factor:
         problems += national_rate_changes(new["indicator_dispersion"],
                                           published.get("indicator_dispersion"),
-                                          limits.max_national_rate_factor)
+                                          limits.max_national_rate_factor, cutoff)
     for table in ("services", "inspection_targets"):
         problems += dropped_services(table, new[table], published.get(table),
                                      limits.max_services_dropped_share)
@@ -99,8 +103,12 @@ def implausible_service_counts(values: pd.DataFrame) -> list[str]:
     return out
 
 
-def national_rate_changes(new: pd.DataFrame, old: pd.DataFrame | None, factor: float) -> list[str]:
-    """The largest move per indicator beyond ``factor``, against the published rates."""
+def national_rate_changes(new: pd.DataFrame, old: pd.DataFrame | None, factor: float,
+                          cutoff=None) -> list[str]:
+    """The largest move per indicator beyond ``factor``, against the published
+    rates of the periods ending by ``cutoff`` (all, without one)."""
+    if old is not None and cutoff is not None:
+        old = old[to_datetime(old["period_end"]) <= pd.Timestamp(cutoff)]
     if old is None or old.empty:
         return []
     out = [f"no national {ind} rate any more (the published warehouse has "

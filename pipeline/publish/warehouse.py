@@ -186,8 +186,25 @@ def merge_history(old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
     keep = old[~to_datetime(old["as_of"]).dt.date.isin(as_of)]
     if keep.empty:
         return new.sort_values(["as_of", "rank"], ignore_index=True)
-    merged = pd.concat([keep, new], ignore_index=True)
+    merged = pd.concat([_typed_like(keep, new), _typed_like(new, keep)], ignore_index=True)
     return merged.sort_values(["as_of", "rank"], ignore_index=True)
+
+
+def _typed_like(frame: pd.DataFrame, other: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with each column it has only missing values in (a list where
+    no service was ever inspected: no last rating) given ``other``'s type,
+    so that the column keeps the type its values have (pandas warns that it
+    will stop ignoring all-missing columns when typing a concatenation)."""
+    out = frame
+    for column in frame.columns:
+        if (column in other and frame[column].isna().all() and other[column].notna().any()
+                and frame[column].dtype != other[column].dtype):
+            try:
+                typed = frame[column].astype(other[column].dtype)
+            except (TypeError, ValueError):  # a type that cannot hold a missing value: as it is
+                continue
+            out = out.assign(**{column: typed})
+    return out
 
 
 _UNREAD = object()

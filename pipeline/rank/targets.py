@@ -36,6 +36,7 @@ TARGET_COLUMNS = [
     "last_inspected", "eligible",
 ]
 GOOD_RATINGS = {"outstanding", "good"}
+NO_FIGURES = "no indicator data, so no visit is recommended"  # the reasons of a service without figures
 BAND_TEXT = {
     "high_99.8": "above the 99.8% limit", "high_95": "above the 95% limit",
     "within": "within the limits", "low_95": "better than the 95% limit",
@@ -83,7 +84,7 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules) -> pd
     text = np.where(ids.map(high).notna(), ids.map(high),
                     np.where(ids.map(top).notna(),
                              "no indicator above the 95% limit; highest: " + ids.map(top).fillna(""),
-                             "no indicator data, so no visit is recommended"))
+                             NO_FIGURES))
     bench = (df["recommendation"] == "benchmark_visit").to_numpy()
     text = np.where(bench, "better than national on " + ids.map(better).fillna(""), text)
     inspected = df["last_inspected"].notna()
