@@ -111,6 +111,10 @@ def run_refresh(args: argparse.Namespace) -> int:
     if len(ranked) and ranked["reasons"].str.startswith(targets.NO_FIGURES).all():
         print(f"No service has indicator figures for a period that ended {rules.lag_months} months (the "
               f"publication lag) before {as_of} or earlier, so every service is monitored.")
+    for e in result.get_asset_check_evaluations():  # published, but worth a look (as in the UI)
+        if not e.passed:
+            print(f"WARNING: check {e.asset_key.to_user_string()}:{e.check_name}: "
+                  f"{(e.description or 'did not pass').splitlines()[0]}")
     top = ranked.sort_values("rank").head(args.top)
     with_recs = ranked[ranked["recommendation"] == "benchmark_visit"]
     show = pd.concat([top, with_recs]).drop_duplicates("yjs_id")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 
 import duckdb
 import pandas as pd
@@ -180,3 +181,28 @@ def test_a_small_data_dir_still_refreshes(tmp_path):
     assert len(t["inspection_targets"]) == 6
     assert t["inspection_targets"]["reasons"].str.len().gt(0).all()
     assert "backtest_metrics" in t
+
+
+def test_the_upper_tier_population_file_alone_leaves_two_tier_services_without_population(
+        tmp_path, real_data_dir):
+    """The real ONS upper-tier file without the lower-tier one: it gives unitaries but not the
+    districts of two-tier counties. Leicestershire (Rutland, a unitary, and the county's
+    districts) had Rutland's population alone (4,089 of 69,517), so rates 17 times too high,
+    and the refresh stopped on the rates check; a service with an LA without population now
+    has none, and the CLI says so."""
+    data = tmp_path / "data"
+    shutil.copytree(real_data_dir, data)
+    (data / "population" / "mye2020_persons_sya_ltla20_ew.csv").unlink()
+    db = tmp_path / "utla.duckdb"
+    out = cli_refresh(tmp_path, "--data-dir", str(data), "--warehouse", str(db), "--as-of", AS_OF)
+    assert out.returncode == 0, out.stderr
+    warning = [line for line in out.stdout.splitlines() if line.startswith("WARNING: check warehouse:")]
+    assert len(warning) == 1 and "24 services with no population" in warning[0], out.stdout
+    with duckdb.connect(str(db), read_only=True) as con:
+        services = con.execute("SELECT yjs_id, population_10_17 FROM services").df().set_index("yjs_id")
+        rates = con.execute("SELECT DISTINCT yjs_id FROM indicator_values WHERE indicator = 'fte' "
+                            "AND rate IS NOT NULL").df()["yjs_id"]
+    assert services["population_10_17"].isna().sum() == 24
+    assert services.loc[["leicestershire", "west-mercia", "kent"], "population_10_17"].isna().all()
+    assert services.loc["hartlepool", "population_10_17"] > 0  # a unitary: in the upper-tier file
+    assert not {"leicestershire", "west-mercia", "kent"} & set(rates)

@@ -104,6 +104,18 @@ def test_population_falls_back_to_the_latest_year():
     assert got["svc-00"] == latest.iloc[0]
 
 
+def test_a_service_with_a_local_authority_without_population_has_none():
+    # two services of two LAs each; one LA of svc-01 has no population (an upper-tier file alone)
+    svc = pd.DataFrame({"la_code": ["E06000001", "E06000002", "E06000003", "E07000004"],
+                        "yjs_id": ["svc-00", "svc-00", "svc-01", "svc-01"]})
+    pop = pd.DataFrame({"la_code": ["E06000001", "E06000002", "E06000003"], "year": [2021] * 3,
+                        "population_10_17": [1000, 2000, 4000]})
+    out = panel.service_population(svc, pop, [2021])
+    assert out.set_index("yjs_id")["population_10_17"].to_dict() == {"svc-00": 3000}  # not svc-01: 4000
+    table = panel.services_table(svc.assign(yjs_name=svc["yjs_id"], country="England", region=None), pop)
+    assert table["population_10_17"].isna().tolist() == [False, True]
+
+
 def test_dispersion_published_per_indicator_and_period(world):
     _, _, _, _, disp = world
     assert set(disp["indicator"]) == {"fte", "reoffending", "custody"}

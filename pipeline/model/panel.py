@@ -38,7 +38,10 @@ def service_population(services: pd.DataFrame, population: pd.DataFrame, years) 
 
     Per local authority, the year asked for when published, else the LA's
     latest year available (contract); then summed over the service's LAs.
-    Returns yjs_id, year, population_10_17.
+    A service with an LA that has no population in any year has none: the
+    sum of its other LAs would understate it and overstate its rates (an
+    upper-tier file alone gives a unitary's figure but not the districts' of
+    the county it is served with). Returns yjs_id, year, population_10_17.
     """
     if population.empty:
         return pd.DataFrame(columns=["yjs_id", "year", "population_10_17"])
@@ -49,7 +52,9 @@ def service_population(services: pd.DataFrame, population: pd.DataFrame, years) 
     wide = wide.reindex(columns=wanted)
     wide = wide.apply(lambda col: col.fillna(latest))
     long = wide.stack().rename("population_10_17").reset_index()
-    long = long.merge(services[["la_code", "yjs_id"]], on="la_code")
+    las = services[["la_code", "yjs_id"]].drop_duplicates()
+    complete = las["la_code"].isin(wide.index).groupby(las["yjs_id"]).all()
+    long = long.merge(las[las["yjs_id"].map(complete)], on="la_code")
     return long.groupby(["yjs_id", "year"], as_index=False)["population_10_17"].sum()
 
 
