@@ -271,12 +271,15 @@ def test_wide_population_takes_the_year_from_the_file_name_and_carries_codes(tmp
     write(tmp_path, "population/mye2020_persons.csv", WIDE_HEADER
           + wide_row("E06000001", "Hartlepool", 100)
           + wide_row("E07000163", "Craven", 10) + wide_row("E07000164", "Hambleton", 20)  # -> North Yorkshire
-          + wide_row("E10000006", "Cumbria", 5) + wide_row("E92000001", "England", 9))
+          + wide_row("E10000006", "Cumbria", 5) + wide_row("E92000001", "England", 9)
+          + wide_row("E10000016", "Kent", 7))
     got = read_population(tmp_path, services)
     assert got.table.values.tolist() == [["E06000001", 2020, 800], ["E06000065", 2020, 240]]
     assert got.quarantine["problem"].tolist() == [
         "la_code E10000006 was split between several successor authorities; use district-level figures",
         "la_code E92000001 is not a local authority in the services lookup",
+        "la_code E10000016 is not a local authority in the services lookup; it is a two-tier county, and the "
+        "lookup's services are made of its districts: give the districts' populations (ONS's lower-tier file)",
     ]
 
 
