@@ -105,6 +105,17 @@ def test_a_file_in_the_wrong_unit_is_stopped_before_publishing(data_dir, warehou
     assert sha(warehouse) == before and not wh.staging_files(warehouse)
 
 
+def test_a_warehouse_path_holding_another_file_is_left_as_it_is(data_dir, tmp_path):
+    not_ours = tmp_path / "warehouse.duckdb"
+    not_ours.write_bytes(b"a spreadsheet saved under the warehouse's name " * 100)
+    before = sha(not_ours)
+    step, message = failure(run_refresh(data_dir, not_ours, as_of=AS_OF[0]))
+    assert step == "warehouse" and message.startswith(
+        f"pipeline.publish.warehouse.PublishError: the warehouse {not_ours} cannot be read (The file \"{not_ours}\" exists, but it is "
+        "not a valid DuckDB database file!); it was left as it is: move it away or give another --warehouse")
+    assert sha(not_ours) == before and not wh.staging_files(not_ours)
+
+
 def cli(data_dir, db, tmp_path, **env) -> subprocess.Popen:
     clean = {k: v for k, v in os.environ.items() if not k.startswith("YJT_")}
     full = {**clean, "DAGSTER_HOME": str(tmp_path / "dagster_home"), "PYTHONPATH": str(REPO_ROOT), **env}

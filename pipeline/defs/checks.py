@@ -24,7 +24,7 @@ import pandas as pd
 from pipeline import ingest
 from pipeline.defs.metadata import md_table
 from pipeline.defs.resources import RefreshSettings
-from pipeline.publish.warehouse import read_only
+from pipeline.publish.warehouse import PublishError, read_only
 from pipeline.report import quality as q
 
 SERVICES_MAPPED = "every_service_mapped_to_local_authorities"
@@ -103,7 +103,7 @@ def _quarantined_per_source(path: str, _inode: int, _size: int, _mtime_ns: int) 
     try:
         with read_only(path) as con:
             rows = con.execute("SELECT source, count(*) FROM quarantine GROUP BY source").fetchall()
-    except duckdb.Error:  # nothing to compare with
+    except (duckdb.Error, PublishError):  # nothing to compare with (the warehouse step says why)
         return None
     return {source: int(n) for source, n in rows}
 

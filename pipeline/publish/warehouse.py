@@ -123,17 +123,23 @@ def _reader() -> duckdb.DuckDBPyConnection:
 def read_only(warehouse: Path):
     """A read-only connection to the DuckDB file ``warehouse``, its tables
     and views unqualified, as ``duckdb.connect(warehouse, read_only=True)``
-    gives (the same shared lock on the file, the same errors for a missing
-    or foreign file), but on one in-memory DuckDB per process that ATTACHes
+    gives (the same shared lock on the file), but on one in-memory DuckDB per process that ATTACHes
     the file READ_ONLY and DETACHes it afterwards: starting a DuckDB costs
     ~20 ms (it builds its catalogue of built-in functions), and a refresh
     reads the published file four times. One reader at a time per process
-    (DuckDB refuses the same file attached twice)."""
+    (DuckDB refuses the same file attached twice). A file DuckDB cannot
+    open (not a DuckDB file, a folder) raises :class:`PublishError`, and
+    the file is left as it is."""
     with _READER_LOCK:
         con = _reader().cursor()
         try:
             path = str(warehouse).replace("'", "''")
-            con.execute(f"ATTACH '{path}' AS published (READ_ONLY)")
+            try:
+                con.execute(f"ATTACH '{path}' AS published (READ_ONLY)")
+            except duckdb.IOException as error:
+                reason = str(error).removeprefix("IO Error: ")
+                raise PublishError(f"the warehouse {warehouse} cannot be read ({reason}); it was left as it is: "
+                                   "move it away or give another --warehouse") from None
             try:
                 con.execute("USE published")
                 yield con
