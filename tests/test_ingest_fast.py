@@ -307,6 +307,25 @@ def test_any_rows(rows, delimiter):
         assert_dir_same(data_dir, ["reoffending", "first_time_entrants"])
 
 
+OUTCOME_ROW = st.tuples(
+    st.sampled_from(["2019-20", "2020-21", "2020/21", "2099-00", "2019-21", "", "x"]),
+    st.sampled_from(["Bolton", "BOLTON YOS", "Hartlepool", "Atlantis", "Herefordshire", "Shropshire", ""]),
+    st.sampled_from(["Custody", "custody", " CUSTODY ", "Community", "Pre-court", "First-tier", ""]),
+    st.sampled_from(["0", "1", "3", "*", "[c]", "1,002", "12.5", "-1", "", "twelve"]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(OUTCOME_ROW, max_size=12), min_size=1, max_size=2))
+def test_any_outcome_table_rows(files):
+    """The YJB outcome table: custody rows summed, a service-year's other tiers parts of 0."""
+    with tempfile.TemporaryDirectory() as folder:
+        data_dir = base.build(Path(folder) / "data")
+        for i, rows in enumerate(files):
+            write(data_dir, f"custody/outcome{i}.csv", "Financial_Year,YJS,Caution_or_sentence_tier,"
+                  "Number_Cautioned_Sentenced\n" + "".join(f'{y},{n},{t},"{c}"\n' for y, n, t, c in rows))
+        assert_dir_same(data_dir, ["custody"])
+
+
 CODE = st.sampled_from(["E08000001", "E06000001", "e06000001", "E07000163", "E07000164", "E10000023",
                         "E10000006", "E06000002", ""])
 YEAR = st.sampled_from(["2020", "2021", "2099", "0202", "x"])
