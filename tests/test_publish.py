@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import re
 
 import duckdb
 import pandas as pd
@@ -48,8 +49,8 @@ def test_read_only_reads_the_file_as_a_read_only_connection_would(tmp_path):
     with wh.read_only(db) as con:
         assert con.execute("SELECT count(*) FROM inspection_targets").fetchone() == (5,)
     (tmp_path / "junk.duckdb").write_text("not a database")
-    for path in (tmp_path / "junk.duckdb", tmp_path / "missing.duckdb"):
-        with pytest.raises(duckdb.Error):
+    for path in (tmp_path / "junk.duckdb", tmp_path / "missing.duckdb"):  # one sentence naming the file
+        with pytest.raises(wh.PublishError, match=f"^the warehouse {re.escape(str(path))} cannot be read "):
             with wh.read_only(path):
                 pass
     assert not (tmp_path / "missing.duckdb").exists()  # never created, as read_only=True
