@@ -278,8 +278,8 @@ def test_wide_population_takes_the_year_from_the_file_name_and_carries_codes(tmp
     assert got.quarantine["problem"].tolist() == [
         "la_code E10000006 was split between several successor authorities; use district-level figures",
         "la_code E92000001 is not a local authority in the services lookup",
-        "la_code E10000016 is not a local authority in the services lookup; it is a two-tier county, and the "
-        "lookup's services are made of its districts: give the districts' populations (ONS's lower-tier file)",
+        "la_code E10000016 is not a local authority in the services lookup: a two-tier county, and the "
+        "lookup's services are made of districts, so only district rows count (ONS's lower-tier file)",
     ]
 
 

@@ -247,8 +247,8 @@ def _carry(code: str, la_codes: set[str]) -> str:
         raise RowProblem(f"la_code {split}") from None
     if target not in la_codes:
         carried = f" (carried to {target})" if target != code else ""
-        county = ("; it is a two-tier county, and the lookup's services are made of its districts: "
-                  "give the districts' populations (ONS's lower-tier file)") if target.startswith("E10") else ""
+        county = (": a two-tier county, and the lookup's services are made of districts, so only "
+                  "district rows count (ONS's lower-tier file)") if target.startswith("E10") else ""
         raise RowProblem(f"la_code {code}{carried} is not a local authority in the services lookup{county}")
     return target
 
