@@ -74,6 +74,8 @@ class RankingRules:
         for key, w in self.weights.items():
             if not (isinstance(w, (int, float)) and 0 <= w <= 10):
                 raise SettingsError(f"weights.{key}: {w!r} must be a number from 0 to 10")
+        if not any(self.weights.values()):  # every concern score 0: the list would go by name
+            raise SettingsError("weights: all 0, so nothing would tell the services apart; give one a weight")
 
 
 def is_synthetic(data_dir: Path) -> bool:

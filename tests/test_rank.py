@@ -90,10 +90,12 @@ def test_configurable_capacity_and_exclusion(quality):
 
 
 @pytest.mark.parametrize("kwargs", [{"n_full_joint": -1}, {"lag_months": 100},
-                                    {"weights": {"fte": -2.0}}])
+                                    {"weights": {"fte": -2.0}},
+                                    {"weights": dict.fromkeys(RankingRules().weights, 0.0)}])
 def test_invalid_rules_are_refused(kwargs):
     with pytest.raises(SettingsError):
         RankingRules(**kwargs)
+    RankingRules(weights={**dict.fromkeys(RankingRules().weights, 0.0), "outcome_model": 1.0})  # one is enough
 
 
 def test_a_service_without_indicator_figures_is_never_picked(quality):

@@ -215,6 +215,21 @@ def test_settings_are_validated_before_anything_runs():
         RefreshSettings(as_of="2026-13-01").as_of_date()
 
 
+def test_a_run_with_bad_settings_stops_before_its_first_step(tmp_path):
+    """From the launchpad (the CLI checks its flags itself): the settings resource refuses them."""
+    zero = dict.fromkeys(["weight_fte", "weight_reoffending", "weight_custody", "weight_inspection",
+                          "weight_time_since_inspection", "weight_outcome_model"], 0.0)
+    for bad, message in (({"n_full_joint": -1}, "n_full_joint: -1 must be a whole number >= 0"),
+                         (zero, "weights: all 0, so nothing would tell the services apart")):
+        result = run_refresh(tmp_path / "no data needed", tmp_path / "w.duckdb", **bad)
+        assert not result.success and not [e for e in result.all_events if e.step_key]
+        failed = next(e for e in result.all_events if e.event_type_value == "RESOURCE_INIT_FAILURE")
+        error = failed.event_specific_data.error
+        while error.cause is not None:
+            error = error.cause
+        assert message in error.message
+
+
 SECRET = re.compile(r"AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY|gh[pousr]_[A-Za-z0-9]{30,}|xox[abp]-"
                     r"|(?i:password|passwd|secret|api_?key|token)\s*[:=]\s*['\"][^'\"\s]{8,}")
 

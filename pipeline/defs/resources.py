@@ -42,6 +42,11 @@ class RefreshSettings(dg.ConfigurableResource):
     max_national_rate_factor: float = LIMITS.max_national_rate_factor
     max_services_dropped_share: float = LIMITS.max_services_dropped_share
 
+    def setup_for_execution(self, context: dg.InitResourceContext) -> None:
+        """Refuse bad settings (SettingsError, one line naming the setting)
+        when the run starts, not in the first step that reads them."""
+        self.as_of_date(), self.rules(), self.guard_limits()
+
     def data_path(self) -> Path:
         return s.resolve_path(self.data_dir, "YJT_DATA_DIR", s.DEFAULT_DATA_DIR)
 
