@@ -206,16 +206,12 @@ def _published_one_row_per_service(con: duckdb.DuckDBPyConnection) -> dg.AssetCh
     return _result(q.ranked_list_problems(ranked, ids), f"{len(ranked)} services ranked once each")
 
 
-def _some(names: list[str], shown: int = 5) -> str:
-    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
-
-
 def _published_services_mapped(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
     s = con.execute("SELECT yjs_id, la_codes, population_10_17 FROM services").df()
     no_la, no_pop = q.services_without_la_or_population(s)
-    problems = ([f"{len(no_la)} services with no local authority: {_some(no_la)}"] if no_la else []) + \
-               ([f"{len(no_pop)} services with no population (FTE and custody rates need one): {_some(no_pop)}"]
-                if no_pop else [])
+    problems = ([f"{len(no_la)} services with no local authority: {q.some_of(no_la, 5)}"] if no_la else []) + \
+               ([f"{len(no_pop)} services with no population (FTE and custody rates need one): "
+                 f"{q.some_of(no_pop, 5)}"] if no_pop else [])
     return _result(problems, f"{len(s)} services mapped", without_la=len(no_la), without_population=len(no_pop))
 
 

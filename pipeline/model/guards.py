@@ -35,6 +35,7 @@ import pandas as pd
 
 from pipeline.dates import to_datetime
 from pipeline.indicators import BY_KEY, format_rate
+from pipeline.report.quality import some_of
 from pipeline.settings import Limits  # noqa: F401  (the guards' settings, re-exported)
 
 # indicator -> (lowest, highest) national rate any real year could give, in its unit.
@@ -141,7 +142,6 @@ def dropped_services(table: str, new: pd.DataFrame, old: pd.DataFrame | None, sh
     gone = names[~names.index.isin(set(new["yjs_id"]))]
     if len(gone) <= share * len(names):
         return []
-    shown = ", ".join(gone.head(SHOWN)) + (f" and {len(gone) - SHOWN} more" if len(gone) > SHOWN else "")
     return [f"{len(gone)} of the {len(names)} published services would be dropped from {table} "
-            f"({len(gone) / len(names):.0%}, limit {share:.0%}: {shown}): check the services/ "
+            f"({len(gone) / len(names):.0%}, limit {share:.0%}: {some_of(gone, SHOWN)}): check the services/ "
             "lookup and the indicator files"]

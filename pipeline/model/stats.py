@@ -176,13 +176,17 @@ def rank_intervals(mean, sd, n_draws: int = 2000, level: float = 0.90, seed: int
     order = np.argsort(-draws, axis=1)
     q = (1.0 - level) / 2.0
     certain = np.sort(mean[sd == 0])
-    if (certain[1:] == certain[:-1]).any():  # ties of exactly equal draws
+    tied = (certain[1:] == certain[:-1]).any()  # ties of exactly equal draws
+    if tied:
         first, last = _tie_blocks(np.take_along_axis(draws, order, axis=1))
     else:
         first = last = np.arange(1, mean.size + 1)[None, :]
-    low_ranks, high_ranks = np.empty_like(order), np.empty_like(order)
+    low_ranks = np.empty_like(order)
     np.put_along_axis(low_ranks, order, first, axis=1)
-    np.put_along_axis(high_ranks, order, last, axis=1)
+    high_ranks = low_ranks  # without ties each draw's rank is one place, not a block
+    if tied:
+        high_ranks = np.empty_like(order)
+        np.put_along_axis(high_ranks, order, last, axis=1)
     low = np.floor(np.quantile(low_ranks, q, axis=0)).astype(int)
     high = np.ceil(np.quantile(high_ranks, 1.0 - q, axis=0)).astype(int)
     return low, high

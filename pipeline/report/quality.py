@@ -13,6 +13,12 @@ import re
 import duckdb
 import pandas as pd
 
+def some_of(names, shown: int) -> str:
+    """The first ``shown`` of ``names`` and how many more: "a, b, c and 4 more"."""
+    names = list(names)
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
+
+
 # Rates outside these are not believable for a youth justice service; they
 # mean a wrong denominator or a misread column, not a bad service.
 PLAUSIBLE_RATES = {
