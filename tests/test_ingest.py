@@ -6,6 +6,7 @@ copied from ``../shared/data/real/`` into a ``tmp_path`` data dir.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import datetime as dt
 import hashlib
@@ -26,6 +27,7 @@ from pipeline.ingest import (
     read_population, read_reoffending, read_services,
 )
 from pipeline.ingest.cells import RowProblem, parse_count
+from pipeline.ingest.results import one_row_at_a_time
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 MARKERS = ["*", "..", "x", "[c]", "[x]", "[z]", "-", ""]
@@ -160,6 +162,72 @@ def test_xlsx_and_ods_with_title_rows_above_the_header(tmp_path, services):
     # spreadsheet row numbers: header on row 4 (xlsx) and row 3 (ods)
     assert got.quarantine[["file", "row_number"]].values.tolist() == [
         ["first_time_entrants/a.xlsx", 7], ["first_time_entrants/b.ods", 6]]
+
+
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_every_sheet_of_a_workbook_with_a_table_is_read(tmp_path, services, path):
+    """A workbook with a table per period on its own sheet loses none of them
+    (only the first table was read), and a row's sheet is named."""
+    (tmp_path / "first_time_entrants").mkdir()
+    first = pd.DataFrame({"YJS": ["Bolton", "Hartlepool"], "period_end": ["2019-03"] * 2, "fte_count": [10, 4]})
+    second = pd.DataFrame({"YJS": ["Bolton", "Atlantis"], "period_end": ["2020-03"] * 2, "fte_count": [12, 1]})
+    for suffix, engine in ((".xlsx", None), (".ods", "odf")):
+        with pd.ExcelWriter(tmp_path / f"first_time_entrants/fte{suffix}", engine=engine) as book:
+            pd.DataFrame({"Notes": ["Figures by period", "[c] suppressed"]}).to_excel(book, sheet_name="Notes",
+                                                                                      index=False)
+            first.to_excel(book, sheet_name="2018-19", index=False)
+            second.to_excel(book, sheet_name="2019-20", index=False, startrow=2)
+            pd.DataFrame({"a": [1]}).to_excel(book, sheet_name="Chart data", index=False)
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_first_time_entrants(tmp_path, services)
+    got_rows = got.table.assign(period_end=got.table["period_end"].dt.strftime("%Y-%m"))
+    assert sorted(got_rows[["yjs_id", "period_end", "fte_count"]].values.tolist()) == [
+        ["bolton", "2019-03", 10.0], ["bolton", "2020-03", 12.0], ["hartlepool", "2019-03", 4.0]]
+    # the same rows in both workbooks: copies that agree, kept once; files listed once each
+    assert got.files[["file", "rows"]].values.tolist() == [
+        ["first_time_entrants/fte.ods", 4], ["first_time_entrants/fte.xlsx", 4]]
+    assert got.quarantine[["file", "row_number"]].values.tolist() == [
+        ["first_time_entrants/fte.ods [2019-20]", 5], ["first_time_entrants/fte.xlsx [2019-20]", 5]]
+
+
+def _population_workbook(path: Path, sheets: dict[str, int]) -> None:
+    ages = [str(a) for a in range(90)] + ["90+"]
+    with pd.ExcelWriter(path) as book:
+        pd.DataFrame({"Contents": list(sheets)}).to_excel(book, sheet_name="Contents", index=False)
+        for title, per_age in sheets.items():
+            pd.DataFrame([["Population estimates by single year of age"], ["Source: ONS"]]).to_excel(
+                book, sheet_name=title, index=False, header=False)
+            pd.DataFrame({"Code": ["E06000001"], "Name": ["Hartlepool"], "Geography": ["Unitary Authority"],
+                          "All ages": [per_age * 91], **{a: [per_age] for a in ages}}).to_excel(
+                book, sheet_name=title, index=False, startrow=5)
+
+
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_ons_workbook_with_a_sheet_per_sex_counts_persons(tmp_path, services, path):
+    (tmp_path / "population").mkdir()
+    _population_workbook(tmp_path / "population/ukpopestimatesmid2020on2021geography.xlsx",
+                         {"MYE2 - Persons": 20, "MYE2 - Males": 11, "MYE2 - Females": 9})
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_population(tmp_path, services)
+    assert got.table.values.tolist() == [["E06000001", 2020, 160]]
+    assert got.quarantine.empty
+    assert got.files[["file", "rows"]].values.tolist() == [
+        ["population/ukpopestimatesmid2020on2021geography.xlsx", 1]]
+
+
+def test_a_workbook_of_one_sex_only_fails(tmp_path, services):
+    (tmp_path / "population").mkdir()
+    _population_workbook(tmp_path / "population/mye2020.xlsx", {"Males": 11, "Females": 9})
+    with pytest.raises(IngestError, match=r"population/mye2020.xlsx: every table is of one sex \(sheets "
+                                          r"'Males', 'Females'\); the population counted is of persons"):
+        read_population(tmp_path, services)
+
+
+def test_wide_population_takes_each_sheets_year_from_its_name(tmp_path, services):
+    (tmp_path / "population").mkdir()
+    _population_workbook(tmp_path / "population/estimates.xlsx", {"Mid-2019": 10, "Mid-2020": 12})
+    got = read_population(tmp_path, services)
+    assert got.table.values.tolist() == [["E06000001", 2019, 80], ["E06000001", 2020, 96]]
 
 
 def test_a_missing_column_fails_the_file_with_one_line(tmp_path, services):

@@ -32,14 +32,15 @@ def file_limit(suffix: str) -> int:
     return MAX_ODS_BYTES if suffix == ".ods" else MAX_FILE_BYTES
 
 
-def sheets(data: bytes, suffix: str, name: str) -> Iterator[Iterator[list[str]]]:
-    """The file's sheets (CSV: one), each an iterator of rows of text cells."""
+def sheets(data: bytes, suffix: str, name: str) -> Iterator[tuple[str | None, Iterator[list[str]]]]:
+    """The file's sheets in workbook order (CSV: one, untitled), each as its
+    title and an iterator of rows of text cells."""
     if suffix == ".csv":
-        yield _csv_rows(data, name)
+        yield None, _csv_rows(data, name)
     elif suffix == ".ods":
         from pipeline.ingest import ods  # odfpy loads slowly; only when needed
 
-        yield from (_guarded(rows, name, suffix) for rows in ods.sheets(data, name))
+        yield from ((title, _guarded(rows, name, suffix)) for title, rows in ods.sheets(data, name))
     else:
         yield from _xlsx_sheets(data, name)
 
@@ -59,7 +60,7 @@ def _guarded(rows: Iterable, name: str, suffix: str) -> Iterator[list[str]]:
         raise unreadable(name, suffix, exc) from exc
 
 
-def _xlsx_sheets(data: bytes, name: str) -> Iterator[Iterator[list[str]]]:
+def _xlsx_sheets(data: bytes, name: str) -> Iterator[tuple[str, Iterator[list[str]]]]:
     import openpyxl
 
     try:
@@ -69,7 +70,7 @@ def _xlsx_sheets(data: bytes, name: str) -> Iterator[Iterator[list[str]]]:
     for sheet in book.worksheets:
         sheet.reset_dimensions()  # stated dimensions are often wrong; read what is there
         rows = sheet.iter_rows(values_only=True)
-        yield _guarded(([text(v) for v in row] for row in rows), name, ".xlsx")
+        yield sheet.title, _guarded(([text(v) for v in row] for row in rows), name, ".xlsx")
 
 
 def _csv_rows(data: bytes, name: str) -> Iterator[list[str]]:

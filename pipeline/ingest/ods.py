@@ -19,7 +19,7 @@ from collections.abc import Iterator
 _MAX_REPEAT = 10_000  # a repeated non-blank row or cell beyond this is not data
 
 
-def sheets(data: bytes, name: str) -> Iterator[Iterator[list[str]]]:
+def sheets(data: bytes, name: str) -> Iterator[tuple[str, Iterator[list[str]]]]:
     from odf import table
     from odf.opendocument import load
 
@@ -31,7 +31,7 @@ def sheets(data: bytes, name: str) -> Iterator[Iterator[list[str]]]:
 
         raise unreadable(name, ".ods", exc) from exc
     for sheet in found:
-        yield _rows(sheet)
+        yield str(sheet.getAttribute("name") or ""), _rows(sheet)
 
 
 def _rows(sheet) -> Iterator[list[str]]:

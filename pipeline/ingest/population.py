@@ -11,11 +11,13 @@ therefore made per file and per kind of code (unchanged, carried district,
 carried county) and compared, never added: copies that agree are kept once,
 copies that disagree are all quarantined. Rows for areas outside the services
 lookup (other counties, regions, countries) and for split counties (Cumbria,
-Northamptonshire) are quarantined.
+Northamptonshire) are quarantined. Of a workbook with a sheet per sex
+(ONS's MYE2: persons, males, females), the persons sheet is read.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections import defaultdict
@@ -42,6 +44,7 @@ _CODE = Col("la_code", ("code",), suffix="code")
 LONG = Layout("long", (_CODE, Col("year"), Col("age"), Col("population", ("persons",))),
               max_rows=2_000_000)
 WIDE = Layout("wide", (_CODE, Col("year", required=False), *(Col(str(a)) for a in AGES)))
+_ONE_SEX = re.compile(r"\b(fe)?males?\b|\b(men|women|boys|girls)\b", re.IGNORECASE)  # a sheet's name
 _FILE_YEAR = re.compile(r"mye(\d{4})|(?<!\d)((?:19|20)\d{2})(?!\d)", re.IGNORECASE)
 VALUES = ["code", "year", "age", "population"]  # a parsed row, in the order the row path holds it
 
@@ -49,7 +52,7 @@ VALUES = ["code", "year", "age", "population"]  # a parsed row, in the order the
 def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
     """``la_code``, ``year``, ``population_10_17`` for every LA in ``services``."""
     log = Collector(SOURCE)
-    sheets = read_source(data_dir, SOURCE, [LONG, WIDE])
+    sheets = persons_sheets(read_source(data_dir, SOURCE, [LONG, WIDE]))
     file_years = {s.file: _file_year(s) for s in sheets}
     la_codes = set(services["la_code"])
 
@@ -253,11 +256,32 @@ def _carry(code: str, la_codes: set[str]) -> str:
     return target
 
 
+def persons_sheets(sheets: list[Sheet]) -> list[Sheet]:
+    """``sheets`` less a workbook's sheets of one sex where it has others.
+
+    ONS's workbook (MYE2) gives the same table for persons, males and
+    females on three sheets: the persons one is counted. A workbook whose
+    every table is of one sex fails: its figures are not the population.
+    """
+    kept = []
+    for file, group in itertools.groupby(sheets, key=lambda s: s.source_file):
+        group = list(group)
+        one_sex = [s for s in group if s.title and _ONE_SEX.search(s.title)]
+        if len(one_sex) == len(group):
+            if one_sex:
+                raise IngestError(
+                    f"{file}: every table is of one sex (sheets {', '.join(repr(s.title) for s in one_sex)}); "
+                    "the population counted is of persons: add the persons sheet")
+        kept += [s for s in group if s not in one_sex]
+    return kept
+
+
 def _file_year(sheet: Sheet) -> int | None:
-    """The year of a wide file without a year column, from its name (``mye2020...``)."""
+    """The year of a wide table without a year column, from its sheet's name
+    (a workbook with a sheet per year) or else its file's name (``mye2020...``)."""
     if sheet.layout is LONG or "year" in sheet.labels:
         return None
-    match = _FILE_YEAR.search(Path(sheet.file).name)
+    match = _FILE_YEAR.search(sheet.title or "") or _FILE_YEAR.search(Path(sheet.source_file).name)
     if not match:
         raise IngestError(f"{sheet.file}: no year column and no year in the file name (like mye2020_...)")
     return int(match[1] or match[2])

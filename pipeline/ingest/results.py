@@ -116,7 +116,12 @@ class Collector:
             return None
 
     def _list_file(self, sheet: Sheet, rows: int) -> None:
-        self._files.append({"source": self.source, "file": sheet.file, "sha256": sheet.sha256,
+        # one entry per file: a workbook's tables add up
+        listed = next((f for f in self._files if f["file"] == sheet.source_file), None)
+        if listed is not None:
+            listed["rows"] += rows
+            return
+        self._files.append({"source": self.source, "file": sheet.source_file, "sha256": sheet.sha256,
                             "rows": rows, "ingested_at": self._now})
 
     def parse_blocks(self, sheets: list[Sheet],

@@ -3,8 +3,9 @@
 Published tables arrive as CSV (any of ``,`` ``;`` tab, UTF-8 with or without
 a BOM, or Windows cp1252), xlsx or ods, often with title rows above the header
 and notes below the data. :func:`read_source` finds, in each file of a source
-folder, the header row holding a layout's columns (:mod:`.headers`) and
-streams every row below it as text keyed by field name, with its spreadsheet
+folder and each sheet of a workbook, the header row holding a layout's
+columns (:mod:`.headers`) and streams every row below it (of every sheet
+where one fits) as text keyed by field name, with its spreadsheet
 row number, so the readers can parse cells themselves (see
 :mod:`pipeline.ingest.cells`) and say exactly which row and column went wrong.
 
@@ -147,16 +148,19 @@ class Block:
 class Sheet:
     """A file's table, found under its header; :meth:`read` or :meth:`blocks` streams its rows once."""
 
-    file: str
+    file: str  # as rows and messages name it: the file, or "file [sheet]" (see read_sheets)
     sha256: str
     layout: Layout
     labels: dict[str, str]  # field -> header label as written in the file
     _header: Header
     _body: Iterator[list[str]]
+    source_file: str = ""  # the file itself, as source_files lists it (default: ``file``)
+    title: str | None = None  # the sheet's name in its workbook (None for a CSV file)
     columns: list[str] = field(init=False)  # every column's label, made unique, for Row.raw
 
     def __post_init__(self):
         self.columns = _unique_labels(self._header.cells)
+        self.source_file = self.source_file or self.file
 
     def read(self) -> Iterator[Row]:
         header, found = self._header, self._header.found
@@ -269,27 +273,40 @@ def _add_batch(batch: list[list[str]], columns: list[list[str]], lengths: list[i
 
 
 def read_source(data_dir: Path, source: str, layouts: list[Layout]) -> list[Sheet]:
-    """Every data file in ``data_dir/source`` (sorted by name), its header found."""
+    """Every table in the files of ``data_dir/source`` (files sorted by
+    name, a workbook's sheets in order), its header found."""
     pause_point("ingest")
-    return [read_sheet(path, name, layouts) for path, name in source_files(Path(data_dir), source)]
+    return [sheet for path, name in source_files(Path(data_dir), source)
+            for sheet in read_sheets(path, name, layouts)]
 
 
-def read_sheet(path: Path, name: str, layouts: list[Layout]) -> Sheet:
-    """One file's table under the first header row that fits a layout."""
+def read_sheets(path: Path, name: str, layouts: list[Layout]) -> list[Sheet]:
+    """A file's tables: every sheet with a header row that fits a layout.
+
+    A workbook's other sheets (notes, contents, charts) are passed over; a
+    file with no sheet that fits fails, naming the columns the nearest
+    header lacks. Where a workbook has more than one table, each is named
+    ``file [sheet]`` (its row numbers are the sheet's own), so that the
+    quarantine and messages say where a row is; tables from different
+    sheets are compared as tables from different files are.
+    """
     data = path.read_bytes()
     if not data.strip():
         raise IngestError(f"{name}: file is empty")
-    sha, nearest = hashlib.sha256(data).hexdigest(), None
-    for rows in sheets(data, path.suffix.lower(), name):
+    sha, nearest, found = hashlib.sha256(data).hexdigest(), None, []
+    for title, rows in sheets(data, path.suffix.lower(), name):
         top = list(itertools.islice(rows, HEADER_SEARCH_ROWS))
         header, miss = find_header(top, layouts)
         if header is not None:
-            labels = {f: label(header.cells[i]) for f, i in header.found.items()}
-            body = itertools.chain(top[header.index + 1:], rows)
-            return Sheet(name, sha, header.layout, labels, header, body)
-        if miss is not None and (nearest is None or len(miss[1]) < len(nearest[1])):
+            found.append((title, header, itertools.chain(top[header.index + 1:], rows)))
+        elif miss is not None and (nearest is None or len(miss[1]) < len(nearest[1])):
             nearest = miss
-    raise no_header_error(name, nearest)
+    if not found:
+        raise no_header_error(name, nearest)
+    return [Sheet(f"{name} [{title}]" if len(found) > 1 else name, sha, header.layout,
+                  {f: label(header.cells[i]) for f, i in header.found.items()}, header, body,
+                  source_file=name, title=title)
+            for title, header, body in found]
 
 
 def _unique_labels(header: list[str]) -> list[str]:
