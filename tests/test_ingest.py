@@ -366,6 +366,25 @@ def test_long_population_counts_only_ages_10_to_17(tmp_path, services):
     assert set(got.quarantine["problem"]) == {"la_code E06000001 year 2021: ages 10-17 incomplete, missing 17"}
 
 
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_long_population_by_sex_counts_persons_rows_only(tmp_path, services, path):
+    """Males and females beside persons would count every child twice: only
+    persons rows count, the others are quarantined, saying so."""
+    rows = "".join(f"E08000001,2021,{sex},{age},{n}\n" for age in range(8, 18)
+                   for sex, n in (("Persons", 100), ("Male", 51), ("Female", 49)))
+    rows += "".join(f"E06000001,2021,{sex},{age},5\n" for age in range(10, 18) for sex in ("1", "2"))
+    write(tmp_path, "population/long.csv", "la_code,year,sex,age,population\n" + rows)
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_population(tmp_path, services)
+    assert got.table.values.tolist() == [["E08000001", 2021, 800]]
+    assert len(got.quarantine) == 2 * 8 + 2 * 8  # ages 10-17 only: the other ages are not wanted
+    assert got.quarantine["problem"].iloc[0] == (
+        "column sex: 'Male' is one sex, and only rows for all persons count "
+        "(give the persons figures, or males and females added up)")
+    # rows 2-31: ages 8-17 as persons, male, female; 32-47: the second area's
+    assert set(got.quarantine["row_number"]) == {*range(9, 31, 3), *range(10, 32, 3), *range(32, 48)}
+
+
 def test_population_from_an_ods_file_with_a_year_column(tmp_path, services):
     ages = {str(a): [1, 2] for a in range(0, 91)}
     frame = pd.DataFrame({"Code": ["E06000001", "W06000002"], "Name": ["Hartlepool", "Gwynedd"],

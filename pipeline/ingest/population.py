@@ -41,9 +41,12 @@ AGES = range(10, 18)
 _CODE = Col("la_code", ("code",), suffix="code")
 # A long file gives every age (and perhaps sex) of ~400 areas over many years,
 # but only ages 10-17 are kept, so it may be far longer than other tables.
-LONG = Layout("long", (_CODE, Col("year"), Col("age"), Col("population", ("persons",))),
+_SEX = Col("sex", ("gender",), required=False)  # not in the contract's layouts; read where given
+LONG = Layout("long", (_CODE, Col("year"), Col("age"), Col("population", ("persons",)), _SEX),
               max_rows=2_000_000)
-WIDE = Layout("wide", (_CODE, Col("year", required=False), *(Col(str(a)) for a in AGES)))
+WIDE = Layout("wide", (_CODE, Col("year", required=False), *(Col(str(a)) for a in AGES), _SEX))
+# a sex column's values for all persons (ONS codes persons 0, males 1, females 2)
+PERSONS = frozenset({"", "persons", "person", "all", "allpersons", "allpeople", "people", "total", "p", "0"})
 _ONE_SEX = re.compile(r"\b(fe)?males?\b|\b(men|women|boys|girls)\b", re.IGNORECASE)  # a sheet's name
 _FILE_YEAR = re.compile(r"mye(\d{4})|(?<!\d)((?:19|20)\d{2})(?!\d)", re.IGNORECASE)
 VALUES = ["code", "year", "age", "population"]  # a parsed row, in the order the row path holds it
@@ -66,6 +69,8 @@ def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
             population = _required(cells["population"], labels["population"])
         else:
             population = sum(_required(cells[str(a)], labels[str(a)]) for a in AGES)
+        if "sex" in cells:
+            _persons(cells["sex"], labels["sex"])
         year = parse_int(cells["year"], labels["year"]) if "year" in cells else file_years[sheet.file]
         if year > today().year:  # a projection among the estimates, or a typo
             raise RowProblem(f"column {labels.get('year', 'year')}: {year} is after this year; "
@@ -92,6 +97,8 @@ def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
                 count, read = block.distinct(str(a)).counts(labels[str(a)])
                 population, settled = population + count, settled & read & ~np.isnan(count)  # as _required
             settled &= population < 2**53
+        if block.has("sex"):  # a row of one sex is left to parse_row, which refuses it
+            settled &= block.distinct("sex").parse(lambda v: _persons(v, labels["sex"]))[1]
         if block.has("year"):
             year, read = block.distinct("year").parse(lambda v: parse_int(v, labels["year"]), "int64", 0)
             settled &= read
@@ -223,6 +230,14 @@ def _age(value: str, column: str) -> int | None:
         return None
     age = parse_int(value.rstrip("+"), column)
     return age if age in AGES else None
+
+
+def _persons(value: str, column: str) -> None:
+    """Refuse a row of one sex: the population counted is of persons, and a
+    file giving persons beside males and females would count them twice."""
+    if key(value) not in PERSONS:
+        raise RowProblem(f"column {column}: {value!r} is one sex, and only rows for all persons count "
+                         "(give the persons figures, or males and females added up)")
 
 
 def _required(value: str, column: str) -> float:
