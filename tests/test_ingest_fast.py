@@ -276,6 +276,24 @@ def test_row_limit(rows, tmp_path, small_blocks, monkeypatch):
     assert_same("services", tmp_path)
 
 
+@pytest.mark.parametrize("limit", [4, 5])
+def test_row_limit_counts_every_sheet_of_a_workbook(limit, tmp_path, small_blocks, monkeypatch):
+    """The limit bounds a file's rows, as when one sheet was read: two sheets
+    of three rows pass a limit of 6 but not of 5 or 4, failing on the second."""
+    monkeypatch.setattr(services_module, "LAYOUT", dataclasses.replace(services_module.LAYOUT, max_rows=limit))
+    frame = pd.read_csv(io.StringIO(base.SERVICES_CSV), dtype=str)
+    (tmp_path / "services").mkdir()
+    with pd.ExcelWriter(tmp_path / "services/lookup.xlsx") as book:
+        frame.iloc[:3].to_excel(book, sheet_name="England", index=False)
+        frame.iloc[3:6].to_excel(book, sheet_name="Wales", index=False)
+    assert_same("services", tmp_path)
+    assert outcome("services", tmp_path, None) == (ingest.IngestError, (
+        f"services/lookup.xlsx [Wales]: over {limit} data rows (at row {limit - 1}, counting the rows of the "
+        "sheets before it), more than a table of this folder can hold; check it is the right file, or split it"))
+    monkeypatch.setattr(services_module, "LAYOUT", dataclasses.replace(services_module.LAYOUT, max_rows=6))
+    assert len(ingest.read_services(tmp_path).table) == 6
+
+
 @pytest.mark.parametrize("limit", [2, 50])
 def test_file_damaged_part_way(limit, tmp_path, small_blocks, monkeypatch):
     """A field over the csv module's limit stops the read, unless the row limit stops it first."""

@@ -156,6 +156,9 @@ class Sheet:
     _body: Iterator[list[str]]
     source_file: str = ""  # the file itself, as source_files lists it (default: ``file``)
     title: str | None = None  # the sheet's name in its workbook (None for a CSV file)
+    # data rows read so far from this sheet's file, shared by a workbook's
+    # sheets: the layout's row limit bounds the file, as it did when one sheet was read
+    file_rows: list[int] = field(default_factory=lambda: [0])
     columns: list[str] = field(init=False)  # every column's label, made unique, for Row.raw
 
     def __post_init__(self):
@@ -165,7 +168,7 @@ class Sheet:
     def read(self) -> Iterator[Row]:
         header, found = self._header, self._header.found
         wide = len(header.cells) > 1
-        data_rows = 0
+        data_rows = self.file_rows[0]
         for number, cells in enumerate(self._body, start=header.index + 2):
             filled = [i for i, cell in enumerate(cells) if cell.strip()]
             if not filled:
@@ -175,6 +178,7 @@ class Sheet:
             # the first cell; they are kept aside so the quarantine can show them.
             note = filled == [0] and wide
             data_rows += not note
+            self.file_rows[0] = data_rows
             if data_rows > self.layout.max_rows:
                 raise self._too_long(number)
             yield Row(self.file, number, values, cells, self.columns, note)
@@ -191,7 +195,7 @@ class Sheet:
         handed over, so a file over the limit fails with the same message; a
         file that turns out unreadable part-way fails as in :meth:`read`.
         """
-        first, data_rows = self._header.index + 2, 0
+        first, data_rows = self._header.index + 2, self.file_rows[0]
         while True:
             columns: list[list[str]] = [[] for _ in self._header.cells]
             lengths: list[int] = []
@@ -212,6 +216,7 @@ class Sheet:
             if not lengths:
                 return
             block, data_rows = self._block(first, columns, lengths, beyond, data_rows)
+            self.file_rows[0] = data_rows
             first += len(lengths)
             yield block
 
@@ -244,7 +249,8 @@ class Sheet:
 
     def _too_long(self, number: int) -> IngestError:
         return IngestError(
-            f"{self.file}: over {self.layout.max_rows:,} data rows (at row {number:,}), "
+            f"{self.file}: over {self.layout.max_rows:,} data rows (at row {number:,}"
+            f"{', counting the rows of the sheets before it' if self.file != self.source_file else ''}), "
             "more than a table of this folder can hold; check it is the right file, or split it")
 
 
@@ -303,9 +309,10 @@ def read_sheets(path: Path, name: str, layouts: list[Layout]) -> list[Sheet]:
             nearest = miss
     if not found:
         raise no_header_error(name, nearest)
+    file_rows = [0]
     return [Sheet(f"{name} [{title}]" if len(found) > 1 else name, sha, header.layout,
                   {f: label(header.cells[i]) for f, i in header.found.items()}, header, body,
-                  source_file=name, title=title)
+                  source_file=name, title=title, file_rows=file_rows)
             for title, header, body in found]
 
 
