@@ -11,6 +11,8 @@ Skipped without comment, as no publisher's file looks like them: hidden
 files (``.name``), Office and LibreOffice lock files (``~$name.xlsx``,
 ``.~lock.name#``), other suffixes (README.md), and anything that is not a
 regular file (a folder, a named pipe, which would block the read forever).
+Subfolders are not read (an ``archive/`` of superseded files is common); a
+folder whose only tables are in subfolders fails, naming them.
 A file larger than its format's limit (:mod:`.grids`) is refused before it
 is read, so one wrong file cannot exhaust memory.
 """
@@ -48,7 +50,11 @@ def source_files(data_dir: Path, source: str) -> list[tuple[Path, str]]:
                 + (" (save a large table as .csv)" if path.suffix.lower() == ".ods" else ""))
         found.append((path, name))
     if not found:
-        raise IngestError(f"{source}/: no .csv, .xlsx or .ods file in {folder}")
+        nested = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
+                        if p.suffix.lower() in EXTENSIONS and not p.name.startswith((".", "~$")))
+        raise IngestError(f"{source}/: no .csv, .xlsx or .ods file in {folder}" + (
+            f" (inputs are read from the folder itself, not its subfolders: found {', '.join(nested[:3])}"
+            f"{f' and {len(nested) - 3} more' if len(nested) > 3 else ''})" if nested else ""))
     return found
 
 
