@@ -354,6 +354,19 @@ def test_wide_population_takes_the_year_from_the_file_name_and_carries_codes(tmp
     ]
 
 
+def test_a_county_lookup_counts_county_rows_and_says_why_district_rows_do_not(tmp_path):
+    write(tmp_path, "services/lookup.csv", "la_code,la_name,yjs_name\nE10000016,Kent,Kent\n"
+          "E06000035,Medway,Medway\n")
+    services = read_services(tmp_path).table
+    write(tmp_path, "population/mye2020_persons.csv", WIDE_HEADER + wide_row("E10000016", "Kent", 100)
+          + wide_row("E07000105", "Ashford", 10) + wide_row("E06000035", "Medway", 20))
+    got = read_population(tmp_path, services)
+    assert got.table.values.tolist() == [["E06000035", 2020, 160], ["E10000016", 2020, 800]]
+    assert got.quarantine["problem"].tolist() == [
+        "la_code E07000105 is not a local authority in the services lookup: a district of a two-tier county, "
+        "and the lookup lists counties (E10 codes), so the county's row counts (ONS's upper-tier file)"]
+
+
 def test_wide_population_without_a_year_fails(tmp_path, services):
     write(tmp_path, "population/persons.csv", WIDE_HEADER + wide_row("E06000001", "Hartlepool", 1))
     with pytest.raises(IngestError, match="population/persons.csv: no year column"):

@@ -265,9 +265,15 @@ def _carry(code: str, la_codes: set[str]) -> str:
         raise RowProblem(f"la_code {split}") from None
     if target not in la_codes:
         carried = f" (carried to {target})" if target != code else ""
-        county = (": a two-tier county, and the lookup's services are made of districts, so only "
-                  "district rows count (ONS's lower-tier file)") if target.startswith("E10") else ""
-        raise RowProblem(f"la_code {code}{carried} is not a local authority in the services lookup{county}")
+        if target.startswith("E10"):
+            why = (": a two-tier county, and the lookup's services are made of districts, so only "
+                   "district rows count (ONS's lower-tier file)")
+        elif target.startswith("E07") and any(c.startswith("E10") for c in la_codes):
+            why = (": a district of a two-tier county, and the lookup lists counties (E10 codes), so "
+                   "the county's row counts (ONS's upper-tier file)")
+        else:
+            why = ""
+        raise RowProblem(f"la_code {code}{carried} is not a local authority in the services lookup{why}")
     return target
 
 
