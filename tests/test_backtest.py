@@ -17,6 +17,7 @@ from sklearn.metrics import roc_auc_score
 from pipeline.backtest import metrics as mt
 from pipeline.backtest import outcomes, rankings, run
 from pipeline.model import outcome, panel, scores
+from pipeline.rank import targets
 from pipeline.settings import REPO_ROOT, RankingRules
 from tests import factories
 from tests.conftest import DEMO_DIR, run_refresh
@@ -150,6 +151,40 @@ def test_each_month_is_ranked_as_the_pipeline_would_have_ranked_it(small):
         expect = expect.set_index("yjs_id").loc[got.index]
         np.testing.assert_allclose(got["concern_score"], expect["concern_score"], rtol=1e-12)
         assert (got["rank"] == expect["rank"]).all()
+
+
+def test_a_month_without_a_services_figures_never_picks_it_as_the_refresh_would_not(small):
+    """The refresh recommends no visit to a service without indicator figures
+    (its score is its inspection terms alone); the back-test's picks follow
+    the same rule, so what it measures is the method the refresh applies."""
+    svc, pop, tables, insp, values = small
+    rules = RankingRules(n_full_joint=16)  # of 30: a service ranked by its inspection alone is among them
+    late = "svc-00"  # its figures start in 2023; inadequate and never revisited: high concern
+    values = values[(values["yjs_id"] != late) | (values["period_end"] >= "2023-01-01")].reset_index(drop=True)
+    insp = pd.concat([insp[insp["yjs_id"] != late], factories.inspections([(late, "2012-01-15", "Inadequate", 4)])],
+                     ignore_index=True)
+    months = rankings.backtest_months(values, rules.lag_months, AS_OF)
+    monthly = rankings.monthly_rankings(values, svc, insp, rules, months)
+    mine = monthly["yjs_id"] == late
+    first = values.loc[values["yjs_id"] == late, "period_end"].min()
+    cutoff = monthly["as_of"].map(lambda m: pd.Timestamp(panel.indicator_cutoff(m.date(), rules.lag_months)))
+    early = mine & (cutoff < first)  # no period of its figures published by the month
+    assert early.any() and not monthly.loc[early, "evidenced"].any()
+    assert monthly.loc[mine & ~early, "evidenced"].all() and monthly.loc[~mine, "evidenced"].all()
+    assert (monthly.loc[early, "rank"] <= rules.n_full_joint).any()  # it would have been picked
+    picks = run.positions(monthly, monthly[["concern_score"]], rules)["concern_score_pick"]
+    assert (picks[early] == 0).all()
+    top = monthly.loc[early, "as_of"]
+    assert np.allclose(picks[monthly["as_of"].isin(top)].groupby(monthly["as_of"]).sum(), rules.n_full_joint)
+    # the refresh of one of those months gives it no visit either
+    month = top.iloc[0]
+    p, _ = panel.build_panel(tables, svc, pop, month.date(), rules.lag_months)
+    p = p[(p["yjs_id"] != late)]
+    ev = scores.indicator_evidence(p)
+    ranked = scores.concern_scores(svc, ev, scores.inspection_history(insp, month.date()), rules.weights)
+    listed = targets.recommend(ranked, ev, rules, month.date()).set_index("yjs_id")
+    assert listed.loc[late, "recommendation"] == "monitor"
+    assert listed.loc[late, "rank"] == monthly.loc[early & (monthly["as_of"] == month), "rank"].iloc[0]
 
 
 def test_each_later_inspection_is_scored_once_by_the_month_before_it():

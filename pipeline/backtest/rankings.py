@@ -87,7 +87,7 @@ def _per_month(months: pd.DataFrame, by_period: pd.DataFrame, on: list[str]) -> 
     return seen.merge(by_period, on=[*on, "period_end"])
 
 
-COLUMNS = ["as_of", "yjs_id", "concern_score", "rank", "eligible", "months_since", "league_table",
+COLUMNS = ["as_of", "yjs_id", "concern_score", "rank", "eligible", "evidenced", "months_since", "league_table",
            *outcome_features.FEATURES]
 
 
@@ -101,14 +101,15 @@ def _no_rankings() -> pd.DataFrame:
     """``monthly_rankings``' columns with no rows, typed as its rows are, so
     that what joins on them (``outcome_features.training_table`` on as_of)
     still works when no month has enough history to rank."""
-    types = {"as_of": "datetime64[ns]", "yjs_id": object, "rank": "int64", "eligible": bool}
+    types = {"as_of": "datetime64[ns]", "yjs_id": object, "rank": "int64", "eligible": bool, "evidenced": bool}
     return pd.DataFrame({c: pd.Series(dtype=types.get(c, float)) for c in COLUMNS})
 
 
 def monthly_rankings(panel: pd.DataFrame, services: pd.DataFrame, inspections: pd.DataFrame,
                      rules: RankingRules, months, submit=None) -> pd.DataFrame:
     """One row per month x service: the concern score and rank, whether it
-    was eligible for a visit, months since inspection, the raw-rate
+    was eligible for a visit (not inspected within the exclusion months) and
+    had any indicator figures, months since inspection, the raw-rate
     league-table score and the outcome model's features.
 
     Each month's rows depend on that month alone, so the months can be
@@ -153,7 +154,7 @@ def monthly_rankings(panel: pd.DataFrame, services: pd.DataFrame, inspections: p
     df = df.sort_values(["as_of", "concern_score", "yjs_id"], ascending=[True, False, True],
                         ignore_index=True)
     df["rank"] = df.groupby("as_of").cumcount() + 1
-    out = df[["as_of", "yjs_id", "concern_score", "rank", "months_since_inspection"]].rename(
+    out = df[["as_of", "yjs_id", "concern_score", "rank", "evidenced", "months_since_inspection"]].rename(
         columns={"months_since_inspection": "months_since"})
     out["eligible"] = ~(out["months_since"] < rules.exclusion_months)
 

@@ -74,11 +74,12 @@ def positions(monthly: pd.DataFrame, methods: pd.DataFrame, rules: RankingRules,
               rows: np.ndarray | None = None) -> pd.DataFrame:
     """Per method: the month's size, services strictly riskier and tied,
     risk percentile, chance of being in the riskiest 10% / 20%, and of being
-    a full-joint-inspection pick (eligible services only); for the ``rows``
+    a full-joint-inspection pick (eligible services with indicator figures
+    only, as the refresh recommends); for the ``rows``
     of ``monthly`` (a boolean mask; every row by default), each placed among
     every service of its month."""
     cols = {}
-    elig = monthly["eligible"].to_numpy(bool)
+    elig = monthly["eligible"].to_numpy(bool) & monthly["evidenced"].to_numpy(bool)
     keep = np.ones(len(monthly), bool) if rows is None else np.asarray(rows, bool)
     for m in methods:
         df = pd.DataFrame({"as_of": monthly["as_of"], m: methods[m]})

@@ -276,10 +276,13 @@ def concern_terms(df: pd.DataFrame, evidence: pd.DataFrame, weights: dict[str, f
     """Step 4 of the method for every row of ``df`` (indexed by service, or
     by month and service, with the inspection history's columns), from
     ``evidence`` indexed the same way: adds indicator_evidence,
-    inspection_term, time_term, concern_score and its sd, concern_sd."""
+    inspection_term, time_term, concern_score and its sd, concern_sd, and
+    evidenced (any indicator's evidence at all: without it no visit is
+    recommended, ``pipeline.rank.targets.recommend``)."""
     num = pd.Series(0.0, index=df.index)
     den = pd.Series(0.0, index=df.index)
     var = pd.Series(0.0, index=df.index)
+    evidenced = np.zeros(len(df), dtype=bool)
     for key in BY_KEY:
         ev = evidence[evidence["indicator"] == key]
         wt = float(weights.get(key, 0.0))
@@ -287,6 +290,7 @@ def concern_terms(df: pd.DataFrame, evidence: pd.DataFrame, weights: dict[str, f
         num += (wt * e).fillna(0.0)
         var += (wt**2 * sd**2).fillna(0.0)
         den += wt * e.notna()
+        evidenced |= e.notna().to_numpy()
     safe = den.where(den > 0, 1.0)
     df = df.copy()
     df["indicator_evidence"] = num / safe
@@ -298,6 +302,7 @@ def concern_terms(df: pd.DataFrame, evidence: pd.DataFrame, weights: dict[str, f
                            + weights.get("inspection", 0.0) * df["inspection_term"]
                            + weights.get("time_since_inspection", 0.0) * df["time_term"])
     df["concern_sd"] = np.sqrt(var) / safe
+    df["evidenced"] = evidenced
     return df
 
 
