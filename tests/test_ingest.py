@@ -367,6 +367,13 @@ def test_a_county_lookup_counts_county_rows_and_says_why_district_rows_do_not(tm
         "and the lookup lists counties (E10 codes), so the county's row counts (ONS's upper-tier file)"]
 
 
+@pytest.mark.parametrize("name, year", [("mye22final.csv", 2022), ("ukpopestimatesmid2021on2021geography.csv", 2021),
+                                        ("mye2019_persons.csv", 2019)])
+def test_wide_population_year_from_onss_file_names(tmp_path, services, name, year):
+    write(tmp_path, f"population/{name}", WIDE_HEADER + wide_row("E06000001", "Hartlepool", 3))
+    assert read_population(tmp_path, services).table.values.tolist() == [["E06000001", year, 24]]
+
+
 def test_wide_population_without_a_year_fails(tmp_path, services):
     write(tmp_path, "population/persons.csv", WIDE_HEADER + wide_row("E06000001", "Hartlepool", 1))
     with pytest.raises(IngestError, match="population/persons.csv: no year column"):

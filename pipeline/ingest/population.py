@@ -48,7 +48,8 @@ WIDE = Layout("wide", (_CODE, Col("year", required=False), *(Col(str(a)) for a i
 # a sex column's values for all persons (ONS codes persons 0, males 1, females 2)
 PERSONS = frozenset({"", "persons", "person", "all", "allpersons", "allpeople", "people", "total", "p", "0"})
 _ONE_SEX = re.compile(r"\b(fe)?males?\b|\b(men|women|boys|girls)\b", re.IGNORECASE)  # a sheet's name
-_FILE_YEAR = re.compile(r"mye(\d{4})|(?<!\d)((?:19|20)\d{2})(?!\d)", re.IGNORECASE)
+# "mye2020...", "mye22final" (ONS's names from mid-2022), "...mid2020...", "Mid-2019"
+_FILE_YEAR = re.compile(r"mye(\d{4}|\d{2}(?!\d))|(?<!\d)((?:19|20)\d{2})(?!\d)", re.IGNORECASE)
 VALUES = ["code", "year", "age", "population"]  # a parsed row, in the order the row path holds it
 
 
@@ -305,4 +306,5 @@ def _file_year(sheet: Sheet) -> int | None:
     match = _FILE_YEAR.search(sheet.title or "") or _FILE_YEAR.search(Path(sheet.source_file).name)
     if not match:
         raise IngestError(f"{sheet.file}: no year column and no year in the file name (like mye2020_...)")
-    return int(match[1] or match[2])
+    year = match[1] or match[2]
+    return int(year) + 2000 if len(year) == 2 else int(year)
