@@ -191,6 +191,35 @@ def test_every_sheet_of_a_workbook_with_a_table_is_read(tmp_path, services, path
         ["first_time_entrants/fte.ods [2019-20]", 5], ["first_time_entrants/fte.xlsx [2019-20]", 5]]
 
 
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_xlsx_cells_merged_down_give_every_row_their_value(tmp_path, services, path):
+    """A service name merged over its periods names each period's row (as in
+    an .ods); a title or note merged across the width is still a title or note."""
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["First-time entrants by service"])
+    sheet.merge_cells("A1:C1")
+    sheet.append(["YJS", "period_end", "fte_count"])
+    for row in (["Bolton", "2019-03", 10], [None, "2020-03", 11], [None, "2021-03", "[c]"],
+                ["Hartlepool", "2019-03", 5], ["Source: YJB. Figures for 2021 are provisional."]):
+        sheet.append(row)
+    sheet.merge_cells("A3:A5")
+    sheet.merge_cells("B6:B6")  # a one-cell range: nothing to fill
+    sheet.merge_cells("A7:C8")
+    (tmp_path / "first_time_entrants").mkdir()
+    book.save(tmp_path / "first_time_entrants/fte.xlsx")
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_first_time_entrants(tmp_path, services)
+    rows = got.table.assign(period_end=got.table["period_end"].dt.strftime("%Y-%m"))
+    assert rows[["yjs_id", "period_end", "fte_count"]].fillna(-1).values.tolist() == [
+        ["bolton", "2019-03", 10.0], ["bolton", "2020-03", 11.0], ["bolton", "2021-03", -1.0],
+        ["hartlepool", "2019-03", 5.0]]
+    assert got.quarantine[["row_number", "problem"]].values.tolist() == [
+        [7, "footnote or note row, not data"], [8, "footnote or note row, not data"]]
+
+
 def _population_workbook(path: Path, sheets: dict[str, int]) -> None:
     ages = [str(a) for a in range(90)] + ["90+"]
     with pd.ExcelWriter(path) as book:

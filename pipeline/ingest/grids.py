@@ -10,12 +10,15 @@ Rows are produced one at a time (CSV rows from the decoded text, xlsx rows
 from openpyxl's streaming read-only mode), so a large file costs memory in
 proportion to its bytes, not to Python objects per cell. An .ods document is
 held whole by odfpy, hence its lower size limit (:mod:`pipeline.ingest.ods`).
+Merged cells: an .ods fills every cell a merge covers (:mod:`.ods`); an
+xlsx fills the cells below a merge's first cell (:func:`_filled_down`).
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, time
 
@@ -69,8 +72,71 @@ def _xlsx_sheets(data: bytes, name: str) -> Iterator[tuple[str, Iterator[list[st
         raise unreadable(name, ".xlsx", exc) from exc
     for sheet in book.worksheets:
         sheet.reset_dimensions()  # stated dimensions are often wrong; read what is there
-        rows = sheet.iter_rows(values_only=True)
-        yield sheet.title, _guarded(([text(v) for v in row] for row in rows), name, ".xlsx")
+        rows = ([text(v) for v in row] for row in sheet.iter_rows(values_only=True))
+        yield sheet.title, _guarded(_filled_down(rows, _xlsx_merges(book, sheet)), name, ".xlsx")
+
+
+_SHEET_DATA_END = re.compile(rb"</(?:\w+:)?sheetData\s*>")
+_MERGE = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]+)([0-9]+):([A-Z]+)([0-9]+)"')
+
+
+def _xlsx_merges(book, sheet) -> list[tuple[int, int, int]]:
+    """(first row, last row, column) of each merged range of an xlsx sheet
+    that spans several rows (1-based), from the sheet's XML.
+
+    openpyxl's streaming mode, which keeps a large sheet's memory small,
+    does not give merged ranges: the sheet's XML lists them after its rows,
+    so the part is scanned for them first (decompressing it once more).
+    """
+    from openpyxl.utils import column_index_from_string
+
+    path, archive = getattr(sheet, "_worksheet_path", None), getattr(book, "_archive", None)
+    if path is None or archive is None:  # not the openpyxl this was written for: no filling
+        return []
+    tail, after = b"", None
+    with archive.open(path) as part:
+        while chunk := part.read(1 << 20):
+            if after is not None:
+                after += chunk
+                continue
+            end = _SHEET_DATA_END.search(tail + chunk)
+            if end is not None:
+                after = (tail + chunk)[end.end():]
+            tail = chunk[-64:]
+    found = []
+    for top, row1, right, row2 in _MERGE.findall(after or b""):
+        first, last = int(row1), int(row2)
+        if last > first:
+            found.append((first, last, column_index_from_string(top.decode())))
+    return found
+
+
+def _filled_down(rows: Iterator[list[str]], merges: list[tuple[int, int, int]]) -> Iterator[list[str]]:
+    """Rows with the cells under a merged range's first cell given its value,
+    down the range's first column: a service name merged over its periods
+    names every period's row, as in :mod:`.ods`. Only downwards: a title or
+    note merged across the width stays in its first cell, so a note under
+    the table is still seen as one."""
+    if not merges:
+        yield from rows
+        return
+    starting: dict[int, list[tuple[int, int]]] = {}
+    for first, last, column in merges:
+        starting.setdefault(first, []).append((column, last))
+    down: dict[int, tuple[str, int]] = {}  # column -> (value, last row)
+    for number, row in enumerate(rows, start=1):
+        for column, (value, last) in list(down.items()):
+            if number > last:
+                del down[column]
+                continue
+            if len(row) < column:
+                row = row + [""] * (column - len(row))
+            if not row[column - 1].strip():
+                row[column - 1] = value
+        for column, last in starting.get(number, ()):
+            if column <= len(row) and row[column - 1].strip():
+                down[column] = (row[column - 1], last)
+        yield row
 
 
 def _csv_rows(data: bytes, name: str) -> Iterator[list[str]]:
