@@ -104,7 +104,7 @@ def _xlsx_merges(book, sheet) -> list[tuple[int, int, int]]:
                 after = (tail + chunk)[end.end():]
             tail = chunk[-64:]
     found = []
-    for top, row1, right, row2 in _MERGE.findall(after or b""):
+    for top, row1, _right, row2 in _MERGE.findall(after or b""):
         first, last = int(row1), int(row2)
         if last > first:
             found.append((first, last, column_index_from_string(top.decode())))

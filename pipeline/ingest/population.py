@@ -47,7 +47,8 @@ LONG = Layout("long", (_CODE, Col("year"), Col("age"), Col("population", ("perso
 WIDE = Layout("wide", (_CODE, Col("year", required=False), *(Col(str(a)) for a in AGES), _SEX))
 # a sex column's values for all persons (ONS codes persons 0, males 1, females 2)
 PERSONS = frozenset({"", "persons", "person", "all", "allpersons", "allpeople", "people", "total", "p", "0"})
-_ONE_SEX = re.compile(r"\b(fe)?males?\b|\b(men|women|boys|girls)\b", re.IGNORECASE)  # a sheet's name
+# a sheet's name saying it is of one sex ("MYE2 - Males"), not both ("Males and females")
+_MALE, _FEMALE = (re.compile(rf"\b({words})\b", re.IGNORECASE) for words in ("males?|men|boys", "females?|women|girls"))
 # "mye2020...", "mye22final" (ONS's names from mid-2022), "...mid2020...", "Mid-2019"
 _FILE_YEAR = re.compile(r"mye(\d{4}|\d{2}(?!\d))|(?<!\d)((?:19|20)\d{2})(?!\d)", re.IGNORECASE)
 VALUES = ["code", "year", "age", "population"]  # a parsed row, in the order the row path holds it
@@ -288,7 +289,7 @@ def persons_sheets(sheets: list[Sheet]) -> list[Sheet]:
     kept = []
     for file, group in itertools.groupby(sheets, key=lambda s: s.source_file):
         group = list(group)
-        one_sex = [s for s in group if s.title and _ONE_SEX.search(s.title)]
+        one_sex = [s for s in group if s.title and bool(_MALE.search(s.title)) != bool(_FEMALE.search(s.title))]
         if len(one_sex) == len(group):
             if one_sex:
                 raise IngestError(
