@@ -34,6 +34,7 @@ REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 MARKERS = ["*", "..", "x", "[c]", "[x]", "[z]", "-", ""]
 
 from tests.corpus.base import SERVICES_CSV  # noqa: E402  one small lookup for all reader tests
+from tests.corpus.sheets import write_ods  # noqa: E402
 
 
 def write(data_dir: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
@@ -191,29 +192,33 @@ def test_every_sheet_of_a_workbook_with_a_table_is_read(tmp_path, services, path
         ["first_time_entrants/fte.ods [2019-20]", 5], ["first_time_entrants/fte.xlsx [2019-20]", 5]]
 
 
+@pytest.mark.parametrize("fmt", ["xlsx", "ods"])
 @pytest.mark.parametrize("path", ["columns", "rows"])
-def test_xlsx_cells_merged_down_give_every_row_their_value(tmp_path, services, path):
-    """A service name merged over its periods names each period's row (as in
-    an .ods); a title or note merged across the width is still a title or note."""
-    import openpyxl
-
-    book = openpyxl.Workbook()
-    sheet = book.active
-    sheet.append(["First-time entrants by service"])
-    sheet.merge_cells("A1:C1")
-    sheet.append(["YJS", "period_end", "fte_count"])
-    for row in (["Bolton", "2019-03", 10], [None, "2020-03", 11], [None, "2021-03", "[c]"],
-                ["Hartlepool", "2019-03", 5], ["Source: YJB. Figures for 2021 are provisional."]):
-        sheet.append(row)
-    sheet.merge_cells("A3:A5")
-    sheet.merge_cells("B6:B6")  # a one-cell range: nothing to fill
-    sheet.merge_cells("A7:C8")
+def test_cells_merged_down_give_every_row_their_value(tmp_path, services, path, fmt):
+    """A service name merged over its periods names each period's row; a
+    title or note merged across the width is still a title or note (in an
+    .ods it filled the width, so the note was read as a row of data)."""
+    rows = [["First-time entrants by service", "", ""], ["YJS", "period_end", "fte_count"],
+            ["Bolton", "2019-03", 10], ["", "2020-03", 11], ["", "2021-03", "[c]"], ["Hartlepool", "2019-03", 5],
+            ["Source: YJB. Figures for 2021 are provisional.", "", ""], ["", "", ""]]
+    merges = {(0, 0): (1, 3), (2, 0): (3, 1), (5, 1): (1, 1), (6, 0): (2, 3)}  # (row, column) -> (rows, columns)
     (tmp_path / "first_time_entrants").mkdir()
-    book.save(tmp_path / "first_time_entrants/fte.xlsx")
+    if fmt == "ods":
+        write_ods(tmp_path / "first_time_entrants/fte.ods", rows, merges)
+    else:
+        import openpyxl
+        from openpyxl.utils import get_column_letter
+
+        book = openpyxl.Workbook()
+        for row in rows:
+            book.active.append([cell if cell != "" else None for cell in row])
+        for (r, c), (n_rows, n_cols) in merges.items():  # a one-cell range too: nothing to fill
+            book.active.merge_cells(f"{get_column_letter(c + 1)}{r + 1}:{get_column_letter(c + n_cols)}{r + n_rows}")
+        book.save(tmp_path / "first_time_entrants/fte.xlsx")
     with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
         got = read_first_time_entrants(tmp_path, services)
-    rows = got.table.assign(period_end=got.table["period_end"].dt.strftime("%Y-%m"))
-    assert rows[["yjs_id", "period_end", "fte_count"]].fillna(-1).values.tolist() == [
+    table = got.table.assign(period_end=got.table["period_end"].dt.strftime("%Y-%m"))
+    assert table[["yjs_id", "period_end", "fte_count"]].fillna(-1).values.tolist() == [
         ["bolton", "2019-03", 10.0], ["bolton", "2020-03", 11.0], ["bolton", "2021-03", -1.0],
         ["hartlepool", "2019-03", 5.0]]
     assert got.quarantine[["row_number", "problem"]].values.tolist() == [

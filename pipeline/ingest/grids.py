@@ -10,8 +10,8 @@ Rows are produced one at a time (CSV rows from the decoded text, xlsx rows
 from openpyxl's streaming read-only mode), so a large file costs memory in
 proportion to its bytes, not to Python objects per cell. An .ods document is
 held whole by odfpy, hence its lower size limit (:mod:`pipeline.ingest.ods`).
-Merged cells: an .ods fills every cell a merge covers (:mod:`.ods`); an
-xlsx fills the cells below a merge's first cell (:func:`_filled_down`).
+Merged cells, in an .ods (:mod:`.ods`) or an xlsx (:func:`_filled_down`):
+the cells below a merge's first cell, down its first column, take its value.
 """
 
 from __future__ import annotations

@@ -2,9 +2,12 @@
 
 ODS is how ONS, MoJ and the YJB publish most tables. pandas' reader turns
 the cells hidden under a merged cell into blanks, so a service name merged
-down over its three periods would leave two rows without a name. Here a
-covered cell takes the value of the merged cell that covers it: the
-publisher meant that value for every row and column the merge spans.
+down over its three periods would leave two rows without a name. Here the
+cells below a merged cell, down its first column, take its value: the
+publisher meant it for every row the merge spans. Cells to its right stay
+blank, as in an xlsx (:func:`pipeline.ingest.grids._filled_down`): a title
+or note merged across the width stays in its first cell, so a note under
+the table is still seen as one, and a merged header is read by its labels.
 
 Repeated rows and columns (``number-rows-repeated``) are expanded, except
 the blank ones at the end of a sheet or row, which LibreOffice writes by
@@ -77,11 +80,9 @@ def _cells(row, number: int, merged: dict) -> list[str]:
         column = len(values) + pending_blank
         if kind == "table-cell":
             value = _value(cell)
-            rows, cols = _int(cell, "numberrowsspanned"), _int(cell, "numbercolumnsspanned")
-            for dr in range(rows):
-                for dc in range(cols):
-                    if dr or dc:
-                        merged[(number + dr, column + dc)] = value
+            rows = _int(cell, "numberrowsspanned")
+            for dr in range(1, rows):  # down the first column only (see the module doc)
+                merged[(number + dr, column)] = value
             put(value, repeat)
         else:
             if not any((number, column + k) in merged for k in range(min(repeat, _MAX_REPEAT))):
