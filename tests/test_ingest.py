@@ -16,6 +16,7 @@ import math
 import re
 import shutil
 import tempfile
+import zipfile
 from pathlib import Path
 
 import pandas as pd
@@ -223,6 +224,25 @@ def test_cells_merged_down_give_every_row_their_value(tmp_path, services, path, 
         ["hartlepool", "2019-03", 5.0]]
     assert got.quarantine[["row_number", "problem"]].values.tolist() == [
         [7, "footnote or note row, not data"], [8, "footnote or note row, not data"]]
+
+
+def test_a_damaged_sheet_in_an_xlsx_fails_the_file_naming_it(tmp_path, services):
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    book.active.append(["YJS", "period_end", "fte_count"])
+    for i in range(3000):
+        book.active.append(["Bolton", f"{2000 + i % 20}-03", i])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    data = bytearray(buffer.getvalue())
+    part = zipfile.ZipFile(io.BytesIO(bytes(data))).getinfo("xl/worksheets/sheet1.xml")
+    middle = part.header_offset + 30 + len(part.filename) + len(part.extra) + part.compress_size // 2
+    data[middle:middle + 40] = bytes(b ^ 0x5A for b in data[middle:middle + 40])
+    write(tmp_path, "first_time_entrants/fte.xlsx", "")
+    (tmp_path / "first_time_entrants/fte.xlsx").write_bytes(bytes(data))
+    with pytest.raises(IngestError, match=r"^first_time_entrants/fte\.xlsx: not a readable \.xlsx spreadsheet \("):
+        read_first_time_entrants(tmp_path, services)
 
 
 def _population_workbook(path: Path, sheets: dict[str, int]) -> None:

@@ -73,7 +73,11 @@ def _xlsx_sheets(data: bytes, name: str) -> Iterator[tuple[str, Iterator[list[st
     for sheet in book.worksheets:
         sheet.reset_dimensions()  # stated dimensions are often wrong; read what is there
         rows = ([text(v) for v in row] for row in sheet.iter_rows(values_only=True))
-        yield sheet.title, _guarded(_filled_down(rows, _xlsx_merges(book, sheet)), name, ".xlsx")
+        try:
+            merges = _xlsx_merges(book, sheet)
+        except Exception as exc:  # a damaged part (zipfile, zlib): as when its rows are read
+            raise unreadable(name, ".xlsx", exc) from exc
+        yield sheet.title, _guarded(_filled_down(rows, merges), name, ".xlsx")
 
 
 _SHEET_DATA_END = re.compile(rb"</(?:\w+:)?sheetData\s*>")
