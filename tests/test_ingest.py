@@ -245,6 +245,17 @@ def test_a_damaged_sheet_in_an_xlsx_fails_the_file_naming_it(tmp_path, services)
         read_first_time_entrants(tmp_path, services)
 
 
+def test_a_workbook_with_a_table_per_sex_counts_the_one_for_everyone(tmp_path, services):
+    """Read together, the three tables would be copies that disagree, all quarantined."""
+    (tmp_path / "first_time_entrants").mkdir()
+    with pd.ExcelWriter(tmp_path / "first_time_entrants/fte.xlsx") as book:
+        for title, count in (("All children", 10), ("Boys", 8), ("Girls", 2)):
+            pd.DataFrame({"YJS": ["Bolton"], "period_end": ["2020-03"], "fte_count": [count]}).to_excel(
+                book, sheet_name=title, index=False)
+    got = read_first_time_entrants(tmp_path, services)
+    assert got.table["fte_count"].tolist() == [10.0] and got.quarantine.empty
+
+
 def _population_workbook(path: Path, sheets: dict[str, int]) -> None:
     ages = [str(a) for a in range(90)] + ["90+"]
     with pd.ExcelWriter(path) as book:
@@ -274,7 +285,7 @@ def test_a_workbook_of_one_sex_only_fails(tmp_path, services):
     (tmp_path / "population").mkdir()
     _population_workbook(tmp_path / "population/mye2020.xlsx", {"Males": 11, "Females": 9})
     with pytest.raises(IngestError, match=r"population/mye2020.xlsx: every table is of one sex \(sheets "
-                                          r"'Males', 'Females'\); the population counted is of persons"):
+                                          r"'Males', 'Females'\); the figures counted are for everyone"):
         read_population(tmp_path, services)
 
 

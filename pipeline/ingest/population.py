@@ -12,12 +12,12 @@ carried county) and compared, never added: copies that agree are kept once,
 copies that disagree are all quarantined. Rows for areas outside the services
 lookup (other counties, regions, countries) and for split counties (Cumbria,
 Northamptonshire) are quarantined. Of a workbook with a sheet per sex
-(ONS's MYE2: persons, males, females), the persons sheet is read.
+(ONS's MYE2: persons, males, females), the persons sheet is read
+(:func:`pipeline.ingest.tables.read_source`).
 """
 
 from __future__ import annotations
 
-import itertools
 import math
 import re
 from collections import defaultdict
@@ -47,8 +47,6 @@ LONG = Layout("long", (_CODE, Col("year"), Col("age"), Col("population", ("perso
 WIDE = Layout("wide", (_CODE, Col("year", required=False), *(Col(str(a)) for a in AGES), _SEX))
 # a sex column's values for all persons (ONS codes persons 0, males 1, females 2)
 PERSONS = frozenset({"", "persons", "person", "all", "allpersons", "allpeople", "people", "total", "p", "0"})
-# a sheet's name saying it is of one sex ("MYE2 - Males"), not both ("Males and females")
-_MALE, _FEMALE = (re.compile(rf"\b({words})\b", re.IGNORECASE) for words in ("males?|men|boys", "females?|women|girls"))
 # "mye2020...", "mye22final" (ONS's names from mid-2022), "...mid2020...", "Mid-2019"
 _FILE_YEAR = re.compile(r"mye(\d{4}|\d{2}(?!\d))|(?<!\d)((?:19|20)\d{2})(?!\d)", re.IGNORECASE)
 VALUES = ["code", "year", "age", "population"]  # a parsed row, in the order the row path holds it
@@ -57,7 +55,7 @@ VALUES = ["code", "year", "age", "population"]  # a parsed row, in the order the
 def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
     """``la_code``, ``year``, ``population_10_17`` for every LA in ``services``."""
     log = Collector(SOURCE)
-    sheets = persons_sheets(read_source(data_dir, SOURCE, [LONG, WIDE]))
+    sheets = read_source(data_dir, SOURCE, [LONG, WIDE])
     file_years = {s.file: _file_year(s) for s in sheets}
     la_codes = set(services["la_code"])
 
@@ -277,26 +275,6 @@ def _carry(code: str, la_codes: set[str]) -> str:
             why = ""
         raise RowProblem(f"la_code {code}{carried} is not a local authority in the services lookup{why}")
     return target
-
-
-def persons_sheets(sheets: list[Sheet]) -> list[Sheet]:
-    """``sheets`` less a workbook's sheets of one sex where it has others.
-
-    ONS's workbook (MYE2) gives the same table for persons, males and
-    females on three sheets: the persons one is counted. A workbook whose
-    every table is of one sex fails: its figures are not the population.
-    """
-    kept = []
-    for file, group in itertools.groupby(sheets, key=lambda s: s.source_file):
-        group = list(group)
-        one_sex = [s for s in group if s.title and bool(_MALE.search(s.title)) != bool(_FEMALE.search(s.title))]
-        if len(one_sex) == len(group):
-            if one_sex:
-                raise IngestError(
-                    f"{file}: every table is of one sex (sheets {', '.join(repr(s.title) for s in one_sex)}); "
-                    "the population counted is of persons: add the persons sheet")
-        kept += [s for s in group if s not in one_sex]
-    return kept
 
 
 def _file_year(sheet: Sheet) -> int | None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -280,10 +281,31 @@ def _add_batch(batch: list[list[str]], columns: list[list[str]], lengths: list[i
 
 def read_source(data_dir: Path, source: str, layouts: list[Layout]) -> list[Sheet]:
     """Every table in the files of ``data_dir/source`` (files sorted by
-    name, a workbook's sheets in order), its header found."""
+    name, a workbook's sheets in order), its header found; of a workbook
+    with a table per sex, the one for everyone (:func:`_everyone`)."""
     pause_point("ingest")
     return [sheet for path, name in source_files(Path(data_dir), source)
-            for sheet in read_sheets(path, name, layouts)]
+            for sheet in _everyone(name, read_sheets(path, name, layouts))]
+
+
+# a sheet's name saying it is of one sex ("MYE2 - Males"), not both ("Males and females")
+_MALE, _FEMALE = (re.compile(rf"\b({words})\b", re.IGNORECASE) for words in ("males?|men|boys", "females?|women|girls"))
+
+
+def _everyone(name: str, sheets: list[Sheet]) -> list[Sheet]:
+    """A workbook's tables less those of one sex, where it has others.
+
+    Publishers give the same table for everyone and for each sex on their
+    own sheets (ONS's MYE2: persons, males, females): the one for everyone
+    counts; read together, the three would be taken for copies that
+    disagree and all quarantined. A workbook whose every table is of one
+    sex fails: its figures are not everyone's.
+    """
+    one_sex = [s for s in sheets if s.title and bool(_MALE.search(s.title)) != bool(_FEMALE.search(s.title))]
+    if one_sex and len(one_sex) == len(sheets):
+        raise IngestError(f"{name}: every table is of one sex (sheets {', '.join(repr(s.title) for s in one_sex)}); "
+                          "the figures counted are for everyone (persons): add that sheet")
+    return [s for s in sheets if s not in one_sex]
 
 
 def read_sheets(path: Path, name: str, layouts: list[Layout]) -> list[Sheet]:
