@@ -473,6 +473,18 @@ def test_long_population_by_sex_counts_persons_rows_only(tmp_path, services, pat
     assert set(got.quarantine["row_number"]) == {*range(9, 31, 3), *range(10, 32, 3), *range(32, 48)}
 
 
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_long_population_ages_in_words(tmp_path, services, path):
+    """Ages as Nomis and some ONS extracts write them ("Age 10", "Aged 90+")."""
+    rows = "".join(f"E08000001,2021,Age {age},100\n" for age in range(0, 90))
+    rows += "E08000001,2021,Aged 90+,100\nE08000001,2021,All ages,9100\nE08000001,2021,Age 10-14,500\n"
+    write(tmp_path, "population/long.csv", "la_code,year,age,population\n" + rows)
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_population(tmp_path, services)
+    assert got.table.values.tolist() == [["E08000001", 2021, 800]]
+    assert got.quarantine["problem"].tolist() == ["column age: 'Age 10-14' is not a number"]
+
+
 def test_population_from_an_ods_file_with_a_year_column(tmp_path, services):
     ages = {str(a): [1, 2] for a in range(0, 91)}
     frame = pd.DataFrame({"Code": ["E06000001", "W06000002"], "Name": ["Hartlepool", "Gwynedd"],

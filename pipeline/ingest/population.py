@@ -224,11 +224,15 @@ def _groups(*keys: np.ndarray) -> np.ndarray:
     return pd.factorize(combined)[0]
 
 
+_AGE_IN_WORDS = re.compile(r"(?:aged?\s*)?(\d+)\s*\+?\s*(?:years?(?:\s*old)?)?", re.IGNORECASE)  # "Age 10", "10 years"
+
+
 def _age(value: str, column: str) -> int | None:
     """An age of 10-17, None for other ages and totals ("All ages")."""
     if key(value) in ("all", "allages", "total"):
         return None
-    age = parse_int(value.rstrip("+"), column)
+    words = _AGE_IN_WORDS.fullmatch(value.strip())
+    age = int(words[1]) if words else parse_int(value.rstrip("+"), column)
     return age if age in AGES else None
 
 
