@@ -125,6 +125,16 @@ def test_cp1252_tab_separated_file(tmp_path, services):
     assert read_first_time_entrants(tmp_path, services).table["yjs_id"].tolist() == ["gwynedd-and-ynys-mon"]
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
+def test_utf16_tab_separated_file(tmp_path, services, encoding):
+    """Excel's "Unicode text" and some portals' CSV: UTF-16 with its BOM (it
+    was refused as binary content)."""
+    text = "\ufeffyjs_name\tperiod_end\tfte_count\r\nYnys Môn\t2021-03\t7\r\n" if encoding.endswith("be") else \
+        "yjs_name\tperiod_end\tfte_count\r\nYnys Môn\t2021-03\t7\r\n"
+    write(tmp_path, "first_time_entrants/fte.csv", text, encoding=encoding)
+    assert read_first_time_entrants(tmp_path, services).table["yjs_id"].tolist() == ["gwynedd-and-ynys-mon"]
+
+
 def test_unreadable_rows_are_quarantined_with_file_row_column_and_value(tmp_path, services):
     write(tmp_path, "first_time_entrants/fte.csv",
           "yjs_name,period_end,fte_count,notes\nHartlepool,2020-03,twelve,\nBolton,2020-03,-4,\n"

@@ -1,8 +1,8 @@
 """Any table file as sheets of text rows, row 1 first, read lazily.
 
-CSV bytes are decoded as UTF-8 (with or without a BOM) or else as Windows
-cp1252, and split on whichever of ``,`` ``;`` tab ``|`` divides the lines
-alike. Spreadsheet cells are written as a CSV export would show them (dates
+CSV bytes are decoded as UTF-8 (with or without a BOM), as UTF-16 where
+they start with its BOM, or else as Windows cp1252, and split on whichever
+of ``,`` ``;`` tab ``|`` divides the lines alike. Spreadsheet cells are written as a CSV export would show them (dates
 as ``YYYY-MM-DD``, whole numbers without ``.0``), so that every reader parses
 the same text whatever the format.
 
@@ -16,6 +16,7 @@ the cells below a merge's first cell, down its first column, take its value.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import re
@@ -144,12 +145,18 @@ def _filled_down(rows: Iterator[list[str]], merges: list[tuple[int, int, int]]) 
 
 
 def _csv_rows(data: bytes, name: str) -> Iterator[list[str]]:
-    if b"\x00" in data[:4096]:
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Excel's "Unicode text", some portals
+        try:
+            content = data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise IngestError(f"{name}: not a readable UTF-16 text table ({exc.reason} at byte {exc.start})") from exc
+    elif b"\x00" in data[:4096]:
         raise IngestError(f"{name}: not a text table (binary content in a .csv file)")
-    try:
-        content = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        content = data.decode("cp1252", errors="replace")  # Excel's "CSV" on Windows
+    else:
+        try:
+            content = data.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            content = data.decode("cp1252", errors="replace")  # Excel's "CSV" on Windows
     head = content[: 64 * 1024].splitlines()[:30]
     delimiter = max(DELIMITERS, key=lambda d: (*_consistency(head, d), -DELIMITERS.index(d)))
     return csv.reader(io.StringIO(content, newline=""), delimiter=delimiter)
