@@ -98,12 +98,13 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules) -> pd
 def recommend(scores: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
               as_of: dt.date) -> pd.DataFrame:
     """``inspection_targets``: one row per service, ranked, with a
-    recommendation and reasons."""
+    recommendation and reasons. ``scores`` is ``scores.concern_scores``'
+    output; its ``evidenced`` (any indicator figures) is what the back-test's
+    picks use too."""
     df = scores.rename(columns={"last_published": "last_inspected"}).copy()
     df["eligible"] = ~(df["months_since_inspection"] < rules.exclusion_months)
     df["recommendation"] = "monitor"
-    evidenced = df["yjs_id"].isin(evidence.loc[evidence["e"].notna(), "yjs_id"])
-    full = df[df["eligible"] & evidenced].nsmallest(rules.n_full_joint, "rank").index
+    full = df[df["eligible"] & df["evidenced"]].nsmallest(rules.n_full_joint, "rank").index
     df.loc[full, "recommendation"] = "full_joint_inspection"
 
     counts = evidence.assign(better=evidence["z"] < -Z95, worse=evidence["z"] > Z95) \
