@@ -77,6 +77,16 @@ def write(data_dir: Path, name: str, text: str, encoding: str = "utf-8") -> None
     base.write(data_dir, name, text, encoding)
 
 
+def assert_files_same(source: str, stem: str, texts: list[str]) -> None:
+    """Each of ``texts`` as a CSV file of ``source`` (``<stem><i>.csv``,
+    beside the corpus base's), read alike by both paths."""
+    with tempfile.TemporaryDirectory() as folder:
+        data_dir = base.build(Path(folder) / "data")
+        for i, text in enumerate(texts):
+            write(data_dir, f"{source}/{stem}{i}.csv", text)
+        assert_dir_same(data_dir, [source])
+
+
 def csv_text(columns: list[str], rows: list[tuple]) -> str:
     """``rows`` as CSV under ``columns``, whose last is optional: None in
     every row leaves the column out, None in some leaves their cells empty."""
@@ -336,12 +346,9 @@ OUTCOME_ROW = st.tuples(
 @given(st.lists(st.lists(OUTCOME_ROW, max_size=12), min_size=1, max_size=2))
 def test_any_outcome_table_rows(files):
     """The YJB outcome table: custody rows summed, a service-year's other tiers parts of 0."""
-    with tempfile.TemporaryDirectory() as folder:
-        data_dir = base.build(Path(folder) / "data")
-        for i, rows in enumerate(files):
-            write(data_dir, f"custody/outcome{i}.csv", "Financial_Year,YJS,Caution_or_sentence_tier,"
-                  "Number_Cautioned_Sentenced\n" + "".join(f'{y},{n},{t},"{c}"\n' for y, n, t, c in rows))
-        assert_dir_same(data_dir, ["custody"])
+    assert_files_same("custody", "outcome", ["Financial_Year,YJS,Caution_or_sentence_tier,Number_Cautioned_Sentenced\n"
+                                             + "".join(f'{y},{n},{t},"{c}"\n' for y, n, t, c in rows)
+                                             for rows in files])
 
 
 CODE = st.sampled_from(["E08000001", "E06000001", "e06000001", "E07000163", "E07000164", "E10000023",
@@ -356,14 +363,12 @@ STRAY = st.tuples(CODE, YEAR, st.sampled_from([*map(str, range(10, 18)), "9", "9
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.lists(AREA, max_size=6), st.lists(STRAY, max_size=6)), min_size=1, max_size=3))
 def test_any_population_rows(files):
-    with tempfile.TemporaryDirectory() as folder:
-        data_dir = base.build(Path(folder) / "data")
-        for i, (areas, strays) in enumerate(files):
-            rows = [(c, y, str(a), v) for c, y, persons, left_out in areas
-                    for a, v in zip(range(10, 18), persons) if str(a) != left_out] + strays
-            write(data_dir, f"population/p{i}.csv", "la_code,year,age,population\n"
-                  + "".join(f'{c},{y},{a},"{v}"\n' for c, y, a, v in rows))
-        assert_dir_same(data_dir, ["population"])
+    texts = []
+    for areas, strays in files:
+        rows = [(c, y, str(a), v) for c, y, persons, left_out in areas
+                for a, v in zip(range(10, 18), persons) if str(a) != left_out] + strays
+        texts.append("la_code,year,age,population\n" + "".join(f'{c},{y},{a},"{v}"\n' for c, y, a, v in rows))
+    assert_files_same("population", "p", texts)
 
 
 INSPECTED = st.tuples(
@@ -378,12 +383,8 @@ INSPECTED = st.tuples(
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.lists(INSPECTED, max_size=8), min_size=1, max_size=2))
 def test_any_inspection_rows(files):
-    with tempfile.TemporaryDirectory() as folder:
-        data_dir = base.build(Path(folder) / "data")
-        for i, rows in enumerate(files):
-            write(data_dir, f"inspections/i{i}.csv",
-                  csv_text(["yjs_name", "published", "overall_rating", "inspection_type"], rows))
-        assert_dir_same(data_dir, ["inspections"])
+    assert_files_same("inspections", "i", [csv_text(["yjs_name", "published", "overall_rating", "inspection_type"],
+                                                    rows) for rows in files])
 
 
 MAPPED = st.tuples(
