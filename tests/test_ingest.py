@@ -20,6 +20,7 @@ import zipfile
 from pathlib import Path
 
 import pandas as pd
+from pandas.testing import assert_frame_equal
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -523,6 +524,50 @@ def test_real_ltla_population_2020(tmp_path, real_services):
     assert len(got.table) == 318 and set(got.table["la_code"]) == set(real_services["la_code"])
     assert (got.table["year"] == 2020).all() and got.quarantine.empty
     assert got.table["population_10_17"].sum() == pytest.approx(5.6e6, rel=0.01)
+
+
+def nomis_csv(wide: pd.DataFrame, full: bool) -> str:
+    """The real ONS wide file as Nomis's CSV download of NM_2002_1 (gender
+    0-2: total, male, female; the sexes' figures here are about half each): the
+    columns a ``select=`` query names, or the whole download's, with its
+    codes (C_AGE is a code, not the age) beside the names."""
+    ages = [c for c in wide.columns if c[0].isdigit()]
+    long = wide.melt(id_vars=["ltla20_code", "ltla20_name"], value_vars=ages, var_name="age", value_name="n")
+    rows = []
+    for gender, name, count in ((0, "Total", long["n"]), (1, "Male", long["n"] // 2),
+                                (2, "Female", long["n"] - long["n"] // 2)):
+        part = pd.DataFrame({
+            "DATE": "2020", "DATE_NAME": "June 2020", "DATE_CODE": "2020", "GEOGRAPHY": "1811939329",
+            "GEOGRAPHY_NAME": long["ltla20_name"], "GEOGRAPHY_CODE": long["ltla20_code"],
+            "GEOGRAPHY_TYPECODE": "434", "GENDER": gender, "GENDER_NAME": name, "GENDER_CODE": str(gender),
+            "C_AGE": [101 + int(a.rstrip("+")) for a in long["age"]],
+            "C_AGE_NAME": [f"Aged {a}" if a.endswith("+") else f"Age {a}" for a in long["age"]],
+            "MEASURES": "20100", "MEASURES_NAME": "Value", "OBS_VALUE": count,
+            "OBS_STATUS": "A", "OBS_STATUS_NAME": "Normal Value", "RECORD_OFFSET": 0, "RECORD_COUNT": 0})
+        rows.append(part)
+    frame = pd.concat(rows)
+    if not full:
+        frame = frame[["DATE_NAME", "GEOGRAPHY_NAME", "GEOGRAPHY_CODE", "GENDER_NAME", "C_AGE_NAME",
+                       "MEASURES_NAME", "OBS_VALUE", "OBS_STATUS_NAME"]]
+    return frame.to_csv(index=False)
+
+
+@pytest.mark.parametrize("full", [False, True], ids=["selected", "full"])
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_real_population_as_a_nomis_download(tmp_path, real_services, path, full):
+    """The real 2020 file melted into Nomis's layout gives the same
+    populations; the male and female rows are quarantined, as one sex."""
+    wide = pd.read_csv(REAL / "mye2020_persons_sya_ltla20_ew.csv", dtype={"ltla20_code": str})
+    write(tmp_path, "population/nomis.csv", nomis_csv(wide, full))
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_population(tmp_path, real_services)
+    copy_real(tmp_path / "plain", "population", "mye2020_persons_sya_ltla20_ew.csv")
+    assert_frame_equal(got.table, read_population(tmp_path / "plain", real_services).table)
+    assert got.table["population_10_17"].sum() == 5_600_736
+    column = "GENDER" if full else "GENDER_NAME"
+    assert len(got.quarantine) == 2 * 8 * len(wide)  # males and females aged 10-17
+    assert got.quarantine["problem"].str.startswith(f"column {column}: ").all()
+    assert got.quarantine["problem"].str.contains("is one sex").all()
 
 
 def test_real_ltla_and_utla_files_together_do_not_double_count(tmp_path, real_services):

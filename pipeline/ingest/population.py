@@ -38,11 +38,16 @@ from pipeline.ingest.tables import Block, Col, IngestError, Layout, Row, Sheet, 
 SOURCE = "population"
 COLUMNS = {"la_code": "object", "year": "int64", "population_10_17": "int64"}
 AGES = range(10, 18)
-_CODE = Col("la_code", ("code",), suffix="code")
+# Nomis's CSV downloads (dataset NM_2002_1) name the long layout's columns
+# GEOGRAPHY_CODE, DATE or DATE_NAME ("June 2020"), C_AGE_NAME ("Age 10"),
+# GENDER or GENDER_NAME, OBS_VALUE; beside them a full download has other
+# *_CODE columns and C_AGE (a code, not the age), which the names skip.
+_CODE = Col("la_code", ("code", "geography_code"), suffix="code")
 # A long file gives every age (and perhaps sex) of ~400 areas over many years,
 # but only ages 10-17 are kept, so it may be far longer than other tables.
-_SEX = Col("sex", ("gender",), required=False)  # not in the contract's layouts; read where given
-LONG = Layout("long", (_CODE, Col("year"), Col("age"), Col("population", ("persons",)), _SEX),
+_SEX = Col("sex", ("gender", "gender_name"), required=False)  # not in the contract's layouts; read where given
+LONG = Layout("long", (_CODE, Col("year", ("date", "date_name")), Col("age", ("c_age_name",)),
+                       Col("population", ("persons", "obs_value")), _SEX),
               max_rows=2_000_000)
 WIDE = Layout("wide", (_CODE, Col("year", required=False), *(Col(str(a)) for a in AGES), _SEX))
 # a sex column's values for all persons (ONS codes persons 0, males 1, females 2)
@@ -71,7 +76,7 @@ def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
             population = sum(_required(cells[str(a)], labels[str(a)]) for a in AGES)
         if "sex" in cells:
             _persons(cells["sex"], labels["sex"])
-        year = parse_int(cells["year"], labels["year"]) if "year" in cells else file_years[sheet.file]
+        year = _year(cells["year"], labels["year"]) if "year" in cells else file_years[sheet.file]
         if year > today().year:  # a projection among the estimates, or a typo
             raise RowProblem(f"column {labels.get('year', 'year')}: {year} is after this year; "
                              "a mid-year estimate cannot be in the future")
@@ -100,7 +105,7 @@ def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
         if block.has("sex"):  # a row of one sex is left to parse_row, which refuses it
             settled &= block.distinct("sex").parse(lambda v: _persons(v, labels["sex"]))[1]
         if block.has("year"):
-            year, read = block.distinct("year").parse(lambda v: parse_int(v, labels["year"]), "int64", 0)
+            year, read = block.distinct("year").parse(lambda v: _year(v, labels["year"]), "int64", 0)
             settled &= read
         else:
             year = np.full(len(block), file_years[sheet.file], dtype=np.int64)
@@ -234,6 +239,16 @@ def _age(value: str, column: str) -> int | None:
     words = _AGE_IN_WORDS.fullmatch(value.strip())
     age = int(words[1]) if words else parse_int(value.rstrip("+"), column)
     return age if age in AGES else None
+
+
+_YEAR_IN_WORDS = re.compile(r"(?:mid(?:[\s-]*year)?|june?)[\s-]*((?:19|20)\d{2})", re.IGNORECASE)  # "June 2020"
+
+
+def _year(value: str, column: str) -> int:
+    """A mid-year estimate's year: a whole number, or as Nomis and ONS write
+    it in words ("June 2020", "Mid-2020")."""
+    words = _YEAR_IN_WORDS.fullmatch(value.strip())
+    return int(words[1]) if words else parse_int(value, column)
 
 
 def _persons(value: str, column: str) -> None:
