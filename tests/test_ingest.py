@@ -466,22 +466,56 @@ def test_long_population_counts_only_ages_10_to_17(tmp_path, services):
 
 
 @pytest.mark.parametrize("path", ["columns", "rows"])
-def test_long_population_by_sex_counts_persons_rows_only(tmp_path, services, path):
-    """Males and females beside persons would count every child twice: only
-    persons rows count, the others are quarantined, saying so."""
-    rows = "".join(f"E08000001,2021,{sex},{age},{n}\n" for age in range(8, 18)
-                   for sex, n in (("Persons", 100), ("Male", 51), ("Female", 49)))
-    rows += "".join(f"E06000001,2021,{sex},{age},5\n" for age in range(10, 18) for sex in ("1", "2"))
+def test_long_population_by_sex_counts_persons_or_both_sexes_added(tmp_path, services, path):
+    """Males and females beside persons would count every child twice: an
+    area's persons rows count, its rows of one sex are quarantined. Without
+    persons rows, its males and females are added up, if both are complete."""
+    def area(code: str, sexes: dict, ages=range(8, 18)) -> str:
+        return "".join(f"{code},2021,{sex},{age},{n}\n" for age in ages for sex, n in sexes.items())
+    rows = area("E08000001", {"Persons": 100, "Male": 51, "Female": 49})  # rows 2-31
+    rows += area("E06000001", {"1": 5, "2": 4}, range(10, 18))  # 32-47: added up
+    rows += area("E06000019", {"M": 3}, range(10, 18))  # 48-55: males only
+    rows += area("E06000051", {"Boys": 2, "Girls": 1}, [a for a in range(10, 18) if a != 12])  # 56-69
+    rows += "E06000051,2021,Boys,12,2\n"  # 70: the girls lack age 12
+    rows += "E09000011,2021,Other,10,1\nE09000011,2021,Both sexes,10,1\n"  # 71, 72
+    rows += "E06000001,2021,1,10,5\n"  # 73: a copy of row 32
     write(tmp_path, "population/long.csv", "la_code,year,sex,age,population\n" + rows)
     with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
         got = read_population(tmp_path, services)
-    assert got.table.values.tolist() == [["E08000001", 2021, 800]]
-    assert len(got.quarantine) == 2 * 8 + 2 * 8  # ages 10-17 only: the other ages are not wanted
-    assert got.quarantine["problem"].iloc[0] == (
-        "column sex: 'Male' is one sex, and only rows for all persons count "
-        "(give the persons figures, or males and females added up)")
-    # rows 2-31: ages 8-17 as persons, male, female; 32-47: the second area's
-    assert set(got.quarantine["row_number"]) == {*range(9, 31, 3), *range(10, 32, 3), *range(32, 48)}
+    assert got.table.values.tolist() == [["E06000001", 2021, 72], ["E08000001", 2021, 800]]
+    problems = got.quarantine.set_index("row_number")["problem"]
+    # ages 10-17 only: the other ages are not wanted
+    assert set(problems.index) == {*range(9, 31, 3), *range(10, 32, 3), *range(48, 74)}
+    assert problems[9] == "la_code E08000001 year 2021: a row for males; the area's rows for all persons count"
+    assert problems[10] == "la_code E08000001 year 2021: a row for females; the area's rows for all persons count"
+    assert (problems[range(48, 56)] == "la_code E06000019 year 2021: males only; the population counted "
+                                       "is of all persons (give persons, or males and females)").all()
+    girls = "la_code E06000051 year 2021: ages 10-17 of females incomplete, missing 12"
+    assert (problems[range(57, 70, 2)] == girls).all()
+    assert (problems[[*range(56, 70, 2), 70]] == problems[48].replace("E06000019", "E06000051")).all()
+    assert problems[71] == "column sex: 'Other' is not persons, males or females"
+    assert problems[72] == "la_code E09000011 year 2021: ages 10-17 incomplete, missing 11, 12, 13, 14, 15, 16, 17"
+    assert problems[73] == "duplicate of row 32 (same code, year, age and sex)"
+
+
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_population_of_both_sexes_added_conflicting_with_persons(tmp_path, services, path):
+    """A total added up from males and females is compared with other files'
+    as any total is; its rows are named in the file's order."""
+    write(tmp_path, "population/a.csv", "la_code,year,age,sex,population\n" + "".join(
+        f"E08000001,2021,{age},{sex},{n}\n" for age in range(10, 18) for sex, n in (("F", 2), ("M", 3))))
+    write(tmp_path, "population/b.csv", "la_code,year,age,population\n" + "".join(
+        f"E08000001,2021,{age},4\n" for age in range(10, 18)))
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_population(tmp_path, services)
+    assert got.table.empty
+    problems = got.quarantine.groupby("file")["problem"].agg(lambda p: sorted(set(p))).to_dict()
+    assert problems == {
+        "population/a.csv": ["la_code E08000001 year 2021: conflicts with population/b.csv row 2 "
+                             "(population_10_17 40 vs 32)"],
+        "population/b.csv": ["la_code E08000001 year 2021: conflicts with population/a.csv row 2 "
+                             "(population_10_17 32 vs 40)"]}
+    assert len(got.quarantine) == 16 + 8
 
 
 @pytest.mark.parametrize("path", ["columns", "rows"])
@@ -526,7 +560,7 @@ def test_real_ltla_population_2020(tmp_path, real_services):
     assert got.table["population_10_17"].sum() == pytest.approx(5.6e6, rel=0.01)
 
 
-def nomis_csv(wide: pd.DataFrame, full: bool) -> str:
+def nomis_csv(wide: pd.DataFrame, full: bool, genders: tuple[int, ...]) -> str:
     """The real ONS wide file as Nomis's CSV download of NM_2002_1 (gender
     0-2: total, male, female; the sexes' figures here are about half each): the
     columns a ``select=`` query names, or the whole download's, with its
@@ -536,6 +570,8 @@ def nomis_csv(wide: pd.DataFrame, full: bool) -> str:
     rows = []
     for gender, name, count in ((0, "Total", long["n"]), (1, "Male", long["n"] // 2),
                                 (2, "Female", long["n"] - long["n"] // 2)):
+        if gender not in genders:
+            continue
         part = pd.DataFrame({
             "DATE": "2020", "DATE_NAME": "June 2020", "DATE_CODE": "2020", "GEOGRAPHY": "1811939329",
             "GEOGRAPHY_NAME": long["ltla20_name"], "GEOGRAPHY_CODE": long["ltla20_code"],
@@ -552,22 +588,26 @@ def nomis_csv(wide: pd.DataFrame, full: bool) -> str:
     return frame.to_csv(index=False)
 
 
+@pytest.mark.parametrize("genders", [(0, 1, 2), (1, 2)], ids=["total-male-female", "male-female"])
 @pytest.mark.parametrize("full", [False, True], ids=["selected", "full"])
 @pytest.mark.parametrize("path", ["columns", "rows"])
-def test_real_population_as_a_nomis_download(tmp_path, real_services, path, full):
+def test_real_population_as_a_nomis_download(tmp_path, real_services, path, full, genders):
     """The real 2020 file melted into Nomis's layout gives the same
-    populations; the male and female rows are quarantined, as one sex."""
+    populations: from the totals, their male and female rows quarantined,
+    or from the males and females added up."""
     wide = pd.read_csv(REAL / "mye2020_persons_sya_ltla20_ew.csv", dtype={"ltla20_code": str})
-    write(tmp_path, "population/nomis.csv", nomis_csv(wide, full))
+    write(tmp_path, "population/nomis.csv", nomis_csv(wide, full, genders))
     with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
         got = read_population(tmp_path, real_services)
     copy_real(tmp_path / "plain", "population", "mye2020_persons_sya_ltla20_ew.csv")
     assert_frame_equal(got.table, read_population(tmp_path / "plain", real_services).table)
     assert got.table["population_10_17"].sum() == 5_600_736
-    column = "GENDER" if full else "GENDER_NAME"
-    assert len(got.quarantine) == 2 * 8 * len(wide)  # males and females aged 10-17
-    assert got.quarantine["problem"].str.startswith(f"column {column}: ").all()
-    assert got.quarantine["problem"].str.contains("is one sex").all()
+    if 0 in genders:
+        assert len(got.quarantine) == 2 * 8 * len(wide)  # males and females aged 10-17
+        assert got.quarantine["problem"].str.contains(r"year 2020: a row for (?:fe)?males; the area's rows "
+                                                      "for all persons count").all()
+    else:
+        assert got.quarantine.empty
 
 
 def test_real_ltla_and_utla_files_together_do_not_double_count(tmp_path, real_services):

@@ -355,19 +355,28 @@ CODE = st.sampled_from(["E08000001", "E06000001", "e06000001", "E07000163", "E07
                         "E10000006", "E06000002", ""])
 YEAR = st.sampled_from(["2020", "2021", "2099", "0202", "x"])
 PERSONS = st.sampled_from(["1", "2", "2", "*", "1,000", "4000000000000000", "-1"])
-# whole areas (every age 10-17, now and then one left out) and stray rows
-AREA = st.tuples(CODE, YEAR, st.lists(PERSONS, min_size=8, max_size=8), st.sampled_from([None, None, None, "13"]))
-STRAY = st.tuples(CODE, YEAR, st.sampled_from([*map(str, range(10, 18)), "9", "90+", "All ages", "ten"]), PERSONS)
+# whole areas (every age 10-17, now and then one left out) and stray rows,
+# perhaps of one sex (in a file with a sex column: the last of a row); an
+# area "Male/Female" gives a row of each per age
+SEX = st.sampled_from(["Persons", "Male", "Female", "1", "2", "", "Other", "Male/Female", "Male/Female", "2/1",
+                       "Persons/Female"])
+AREA = st.tuples(CODE, YEAR, st.lists(PERSONS, min_size=8, max_size=8), st.sampled_from([None, None, None, "13"]),
+                 SEX)
+STRAY = st.tuples(CODE, YEAR, st.sampled_from([*map(str, range(10, 18)), "9", "90+", "All ages", "ten"]), PERSONS,
+                  SEX)
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.lists(st.tuples(st.lists(AREA, max_size=6), st.lists(STRAY, max_size=6)), min_size=1, max_size=3))
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(st.lists(AREA, max_size=6), st.lists(STRAY, max_size=6), st.booleans()),
+                min_size=1, max_size=3))
 def test_any_population_rows(files):
     texts = []
-    for areas, strays in files:
-        rows = [(c, y, str(a), v) for c, y, persons, left_out in areas
-                for a, v in zip(range(10, 18), persons) if str(a) != left_out] + strays
-        texts.append("la_code,year,age,population\n" + "".join(f'{c},{y},{a},"{v}"\n' for c, y, a, v in rows))
+    for areas, strays, by_sex in files:
+        rows = [(c, y, str(a), v, one) for c, y, persons, left_out, sex in areas
+                for a, v in zip(range(10, 18), persons) if str(a) != left_out for one in sex.split("/")]
+        rows += [(c, y, a, v, sex.split("/")[0]) for c, y, a, v, sex in strays]
+        texts.append(csv_text(["la_code", "year", "age", "population", "sex"],
+                              [row if by_sex else (*row[:-1], None) for row in rows]))
     assert_files_same("population", "p", texts)
 
 

@@ -13,7 +13,9 @@ copies that disagree are all quarantined. Rows for areas outside the services
 lookup (other counties, regions, countries) and for split counties (Cumbria,
 Northamptonshire) are quarantined. Of a workbook with a sheet per sex
 (ONS's MYE2: persons, males, females), the persons sheet is read
-(:func:`pipeline.ingest.tables.read_source`).
+(:func:`pipeline.ingest.tables.read_source`). In a file with a sex column,
+an area's rows for all persons count; without them, its males' and
+females' are added up (:func:`_one_count`).
 """
 
 from __future__ import annotations
@@ -50,11 +52,16 @@ LONG = Layout("long", (_CODE, Col("year", ("date", "date_name")), Col("age", ("c
                        Col("population", ("persons", "obs_value")), _SEX),
               max_rows=2_000_000)
 WIDE = Layout("wide", (_CODE, Col("year", required=False), *(Col(str(a)) for a in AGES), _SEX))
-# a sex column's values for all persons (ONS codes persons 0, males 1, females 2)
-PERSONS = frozenset({"", "persons", "person", "all", "allpersons", "allpeople", "people", "total", "p", "0"})
+# a sex column's values (ONS codes persons 0, males 1, females 2), keyed as :func:`key` keys them
+PERSONS = frozenset({"", "persons", "person", "all", "allpersons", "allpeople", "people", "total", "p", "0",
+                     "both", "bothsexes", "allsexes", "t"})
+MALES = frozenset({"males", "male", "m", "1", "men", "man", "boys", "boy"})
+FEMALES = frozenset({"females", "female", "f", "2", "women", "woman", "girls", "girl"})
+SEXES = {1: "males", 2: "females"}
+_SAME = {False: "same code, year and age", True: "same code, year, age and sex"}  # a duplicate's, by sex column
 # "mye2020...", "mye22final" (ONS's names from mid-2022), "...mid2020...", "Mid-2019"
 _FILE_YEAR = re.compile(r"mye(\d{4}|\d{2}(?!\d))|(?<!\d)((?:19|20)\d{2})(?!\d)", re.IGNORECASE)
-VALUES = ["code", "year", "age", "population"]  # a parsed row, in the order the row path holds it
+VALUES = ["code", "year", "age", "population", "sex"]  # a parsed row, in the order the row path holds it
 
 
 def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
@@ -74,8 +81,7 @@ def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
             population = _required(cells["population"], labels["population"])
         else:
             population = sum(_required(cells[str(a)], labels[str(a)]) for a in AGES)
-        if "sex" in cells:
-            _persons(cells["sex"], labels["sex"])
+        sex = _sex(cells["sex"], labels["sex"]) if "sex" in cells else 0
         year = _year(cells["year"], labels["year"]) if "year" in cells else file_years[sheet.file]
         if year > today().year:  # a projection among the estimates, or a typo
             raise RowProblem(f"column {labels.get('year', 'year')}: {year} is after this year; "
@@ -83,7 +89,7 @@ def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
         if year < EARLIEST_YEAR:  # a typo (0201 for 2021)
             raise RowProblem(f"column {labels.get('year', 'year')}: {year} is before {EARLIEST_YEAR}; "
                              "a mid-year estimate cannot be that old")
-        return {"code": cells["la_code"].upper(), "year": year, "age": age, "population": population}
+        return {"code": cells["la_code"].upper(), "year": year, "age": age, "population": population, "sex": sex}
 
     def parse_block(block: Block, sheet: Sheet) -> tuple[pd.DataFrame, np.ndarray]:
         """``parse_row`` a column at a time; the rows it refuses are left to it."""
@@ -102,8 +108,11 @@ def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
                 count, read = block.distinct(str(a)).counts(labels[str(a)])
                 population, settled = population + count, settled & read & ~np.isnan(count)  # as _required
             settled &= population < 2**53
-        if block.has("sex"):  # a row of one sex is left to parse_row, which refuses it
-            settled &= block.distinct("sex").parse(lambda v: _persons(v, labels["sex"]))[1]
+        if block.has("sex"):
+            sex, read = block.distinct("sex").parse(lambda v: _sex(v, labels["sex"]), "int64", 0)
+            settled &= read
+        else:
+            sex = np.zeros(len(block), dtype=np.int64)
         if block.has("year"):
             year, read = block.distinct("year").parse(lambda v: _year(v, labels["year"]), "int64", 0)
             settled &= read
@@ -111,27 +120,31 @@ def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
             year = np.full(len(block), file_years[sheet.file], dtype=np.int64)
         settled &= (year <= latest_year) & (year >= EARLIEST_YEAR)
         code, _ = block.distinct("la_code").parse(str.upper)
-        values = pd.DataFrame({"code": code, "year": year, "age": age, "population": population}, index=where)
+        values = pd.DataFrame({"code": code, "year": year, "age": age, "population": population, "sex": sex},
+                              index=where)
         return values, settled
 
     latest_year = today().year
     if not row_by_row():
-        return _sum_frame(log, log.parse_blocks(sheets, parse_block, parse_row, VALUES), la_codes)
+        by_sex = {s.file for s in sheets if "sex" in s.labels}
+        return _sum_frame(log, log.parse_blocks(sheets, parse_block, parse_row, VALUES), la_codes, by_sex)
     records = log.parse(sheets, parse_row)
     by_area: dict[tuple, list[Record]] = defaultdict(list)
     seen: dict[tuple, Row] = {}
     for record in records:
         values, row = record.values, record.rows[0]
-        same = (row.file, values["code"], values["year"], values["age"])
+        same = (row.file, values["code"], values["year"], values["age"], values["sex"])
         if same in seen:
-            log.reject(row, f"duplicate of row {seen[same].number} (same code, year and age)")
+            log.reject(row, f"duplicate of row {seen[same].number} ({_SAME['sex' in row.cells]})")
             continue
         seen[same] = row
         by_area[(row.file, values["code"], values["year"])].append(record)
     sums: dict[tuple, list[Record]] = defaultdict(list)
     for (file, code, year), group in by_area.items():
+        group = _one_count(group, code, year, log)
+        if not group:
+            continue
         try:
-            _complete({r.values["age"] for r in group}, code, year)
             target = _carry(code, la_codes)
         except RowProblem as problem:
             for record in group:
@@ -151,20 +164,53 @@ def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
     return log.result(sorted(table, key=lambda v: (v["la_code"], v["year"])), COLUMNS)
 
 
-def _sum_frame(log: Collector, frame: pd.DataFrame, la_codes: set[str]) -> Ingested:
+def _sum_frame(log: Collector, frame: pd.DataFrame, la_codes: set[str], by_sex: set[str]) -> Ingested:
     """The rest of :func:`read_population` for a frame of records: the same
-    checks and sums, with the same messages, on numbered files and codes."""
+    checks and sums, with the same messages, on numbered files and codes
+    (``by_sex``: the files with a sex column)."""
     file = pd.factorize(frame[ROW_FILE])[0]
     code, codes = pd.factorize(frame["code"])  # each row's code, as a number into codes
     year, age = frame["year"].to_numpy(dtype=np.int64), frame["age"].to_numpy()
     age = np.where(pd.notna(age), age, 0).astype(np.int64)  # 0: a wide file's row, all ages at once
-    same = _groups(file, code, year, age)
+    sex = frame["sex"].to_numpy(dtype=np.int64)
+
+    def reject(bad: np.ndarray, problems) -> None:
+        nonlocal frame, file, code, year, age, sex
+        if bad.any():
+            log.reject_rows(frame[bad], problems if isinstance(problems, list) else problems(bad))
+            frame, file, code, year, age, sex = (a[~bad] for a in (frame, file, code, year, age, sex))
+
+    def in_area(bad: np.ndarray, what) -> list[str]:
+        # "la_code <code> year <year>: <what(sex)>" for each bad row
+        return [f"la_code {codes[c]} year {y}: {what(x)}" for c, y, x in zip(code[bad], year[bad], sex[bad])]
+
+    same = _groups(file, code, year, age, sex)
     repeat = ~first_of_groups(same)
-    if repeat.any():
-        first = frame[ROW_NUMBER].to_numpy()[first_of_groups(same)][same[repeat]]
-        log.reject_rows(frame[repeat], [f"duplicate of row {n} (same code, year and age)" for n in first])
-        frame, file, code, year, age = frame[~repeat], file[~repeat], code[~repeat], year[~repeat], age[~repeat]
-    # Each area's problem, if any: ages missing from a long file, else a code that cannot be carried.
+    first = frame[ROW_NUMBER].to_numpy()[first_of_groups(same)][same[repeat]]
+    reject(repeat, [f"duplicate of row {n} ({_SAME[f in by_sex]})" for n, f in zip(first, frame[ROW_FILE][repeat])])
+    # as _one_count: one sex beside persons; ages incomplete (of a sex); one sex without the other
+    area = _groups(file, code, year)
+    beside = (sex > 0) & (np.bincount(area, weights=sex == 0) > 0)[area]
+    reject(beside, lambda bad: in_area(bad, lambda x: f"a row for {SEXES[x]}; the area's rows for all persons count"))
+    area = _groups(file, code, year, sex)
+    first = np.flatnonzero(first_of_groups(area))  # each area's (or its sex's) first row
+    # each one's ages, as bits (its ages are distinct, so their sum)
+    present = np.bincount(area, weights=np.left_shift(1, age), minlength=len(first)).astype(np.int64)
+    short = {}  # area -> its problem
+    for i in np.flatnonzero((age[first] > 0) & (present != sum(1 << a for a in AGES))):
+        try:
+            _complete({a for a in AGES if present[i] >> a & 1}, codes[code[first[i]]], year[first[i]],
+                      sex[first[i]])
+        except RowProblem as incomplete:
+            short[i] = str(incomplete)
+    incomplete = np.isin(area, list(short))
+    reject(incomplete, [short[i] for i in area[incomplete]])
+    area = _groups(file, code, year)
+    both = (np.bincount(area, weights=sex == 1) > 0) & (np.bincount(area, weights=sex == 2) > 0)
+    alone = (sex > 0) & ~both[area]
+    reject(alone, lambda bad: in_area(bad, lambda x: f"{SEXES[x]} only; the population counted is of "
+                                                     "all persons (give persons, or males and females)"))
+    # a code that cannot be carried
     targets, problems = [], []
     for c in codes:
         try:
@@ -173,23 +219,9 @@ def _sum_frame(log: Collector, frame: pd.DataFrame, la_codes: set[str]) -> Inges
         except RowProblem as problem:
             targets.append(None)
             problems.append(str(problem))
+    reject(np.array([p is not None for p in problems], dtype=bool)[code],
+           lambda bad: np.array(problems, dtype=object)[code[bad]].tolist())
     area = _groups(file, code, year)
-    first = np.flatnonzero(first_of_groups(area))  # each area's first row
-    # each area's ages, as bits (an area's ages are distinct, so their sum)
-    present = np.bincount(area, weights=np.left_shift(1, age), minlength=len(first)).astype(np.int64)
-    short = {}  # area -> its problem
-    for i in np.flatnonzero((age[first] > 0) & (present != sum(1 << a for a in AGES))):
-        try:
-            _complete({a for a in AGES if present[i] >> a & 1}, codes[code[first[i]]], year[first[i]])
-        except RowProblem as incomplete:
-            short[i] = str(incomplete)
-    incomplete = np.isin(area, list(short))
-    bad = incomplete | np.array([p is not None for p in problems], dtype=bool)[code]
-    if bad.any():
-        problem = np.array(problems, dtype=object)[code[bad]]
-        problem[incomplete[bad]] = [short[i] for i in area[incomplete]]
-        log.reject_rows(frame[bad], problem)
-        frame, file, code, year, area = frame[~bad], file[~bad], code[~bad], year[~bad], area[~bad]
     # a county and its districts are compared, not added (see the module doc)
     kind = np.array([0 if t == c else 1 if c.startswith("E10") else 2 for c, t in zip(codes, targets)])
     target, la_code = pd.factorize(pd.Series(targets, dtype=object))
@@ -251,12 +283,44 @@ def _year(value: str, column: str) -> int:
     return int(words[1]) if words else parse_int(value, column)
 
 
-def _persons(value: str, column: str) -> None:
-    """Refuse a row of one sex: the population counted is of persons, and a
-    file giving persons beside males and females would count them twice."""
-    if key(value) not in PERSONS:
-        raise RowProblem(f"column {column}: {value!r} is one sex, and only rows for all persons count "
-                         "(give the persons figures, or males and females added up)")
+def _sex(value: str, column: str) -> int:
+    """0 for all persons, 1 for males, 2 for females."""
+    k = key(value)
+    if k in PERSONS:
+        return 0
+    if k in MALES or k in FEMALES:
+        return 1 if k in MALES else 2
+    raise RowProblem(f"column {column}: {value!r} is not persons, males or females")
+
+
+def _one_count(group: list[Record], code: str, year: int, log: Collector) -> list[Record]:
+    """The records of an area (a file's code and year) that count, each age
+    once: its rows for all persons if it has any, else its males' and its
+    females' added up. The others are quarantined: rows of one sex beside
+    persons (they would count children twice), a sex (or persons) whose
+    ages 10-17 are incomplete in a long file, and one sex without the other."""
+    def reject(records: list[Record], problem: str) -> None:
+        for record in records:
+            log.reject(record.rows[0], problem)
+
+    by_sex: dict[int, list[Record]] = defaultdict(list)
+    for record in group:
+        by_sex[record.values["sex"]].append(record)
+    if 0 in by_sex:
+        for sex in (1, 2):
+            reject(by_sex.pop(sex, []), f"la_code {code} year {year}: a row for {SEXES[sex]}; "
+                                        "the area's rows for all persons count")
+    for sex in sorted(by_sex):
+        try:
+            _complete({r.values["age"] for r in by_sex[sex]}, code, year, sex)
+        except RowProblem as problem:
+            reject(by_sex.pop(sex), str(problem))
+    if len(by_sex) == 1 and 0 not in by_sex:
+        (sex, records), = by_sex.items()
+        reject(records, f"la_code {code} year {year}: {SEXES[sex]} only; the population counted is of "
+                        "all persons (give persons, or males and females)")
+        return []
+    return [r for r in group if r.values["sex"] in by_sex]  # in the file's order
 
 
 def _required(value: str, column: str) -> float:
@@ -266,12 +330,14 @@ def _required(value: str, column: str) -> float:
     return number
 
 
-def _complete(ages: set[int | None], code: str, year: int) -> None:
-    """A long-layout area must give every age 10-17, or its sum would be short."""
+def _complete(ages: set[int | None], code: str, year: int, sex: int = 0) -> None:
+    """A long-layout area must give every age 10-17 (of each sex it is
+    given by), or its sum would be short."""
     missing = sorted(set(AGES) - ages)
     if None not in ages and missing:
         listed = ", ".join(map(str, missing))
-        raise RowProblem(f"la_code {code} year {year}: ages 10-17 incomplete, missing {listed}")
+        of = f" of {SEXES[sex]}" if sex else ""
+        raise RowProblem(f"la_code {code} year {year}: ages 10-17{of} incomplete, missing {listed}")
 
 
 def _carry(code: str, la_codes: set[str]) -> str:
