@@ -610,6 +610,58 @@ def test_real_population_as_a_nomis_download(tmp_path, real_services, path, full
         assert got.quarantine.empty
 
 
+def myeb_csv(wide: pd.DataFrame) -> str:
+    """The real 2020 file as ONS's time series (MYEB2: a row per area, sex and
+    age; the population of each year and the components of change between):
+    males and females about half each, 2019 a tenth fewer."""
+    ages = [c for c in wide.columns if c[0].isdigit()]
+    long = wide.melt(id_vars=["ltla20_code", "ltla20_name"], value_vars=ages, var_name="age", value_name="n")
+    parts = []
+    for sex, count in ((1, long["n"] // 2), (2, long["n"] - long["n"] // 2)):
+        parts.append(pd.DataFrame({
+            "ladcode20": long["ltla20_code"], "laname20": long["ltla20_name"], "country": "E", "sex": sex,
+            "age": long["age"].str.rstrip("+"), "population_2019": count - count // 10,
+            "births_2020": 0, "deaths_2020": 1, "population_2020": count}))
+    return pd.concat(parts).to_csv(index=False)
+
+
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_real_population_as_an_ons_time_series(tmp_path, real_services, path):
+    """A column per year, males and females added up: 2020 as the real file gives it."""
+    wide = pd.read_csv(REAL / "mye2020_persons_sya_ltla20_ew.csv", dtype={"ltla20_code": str})
+    write(tmp_path, "population/MYEB2_detailed_components_of_change_series_EW_(2020_geog20).csv", myeb_csv(wide))
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_population(tmp_path, real_services)
+    copy_real(tmp_path / "plain", "population", "mye2020_persons_sya_ltla20_ew.csv")
+    plain = read_population(tmp_path / "plain", real_services).table
+    assert_frame_equal(got.table[got.table["year"] == 2020].reset_index(drop=True), plain)
+    assert len(got.table) == 2 * len(plain) and got.quarantine.empty
+    teens = wide[[str(a) for a in range(10, 18)]].to_numpy()
+    males, females = teens // 2, teens - teens // 2
+    assert got.table.groupby("year")["population_10_17"].sum().to_dict() == {
+        2019: (males - males // 10 + females - females // 10).sum(), 2020: 5_600_736}
+
+
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_ons_time_series_rows_and_columns(tmp_path, services, path):
+    """A bad count quarantines its row (every year of it), named by its column."""
+    rows = "".join(f"E08000001,Bolton,{sex},{age},{age},{2 * age}\n" for age in range(0, 91) for sex in (1, 2))
+    rows += "E06000001,Hartlepool,1,10,x,1\n"
+    write(tmp_path, "population/myeb.csv", "ladcode21,laname21,sex,age,population_2019,Population 2020\n" + rows)
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_population(tmp_path, services)
+    assert got.table.values.tolist() == [["E08000001", 2019, 2 * sum(range(10, 18))],
+                                         ["E08000001", 2020, 4 * sum(range(10, 18))]]
+    assert got.quarantine[["row_number", "problem"]].values.tolist() == [
+        [184, "column population_2019: 'x' is not published; a population is required"]]
+
+
+def test_ons_time_series_with_a_future_year_fails(tmp_path, services):
+    write(tmp_path, "population/snpp.csv", "code,age,population_2020,population_2099\nE08000001,10,1,1\n")
+    with pytest.raises(IngestError, match=r"^population/snpp.csv: column population_2099 is after this year"):
+        read_population(tmp_path, services)
+
+
 def test_real_ltla_and_utla_files_together_do_not_double_count(tmp_path, real_services):
     copy_real(tmp_path, "population", "mye2020_persons_sya_ltla20_ew.csv", "mye2020_persons_sya_utla20_ew.csv")
     both = read_population(tmp_path, real_services)

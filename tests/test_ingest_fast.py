@@ -380,6 +380,25 @@ def test_any_population_rows(files):
     assert_files_same("population", "p", texts)
 
 
+# a time series (a column per year): whole areas of one sex and stray rows
+SERIES_AREA = st.tuples(CODE, st.sampled_from(["1", "2", "2", "Persons", "x"]),
+                        st.lists(st.tuples(PERSONS, PERSONS), min_size=8, max_size=8))
+SERIES_STRAY = st.tuples(CODE, st.sampled_from(["1", "2"]),
+                         st.sampled_from(["10", "17", "9", "90", "All ages", "ten"]), PERSONS, PERSONS)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.lists(SERIES_AREA, max_size=5), st.lists(SERIES_STRAY, max_size=5)),
+                min_size=1, max_size=2))
+def test_any_population_series_rows(files):
+    texts = []
+    for areas, strays in files:
+        rows = [(c, sex, str(a), *v) for c, sex, values in areas for a, v in zip(range(10, 18), values)]
+        texts.append(csv_text(["ladcode21", "sex", "age", "population_2019", "population_2020", "unused"],
+                              [(*row, None) for row in rows + strays]))
+    assert_files_same("population", "s", texts)
+
+
 INSPECTED = st.tuples(
     st.sampled_from(["Bolton", "BOLTON YOS", "Hull", "Atlantis", "Herefordshire", "", "Source: HMIP"]),
     st.sampled_from(["2021-09-16", "16/09/2021", "16/09/21", "2021-09-16 10:00", "31/02/2021", "2099-01-01",

@@ -24,8 +24,9 @@ MAX_ROWS = 250_000  # a per-service table: 155 services x 1,600 periods
 class Col:
     """A column a layout reads: its field name and the header spellings accepted.
 
-    ``suffix`` also accepts any header whose key ends with it (ONS names its
-    code column ``ltla20_code``, ``utla20_code`` ...).
+    ``suffix`` also accepts any header whose key ends with it, or with it
+    and then a year (ONS names its code column ``ltla20_code``,
+    ``utla20_code``, and in its time series ``ladcode21`` ...).
     """
 
     name: str
@@ -38,11 +39,19 @@ class Col:
 class Layout:
     """A table shape a source accepts. ``max_rows`` bounds the data rows of one
     file: a file far larger than the source can be is the wrong file, and
-    refusing it keeps the memory a refresh needs bounded."""
+    refusing it keeps the memory a refresh needs bounded.
+
+    ``series``, where given, is a pattern of header keys (see :func:`key`)
+    of which the table has one column or more, each a field named by its
+    key: a column per year (``population_2011``, ``population_2012`` ...).
+    ``series_label`` names them in messages.
+    """
 
     name: str
     columns: tuple[Col, ...]
     max_rows: int = MAX_ROWS
+    series: str | None = None
+    series_label: str = ""
 
 
 @dataclass(frozen=True)
@@ -111,9 +120,15 @@ def _match(header: list[str], layout: Layout) -> tuple[dict[str, int], list[Col]
         wanted = [key(n) for n in (col.name, *col.aliases)]
         position = next((keys.index(w) for w in wanted if w in keys), None)
         if position is None and col.suffix:
-            position = next((i for i, k in enumerate(keys) if k.endswith(key(col.suffix))), None)
+            position = next((i for i, k in enumerate(keys) if re.sub(r"\d{2,4}$", "", k).endswith(key(col.suffix))),
+                            None)
         if position is not None:
             found[col.name] = position
         elif col.required:
             missing.append(col)
+    if layout.series:
+        series = {k: i for i, k in enumerate(keys) if k and re.fullmatch(layout.series, k)}
+        found.update(series)
+        if not series:
+            missing.append(Col(layout.series_label))
     return found, missing

@@ -1,5 +1,10 @@
 """Population aged 10-17 by local authority and year, on the 2024 geography.
 
+Three layouts: long (a row per area, year and age: the contract's, and
+Nomis's downloads), wide (ONS's single-year-of-age tables: a row per area, a
+column per age) and ONS's time series (a row per area, sex and age, a column
+per year).
+
 ONS publishes mid-year estimates on the geography of their year, so codes are
 carried to their successor (:mod:`pipeline.ingest.geography`) and summed:
 several 2020 districts make one 2023 unitary.
@@ -52,6 +57,11 @@ LONG = Layout("long", (_CODE, Col("year", ("date", "date_name")), Col("age", ("c
                        Col("population", ("persons", "obs_value")), _SEX),
               max_rows=2_000_000)
 WIDE = Layout("wide", (_CODE, Col("year", required=False), *(Col(str(a)) for a in AGES), _SEX))
+# ONS's time series (MYEB1-3: ladcode23, laname23, country, sex, age,
+# population_2011 ... population_2023, and in MYEB2 the components of change
+# beside them): a row per area, sex and age, a column per year
+SERIES = Layout("series", (_CODE, Col("age"), _SEX), max_rows=2_000_000,
+                series=r"population((?:19|20)\d{2})", series_label="population_YYYY")
 # a sex column's values (ONS codes persons 0, males 1, females 2), keyed as :func:`key` keys them
 PERSONS = frozenset({"", "persons", "person", "all", "allpersons", "allpeople", "people", "total", "p", "0",
                      "both", "bothsexes", "allsexes", "t"})
@@ -67,13 +77,22 @@ VALUES = ["code", "year", "age", "population", "sex"]  # a parsed row, in the or
 def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
     """``la_code``, ``year``, ``population_10_17`` for every LA in ``services``."""
     log = Collector(SOURCE)
-    sheets = read_source(data_dir, SOURCE, [LONG, WIDE])
+    sheets = read_source(data_dir, SOURCE, [LONG, WIDE, SERIES])
     file_years = {s.file: _file_year(s) for s in sheets}
+    series = {s.file: _series_years(s) for s in sheets if s.layout is SERIES}
     la_codes = set(services["la_code"])
 
-    def parse_row(row: Row, sheet: Sheet) -> dict | None:
+    def parse_row(row: Row, sheet: Sheet) -> dict | list[dict] | None:
         cells, labels = row.cells, sheet.labels
         age = None
+        if sheet.layout is SERIES:  # a record per year, in the columns' order
+            age = _age(cells["age"], labels["age"])
+            if age is None:
+                return None
+            counts = [(year, _required(cells[f], labels[f])) for f, year in series[sheet.file].items()]
+            sex = _sex(cells["sex"], labels["sex"]) if "sex" in cells else 0
+            code = cells["la_code"].upper()
+            return [{"code": code, "year": year, "age": age, "population": n, "sex": sex} for year, n in counts]
         if sheet.layout is LONG:
             age = _age(cells["age"], labels["age"])
             if age is None:
@@ -94,6 +113,8 @@ def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
     def parse_block(block: Block, sheet: Sheet) -> tuple[pd.DataFrame, np.ndarray]:
         """``parse_row`` a column at a time; the rows it refuses are left to it."""
         labels = sheet.labels
+        if sheet.layout is SERIES:
+            return parse_series(block, sheet)
         if sheet.layout is LONG:
             age, known = block.distinct("age").parse(lambda v: _age(v, labels["age"]))
             where = np.flatnonzero(~known | pd.notna(age))  # the other ages are not wanted
@@ -123,6 +144,31 @@ def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
         values = pd.DataFrame({"code": code, "year": year, "age": age, "population": population, "sex": sex},
                               index=where)
         return values, settled
+
+    def parse_series(block: Block, sheet: Sheet) -> tuple[pd.DataFrame, np.ndarray]:
+        """:func:`parse_block` for a table with a column per year: a record per
+        row and year (row by row, year by year); a row settled only if all are."""
+        labels, years = sheet.labels, series[sheet.file]
+        age, known = block.distinct("age").parse(lambda v: _age(v, labels["age"]))
+        where = np.flatnonzero(~known | pd.notna(age))  # the other ages are not wanted
+        if len(where) < len(block):
+            block, age = block.take(where), age[where]
+        settled, counts = known[where], []
+        for f in years:
+            count, read = block.distinct(f).counts(labels[f])
+            settled &= read & ~np.isnan(count)  # as _required
+            counts.append(count)
+        if block.has("sex"):
+            sex, read = block.distinct("sex").parse(lambda v: _sex(v, labels["sex"]), "int64", 0)
+            settled &= read
+        else:
+            sex = np.zeros(len(block), dtype=np.int64)
+        code, _ = block.distinct("la_code").parse(str.upper)
+        n = len(years)
+        values = pd.DataFrame({"code": np.repeat(code, n), "year": np.tile(list(years.values()), len(block)),
+                               "age": np.repeat(age, n), "population": np.stack(counts, axis=1).ravel(),
+                               "sex": np.repeat(sex, n)}, index=np.repeat(where, n))
+        return values, np.repeat(settled, n)
 
     latest_year = today().year
     if not row_by_row():
@@ -362,10 +408,20 @@ def _carry(code: str, la_codes: set[str]) -> str:
     return target
 
 
+def _series_years(sheet: Sheet) -> dict[str, int]:
+    """A time series' year columns: field -> year, none after this year."""
+    years = {f: int(re.fullmatch(SERIES.series, f)[1]) for f in sheet.found if re.fullmatch(SERIES.series, f)}
+    future = [f for f, year in years.items() if year > today().year]
+    if future:
+        raise IngestError(f"{sheet.file}: column {sheet.labels[future[0]]} is after this year; a mid-year "
+                          "estimate cannot be in the future (a projection?)")
+    return years
+
+
 def _file_year(sheet: Sheet) -> int | None:
     """The year of a wide table without a year column, from its sheet's name
     (a workbook with a sheet per year) or else its file's name (``mye2020...``)."""
-    if sheet.layout is LONG or "year" in sheet.labels:
+    if sheet.layout is not WIDE or "year" in sheet.labels:
         return None
     match = _FILE_YEAR.search(sheet.title or "") or _FILE_YEAR.search(Path(sheet.source_file).name)
     if not match:

@@ -87,11 +87,12 @@ class Collector:
              "problem": problem, "raw": row.raw}
         )
 
-    def parse(self, sheets: list[Sheet], parse_row: Callable[[Row, Sheet], dict | None]) -> list[Record]:
+    def parse(self, sheets: list[Sheet], parse_row: Callable[[Row, Sheet], dict | list[dict] | None]) -> list[Record]:
         """Parse every data row; a :class:`RowProblem` sends the row to quarantine.
 
         ``parse_row`` returns None for rows that are not wanted but not wrong
-        (e.g. non-custody rows of the YJB outcome table).
+        (e.g. non-custody rows of the YJB outcome table), and a list for a
+        row that holds several records (a population for each year).
         """
         records = []
         for sheet in sheets:
@@ -102,7 +103,9 @@ class Collector:
                     self.reject(row, NOTE_PROBLEM)
                     continue
                 values = self._parse_row(row, sheet, parse_row)
-                if values is not None:
+                if isinstance(values, list):
+                    records.extend(Record((row,), v) for v in values)
+                elif values is not None:
                     records.append(Record((row,), values))
             self._list_file(sheet, rows)
         return records
@@ -132,10 +135,12 @@ class Collector:
         ``parse_block`` returns the ``columns`` of the rows it does not know
         to be unwanted, indexed by position in the block, and a mask of
         those it settled; the others go through ``parse_row`` as in
-        :meth:`parse`. The frame has the ``columns`` and, for each record,
-        its ROW_FILE, ROW_NUMBER and ROW_KEPT (where its cells as read are
-        kept, for the quarantine: block << 32 | position), in the order
-        :meth:`parse` makes them.
+        :meth:`parse`. A row holding several records (see :meth:`parse`)
+        repeats its position, its records settled all or none. The frame
+        has the ``columns`` and, for each record, its ROW_FILE, ROW_NUMBER
+        and ROW_KEPT (where its row's cells as read are kept, for the
+        quarantine: block << 32 | position), in the order :meth:`parse`
+        makes them.
         """
         frames = []
         for sheet in sheets:
@@ -146,21 +151,23 @@ class Collector:
                     self.reject(block.row(i), NOTE_PROBLEM)
                 data = block.take(~block.note) if block.note.any() else block
                 values, settled = parse_block(data, sheet)
-                parsed = {}
-                for i in values.index[~settled]:
+                parsed, at = [], []
+                for i in dict.fromkeys(values.index[~settled]):  # a row once, however many its records
                     found = self._parse_row(data.row(i), sheet, parse_row)
-                    if found is not None:
-                        parsed[i] = found
+                    found = found if isinstance(found, list) else [] if found is None else [found]
+                    parsed.extend(found)
+                    at.extend([i] * len(found))
                 if not settled.all():
                     values = values[settled]
                 if parsed:
-                    one_by_one = pd.DataFrame.from_dict(parsed, orient="index", columns=list(columns))
-                    values = pd.concat([values, one_by_one]).sort_index() if len(values) else one_by_one
+                    one_by_one = pd.DataFrame(parsed, index=at, columns=list(columns))
+                    values = (pd.concat([values, one_by_one]).sort_index(kind="stable") if len(values)
+                              else one_by_one)
                 if len(values):
-                    kept = values.index.to_numpy()
-                    self._kept.append((data.take(kept) if len(kept) < len(data) else data).compact())
-                    values[ROW_FILE], values[ROW_NUMBER] = sheet.file, data.number[kept]
-                    values[ROW_KEPT] = (len(self._kept) - 1 << 32) + np.arange(len(kept))
+                    positions, kept = np.unique(values.index.to_numpy(), return_inverse=True)
+                    self._kept.append((data.take(positions) if len(positions) < len(data) else data).compact())
+                    values[ROW_FILE], values[ROW_NUMBER] = sheet.file, data.number[positions][kept]
+                    values[ROW_KEPT] = (len(self._kept) - 1 << 32) + kept
                     frames.append(values)
             self._list_file(sheet, rows)
         if not frames:
