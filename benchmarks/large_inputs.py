@@ -5,19 +5,23 @@ Each reading runs in a fresh child process, so its peak resident memory
 the 250,000 rows a per-service table may have: refused, one line), a
 1,000,000-row population file in the long layout (every age of 1,100
 areas over 10 years; ages 10-17 of the lookup's 12 areas kept, those of the
-other areas quarantined: read), and a 250,000-row first-time entrants file (at
-the limit: read).
+other areas quarantined: read), a 250,000-row first-time entrants file (at
+the limit: read), and the YJB's outcome table as an .ods of 150,000 rows
+(a cover sheet, then every caution and sentence of every service and year
+by gender: read, its custody rows summed).
 
-    .venv/bin/python benchmarks/large_inputs.py [--rows 1000000]
+    .venv/bin/python benchmarks/large_inputs.py [--rows 1000000] [--ods-rows 150000]
 """
 
 from __future__ import annotations
 
 import argparse
+import random
 import subprocess
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -66,10 +70,54 @@ def population(path: Path, rows: int) -> None:
             fh.write(f"{codes[cell % len(codes)]},{year},{ages[i % len(ages)]},2500\n")
 
 
-def run(case: str, make, source: str, rows: int) -> None:
+def outcome_ods(path: Path, rows: int) -> None:
+    """The YJB outcome table as LibreOffice writes an .ods: typed cells, each with its text."""
+    random.seed(0)
+    names = list(base.SERVICES)
+    tiers = [("Youth Caution", "Pre Court"), ("Referral Order", "First Tier"),
+             ("Youth Rehabilitation Order", "Community"), ("Detention And Training Order", "Custody")]
+
+    def cell(value) -> str:
+        if isinstance(value, int):
+            return (f'<table:table-cell office:value-type="float" office:value="{value}" calcext:value-type="float">'
+                    f"<text:p>{value}</text:p></table:table-cell>")
+        return f'<table:table-cell office:value-type="string"><text:p>{value}</text:p></table:table-cell>'
+
+    def row(values) -> str:
+        return "<table:table-row>" + "".join(map(cell, values)) + "</table:table-row>"
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        archive.writestr("META-INF/manifest.xml", (
+            '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
+            'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
+            '<manifest:file-entry manifest:full-path="/" '
+            'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+            '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+            "</manifest:manifest>"))
+        with archive.open("content.xml", "w") as fh:
+            fh.write(b'<?xml version="1.0" encoding="UTF-8"?><office:document-content '
+                     b'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+                     b'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+                     b'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
+                     b'xmlns:calcext="urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0">'
+                     b'<office:body><office:spreadsheet><table:table table:name="Cover">')
+            fh.write(row(["Youth justice statistics: local level outcome table"]).encode())
+            fh.write(b'</table:table><table:table table:name="Outcome_Table">')
+            fh.write(row(["Financial_Year", "YJS", "Caution_or_sentence_type", "Caution_or_sentence_tier",
+                          "Gender", "Number_Cautioned_Sentenced"]).encode())
+            for _ in range(rows):
+                year = random.randint(2013, 2024)
+                kind, tier = random.choice(tiers)
+                fh.write(row([f"{year}-{(year + 1) % 100:02d}", random.choice(names), kind, tier,
+                              random.choice(["Male", "Female"]), random.randint(1, 9)]).encode())
+            fh.write(b"</table:table></office:spreadsheet></office:body></office:document-content>")
+
+
+def run(case: str, make, source: str, rows: int, name: str = "big.csv") -> None:
     with tempfile.TemporaryDirectory() as folder:
         d = base.build(Path(folder) / "data")
-        target = d / source / "big.csv"
+        target = d / source / name
         for old in (d / source).glob("*.csv"):
             old.unlink()
         start = time.time()
@@ -84,10 +132,12 @@ def run(case: str, make, source: str, rows: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
-    rows = parser.parse_args().rows
-    run("first-time entrants", fte, "first_time_entrants", rows)
-    run("population, long layout", population, "population", rows)
+    parser.add_argument("--ods-rows", type=int, default=150_000)
+    args = parser.parse_args()
+    run("first-time entrants", fte, "first_time_entrants", args.rows)
+    run("population, long layout", population, "population", args.rows)
     run("first-time entrants at the limit", fte, "first_time_entrants", 250_000)
+    run("custody, the YJB outcome table as .ods", outcome_ods, "custody", args.ods_rows, "Outcome_Table.ods")
 
 
 if __name__ == "__main__":

@@ -237,6 +237,92 @@ def test_cells_merged_down_give_every_row_their_value(tmp_path, services, path, 
         [7, "footnote or note row, not data"], [8, "footnote or note row, not data"]]
 
 
+_ODS_NS = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
+           'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
+           'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"')
+
+
+_ODS_MANIFEST = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest='
+                 '"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry '
+                 'manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
+                 '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
+                 "</manifest:manifest>")
+
+
+def ods_bytes(tables: str) -> bytes:
+    """An .ods whose spreadsheet body is ``tables`` (content.xml written by hand)."""
+    content = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {_ODS_NS} office:version="1.2">'
+               f"<office:body><office:spreadsheet>{tables}</office:spreadsheet></office:body>"
+               "</office:document-content>")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
+        archive.writestr("META-INF/manifest.xml", _ODS_MANIFEST)
+        archive.writestr("content.xml", content)
+    return buffer.getvalue()
+
+
+def test_ods_cells_as_a_csv_export_shows_them():
+    """Text runs (spaces, tabs, line breaks, spans), typed values, repeats,
+    header rows and row groups; a comment and a table inside a cell are not cells or rows."""
+    from pipeline.ingest import ods
+
+    def cell(body: str = "", **attrs) -> str:
+        at = "".join(f' {k.replace("__", ":").replace("_", "-")}="{v}"' for k, v in attrs.items())
+        return f"<table:table-cell{at}>{body}</table:table-cell>"
+    text = ('<text:p>a<text:s text:c="3"/>b<text:tab/>c<text:span>d<text:s/>e</text:span>f</text:p>'
+            "<text:p>second<text:line-break/>line</text:p>")
+    inner = '<table:table table:name="inner"><table:table-row>' + cell("<text:p>no</text:p>") + "</table:table-row></table:table>"
+    rows = [
+        "<table:table-header-rows><table:table-row>" + cell("<text:p>YJS</text:p>") + cell("<text:p>n</text:p>")
+        + "</table:table-row></table:table-header-rows>",
+        "<table:table-row>" + cell(text) + cell(office__value_type="float", office__value="12.0")
+        + cell(office__value_type="percentage", office__value="0.25") + "</table:table-row>",
+        '<table:table-row table:number-rows-repeated="2">'
+        + cell('<office:annotation><text:p>a comment</text:p></office:annotation><text:p>x</text:p>'
+               + inner, office__value_type="string")
+        + cell(office__value_type="date", office__date_value="2020-03-31T00:00:00", table__number_columns_repeated="2")
+        + cell(office__value_type="boolean", office__boolean_value="true") + "</table:table-row>",
+        '<table:table-row-group><table:table-row><table:table-cell table:number-columns-repeated="2"/>'
+        + cell(office__value_type="date", office__date_value="2020-03-31T12:30:00") + "</table:table-row>"
+        + '<table:table-row table:number-rows-repeated="1048570"><table:table-cell '
+          'table:number-columns-repeated="1024"/></table:table-row></table:table-row-group>',
+    ]
+    data = ods_bytes('<table:table table:name="Cover"/><table:table table:name="Data">' + "".join(rows)
+                     + '</table:table><table:table table:name="Notes &amp; sources"><table:table-row>'
+                     + cell("<text:p>Source: YJB</text:p>") + "</table:table-row></table:table>")
+    got = [(title, list(grid)) for title, grid in ods.sheets(data, "x.ods")]
+    assert got == [
+        ("Cover", []),
+        ("Data", [["YJS", "n"], ["a   b\tcd ef\nsecond\nline", "12", "0.25"],
+                  *[["x", "2020-03-31", "2020-03-31", "True"]] * 2, ["", "", "2020-03-31T12:30:00"]]),
+        ("Notes & sources", [["Source: YJB"]])]
+
+
+def test_a_damaged_ods_fails_the_file_naming_it(tmp_path, services):
+    """Cut short mid-table: odfpy's reader had kept the rows before the cut, silently."""
+    rows = "".join(f'<table:table-row><table:table-cell office:value-type="string"><text:p>Bolton</text:p>'
+                   f'</table:table-cell><table:table-cell office:value-type="string"><text:p>{2000 + i}-03</text:p>'
+                   f'</table:table-cell><table:table-cell office:value-type="float" office:value="{i}"><text:p>{i}'
+                   "</text:p></table:table-cell></table:table-row>" for i in range(20))
+    header = ('<table:table-row><table:table-cell><text:p>YJS</text:p></table:table-cell><table:table-cell>'
+              '<text:p>period_end</text:p></table:table-cell><table:table-cell><text:p>fte_count</text:p>'
+              "</table:table-cell></table:table-row>")
+    whole = ods_bytes(f'<table:table table:name="FTE">{header}{rows}</table:table>')
+    content = zipfile.ZipFile(io.BytesIO(whole)).read("content.xml")
+    cut = io.BytesIO()
+    with zipfile.ZipFile(cut, "w") as archive:
+        archive.writestr("META-INF/manifest.xml", _ODS_MANIFEST)
+        archive.writestr("content.xml", content[:len(content) * 2 // 3])
+    write(tmp_path, "first_time_entrants/fte.ods", "")
+    (tmp_path / "first_time_entrants/fte.ods").write_bytes(whole)
+    assert len(read_first_time_entrants(tmp_path, services).table) == 20
+    (tmp_path / "first_time_entrants/fte.ods").write_bytes(cut.getvalue())
+    with pytest.raises(IngestError, match=r"^first_time_entrants/fte\.ods: not a readable \.ods spreadsheet "
+                                          r"\(ParseError: "):
+        read_first_time_entrants(tmp_path, services)
+
+
 def test_a_damaged_sheet_in_an_xlsx_fails_the_file_naming_it(tmp_path, services):
     import openpyxl
 

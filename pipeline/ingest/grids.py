@@ -8,8 +8,8 @@ the same text whatever the format.
 
 Rows are produced one at a time (CSV rows from the decoded text, xlsx rows
 from openpyxl's streaming read-only mode), so a large file costs memory in
-proportion to its bytes, not to Python objects per cell. An .ods document is
-held whole by odfpy, hence its lower size limit (:mod:`pipeline.ingest.ods`).
+proportion to its bytes, not to Python objects per cell (an .ods's
+content is streamed too: :mod:`pipeline.ingest.ods`).
 Merged cells, in an .ods (:mod:`.ods`) or an xlsx (:func:`_filled_down`):
 the cells below a merge's first cell, down its first column, take its value.
 """
@@ -29,7 +29,10 @@ from pipeline.ingest.errors import IngestError
 
 DELIMITERS = (",", ";", "\t", "|")
 MAX_FILE_BYTES = 256 * 2**20  # the whole file is read to hash and decode it
-MAX_ODS_BYTES = 8 * 2**20  # odfpy's document tree takes ~100x the file's size
+# An .ods is streamed (pipeline.ingest.ods), at ~65,000-100,000 cells a second
+# (benchmarks/large_inputs.py: a 150,000-row outcome table in 14 s, 185 MB peak);
+# its XML is ~50-70x its compressed size, so a lower limit bounds the time.
+MAX_ODS_BYTES = 32 * 2**20
 
 
 def file_limit(suffix: str) -> int:
@@ -42,7 +45,7 @@ def sheets(data: bytes, suffix: str, name: str) -> Iterator[tuple[str | None, It
     if suffix == ".csv":
         yield None, _csv_rows(data, name)
     elif suffix == ".ods":
-        from pipeline.ingest import ods  # odfpy loads slowly; only when needed
+        from pipeline.ingest import ods
 
         yield from ((title, _guarded(rows, name, suffix)) for title, rows in ods.sheets(data, name))
     else:

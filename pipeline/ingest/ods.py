@@ -1,13 +1,22 @@
 """OpenDocument spreadsheets (.ods) as rows of text, merged cells filled in.
 
-ODS is how ONS, MoJ and the YJB publish most tables. pandas' reader turns
-the cells hidden under a merged cell into blanks, so a service name merged
-down over its three periods would leave two rows without a name. Here the
-cells below a merged cell, down its first column, take its value: the
-publisher meant it for every row the merge spans. Cells to its right stay
-blank, as in an xlsx (:func:`pipeline.ingest.grids._filled_down`): a title
-or note merged across the width stays in its first cell, so a note under
-the table is still seen as one, and a merged header is read by its labels.
+ODS is how ONS, MoJ and the YJB publish most tables. The document's
+``content.xml`` is streamed (:func:`xml.etree.ElementTree.iterparse` over the
+zip member as it is decompressed), a row at a time, each row's elements
+cleared once read: a large table costs time in proportion to its size and
+memory in proportion to one row, not a document tree (odfpy's tree took
+over 1 GiB per MB of a compressed table). The sheets' names come from one
+pass over the document; each sheet's rows from a pass of its own, read
+only as far as they are wanted.
+
+pandas' reader turns the cells hidden under a merged cell into blanks, so a
+service name merged down over its three periods would leave two rows
+without a name. Here the cells below a merged cell, down its first column,
+take its value: the publisher meant it for every row the merge spans. Cells
+to its right stay blank, as in an xlsx
+(:func:`pipeline.ingest.grids._filled_down`): a title or note merged across
+the width stays in its first cell, so a note under the table is still seen
+as one, and a merged header is read by its labels.
 
 Repeated rows and columns (``number-rows-repeated``) are expanded, except
 the blank ones at the end of a sheet or row, which LibreOffice writes by
@@ -17,33 +26,70 @@ the million.
 from __future__ import annotations
 
 import io
+import zipfile
 from collections.abc import Iterator
+from xml.etree import ElementTree
 
 _MAX_REPEAT = 10_000  # a repeated non-blank row or cell beyond this is not data
+_TABLE_NS = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
+_OFFICE_NS = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
+_TEXT_NS = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
+TABLE, ROW = f"{{{_TABLE_NS}}}table", f"{{{_TABLE_NS}}}table-row"
+CELL, COVERED = f"{{{_TABLE_NS}}}table-cell", f"{{{_TABLE_NS}}}covered-table-cell"
+_NAME = f"{{{_TABLE_NS}}}name"
+_ROWS_REPEATED, _COLUMNS_REPEATED = f"{{{_TABLE_NS}}}number-rows-repeated", f"{{{_TABLE_NS}}}number-columns-repeated"
+_ROWS_SPANNED = f"{{{_TABLE_NS}}}number-rows-spanned"
+_VALUE_TYPE, _VALUE = f"{{{_OFFICE_NS}}}value-type", f"{{{_OFFICE_NS}}}value"
+_DATE_VALUE, _BOOLEAN_VALUE = f"{{{_OFFICE_NS}}}date-value", f"{{{_OFFICE_NS}}}boolean-value"
+_P, _S, _TAB, _LINE_BREAK = (f"{{{_TEXT_NS}}}{n}" for n in ("p", "s", "tab", "line-break"))
+_SPACES = f"{{{_TEXT_NS}}}c"
 
 
 def sheets(data: bytes, name: str) -> Iterator[tuple[str, Iterator[list[str]]]]:
-    from odf import table
-    from odf.opendocument import load
-
+    """Each table of the document, in order: its name and its rows (read when asked for)."""
     try:
-        doc = load(io.BytesIO(data))
-        found = doc.spreadsheet.getElementsByType(table.Table)
-    except Exception as exc:  # odfpy raises many types for a damaged file
+        archive = zipfile.ZipFile(io.BytesIO(data))
+        titles = [str(table.get(_NAME) or "") for _, table in _tables(archive)]
+    except Exception as exc:  # a damaged zip or XML: many types
         from pipeline.ingest.grids import unreadable
 
         raise unreadable(name, ".ods", exc) from exc
-    for sheet in found:
-        yield str(sheet.getAttribute("name") or ""), _rows(sheet)
+    for index, title in enumerate(titles):
+        yield title, _rows(archive, index)
 
 
-def _rows(sheet) -> Iterator[list[str]]:
-    from odf import table
+def _tables(archive: zipfile.ZipFile, rows_of: int | None = None) -> Iterator[tuple[str, ElementTree.Element]]:
+    """One pass over ``content.xml``: ("table", element) as each sheet (a
+    table not inside another) starts, and ("row", element) as each row of
+    sheet number ``rows_of`` ends, freed once the caller has it. Stops
+    after that sheet."""
+    depth, count = 0, -1  # tables open; sheets started
+    with archive.open("content.xml") as stream:
+        for event, element in ElementTree.iterparse(stream, events=("start", "end")):
+            if element.tag == TABLE:
+                if event == "start":
+                    if depth == 0:
+                        count += 1
+                        yield "table", element
+                    depth += 1
+                    continue
+                depth -= 1
+                element.clear()  # its rows, already freed
+                if depth == 0 and count == rows_of:
+                    return
+            elif event == "end" and element.tag == ROW:
+                if depth == 1 and count == rows_of:
+                    yield "row", element
+                element.clear()
 
+
+def _rows(archive: zipfile.ZipFile, index: int) -> Iterator[list[str]]:
     merged: dict[tuple[int, int], str] = {}  # (row, column) -> value of the covering cell
     blank_rows, number = 0, 0
-    for row in sheet.getElementsByType(table.TableRow):
-        repeat = _int(row, "numberrowsrepeated")
+    for kind, row in _tables(archive, index):
+        if kind != "row":
+            continue
+        repeat = _int(row, _ROWS_REPEATED)
         cells = _cells(row, number, merged)
         if not any(cells):
             blank_rows += repeat
@@ -58,7 +104,7 @@ def _rows(sheet) -> Iterator[list[str]]:
         number += repeat
 
 
-def _cells(row, number: int, merged: dict) -> list[str]:
+def _cells(row: ElementTree.Element, number: int, merged: dict) -> list[str]:
     values: list[str] = []
     pending_blank = 0
 
@@ -72,15 +118,14 @@ def _cells(row, number: int, merged: dict) -> list[str]:
         values.extend([""] * pending_blank + [value] * repeat)
         pending_blank = 0
 
-    for cell in row.childNodes:
-        kind = getattr(cell, "qname", (None, None))[1]
-        if kind not in ("table-cell", "covered-table-cell"):
+    for cell in row:
+        if cell.tag not in (CELL, COVERED):
             continue  # annotations, soft page breaks
-        repeat = _int(cell, "numbercolumnsrepeated")
+        repeat = _int(cell, _COLUMNS_REPEATED)
         column = len(values) + pending_blank
-        if kind == "table-cell":
+        if cell.tag == CELL:
             value = _value(cell)
-            rows = _int(cell, "numberrowsspanned")
+            rows = _int(cell, _ROWS_SPANNED)
             for dr in range(1, rows):  # down the first column only (see the module doc)
                 merged[(number + dr, column)] = value
             put(value, repeat)
@@ -93,38 +138,36 @@ def _cells(row, number: int, merged: dict) -> list[str]:
     return values
 
 
-def _int(element, attribute: str) -> int:
-    value = element.getAttribute(attribute)
+def _int(element: ElementTree.Element, attribute: str) -> int:
+    value = element.get(attribute)
     return int(value) if value else 1
 
 
-def _value(cell) -> str:
+def _value(cell: ElementTree.Element) -> str:
     """The cell as a CSV export shows it: numbers without ``.0``, ISO dates."""
-    kind = cell.getAttribute("valuetype")
+    kind = cell.get(_VALUE_TYPE)
     if kind in ("float", "percentage", "currency"):
-        number = float(cell.getAttribute("value"))
+        number = float(cell.get(_VALUE))
         return str(int(number)) if number.is_integer() else str(number)
     if kind == "date":
-        stamp = cell.getAttribute("datevalue")
+        stamp = cell.get(_DATE_VALUE) or ""
         return stamp[:10] if stamp.endswith("T00:00:00") or len(stamp) == 10 else stamp
     if kind == "boolean":
-        return "True" if cell.getAttribute("booleanvalue") == "true" else "False"
-    return "\n".join(_string(p) for p in cell.childNodes if getattr(p, "qname", (0, 0))[1] == "p")
+        return "True" if cell.get(_BOOLEAN_VALUE) == "true" else "False"
+    return "\n".join(_string(p) for p in cell if p.tag == _P)
 
 
-def _string(element) -> str:
+def _string(element: ElementTree.Element) -> str:
     """Text of a paragraph: spans nested, ``text:s`` runs of spaces, tabs."""
-    parts = []
-    for node in element.childNodes:
-        kind = getattr(node, "qname", (None, None))[1]
-        if node.nodeType == node.TEXT_NODE:
-            parts.append(str(node.data))
-        elif kind == "s":
-            parts.append(" " * _int(node, "c"))
-        elif kind == "tab":
+    parts = [element.text or ""]
+    for node in element:
+        if node.tag == _S:
+            parts.append(" " * _int(node, _SPACES))
+        elif node.tag == _TAB:
             parts.append("\t")
-        elif kind == "line-break":
+        elif node.tag == _LINE_BREAK:
             parts.append("\n")
         else:
             parts.append(_string(node))
+        parts.append(node.tail or "")
     return "".join(parts)
