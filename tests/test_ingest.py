@@ -742,6 +742,18 @@ def test_ons_time_series_rows_and_columns(tmp_path, services, path):
         [184, "column population_2019: 'x' is not published; a population is required"]]
 
 
+@pytest.mark.parametrize("header, message", [
+    ("lad_name,sex,age,population_2019", r"no column for la_code \(looked for"),
+    ("code,age,pop", r"no column for year, population \("),
+    ("foo,bar", r"no column for la_code, year, age, population \("),
+])
+def test_a_population_header_that_fits_no_layout_names_the_nearest(tmp_path, services, header, message):
+    """The time series is the nearest miss only with a column of its years."""
+    write(tmp_path, "population/p.csv", f"{header}\n1,2,3,4\n")
+    with pytest.raises(IngestError, match=r"^population/p\.csv: " + message):
+        read_population(tmp_path, services)
+
+
 def test_ons_time_series_with_a_future_year_fails(tmp_path, services):
     write(tmp_path, "population/snpp.csv", "code,age,population_2020,population_2099\nE08000001,10,1,1\n")
     with pytest.raises(IngestError, match=r"^population/snpp.csv: column population_2099 is after this year"):

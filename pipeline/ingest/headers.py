@@ -80,6 +80,8 @@ def find_header(rows: list[list[str]], layouts: list[Layout]) -> tuple[Header | 
         for cells in candidates:
             for layout in layouts:
                 found, missing = _match(cells, layout)
+                if missing is None:
+                    continue
                 if not missing:
                     return Header(index, layout, found, cells), None
                 if cells is row and any(c.strip() for c in row) and (
@@ -112,8 +114,9 @@ def _two_rows(upper: list[str], lower: list[str]) -> list[str]:
     return combined
 
 
-def _match(header: list[str], layout: Layout) -> tuple[dict[str, int], list[Col]]:
-    """Column positions of a layout's fields in a header row, and those missing."""
+def _match(header: list[str], layout: Layout) -> tuple[dict[str, int], list[Col] | None]:
+    """Column positions of a layout's fields in a header row, and those
+    missing (None: a layout with a series, and no column of it)."""
     keys = [key(cell) for cell in header]
     found, missing = {}, []
     for col in layout.columns:
@@ -129,6 +132,6 @@ def _match(header: list[str], layout: Layout) -> tuple[dict[str, int], list[Col]
     if layout.series:
         series = {k: i for i, k in enumerate(keys) if k and re.fullmatch(layout.series, k)}
         found.update(series)
-        if not series:
-            missing.append(Col(layout.series_label))
+        if not series:  # without one, the table is not of this layout: not a near miss either
+            return found, None
     return found, missing
