@@ -646,7 +646,7 @@ def test_real_ltla_population_2020(tmp_path, real_services):
     assert got.table["population_10_17"].sum() == pytest.approx(5.6e6, rel=0.01)
 
 
-def nomis_csv(wide: pd.DataFrame, full: bool, genders: tuple[int, ...]) -> str:
+def nomis_csv(wide: pd.DataFrame, full: bool, genders: tuple[int, ...], percent: bool = False) -> str:
     """The real ONS wide file as Nomis's CSV download of NM_2002_1 (gender
     0-2: total, male, female; the sexes' figures here are about half each): the
     columns a ``select=`` query names, or the whole download's, with its
@@ -668,10 +668,26 @@ def nomis_csv(wide: pd.DataFrame, full: bool, genders: tuple[int, ...]) -> str:
             "OBS_STATUS": "A", "OBS_STATUS_NAME": "Normal Value", "RECORD_OFFSET": 0, "RECORD_COUNT": 0})
         rows.append(part)
     frame = pd.concat(rows)
+    if percent:  # each row also as a percentage of the area's total, listed first
+        share = frame.assign(MEASURES="20301", MEASURES_NAME="Percent", OBS_VALUE=1)  # whole: it would read as a count
+        frame = pd.concat([share, frame])
     if not full:
         frame = frame[["DATE_NAME", "GEOGRAPHY_NAME", "GEOGRAPHY_CODE", "GENDER_NAME", "C_AGE_NAME",
                        "MEASURES_NAME", "OBS_VALUE", "OBS_STATUS_NAME"]]
     return frame.to_csv(index=False)
+
+
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_a_nomis_download_with_percentages_counts_the_values(tmp_path, real_services, path):
+    """Its percent rows, listed before the values, would otherwise be kept as the counts."""
+    wide = pd.read_csv(REAL / "mye2020_persons_sya_ltla20_ew.csv", dtype={"ltla20_code": str})
+    write(tmp_path, "population/nomis.csv", nomis_csv(wide, True, (0,), percent=True))
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_population(tmp_path, real_services)
+    assert got.table["population_10_17"].sum() == 5_600_736
+    assert len(got.quarantine) == 8 * len(wide)
+    assert (got.quarantine["problem"] == "column MEASURES_NAME: 'Percent' is not a count of people "
+                                         "(choose the measure Value)").all()
 
 
 @pytest.mark.parametrize("genders", [(0, 1, 2), (1, 2)], ids=["total-male-female", "male-female"])

@@ -53,9 +53,13 @@ _CODE = Col("la_code", ("code", "geography_code"), suffix="code")
 # A long file gives every age (and perhaps sex) of ~400 areas over many years,
 # but only ages 10-17 are kept, so it may be far longer than other tables.
 _SEX = Col("sex", ("gender", "gender_name"), required=False)  # not in the contract's layouts; read where given
+# Nomis's MEASURES_NAME (MEASURES): "Value" (20100) is the count; a download
+# may also hold "Percent" rows, which are not
+_MEASURE = Col("measure", ("measures_name", "measures"), required=False)
 LONG = Layout("long", (_CODE, Col("year", ("date", "date_name")), Col("age", ("c_age_name",)),
-                       Col("population", ("persons", "obs_value")), _SEX),
+                       Col("population", ("persons", "obs_value")), _SEX, _MEASURE),
               max_rows=2_000_000)
+COUNTS = frozenset({"", "value", "20100", "count", "number", "persons"})  # a measure's values that are counts
 WIDE = Layout("wide", (_CODE, Col("year", required=False), *(Col(str(a)) for a in AGES), _SEX))
 # ONS's time series (MYEB1-3: ladcode23, laname23, country, sex, age,
 # population_2011 ... population_2023, and in MYEB2 the components of change
@@ -97,6 +101,8 @@ def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
             age = _age(cells["age"], labels["age"])
             if age is None:
                 return None
+            if "measure" in cells:
+                _count(cells["measure"], labels["measure"])
             population = _required(cells["population"], labels["population"])
         else:
             population = sum(_required(cells[str(a)], labels[str(a)]) for a in AGES)
@@ -122,6 +128,8 @@ def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
                 block, age = block.take(where), age[where]
             population, settled = block.distinct("population").counts(labels["population"])
             settled &= known[where] & ~np.isnan(population)  # as _required
+            if block.has("measure"):
+                settled &= block.distinct("measure").parse(lambda v: _count(v, labels["measure"]))[1]
         else:
             where, age = np.arange(len(block)), np.full(len(block), None, dtype=object)
             population, settled = np.zeros(len(block)), np.ones(len(block), dtype=bool)
@@ -327,6 +335,12 @@ def _year(value: str, column: str) -> int:
     it in words ("June 2020", "Mid-2020")."""
     words = _YEAR_IN_WORDS.fullmatch(value.strip())
     return int(words[1]) if words else parse_int(value, column)
+
+
+def _count(measure: str, column: str) -> None:
+    """Refuse a row whose measure is not the count (Nomis's "Percent")."""
+    if key(measure) not in COUNTS:
+        raise RowProblem(f"column {column}: {measure!r} is not a count of people (choose the measure Value)")
 
 
 def _sex(value: str, column: str) -> int:
