@@ -89,24 +89,22 @@ def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
     def parse_row(row: Row, sheet: Sheet) -> dict | list[dict] | None:
         cells, labels = row.cells, sheet.labels
         age = None
+        if sheet.layout is not WIDE:  # a row per age
+            age = _age(cells["age"], labels["age"])
+            if age is None:
+                return None
         if sheet.layout is SERIES:  # a record per year, in the columns' order
-            age = _age(cells["age"], labels["age"])
-            if age is None:
-                return None
             counts = [(year, _required(cells[f], labels[f])) for f, year in series[sheet.file].items()]
-            sex = _sex(cells["sex"], labels["sex"]) if "sex" in cells else 0
-            code = cells["la_code"].upper()
-            return [{"code": code, "year": year, "age": age, "population": n, "sex": sex} for year, n in counts]
-        if sheet.layout is LONG:
-            age = _age(cells["age"], labels["age"])
-            if age is None:
-                return None
+        elif sheet.layout is LONG:
             if "measure" in cells:
                 _count(cells["measure"], labels["measure"])
             population = _required(cells["population"], labels["population"])
         else:
             population = sum(_required(cells[str(a)], labels[str(a)]) for a in AGES)
         sex = _sex(cells["sex"], labels["sex"]) if "sex" in cells else 0
+        if sheet.layout is SERIES:
+            code = cells["la_code"].upper()
+            return [{"code": code, "year": year, "age": age, "population": n, "sex": sex} for year, n in counts]
         year = _year(cells["year"], labels["year"]) if "year" in cells else file_years[sheet.file]
         if year > today().year:  # a projection among the estimates, or a typo
             raise RowProblem(f"column {labels.get('year', 'year')}: {year} is after this year; "
@@ -122,12 +120,9 @@ def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
         if sheet.layout is SERIES:
             return parse_series(block, sheet)
         if sheet.layout is LONG:
-            age, known = block.distinct("age").parse(lambda v: _age(v, labels["age"]))
-            where = np.flatnonzero(~known | pd.notna(age))  # the other ages are not wanted
-            if len(where) < len(block):
-                block, age = block.take(where), age[where]
-            population, settled = block.distinct("population").counts(labels["population"])
-            settled &= known[where] & ~np.isnan(population)  # as _required
+            block, where, age, settled = _wanted_ages(block, labels)
+            population, read = block.distinct("population").counts(labels["population"])
+            settled &= read & ~np.isnan(population)  # as _required
             if block.has("measure"):
                 settled &= block.distinct("measure").parse(lambda v: _count(v, labels["measure"]))[1]
         else:
@@ -137,11 +132,8 @@ def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
                 count, read = block.distinct(str(a)).counts(labels[str(a)])
                 population, settled = population + count, settled & read & ~np.isnan(count)  # as _required
             settled &= population < 2**53
-        if block.has("sex"):
-            sex, read = block.distinct("sex").parse(lambda v: _sex(v, labels["sex"]), "int64", 0)
-            settled &= read
-        else:
-            sex = np.zeros(len(block), dtype=np.int64)
+        sex, read = _sexes(block, labels)
+        settled &= read
         if block.has("year"):
             year, read = block.distinct("year").parse(lambda v: _year(v, labels["year"]), "int64", 0)
             settled &= read
@@ -157,20 +149,14 @@ def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
         """:func:`parse_block` for a table with a column per year: a record per
         row and year (row by row, year by year); a row settled only if all are."""
         labels, years = sheet.labels, series[sheet.file]
-        age, known = block.distinct("age").parse(lambda v: _age(v, labels["age"]))
-        where = np.flatnonzero(~known | pd.notna(age))  # the other ages are not wanted
-        if len(where) < len(block):
-            block, age = block.take(where), age[where]
-        settled, counts = known[where], []
+        block, where, age, settled = _wanted_ages(block, labels)
+        counts = []
         for f in years:
             count, read = block.distinct(f).counts(labels[f])
             settled &= read & ~np.isnan(count)  # as _required
             counts.append(count)
-        if block.has("sex"):
-            sex, read = block.distinct("sex").parse(lambda v: _sex(v, labels["sex"]), "int64", 0)
-            settled &= read
-        else:
-            sex = np.zeros(len(block), dtype=np.int64)
+        sex, read = _sexes(block, labels)
+        settled &= read
         code, _ = block.distinct("la_code").parse(str.upper)
         n = len(years)
         values = pd.DataFrame({"code": np.repeat(code, n), "year": np.tile(list(years.values()), len(block)),
@@ -300,6 +286,24 @@ def _sum_frame(log: Collector, frame: pd.DataFrame, la_codes: set[str], by_sex: 
 
     table = resolve_duplicate_rows(totals, ("la_code", "year"), list(COLUMNS), log, rows_of)
     return log.result(table.sort_values(["la_code", "year"]), COLUMNS)
+
+
+def _wanted_ages(block: Block, labels: dict[str, str]) -> tuple[Block, np.ndarray, np.ndarray, np.ndarray]:
+    """The rows of a block with a row per age that are not of unwanted ages
+    (as :func:`_age` says, rows it refuses among them): those rows, their
+    positions in the block, their ages, and whether each age was read."""
+    age, known = block.distinct("age").parse(lambda v: _age(v, labels["age"]))
+    where = np.flatnonzero(~known | pd.notna(age))
+    if len(where) < len(block):
+        block, age = block.take(where), age[where]
+    return block, where, age, known[where]
+
+
+def _sexes(block: Block, labels: dict[str, str]) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's sex (:func:`_sex`; 0 without a sex column) and whether it was read."""
+    if not block.has("sex"):
+        return np.zeros(len(block), dtype=np.int64), np.ones(len(block), dtype=bool)
+    return block.distinct("sex").parse(lambda v: _sex(v, labels["sex"]), "int64", 0)
 
 
 def _groups(*keys: np.ndarray) -> np.ndarray:
