@@ -21,13 +21,13 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.corpus import base  # noqa: E402
+from tests.corpus.sheets import write_ods_xml  # noqa: E402
 
 CHILD = """
 import resource, sys, time
@@ -86,32 +86,19 @@ def outcome_ods(path: Path, rows: int) -> None:
     def row(values) -> str:
         return "<table:table-row>" + "".join(map(cell, values)) + "</table:table-row>"
 
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
-        archive.writestr("META-INF/manifest.xml", (
-            '<?xml version="1.0" encoding="UTF-8"?><manifest:manifest '
-            'xmlns:manifest="urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2">'
-            '<manifest:file-entry manifest:full-path="/" '
-            'manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
-            '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
-            "</manifest:manifest>"))
-        with archive.open("content.xml", "w") as fh:
-            fh.write(b'<?xml version="1.0" encoding="UTF-8"?><office:document-content '
-                     b'xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
-                     b'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
-                     b'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0" '
-                     b'xmlns:calcext="urn:org:documentfoundation:names:experimental:calc:xmlns:calcext:1.0">'
-                     b'<office:body><office:spreadsheet><table:table table:name="Cover">')
-            fh.write(row(["Youth justice statistics: local level outcome table"]).encode())
-            fh.write(b'</table:table><table:table table:name="Outcome_Table">')
-            fh.write(row(["Financial_Year", "YJS", "Caution_or_sentence_type", "Caution_or_sentence_tier",
-                          "Gender", "Number_Cautioned_Sentenced"]).encode())
-            for _ in range(rows):
-                year = random.randint(2013, 2024)
-                kind, tier = random.choice(tiers)
-                fh.write(row([f"{year}-{(year + 1) % 100:02d}", random.choice(names), kind, tier,
-                              random.choice(["Male", "Female"]), random.randint(1, 9)]).encode())
-            fh.write(b"</table:table></office:spreadsheet></office:body></office:document-content>")
+    def tables():
+        yield '<table:table table:name="Cover">' + row(["Youth justice statistics: local level outcome table"])
+        yield '</table:table><table:table table:name="Outcome_Table">'
+        yield row(["Financial_Year", "YJS", "Caution_or_sentence_type", "Caution_or_sentence_tier", "Gender",
+                   "Number_Cautioned_Sentenced"])
+        for _ in range(rows):
+            year = random.randint(2013, 2024)
+            kind, tier = random.choice(tiers)
+            yield row([f"{year}-{(year + 1) % 100:02d}", random.choice(names), kind, tier,
+                       random.choice(["Male", "Female"]), random.randint(1, 9)])
+        yield "</table:table>"
+
+    write_ods_xml(path, tables())
 
 
 def run(case: str, make, source: str, rows: int, name: str = "big.csv") -> None:

@@ -36,7 +36,7 @@ REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 MARKERS = ["*", "..", "x", "[c]", "[x]", "[z]", "-", ""]
 
 from tests.corpus.base import SERVICES_CSV  # noqa: E402  one small lookup for all reader tests
-from tests.corpus.sheets import write_ods  # noqa: E402
+from tests.corpus.sheets import write_ods, write_ods_xml  # noqa: E402
 
 
 def write(data_dir: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
@@ -237,28 +237,10 @@ def test_cells_merged_down_give_every_row_their_value(tmp_path, services, path, 
         [7, "footnote or note row, not data"], [8, "footnote or note row, not data"]]
 
 
-_ODS_NS = ('xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0" '
-           'xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0" '
-           'xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"')
-
-
-_ODS_MANIFEST = ('<?xml version="1.0" encoding="UTF-8"?><manifest:manifest xmlns:manifest='
-                 '"urn:oasis:names:tc:opendocument:xmlns:manifest:1.0" manifest:version="1.2"><manifest:file-entry '
-                 'manifest:full-path="/" manifest:media-type="application/vnd.oasis.opendocument.spreadsheet"/>'
-                 '<manifest:file-entry manifest:full-path="content.xml" manifest:media-type="text/xml"/>'
-                 "</manifest:manifest>")
-
-
 def ods_bytes(tables: str) -> bytes:
     """An .ods whose spreadsheet body is ``tables`` (content.xml written by hand)."""
-    content = (f'<?xml version="1.0" encoding="UTF-8"?><office:document-content {_ODS_NS} office:version="1.2">'
-               f"<office:body><office:spreadsheet>{tables}</office:spreadsheet></office:body>"
-               "</office:document-content>")
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("mimetype", "application/vnd.oasis.opendocument.spreadsheet")
-        archive.writestr("META-INF/manifest.xml", _ODS_MANIFEST)
-        archive.writestr("content.xml", content)
+    write_ods_xml(buffer, [tables])
     return buffer.getvalue()
 
 
@@ -309,11 +291,11 @@ def test_a_damaged_ods_fails_the_file_naming_it(tmp_path, services):
               '<text:p>period_end</text:p></table:table-cell><table:table-cell><text:p>fte_count</text:p>'
               "</table:table-cell></table:table-row>")
     whole = ods_bytes(f'<table:table table:name="FTE">{header}{rows}</table:table>')
-    content = zipfile.ZipFile(io.BytesIO(whole)).read("content.xml")
     cut = io.BytesIO()
-    with zipfile.ZipFile(cut, "w") as archive:
-        archive.writestr("META-INF/manifest.xml", _ODS_MANIFEST)
-        archive.writestr("content.xml", content[:len(content) * 2 // 3])
+    with zipfile.ZipFile(io.BytesIO(whole)) as original, zipfile.ZipFile(cut, "w") as archive:
+        for part in original.infolist():
+            data = original.read(part)
+            archive.writestr(part, data[:len(data) * 2 // 3] if part.filename == "content.xml" else data)
     write(tmp_path, "first_time_entrants/fte.ods", "")
     (tmp_path / "first_time_entrants/fte.ods").write_bytes(whole)
     assert len(read_first_time_entrants(tmp_path, services).table) == 20
