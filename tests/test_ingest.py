@@ -29,7 +29,7 @@ from pipeline.ingest import (
     SOURCES, IngestError, read_custody, read_first_time_entrants, read_inspections,
     read_population, read_reoffending, read_services,
 )
-from pipeline.ingest.cells import RowProblem, parse_count
+from pipeline.ingest.cells import RowProblem, financial_year_end, month_end, parse_count, parse_date
 from pipeline.ingest.results import one_row_at_a_time
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
@@ -766,6 +766,94 @@ def test_real_ltla_and_utla_files_together_do_not_double_count(tmp_path, real_se
     q = both.quarantine
     assert (q["file"] == "population/mye2020_persons_sya_utla20_ew.csv").all()
     assert len(q) == 22  # 21 counties outside the lookup + Cumbria, split
+
+
+# --- periods and dates in words --------------------------------------------------
+
+
+@pytest.mark.parametrize("value, end", [
+    ("2023-12", "2023-12-31"), ("2023/12", "2023-12-31"), ("12/2023", "2023-12-31"), ("2023-12-15", "2023-12-31"),
+    ("31/12/2023", "2023-12-31"), ("2023-12-01 00:00:00", "2023-12-31"),
+    ("December 2023", "2023-12-31"), ("Dec-23", "2023-12-31"), ("dec 2023", "2023-12-31"),
+    ("Sept. 2022", "2022-09-30"), ("Year ending March 2020", "2020-03-31"), ("year to Mar 2020", "2020-03-31"),
+    ("12 months ending December 2023", "2023-12-31"), ("Jan to Mar 2021", "2021-03-31"),
+    ("Jan-Mar 2021", "2021-03-31"), ("Oct to Mar 2021", "2021-03-31"), ("April 2019 \u2013 March 2020", "2020-03-31"),
+    ("April 2019 - March 2020", "2020-03-31"), ("1 April 2019 to 31 March 2020", "2020-03-31"),
+])
+def test_a_period_end_may_be_written_in_words_or_as_a_range(value, end):
+    assert month_end(value, "period_end") == pd.Timestamp(end)
+
+
+@pytest.mark.parametrize("value", [
+    "March", "2020-13", "13/2020", "2023-24", "2023 Q4", "45291", "Mar 2021 to Jan 2021", "foo to Mar 2021",
+    "mid 2020", "Smarch 2020", "mar 0000",
+])
+def test_a_period_end_that_names_no_month_is_refused(value):
+    with pytest.raises(RowProblem, match=re.escape(f"column period_end: {value!r} is not a month (expected YYYY-MM)")):
+        month_end(value, "period_end")
+
+
+@pytest.mark.parametrize("value, day", [
+    ("2023-05-12", "2023-05-12"), ("12/05/2023", "2023-05-12"), ("12/05/23", "2023-05-12"),
+    ("12 May 2023", "2023-05-12"), ("12-May-23", "2023-05-12"), ("Tuesday 12th May 2023", "2023-05-12"),
+    ("May 12, 2023", "2023-05-12"), ("1 Sept 2023", "2023-09-01"), ("2023-05-12T09:30:00Z", "2023-05-12"),
+    ("2023-05-12 09:30:00+01:00", "2023-05-12"),
+])
+def test_a_date_may_be_written_in_words(value, day):
+    assert parse_date(value, "published") == pd.Timestamp(day)
+
+
+@pytest.mark.parametrize("value", ["May 2023", "31 Feb 2023", "12 Smarch 2023", "2023-13-01", "05/12"])
+def test_a_date_without_a_day_or_a_real_month_is_refused(value):
+    with pytest.raises(RowProblem, match="is not a date"):
+        parse_date(value, "published")
+
+
+@pytest.mark.parametrize("value, ok", [
+    ("2019-20", True), ("2019/2020", True), ("FY2019-20", True), ("FY 2019/20", True),
+    ("2019-20 financial year", True), ("April 2019 to March 2020", True), ("year ending March 2020", True),
+    ("Apr 2019 - Mar 2020", True), ("2020", False), ("March 2020", False), ("year ending June 2020", False),
+    ("Jan 2020 to March 2020", False), ("2019-21", False),
+])
+def test_a_financial_year_may_be_written_in_words(value, ok):
+    if ok:
+        assert financial_year_end(value, "Financial_Year") == pd.Timestamp("2020-03-31")
+    else:
+        with pytest.raises(RowProblem, match="is not a financial year"):
+            financial_year_end(value, "Financial_Year")
+
+
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_files_with_periods_and_dates_in_words_read_as_the_same_figures(tmp_path, services, path):
+    """Each indicator, and the inspections, written once with the contract's
+    YYYY-MM and ISO dates and once in words as British tables write them
+    (MoJ's reoffending cohorts as "Jan to Mar 2021"): the same tables, and
+    nothing quarantined but the row whose month has no year."""
+    plain, words = tmp_path / "plain", tmp_path / "words"
+    for root, fte, cohort, custody, published in (
+            (plain, ["2020-12", "2021-12"], ["2021-03", "2020-03"], ["2019-20", "2020-21"],
+             ["2019-02-01", "2022-05-12"]),
+            (words, ["Dec-20", "December 2021"], ["Jan to Mar 2021", "year ending March 2020"],
+             ["FY 2019-20", "April 2020 to March 2021"], ["1 Feb 2019", "Thursday 12th May 2022"])):
+        write(root, "services/lookup.csv", SERVICES_CSV)
+        write(root, "first_time_entrants/fte.csv", "yjs_name,period_end,fte_count\n"
+              f"Bolton,{fte[0]},10\nBolton,{fte[1]},12\nHartlepool,{fte[1]},[c]\n")
+        write(root, "reoffending/r.csv", "yjs_name,cohort_end,cohort_months,cohort_size,reoffenders,reoffences\n"
+              f"Bolton,{cohort[0]},3,40,12,30\nBolton,{cohort[1]},12,150,50,140\n")
+        write(root, "custody/c.csv", "Financial_Year,YJS,Caution_or_sentence_tier,Number_Cautioned_Sentenced\n"
+              f"{custody[0]},Bolton,Custody,3\n{custody[1]},Bolton,Custody,4\n{custody[1]},Bolton,Community,9\n")
+        write(root, "inspections/i.csv", "yjs_name,published,overall_rating\n"
+              f"Hull YOS,\"{published[0]}\",Good\nBolton,{published[1]},Inadequate\n")
+    write(words, "first_time_entrants/more.csv", "yjs_name,period_end,fte_count\nWest Mercia,March,3\n")
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        for reader in (read_first_time_entrants, read_reoffending, read_custody, read_inspections):
+            expected, got = reader(plain, services), reader(words, services)
+            assert len(expected.table) >= 2 and expected.quarantine.empty
+            assert_frame_equal(got.table.drop(columns="source_file", errors="ignore"),
+                               expected.table.drop(columns="source_file", errors="ignore"))
+            problems = got.quarantine["problem"].tolist()
+            assert problems == (["column period_end: 'March' is not a month (expected YYYY-MM)"]
+                                if reader is read_first_time_entrants else [])
 
 
 # --- inspections -------------------------------------------------------------

@@ -30,10 +30,33 @@ import pandas as pd
 MARKERS = frozenset({"", "*", "..", "x", "[c]", "[x]", "[z]", "-"})
 
 _NUMBER = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$", re.ASCII)
-_ISO_DATE = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$", re.ASCII)
+_ISO_DATE = re.compile(  # a time and time zone after the date are ignored
+    r"^(\d{4})-(\d{1,2})-(\d{1,2})([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$",
+    re.ASCII | re.IGNORECASE)
 _YEAR_MONTH = re.compile(r"^(\d{4})[-/](\d{1,2})$", re.ASCII)
+_MONTH_YEAR = re.compile(r"^(\d{1,2})[-/.](\d{4})$", re.ASCII)  # 03/2020
 _DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})$", re.ASCII)
 _FINANCIAL_YEAR = re.compile(r"^(\d{4})\s*[-/]\s*(\d{2}|\d{4})$", re.ASCII)
+
+# Dates and months in words, as British tables and reports write them
+# (matched on the lower-cased cell): "12 May 2023", "12-May-23", "Tuesday 12th
+# May 2023", "May 12, 2023"; "March 2020", "Mar-20"; a period by its end,
+# "year ending March 2020"; a range by its last month, "Jan to Mar 2021",
+# "April 2019 - March 2020".
+MONTHS = {name: number for number, names in enumerate((
+    ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",),
+    ("jun", "june"), ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"),
+    ("oct", "october"), ("nov", "november"), ("dec", "december")), start=1) for name in names}
+_YEAR = r"(\d{4}|\d{2})"
+_DAY_WORDS = re.compile(r"^(?:[a-z]+day,?\s+)?(\d{1,2})(?:st|nd|rd|th)?[\s/-]+([a-z]+)\.?,?[\s/-]+" + _YEAR + "$",
+                        re.ASCII)
+_WORDS_DAY = re.compile(r"^(?:[a-z]+day,?\s+)?([a-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})$", re.ASCII)
+_MONTH_WORDS = re.compile(r"^([a-z]+)\.?[\s/-]*" + _YEAR + "$", re.ASCII)
+_ENDING = re.compile(r"^(?:(?:financial\s+|calendar\s+)?(?:year|12\s*months|twelve\s+months|quarter|"
+                     r"3\s*months|three\s+months|period|cohort)s?\s+)?(?:ending|ended|to)\s+(.+)$", re.ASCII)
+_RANGE = re.compile(r"^(.+?)\s*(?:\s(?:to|until)\s|\u2013|\u2014|\s-\s)\s*(.+)$")
+Month = tuple[int, int]  # (year, month)
+_MONTH_RANGE = re.compile(r"^([a-z]+)\.?\s*[-/]\s*([a-z]+\.?[\s/-]*" + _YEAR + ")$", re.ASCII)  # "jan-mar 2021"
 
 
 class RowProblem(ValueError):
@@ -180,54 +203,124 @@ def month_end(value: str, column: str) -> pd.Timestamp:
 
     Periods are identified by their last month, so a full date is moved to
     the end of its month: ``2020-03`` and ``2020-03-15`` both give 2020-03-31.
+    A month in words counts too ("March 2020", "Mar-20", ``03/2020``), and so
+    does a period written by its end ("year ending March 2020") or as a range
+    ("Jan to Mar 2021": its last month). A month without its year ("March")
+    is refused.
     """
-    text = value.strip()
-    match = _YEAR_MONTH.match(text)
-    if match:
-        year, month, day = int(match[1]), int(match[2]), 1
-    else:
-        try:
-            stamp = parse_date(text, column)
-        except RowProblem:
-            raise RowProblem(
-                f"column {column}: {value!r} is not a month (expected YYYY-MM)"
-            ) from None
-        year, month, day = stamp.year, stamp.month, 1
+    span = _span(_lower(value))
+    if span is None:
+        raise RowProblem(f"column {column}: {value!r} is not a month (expected YYYY-MM)")
     try:
-        start = pd.Timestamp(year=year, month=month, day=day)
-    except ValueError:
+        return pd.Timestamp(year=span[1][0], month=span[1][1], day=1) + pd.offsets.MonthEnd(0)
+    except (ValueError, OverflowError):  # year 0
         raise RowProblem(f"column {column}: {value!r} is not a month (expected YYYY-MM)") from None
-    return start + pd.offsets.MonthEnd(0)
+
+
+def _lower(value: str) -> str:
+    return " ".join(value.lower().split())
+
+
+def _year(digits: str) -> int:
+    """A year of four digits, or of two: 20YY, as in :func:`parse_date`."""
+    return int(digits) + (2000 if len(digits) == 2 else 0)
+
+
+def _month(year: int, month: int) -> Month | None:
+    return (year, month) if 1 <= month <= 12 and year >= 1 else None
+
+
+def _span(text: str) -> tuple[Month | None, Month] | None:
+    """The first and last month of the period that ``text`` (lower-cased)
+    names: ``(None, last)`` where it names one month or a period by its end;
+    None where it names no month (or a range that ends before it starts)."""
+    for pattern, year, month in ((_YEAR_MONTH, 1, 2), (_MONTH_YEAR, 2, 1)):
+        match = pattern.match(text)
+        if match:
+            last = _month(int(match[year]), int(match[month]))
+            return (None, last) if last else None
+    match = _MONTH_WORDS.match(text)
+    if match and match[1] in MONTHS:
+        return None, (_year(match[2]), MONTHS[match[1]])
+    match = _ENDING.match(text)
+    if match:
+        inner = _span(match[1])
+        return (None, inner[1]) if inner else None
+    match = _MONTH_RANGE.match(text) or _RANGE.match(text)
+    if match:
+        return _range(match[1], match[2])
+    date = _calendar_date(text)
+    return (None, (date.year, date.month)) if date is not None else None
+
+
+def _range(first_text: str, last_text: str) -> tuple[Month, Month] | None:
+    """A range's first and last months; a first month without its year
+    ("Jan to Mar 2021") is the latest such month not after the last."""
+    last = _span(last_text)
+    if last is None:
+        return None
+    last = last[1]
+    first_text = first_text.rstrip(".")
+    if first_text in MONTHS:
+        month = MONTHS[first_text]
+        first = (last[0] if month <= last[1] else last[0] - 1, month)
+    else:
+        first = _span(first_text)
+        first = first and (first[0] or first[1])
+    return (first, last) if first and first <= last else None
+
+
+def _calendar_date(text: str) -> pd.Timestamp | None:
+    """``text`` (lower-cased) as a calendar date, or None; see :func:`parse_date`."""
+    try:
+        match = _ISO_DATE.match(text)
+        if match:
+            return pd.Timestamp(datetime(int(match[1]), int(match[2]), int(match[3])))
+        match = _DMY.match(text)
+        if match:
+            return pd.Timestamp(datetime(_year(match[3]), int(match[2]), int(match[1])))
+        match = _DAY_WORDS.match(text)
+        if match and match[2] in MONTHS:
+            return pd.Timestamp(datetime(_year(match[3]), MONTHS[match[2]], int(match[1])))
+        match = _WORDS_DAY.match(text)
+        if match and match[1] in MONTHS:
+            return pd.Timestamp(datetime(int(match[3]), MONTHS[match[1]], int(match[2])))
+    except ValueError:
+        pass
+    return None
 
 
 @lru_cache(maxsize=4096)
 def parse_date(value: str, column: str) -> pd.Timestamp:
-    """A calendar date: ISO ``YYYY-MM-DD`` or British ``DD/MM/YYYY`` / ``DD/MM/YY``.
+    """A calendar date: ISO ``YYYY-MM-DD`` (a time after it is ignored),
+    British ``DD/MM/YYYY`` / ``DD/MM/YY``, or in words ("12 May 2023",
+    "12-May-23", "Tuesday 12th May 2023", "May 12, 2023").
 
-    Never month-first: every publisher here is British. Two-digit years are
-    20YY (the scrape of HMI Probation reports starts in 2021).
+    Never month-first in figures: every publisher here is British. Two-digit
+    years are 20YY (the scrape of HMI Probation reports starts in 2021).
     """
-    text = value.strip()
-    iso, dmy = _ISO_DATE.match(text), _DMY.match(text)
-    try:
-        if iso:
-            return pd.Timestamp(datetime(int(iso[1]), int(iso[2]), int(iso[3])))
-        if dmy:
-            year = int(dmy[3]) + (2000 if len(dmy[3]) == 2 else 0)
-            return pd.Timestamp(datetime(year, int(dmy[2]), int(dmy[1])))
-    except ValueError:
-        pass
-    raise RowProblem(
-        f"column {column}: {value!r} is not a date (expected YYYY-MM-DD or DD/MM/YYYY)"
-    )
+    date = _calendar_date(_lower(value))
+    if date is None:
+        raise RowProblem(
+            f"column {column}: {value!r} is not a date (expected YYYY-MM-DD or DD/MM/YYYY)"
+        )
+    return date
+
+
+_FINANCIAL_YEAR_WORDS = re.compile(r"^(?:fy|financial year)\s*|\s*(?:fy|financial year)$", re.ASCII)
 
 
 @lru_cache(maxsize=256)
 def financial_year_end(value: str, column: str) -> pd.Timestamp:
-    """``2019-20`` (or ``2019/20``, ``2019-2020``) ends on 31 March 2020."""
-    match = _FINANCIAL_YEAR.match(value.strip())
+    """``2019-20`` (or ``2019/20``, ``2019-2020``, ``FY 2019-20``) ends on 31
+    March 2020; so does "year ending March 2020" or "April 2019 to March 2020"."""
+    text = _FINANCIAL_YEAR_WORDS.sub("", _lower(value))
+    match = _FINANCIAL_YEAR.match(text)
     if match:
         start, end = int(match[1]), int(match[2])
         if end == start + 1 or (len(match[2]) == 2 and end == (start + 1) % 100):
             return pd.Timestamp(year=start + 1, month=3, day=31)
+    span = _span(text) if _ENDING.match(text) or _RANGE.match(text) or _MONTH_RANGE.match(text) else None
+    if span and span[1][1] == 3 and span[0] in (None, (span[1][0] - 1, 4)):
+        return pd.Timestamp(year=span[1][0], month=3, day=31)
     raise RowProblem(f"column {column}: {value!r} is not a financial year (expected YYYY-YY)")
