@@ -29,7 +29,9 @@ from pipeline.ingest import (
     SOURCES, IngestError, read_custody, read_first_time_entrants, read_inspections,
     read_population, read_reoffending, read_services,
 )
-from pipeline.ingest.cells import RowProblem, financial_year_end, month_end, parse_count, parse_date
+from pipeline.ingest.cells import (
+    RowProblem, financial_year_end, month_end, parse_count, parse_date, period_length,
+)
 from pipeline.ingest.results import one_row_at_a_time
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
@@ -813,7 +815,7 @@ def test_a_date_without_a_day_or_a_real_month_is_refused(value):
     ("2019-20", True), ("2019/2020", True), ("FY2019-20", True), ("FY 2019/20", True),
     ("2019-20 financial year", True), ("April 2019 to March 2020", True), ("year ending March 2020", True),
     ("Apr 2019 - Mar 2020", True), ("2020", False), ("March 2020", False), ("year ending June 2020", False),
-    ("Jan 2020 to March 2020", False), ("2019-21", False),
+    ("Jan 2020 to March 2020", False), ("2019-21", False), ("quarter ending March 2020", False),
 ])
 def test_a_financial_year_may_be_written_in_words(value, ok):
     if ok:
@@ -854,6 +856,40 @@ def test_files_with_periods_and_dates_in_words_read_as_the_same_figures(tmp_path
             problems = got.quarantine["problem"].tolist()
             assert problems == (["column period_end: 'March' is not a month (expected YYYY-MM)"]
                                 if reader is read_first_time_entrants else [])
+
+
+@pytest.mark.parametrize("value, months", [
+    ("2021-03", None), ("March 2021", None), ("31/03/2021", None), ("Jan to Mar 2021", 3), ("Oct to Mar 2021", 6),
+    ("year ending March 2020", 12), ("12 months ending Dec 2023", 12), ("quarter ending June 2022", 3),
+    ("period ending March 2020", None), ("1 April 2019 to 31 March 2020", 12), ("March", None),
+])
+def test_the_length_a_period_says_it_has(value, months):
+    assert period_length(value) == months
+
+
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_a_period_whose_length_is_not_the_rows_is_quarantined(tmp_path, services, path):
+    """A quarter's count read as a year's would be set against a year's
+    population: a range or a "year ending" must be as long as the row's
+    period length, given or by default."""
+    write(tmp_path, "first_time_entrants/fte.csv", "yjs_name,period_end,fte_count\n"
+          "Bolton,Jan to Mar 2021,3\nBolton,year ending December 2021,12\n")
+    write(tmp_path, "first_time_entrants/quarters.csv", "yjs_name,period_end,period_months,fte_count\n"
+          "Hartlepool,Jan to Mar 2021,3,1\nHartlepool,Apr-Jun 2021,6,2\n")
+    write(tmp_path, "reoffending/r.csv", "yjs_name,cohort_end,cohort_months,cohort_size,reoffenders,reoffences\n"
+          "Bolton,year ending March 2020,3,150,50,140\nBolton,Jan to Mar 2021,3,40,12,30\n")
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        fte, reoffending = read_first_time_entrants(tmp_path, services), read_reoffending(tmp_path, services)
+    assert fte.table[["yjs_id", "period_months", "fte_count"]].values.tolist() == [
+        ["bolton", 12, 12.0], ["hartlepool", 3, 1.0]]
+    assert fte.quarantine[["file", "row_number", "problem"]].values.tolist() == [
+        ["first_time_entrants/fte.csv", 2,
+         "column period_end: 'Jan to Mar 2021' is a period of 3 months, but period_months is 12 (its default)"],
+        ["first_time_entrants/quarters.csv", 3,
+         "column period_end: 'Apr-Jun 2021' is a period of 3 months, but period_months says 6"]]
+    assert reoffending.table["cohort_end"].tolist() == [pd.Timestamp("2021-03-31")]
+    assert reoffending.quarantine["problem"].tolist() == [
+        "column cohort_end: 'year ending March 2020' is a period of 12 months, but cohort_months says 3"]
 
 
 # --- inspections -------------------------------------------------------------

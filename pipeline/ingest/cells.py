@@ -52,8 +52,9 @@ _DAY_WORDS = re.compile(r"^(?:[a-z]+day,?\s+)?(\d{1,2})(?:st|nd|rd|th)?[\s/-]+([
                         re.ASCII)
 _WORDS_DAY = re.compile(r"^(?:[a-z]+day,?\s+)?([a-z]+)\.?\s+(\d{1,2})(?:st|nd|rd|th)?,?\s+(\d{4})$", re.ASCII)
 _MONTH_WORDS = re.compile(r"^([a-z]+)\.?[\s/-]*" + _YEAR + "$", re.ASCII)
-_ENDING = re.compile(r"^(?:(?:financial\s+|calendar\s+)?(?:year|12\s*months|twelve\s+months|quarter|"
+_ENDING = re.compile(r"^(?:(?:financial\s+|calendar\s+)?(year|12\s*months|twelve\s+months|quarter|"
                      r"3\s*months|three\s+months|period|cohort)s?\s+)?(?:ending|ended|to)\s+(.+)$", re.ASCII)
+_ENDING_MONTHS = {"year": 12, "12months": 12, "twelvemonths": 12, "quarter": 3, "3months": 3, "threemonths": 3}
 _RANGE = re.compile(r"^(.+?)\s*(?:\s(?:to|until)\s|\u2013|\u2014|\s-\s)\s*(.+)$")
 Month = tuple[int, int]  # (year, month)
 _MONTH_RANGE = re.compile(r"^([a-z]+)\.?\s*[-/]\s*([a-z]+\.?[\s/-]*" + _YEAR + ")$", re.ASCII)  # "jan-mar 2021"
@@ -244,13 +245,34 @@ def _span(text: str) -> tuple[Month | None, Month] | None:
         return None, (_year(match[2]), MONTHS[match[1]])
     match = _ENDING.match(text)
     if match:
-        inner = _span(match[1])
-        return (None, inner[1]) if inner else None
+        inner = _span(match[2])
+        if inner is None:
+            return None
+        length = _ENDING_MONTHS.get((match[1] or "").replace(" ", ""))
+        return (_months_before(inner[1], length - 1) if length else None), inner[1]
     match = _MONTH_RANGE.match(text) or _RANGE.match(text)
     if match:
         return _range(match[1], match[2])
     date = _calendar_date(text)
     return (None, (date.year, date.month)) if date is not None else None
+
+
+def _months_before(month: Month, n: int) -> Month:
+    index = month[0] * 12 + month[1] - 1 - n
+    return index // 12, index % 12 + 1
+
+
+@lru_cache(maxsize=4096)
+def period_length(value: str) -> int | None:
+    """How many months the period that ``value`` names is long, where it
+    says: "Jan to Mar 2021" 3, "year ending March 2020" 12; None for a
+    single month or date ("2021-03", "March 2021") or a cell that names no
+    month."""
+    span = _span(_lower(value))
+    if span is None or span[0] is None:
+        return None
+    (first_year, first_month), (last_year, last_month) = span
+    return (last_year - first_year) * 12 + last_month - first_month + 1
 
 
 def _range(first_text: str, last_text: str) -> tuple[Month, Month] | None:
@@ -320,7 +342,7 @@ def financial_year_end(value: str, column: str) -> pd.Timestamp:
         start, end = int(match[1]), int(match[2])
         if end == start + 1 or (len(match[2]) == 2 and end == (start + 1) % 100):
             return pd.Timestamp(year=start + 1, month=3, day=31)
-    span = _span(text) if _ENDING.match(text) or _RANGE.match(text) or _MONTH_RANGE.match(text) else None
-    if span and span[1][1] == 3 and span[0] in (None, (span[1][0] - 1, 4)):
+    span = _span(text)
+    if span and span[1][1] == 3 and span[0] == (span[1][0] - 1, 4):  # April to March
         return pd.Timestamp(year=span[1][0], month=3, day=31)
     raise RowProblem(f"column {column}: {value!r} is not a financial year (expected YYYY-YY)")

@@ -30,7 +30,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.ingest.cells import (
-    RowProblem, financial_year_end, month_end, plausible_date, parse_count, parse_int,
+    RowProblem, financial_year_end, month_end, period_length, plausible_date, parse_count, parse_int,
 )
 from pipeline.ingest.names import ServiceMatcher, normalise_name
 from pipeline.ingest.results import (
@@ -112,6 +112,8 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
         else:
             period = _month(cells[spec.period], labels[spec.period])
             months = _months(spec, cells.get(spec.months, ""), labels.get(spec.months, spec.months))
+            _same_length(cells[spec.period], labels[spec.period], months, cells.get(spec.months, ""),
+                         labels.get(spec.months, spec.months))
             counts = {c: parse_count(cells[c], labels[c]) for c in spec.counts}
             for a, b in spec.at_most:
                 if counts[a] > counts[b]:  # False when either is NaN
@@ -140,7 +142,8 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
             period, settled = block.distinct(spec.period).parse(lambda v: _month(v, labels[spec.period]),
                                                                 "datetime64[ns]", pd.NaT)
             months, known = block.distinct(spec.months).parse(lambda v: _months(spec, v, column), "int64", 0)
-            settled &= known
+            implied, _ = block.distinct(spec.period).parse(lambda v: period_length(v) or 0, "int64", 0)
+            settled &= known & ((implied == 0) | (implied == months))  # as _same_length
             sources = {c: c for c in spec.counts}
             part, _ = block.distinct("yjs_name").parse(normalise_name)
         counts = {}
@@ -200,6 +203,18 @@ def _months(spec: Indicator, value: str, column: str) -> int:
     if months <= 0:
         raise RowProblem(f"column {column}: {value!r} is not a period length in months")
     return months
+
+
+def _same_length(period: str, period_column: str, months: int, months_cell: str, months_column: str) -> None:
+    """Refuse a period written as a range ("Jan to Mar 2021") or by its
+    length ("year ending March 2020") whose length is not the row's period
+    length: a 3-month range read as a 12-month period would be a quarter's
+    count over a year's population."""
+    implied = period_length(period)
+    if implied is not None and implied != months:
+        given = f"{months_column} says {months}" if months_cell.strip() else \
+            f"{months_column} is {months} (its default)"
+        raise RowProblem(f"column {period_column}: {period!r} is a period of {implied} months, but {given}")
 
 
 def _sum_parts(records: list[Record], key: tuple[str, ...], counts: tuple[str, ...]) -> list[Record]:
