@@ -892,6 +892,47 @@ def test_a_period_whose_length_is_not_the_rows_is_quarantined(tmp_path, services
         "column cohort_end: 'year ending March 2020' is a period of 12 months, but cohort_months says 3"]
 
 
+# --- the GSS's shorthand in published tables --------------------------------------
+
+
+@pytest.mark.parametrize("value, count", [
+    ("1,234 [p]", 1234), ("1234[r]", 1234), ("12 [note 3]", 12), ("12 [P] [Note 3]", 12), ("7 [notes 1 and 2]", 7),
+    ("[c] [note 2]", None), ("[x][note 1]", None), ("0 [u]", 0),
+])
+def test_a_figure_may_carry_its_status_or_a_footnote_reference(value, count):
+    got = parse_count(value, "fte_count")
+    assert (math.isnan(got) if count is None else got == count)
+
+
+@pytest.mark.parametrize("value", ["[p]", "[note 4]", "12 [c]", "12 [q]", "12 note 3"])
+def test_a_status_or_a_footnote_without_a_figure_is_not_a_number(value):
+    with pytest.raises(RowProblem, match=re.escape(f"column fte_count: {value!r} is not a number")):
+        parse_count(value, "fte_count")
+
+
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_footnote_references_and_statuses_read_as_the_plain_table(tmp_path, services, path):
+    """ONS, MoJ and YJB tables follow the GSS's guidance on symbols: "[note 3]"
+    after a header, a name or a figure, "[p]" or "[r]" after a provisional or
+    revised figure. They read as the same table as without them; before, the
+    header was not found and such rows were quarantined."""
+    plain, marked = tmp_path / "plain", tmp_path / "marked"
+    for root, note, status in ((plain, "", ""), (marked, " [note 1]", " [p]")):
+        write(root, "services/lookup.csv", SERVICES_CSV)
+        write(root, "reoffending/r.csv",
+              f"yjs_name{note},cohort_end,cohort_months,cohort_size{note},reoffenders,reoffences [note 2]\n"
+              f"Bolton{note},2021-03,3,1{status},0,0\nHull YOS{note},2021-03,3,\"1,040{status}\",300,[c]{note}\n")
+        write(root, "custody/c.csv", f"Financial_Year,YJS,Caution_or_sentence_tier,Number_Cautioned_Sentenced{note}\n"
+              f"2019-20,Bolton,Custody{note},3{status}\n2019-20,Bolton,Community,9\n")
+        write(root, "inspections/i.csv", f"yjs_name,published,overall_rating{note}\n"
+              f"Bolton,2022-05-12,Good{note}\n")
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        for reader in (read_reoffending, read_custody, read_inspections):
+            expected, got = reader(plain, services), reader(marked, services)
+            assert len(expected.table) and expected.quarantine.empty and got.quarantine.empty
+            assert_frame_equal(got.table, expected.table)
+
+
 # --- inspections -------------------------------------------------------------
 
 

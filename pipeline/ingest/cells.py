@@ -29,6 +29,21 @@ import pandas as pd
 # "Not published" markers used by ONS, MoJ and YJB tables (and empty cells).
 MARKERS = frozenset({"", "*", "..", "x", "[c]", "[x]", "[z]", "-"})
 
+# The Government Statistical Service's shorthand after a figure or a label
+# (https://analysisfunction.civilservice.gov.uk, "Symbols in tables"): a
+# footnote reference, "[note 3]", and, after a figure, its status: [b] break
+# in the series, [d] cumulative, [e] estimated, [f] forecast, [p]
+# provisional, [r] revised, [u] low reliability. The figure is the figure.
+_NOTES = re.compile(r"(?:\s*\[\s*notes?\s*\d+[a-z]?(?:\s*(?:,|and|&)\s*\d+[a-z]?)*\s*\])+$", re.IGNORECASE)
+_STATUS = re.compile(r"(?:\s*(?:\[[bdefpru]\]|\[\s*notes?\s*\d+[a-z]?(?:\s*(?:,|and|&)\s*\d+[a-z]?)*\s*\]))+$",
+                     re.IGNORECASE)
+
+
+def without_notes(text: str) -> str:
+    """``text`` without the footnote references at its end ("Bolton [note 2]"
+    -> "Bolton")."""
+    return _NOTES.sub("", text) if "[" in text else text
+
 _NUMBER = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$", re.ASCII)
 _ISO_DATE = re.compile(  # a time and time zone after the date are ignored
     r"^(\d{4})-(\d{1,2})-(\d{1,2})([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$",
@@ -70,8 +85,15 @@ def is_suppressed(value: str) -> bool:
 
 
 def parse_count(value: str, column: str) -> float:
-    """A non-negative count; NaN when suppressed. Accepts ``1,234`` and ``12.0``."""
+    """A non-negative count; NaN when suppressed. Accepts ``1,234`` and
+    ``12.0``, and a figure followed by its status or a footnote reference
+    (``1,234 [p]``, ``[c] [note 2]``)."""
     text = value.strip()
+    if "[" in text:
+        stripped = _STATUS.sub("", text)
+        if not stripped:  # a status alone ("[p]") is no figure
+            raise RowProblem(f"column {column}: {value!r} is not a number")
+        text = stripped
     if is_suppressed(text):
         return math.nan
     if not _NUMBER.match(text):

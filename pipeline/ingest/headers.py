@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from pipeline.ingest.cells import without_notes
 from pipeline.ingest.errors import IngestError
 
 HEADER_SEARCH_ROWS = 15  # title and note rows above a header, as in ONS/MoJ tables
@@ -63,8 +64,9 @@ class Header:
 
 
 def key(label: str) -> str:
-    """Header matching ignores case, spaces, underscores and punctuation."""
-    return re.sub(r"[^0-9a-z]", "", str(label).lower())
+    """Header matching ignores case, spaces, underscores and punctuation, and
+    footnote references ("fte_count [note 2]")."""
+    return re.sub(r"[^0-9a-z]", "", without_notes(str(label).strip()).lower())
 
 
 def label(cell: str) -> str:

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.ingest.cells import RowProblem, plausible_date, parse_date
+from pipeline.ingest.cells import RowProblem, plausible_date, parse_date, without_notes
 from pipeline.ingest.names import ServiceMatcher
 from pipeline.ingest.results import Collector, Ingested, resolve_duplicate_rows, resolve_duplicates, row_by_row
 from pipeline.ingest.tables import Block, Col, Layout, Row, Sheet, read_source
@@ -108,7 +108,7 @@ def rating_score(value: str, published: pd.Timestamp, column: str = "overall_rat
 
 def _rating(value: str, column: str) -> tuple[str, int | None]:
     """The rating as published and its score, None where the date decides."""
-    normal = " ".join(re.sub(r"[^a-z]+", " ", value.lower()).split())
+    normal = " ".join(re.sub(r"[^a-z]+", " ", without_notes(value.strip()).lower()).split())
     if normal not in RATINGS:
         shown = value if len(value) <= 40 else value[:40].rstrip() + "…"
         raise RowProblem(f"column {column}: {shown!r} is not a rating (expected one of "

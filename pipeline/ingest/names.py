@@ -17,7 +17,7 @@ from functools import lru_cache
 
 import pandas as pd
 
-from pipeline.ingest.cells import RowProblem
+from pipeline.ingest.cells import RowProblem, without_notes
 
 _SUFFIXES = re.compile(
     r"\s+(youth offending (service|team)s?|youth justice (service|team)s?|yos|yot|yjs)$"
@@ -53,7 +53,7 @@ def normalise_name(name: str) -> str:
     - JI"`` -> ``"conwy and denbighshire"``, ``"Kingston upon Hull, City of"`` ->
     ``"kingston upon hull"``. Idempotent; "City of London" keeps its "City of".
     """
-    text = _strip_accents(str(name)).lower().replace("&", " and ")
+    text = _strip_accents(without_notes(str(name).strip())).lower().replace("&", " and ")
     text = _ONS_INVERTED.sub("", _JOINT.sub("", text.strip()))
     text = " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
     previous = None
@@ -67,7 +67,7 @@ def normalise_name(name: str) -> str:
 
 def slugify(name: str) -> str:
     """Stable id from a service name: ``"Gwynedd and Ynys Môn"`` -> ``"gwynedd-and-ynys-mon"``."""
-    text = _strip_accents(str(name)).lower().replace("&", " and ")
+    text = _strip_accents(without_notes(str(name).strip())).lower().replace("&", " and ")
     return re.sub(r"[^a-z0-9]+", "-", text).strip("-")
 
 
