@@ -326,6 +326,94 @@ def test_a_damaged_sheet_in_an_xlsx_fails_the_file_naming_it(tmp_path, services)
         read_first_time_entrants(tmp_path, services)
 
 
+def write_xls(path: Path, sheets: dict[str, list[list]], merges: dict[str, list[tuple]] | None = None) -> None:
+    """A legacy Excel 97-2003 workbook (xlwt): dates as date cells, numbers as
+    numbers; ``merges`` per sheet as (first row, last row, first column, last
+    column), 0-based and inclusive."""
+    import xlwt
+
+    book, day = xlwt.Workbook(), xlwt.easyxf(num_format_str="DD/MM/YYYY")
+    for title, rows in sheets.items():
+        sheet, merged = book.add_sheet(title), {(r, c) for r, _, c, _ in (merges or {}).get(title, [])}
+        for first, last, left, right in (merges or {}).get(title, []):
+            sheet.write_merge(first, last, left, right, rows[first][left])
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                if (r, c) in merged or value in ("", None):
+                    continue
+                sheet.write(r, c, value, day) if isinstance(value, dt.date) else sheet.write(r, c, value)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(str(path))
+
+
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_real_population_as_an_ons_legacy_excel_workbook(tmp_path, real_services, path):
+    """ONS published its mid-year estimates as .xls up to mid-2020: the real
+    2020 file in a workbook of that kind (contents, then persons, males and
+    females sheets, each with title rows) reads as the plain file does."""
+    wide = pd.read_csv(REAL / "mye2020_persons_sya_ltla20_ew.csv", dtype=str)
+    header = ["Code", "Name", "Geography", "All ages", *wide.columns[3:]]
+    body = [[code, name, "Local Authority", int(total), *map(int, ages)]
+            for code, name, total, *ages in wide.itertuples(index=False)]
+    titles = [["Mid-2020 population estimates by single year of age"], ["Source: Office for National Statistics"],
+              [""], [""]]
+    write_xls(tmp_path / "population/ukmidyearestimates20202020ladcodes.xls", {
+        "Contents": [["Contents"], ["MYE2 - Persons"], ["MYE2 - Males"], ["MYE2 - Females"]],
+        "MYE2 - Persons": titles + [header] + body,
+        "MYE2 - Males": titles + [header] + [row[:4] + [n // 2 for n in row[4:]] for row in body],
+        "MYE2 - Females": titles + [header] + [row[:4] + [n - n // 2 for n in row[4:]] for row in body]})
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_population(tmp_path, real_services)
+    copy_real(tmp_path / "plain", "population", "mye2020_persons_sya_ltla20_ew.csv")
+    assert_frame_equal(got.table, read_population(tmp_path / "plain", real_services).table)
+    assert got.table["population_10_17"].sum() == 5_600_736 and got.quarantine.empty
+    assert got.files["file"].tolist() == ["population/ukmidyearestimates20202020ladcodes.xls"]
+
+
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_a_legacy_excel_workbook_reads_as_its_cells_show(tmp_path, services, path):
+    """Title rows, a notes sheet, a service name merged over its periods,
+    periods as date cells and counts as numbers, a suppression marker, a
+    footnote under the table."""
+    rows = [["First-time entrants by service"], [""],
+            ["YJS", "period_end", "fte_count"],
+            ["Bolton", dt.date(2019, 3, 31), 10], ["", dt.date(2020, 3, 31), 11.0], ["", "2021-03", "[c]"],
+            ["Hartlepool", "2019-03", 5], ["Source: YJB. Figures for 2021 are provisional."]]
+    write_xls(tmp_path / "first_time_entrants/fte.xls", {"Notes": [["[c] suppressed"]], "Table 1": rows},
+              {"Table 1": [(3, 5, 0, 0)]})
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_first_time_entrants(tmp_path, services)
+    table = got.table.assign(period_end=got.table["period_end"].dt.strftime("%Y-%m"))
+    assert table[["yjs_id", "period_end", "fte_count"]].fillna(-1).values.tolist() == [
+        ["bolton", "2019-03", 10.0], ["bolton", "2020-03", 11.0], ["bolton", "2021-03", -1.0],
+        ["hartlepool", "2019-03", 5.0]]
+    assert got.quarantine[["file", "row_number", "problem"]].values.tolist() == [
+        ["first_time_entrants/fte.xls", 8, "footnote or note row, not data"]]
+
+
+def test_an_excel_file_is_read_by_what_it_holds_not_its_suffix(tmp_path, services):
+    """Portals save an xlsx, or a tab-separated text table, as ".xls"; a
+    legacy workbook is sometimes named ".xlsx"."""
+    frame = pd.DataFrame({"YJS": ["Bolton"], "period_end": ["2020-03"], "fte_count": [7]})
+    (tmp_path / "first_time_entrants").mkdir()
+    frame.to_excel(tmp_path / "first_time_entrants/a.xls.tmp", index=False, engine="openpyxl")
+    (tmp_path / "first_time_entrants/a.xls.tmp").rename(tmp_path / "first_time_entrants/a.xls")
+    write(tmp_path, "first_time_entrants/b.xls", "YJS\tperiod_end\tfte_count\nBolton\t2021-03\t8\n")
+    write_xls(tmp_path / "first_time_entrants/c.xlsx", {"FTE": [["YJS", "period_end", "fte_count"],
+                                                               ["Bolton", "2022-03", 9]]})
+    got = read_first_time_entrants(tmp_path, services)
+    assert got.table["fte_count"].tolist() == [7.0, 8.0, 9.0] and got.quarantine.empty
+
+
+def test_a_damaged_legacy_excel_workbook_fails_the_file_naming_it(tmp_path, services):
+    rows = [["YJS", "period_end", "fte_count"]] + [["Bolton", f"{2000 + i % 20}-03", i] for i in range(3000)]
+    write_xls(tmp_path / "first_time_entrants/fte.xls", {"FTE": rows})
+    data = (tmp_path / "first_time_entrants/fte.xls").read_bytes()
+    (tmp_path / "first_time_entrants/fte.xls").write_bytes(data[: len(data) // 2])
+    with pytest.raises(IngestError, match=r"^first_time_entrants/fte\.xls: not a readable \.xls spreadsheet \("):
+        read_first_time_entrants(tmp_path, services)
+
+
 def test_a_workbook_with_a_table_per_sex_counts_the_one_for_everyone(tmp_path, services):
     """Read together, the three tables would be copies that disagree, all quarantined."""
     (tmp_path / "first_time_entrants").mkdir()
@@ -387,8 +475,8 @@ def test_a_missing_column_fails_the_file_with_one_line(tmp_path, services):
 
 @pytest.mark.parametrize(("files", "message"), [
     ({}, "first_time_entrants/: folder not found"),
-    ({"README.md": "x"}, "first_time_entrants/: no .csv, .xlsx or .ods file"),
-    ({"2024/fte.csv": "x", "2025/fte.csv": "x"}, "first_time_entrants/: no .csv, .xlsx or .ods file in {folder} "
+    ({"README.md": "x"}, "first_time_entrants/: no .csv, .xlsx, .ods or .xls file"),
+    ({"2024/fte.csv": "x", "2025/fte.csv": "x"}, "first_time_entrants/: no .csv, .xlsx, .ods or .xls file in {folder} "
      "(inputs are read from the folder itself, not its subfolders: found 2024/fte.csv, 2025/fte.csv)"),
     ({"fte.csv": " \n"}, "first_time_entrants/fte.csv: file is empty"),
     ({"fte.xlsx": "not a zip"}, "first_time_entrants/fte.xlsx: not a readable .xlsx spreadsheet"),

@@ -18,6 +18,7 @@ from pipeline.demo.inspections import build_inspections
 from pipeline.demo.latent import draw_latent, persistent_shift
 from pipeline.demo.population import build_population, service_population
 from pipeline.demo.services import load_services, slug
+from pipeline.ingest.discovery import EXTENSIONS
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEFAULT_OUT = REPO_ROOT / "data" / "demo"
@@ -25,7 +26,7 @@ DEFAULT_REAL_DIR = REPO_ROOT.parent / "shared" / "data" / "real"
 DEFAULT_SEED = 20261201
 SOURCES = ("services", "population", "first_time_entrants", "reoffending", "custody",
            "inspections")
-TABLE_SUFFIXES = {".csv", ".xlsx", ".ods"}
+TABLE_SUFFIXES = set(EXTENSIONS)  # what the readers read
 
 
 def resolve(path: str | Path) -> Path:

@@ -24,7 +24,7 @@ from pathlib import Path
 from pipeline.ingest.errors import IngestError
 from pipeline.ingest.grids import file_limit
 
-EXTENSIONS = (".csv", ".xlsx", ".ods")
+EXTENSIONS = (".csv", ".xlsx", ".ods", ".xls")
 
 
 def source_files(data_dir: Path, source: str) -> list[tuple[Path, str]]:
@@ -52,7 +52,7 @@ def source_files(data_dir: Path, source: str) -> list[tuple[Path, str]]:
     if not found:
         nested = sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*")
                         if p.suffix.lower() in EXTENSIONS and not p.name.startswith((".", "~$")))
-        raise IngestError(f"{source}/: no .csv, .xlsx or .ods file in {folder}" + (
+        raise IngestError(f"{source}/: no .csv, .xlsx, .ods or .xls file in {folder}" + (
             f" (inputs are read from the folder itself, not its subfolders: found {', '.join(nested[:3])}"
             f"{f' and {len(nested) - 3} more' if len(nested) > 3 else ''})" if nested else ""))
     return found

@@ -9,8 +9,9 @@ the same text whatever the format.
 Rows are produced one at a time (CSV rows from the decoded text, xlsx rows
 from openpyxl's streaming read-only mode), so a large file costs memory in
 proportion to its bytes, not to Python objects per cell (an .ods's
-content is streamed too: :mod:`pipeline.ingest.ods`).
-Merged cells, in an .ods (:mod:`.ods`) or an xlsx (:func:`_filled_down`):
+content is streamed too: :mod:`pipeline.ingest.ods`). A legacy .xls
+(Excel 97-2003) is read by xlrd a sheet at a time, under its own size limit.
+Merged cells, in an .ods (:mod:`.ods`), an xlsx or an .xls (:func:`_filled_down`):
 the cells below a merge's first cell, down its first column, take its value.
 """
 
@@ -35,19 +36,37 @@ MAX_FILE_BYTES = 256 * 2**20  # the whole file is read to hash and decode it
 MAX_ODS_BYTES = 32 * 2**20
 
 
+# A legacy .xls (Excel 97-2003, as ONS published its mid-year estimates up to
+# mid-2020) is read whole by xlrd, a sheet at a time: its cells cost ~50-100
+# bytes each in memory, so the limit bounds that (a sheet holds at most
+# 65,536 rows).
+MAX_XLS_BYTES = 64 * 2**20
+_OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # the compound file that holds an .xls workbook
+_ZIP = b"PK\x03\x04"  # an .xlsx (or .ods) package
+
+
 def file_limit(suffix: str) -> int:
-    return MAX_ODS_BYTES if suffix == ".ods" else MAX_FILE_BYTES
+    return {".ods": MAX_ODS_BYTES, ".xls": MAX_XLS_BYTES}.get(suffix, MAX_FILE_BYTES)
 
 
 def sheets(data: bytes, suffix: str, name: str) -> Iterator[tuple[str | None, Iterator[list[str]]]]:
     """The file's sheets in workbook order (CSV: one, untitled), each as its
-    title and an iterator of rows of text cells."""
+    title and an iterator of rows of text cells.
+
+    An Excel file is read by what it holds, not by its suffix: an ``.xls``
+    is often an xlsx renamed, or a text table saved by a portal as
+    "Excel", and an ``.xlsx`` is now and then a legacy workbook."""
+    if suffix in (".xls", ".xlsx"):
+        suffix = ".xls" if data.startswith(_OLE2) else ".xlsx" if data.startswith(_ZIP) else \
+            ".csv" if suffix == ".xls" else suffix
     if suffix == ".csv":
         yield None, _csv_rows(data, name)
     elif suffix == ".ods":
         from pipeline.ingest import ods
 
         yield from ((title, _guarded(rows, name, suffix)) for title, rows in ods.sheets(data, name))
+    elif suffix == ".xls":
+        yield from _xls_sheets(data, name)
     else:
         yield from _xlsx_sheets(data, name)
 
@@ -82,6 +101,43 @@ def _xlsx_sheets(data: bytes, name: str) -> Iterator[tuple[str, Iterator[list[st
         except Exception as exc:  # a damaged part (zipfile, zlib): as when its rows are read
             raise unreadable(name, ".xlsx", exc) from exc
         yield sheet.title, _guarded(_filled_down(rows, merges), name, ".xlsx")
+
+
+def _xls_sheets(data: bytes, name: str) -> Iterator[tuple[str, Iterator[list[str]]]]:
+    import xlrd
+
+    try:  # formatting_info: the merged ranges; on_demand: one sheet in memory at a time
+        book = xlrd.open_workbook(file_contents=data, formatting_info=True, on_demand=True,
+                                  logfile=io.StringIO())
+    except Exception as exc:
+        raise unreadable(name, ".xls", exc) from exc
+    for index, title in enumerate(book.sheet_names()):
+        yield title, _guarded(_xls_rows(book, index), name, ".xls")
+
+
+def _xls_rows(book, index: int) -> Iterator[list[str]]:
+    """A legacy sheet's rows as text, as :func:`text` writes other
+    spreadsheets' cells; merged ranges filled down as in an xlsx."""
+    import xlrd
+
+    sheet = book.sheet_by_index(index)
+    merges = [(top + 1, bottom, left + 1) for top, bottom, left, _right in sheet.merged_cells if bottom - top > 1]
+
+    def cell(kind: int, value) -> str:
+        if kind == xlrd.XL_CELL_DATE:
+            try:
+                return text(xlrd.xldate.xldate_as_datetime(value, book.datemode))
+            except (ValueError, OverflowError, xlrd.xldate.XLDateError):  # not a day Excel can show
+                return text(value)
+        if kind == xlrd.XL_CELL_BOOLEAN:
+            return "TRUE" if value else "FALSE"
+        if kind == xlrd.XL_CELL_ERROR:
+            return xlrd.error_text_from_code.get(value, "#ERROR")
+        return text(value)  # text, a number, or empty
+
+    rows = ([cell(k, v) for k, v in zip(sheet.row_types(r), sheet.row_values(r))] for r in range(sheet.nrows))
+    yield from _filled_down(rows, merges)
+    book.unload_sheet(index)
 
 
 _SHEET_DATA_END = re.compile(rb"</(?:\w+:)?sheetData\s*>")

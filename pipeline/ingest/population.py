@@ -73,8 +73,10 @@ MALES = frozenset({"males", "male", "m", "1", "men", "man", "boys", "boy"})
 FEMALES = frozenset({"females", "female", "f", "2", "women", "woman", "girls", "girl"})
 SEXES = {1: "males", 2: "females"}
 _SAME = {False: "same code, year and age", True: "same code, year, age and sex"}  # a duplicate's, by sex column
-# "mye2020...", "mye22final" (ONS's names from mid-2022), "...mid2020...", "Mid-2019"
-_FILE_YEAR = re.compile(r"mye(\d{4}|\d{2}(?!\d))|(?<!\d)((?:19|20)\d{2})(?!\d)", re.IGNORECASE)
+# "mye2020...", "mye22final" (ONS's names from mid-2022), "...mid2020...", "Mid-2019",
+# "ukmidyearestimates20192020ladcodes.xls" (ONS's to mid-2019: the estimates' year, then the codes')
+_FILE_YEAR = re.compile(r"(?:mye|mid-?year-?estimates)(\d{4}|\d{2}(?!\d))|(?<!\d)((?:19|20)\d{2})(?!\d)",
+                        re.IGNORECASE)
 VALUES = ["code", "year", "age", "population", "sex"]  # a parsed row, in the order the row path holds it
 
 
