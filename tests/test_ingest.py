@@ -206,7 +206,7 @@ def test_every_sheet_of_a_workbook_with_a_table_is_read(tmp_path, services, path
         ["first_time_entrants/fte.ods [2019-20]", 5], ["first_time_entrants/fte.xlsx [2019-20]", 5]]
 
 
-@pytest.mark.parametrize("fmt", ["xlsx", "ods"])
+@pytest.mark.parametrize("fmt", ["xlsx", "ods", "xls"])
 @pytest.mark.parametrize("path", ["columns", "rows"])
 def test_cells_merged_down_give_every_row_their_value(tmp_path, services, path, fmt):
     """A service name merged over its periods names each period's row; a
@@ -219,6 +219,9 @@ def test_cells_merged_down_give_every_row_their_value(tmp_path, services, path, 
     (tmp_path / "first_time_entrants").mkdir()
     if fmt == "ods":
         write_ods(tmp_path / "first_time_entrants/fte.ods", rows, merges)
+    elif fmt == "xls":
+        write_xls(tmp_path / "first_time_entrants/fte.xls", {"FTE": rows}, {"FTE": [
+            (r, r + n_rows - 1, c, c + n_cols - 1) for (r, c), (n_rows, n_cols) in merges.items()]})
     else:
         import openpyxl
         from openpyxl.utils import get_column_letter
@@ -326,10 +329,14 @@ def test_a_damaged_sheet_in_an_xlsx_fails_the_file_naming_it(tmp_path, services)
         read_first_time_entrants(tmp_path, services)
 
 
+class XlsError(str):
+    """An error cell (``#DIV/0!``) for :func:`write_xls`."""
+
+
 def write_xls(path: Path, sheets: dict[str, list[list]], merges: dict[str, list[tuple]] | None = None) -> None:
     """A legacy Excel 97-2003 workbook (xlwt): dates as date cells, numbers as
-    numbers; ``merges`` per sheet as (first row, last row, first column, last
-    column), 0-based and inclusive."""
+    numbers, :class:`XlsError` as error cells; ``merges`` per sheet as (first
+    row, last row, first column, last column), 0-based and inclusive."""
     import xlwt
 
     book, day = xlwt.Workbook(), xlwt.easyxf(num_format_str="DD/MM/YYYY")
@@ -340,6 +347,9 @@ def write_xls(path: Path, sheets: dict[str, list[list]], merges: dict[str, list[
         for r, row in enumerate(rows):
             for c, value in enumerate(row):
                 if (r, c) in merged or value in ("", None):
+                    continue
+                if isinstance(value, XlsError):
+                    sheet.row(r).set_cell_error(c, str(value))
                     continue
                 sheet.write(r, c, value, day) if isinstance(value, dt.date) else sheet.write(r, c, value)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -372,23 +382,21 @@ def test_real_population_as_an_ons_legacy_excel_workbook(tmp_path, real_services
 
 @pytest.mark.parametrize("path", ["columns", "rows"])
 def test_a_legacy_excel_workbook_reads_as_its_cells_show(tmp_path, services, path):
-    """Title rows, a notes sheet, a service name merged over its periods,
-    periods as date cells and counts as numbers, a suppression marker, a
-    footnote under the table."""
-    rows = [["First-time entrants by service"], [""],
-            ["YJS", "period_end", "fte_count"],
-            ["Bolton", dt.date(2019, 3, 31), 10], ["", dt.date(2020, 3, 31), 11.0], ["", "2021-03", "[c]"],
-            ["Hartlepool", "2019-03", 5], ["Source: YJB. Figures for 2021 are provisional."]]
-    write_xls(tmp_path / "first_time_entrants/fte.xls", {"Notes": [["[c] suppressed"]], "Table 1": rows},
-              {"Table 1": [(3, 5, 0, 0)]})
+    """Date cells read as dates and number cells as numbers, whatever their
+    format; a notes sheet and title rows are passed over; an error cell
+    (#DIV/0!) is quarantined as not a number. Merged cells: see
+    test_cells_merged_down_give_every_row_their_value."""
+    rows = [["Table 1: first-time entrants"], [""], ["YJS", "period_end", "fte_count"],
+            ["Bolton", dt.date(2019, 3, 31), 10], ["Bolton", dt.datetime(2020, 3, 1, 12, 0), 11.0],
+            ["Hartlepool", "2019-03", 1234.0], ["Hartlepool", "2020-03", XlsError("#DIV/0!")]]
+    write_xls(tmp_path / "first_time_entrants/fte.xls", {"Notes": [["[c] suppressed"]], "Table 1": rows})
     with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
         got = read_first_time_entrants(tmp_path, services)
     table = got.table.assign(period_end=got.table["period_end"].dt.strftime("%Y-%m"))
-    assert table[["yjs_id", "period_end", "fte_count"]].fillna(-1).values.tolist() == [
-        ["bolton", "2019-03", 10.0], ["bolton", "2020-03", 11.0], ["bolton", "2021-03", -1.0],
-        ["hartlepool", "2019-03", 5.0]]
+    assert table[["yjs_id", "period_end", "fte_count"]].values.tolist() == [
+        ["bolton", "2019-03", 10.0], ["bolton", "2020-03", 11.0], ["hartlepool", "2019-03", 1234.0]]
     assert got.quarantine[["file", "row_number", "problem"]].values.tolist() == [
-        ["first_time_entrants/fte.xls", 8, "footnote or note row, not data"]]
+        ["first_time_entrants/fte.xls", 7, "column fte_count: '#DIV/0!' is not a number"]]
 
 
 def test_an_excel_file_is_read_by_what_it_holds_not_its_suffix(tmp_path, services):
