@@ -34,9 +34,9 @@ MARKERS = frozenset({"", "*", "..", "x", "[c]", "[x]", "[z]", "-"})
 # footnote reference, "[note 3]", and, after a figure, its status: [b] break
 # in the series, [d] cumulative, [e] estimated, [f] forecast, [p]
 # provisional, [r] revised, [u] low reliability. The figure is the figure.
-_NOTES = re.compile(r"(?:\s*\[\s*notes?\s*\d+[a-z]?(?:\s*(?:,|and|&)\s*\d+[a-z]?)*\s*\])+$", re.IGNORECASE)
-_STATUS = re.compile(r"(?:\s*(?:\[[bdefpru]\]|\[\s*notes?\s*\d+[a-z]?(?:\s*(?:,|and|&)\s*\d+[a-z]?)*\s*\]))+$",
-                     re.IGNORECASE)
+_NOTE = r"\[\s*notes?\s*\d+[a-z]?(?:\s*(?:,|and|&)\s*\d+[a-z]?)*\s*\]"  # [note 3], [notes 1 and 2]
+_NOTES = re.compile(rf"(?:\s*{_NOTE})+$", re.IGNORECASE)
+_STATUS = re.compile(rf"(?:\s*(?:\[[bdefpru]\]|{_NOTE}))+$", re.IGNORECASE)
 
 
 def without_notes(text: str) -> str:
@@ -58,6 +58,7 @@ _FINANCIAL_YEAR = re.compile(r"^(\d{4})\s*[-/]\s*(\d{2}|\d{4})$", re.ASCII)
 # May 2023", "May 12, 2023"; "March 2020", "Mar-20"; a period by its end,
 # "year ending March 2020"; a range by its last month, "Jan to Mar 2021",
 # "April 2019 - March 2020".
+Month = tuple[int, int]  # (year, month)
 MONTHS = {name: number for number, names in enumerate((
     ("jan", "january"), ("feb", "february"), ("mar", "march"), ("apr", "april"), ("may",),
     ("jun", "june"), ("jul", "july"), ("aug", "august"), ("sep", "sept", "september"),
@@ -71,7 +72,6 @@ _ENDING = re.compile(r"^(?:(?:financial\s+|calendar\s+)?(year|12\s*months|twelve
                      r"3\s*months|three\s+months|period|cohort)s?\s+)?(?:ending|ended|to)\s+(.+)$", re.ASCII)
 _ENDING_MONTHS = {"year": 12, "12months": 12, "twelvemonths": 12, "quarter": 3, "3months": 3, "threemonths": 3}
 _RANGE = re.compile(r"^(.+?)\s*(?:\s(?:to|until)\s|\u2013|\u2014|\s-\s)\s*(.+)$")
-Month = tuple[int, int]  # (year, month)
 _MONTH_RANGE = re.compile(r"^([a-z]+)\.?\s*[-/]\s*([a-z]+\.?[\s/-]*" + _YEAR + ")$", re.ASCII)  # "jan-mar 2021"
 
 
