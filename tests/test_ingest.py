@@ -964,28 +964,33 @@ def test_the_length_a_period_says_it_has(value, months):
 
 
 @pytest.mark.parametrize("path", ["columns", "rows"])
-def test_a_period_whose_length_is_not_the_rows_is_quarantined(tmp_path, services, path):
-    """A quarter's count read as a year's would be set against a year's
-    population: a range or a "year ending" must be as long as the row's
-    period length, given or by default."""
+def test_a_period_that_says_its_length_gives_the_rows_period_length(tmp_path, services, path):
+    """A range or a "year ending" says how long the period is: that is its
+    length where the months cell is empty or absent (not the default of 12:
+    a quarter's count read as a year's would be set against a year's
+    population); a length given both ways must agree; a cohort must still
+    be 3 or 12 months."""
     write(tmp_path, "first_time_entrants/fte.csv", "yjs_name,period_end,fte_count\n"
-          "Bolton,Jan to Mar 2021,3\nBolton,year ending December 2021,12\n")
+          "Bolton,Jan to Mar 2021,3\nBolton,year ending December 2021,12\nBolton,2022-12,13\n")
     write(tmp_path, "first_time_entrants/quarters.csv", "yjs_name,period_end,period_months,fte_count\n"
-          "Hartlepool,Jan to Mar 2021,3,1\nHartlepool,Apr-Jun 2021,6,2\n")
+          "Hartlepool,Jan to Mar 2021,3,1\nHartlepool,Apr-Jun 2021,6,2\nHartlepool,Jul-Sep 2021,,3\n")
     write(tmp_path, "reoffending/r.csv", "yjs_name,cohort_end,cohort_months,cohort_size,reoffenders,reoffences\n"
-          "Bolton,year ending March 2020,3,150,50,140\nBolton,Jan to Mar 2021,3,40,12,30\n")
+          "Bolton,year ending March 2020,3,150,50,140\nBolton,Jan to Mar 2021,,40,12,30\n"
+          "Bolton,Oct 2021 to Mar 2022,,40,12,30\nBolton,2022-06,,40,12,30\n")
     with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
         fte, reoffending = read_first_time_entrants(tmp_path, services), read_reoffending(tmp_path, services)
-    assert fte.table[["yjs_id", "period_months", "fte_count"]].values.tolist() == [
-        ["bolton", 12, 12.0], ["hartlepool", 3, 1.0]]
+    table = fte.table.assign(period_end=fte.table["period_end"].dt.strftime("%Y-%m"))
+    assert table[["yjs_id", "period_end", "period_months", "fte_count"]].values.tolist() == [
+        ["bolton", "2021-03", 3, 3.0], ["bolton", "2021-12", 12, 12.0], ["bolton", "2022-12", 12, 13.0],
+        ["hartlepool", "2021-03", 3, 1.0], ["hartlepool", "2021-09", 3, 3.0]]
     assert fte.quarantine[["file", "row_number", "problem"]].values.tolist() == [
-        ["first_time_entrants/fte.csv", 2,
-         "column period_end: 'Jan to Mar 2021' is a period of 3 months, but period_months is 12 (its default)"],
         ["first_time_entrants/quarters.csv", 3,
          "column period_end: 'Apr-Jun 2021' is a period of 3 months, but period_months says 6"]]
-    assert reoffending.table["cohort_end"].tolist() == [pd.Timestamp("2021-03-31")]
+    assert reoffending.table[["cohort_end", "cohort_months"]].values.tolist() == [[pd.Timestamp("2021-03-31"), 3]]
     assert reoffending.quarantine["problem"].tolist() == [
-        "column cohort_end: 'year ending March 2020' is a period of 12 months, but cohort_months says 3"]
+        "column cohort_end: 'year ending March 2020' is a period of 12 months, but cohort_months says 3",
+        "column cohort_end: 'Oct 2021 to Mar 2022' is a period of 6 months, not a cohort length (3 or 12 months)",
+        "column cohort_months: '' is missing; a whole number is required"]
 
 
 # --- the GSS's shorthand in published tables --------------------------------------

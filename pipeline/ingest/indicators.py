@@ -111,9 +111,8 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
                       if _custody(cells["caution_or_sentence_tier"]) else 0.0}
         else:
             period = _month(cells[spec.period], labels[spec.period])
-            months = _months(spec, cells.get(spec.months, ""), labels.get(spec.months, spec.months))
-            _same_length(cells[spec.period], labels[spec.period], months, cells.get(spec.months, ""),
-                         labels.get(spec.months, spec.months))
+            months = _period_months(spec, cells[spec.period], labels[spec.period], cells.get(spec.months, ""),
+                                    labels.get(spec.months, spec.months))
             counts = {c: parse_count(cells[c], labels[c]) for c in spec.counts}
             for a, b in spec.at_most:
                 if counts[a] > counts[b]:  # False when either is NaN
@@ -142,8 +141,12 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
             period, settled = block.distinct(spec.period).parse(lambda v: _month(v, labels[spec.period]),
                                                                 "datetime64[ns]", pd.NaT)
             months, known = block.distinct(spec.months).parse(lambda v: _months(spec, v, column), "int64", 0)
+            # as _period_months: an empty cell takes the length the period says, a given one must agree
             implied, _ = block.distinct(spec.period).parse(lambda v: period_length(v) or 0, "int64", 0)
-            settled &= known & ((implied == 0) | (implied == months))  # as _same_length
+            said = (implied > 0) & (block.text(spec.months) == "")
+            months = np.where(said, implied, months)
+            known = np.where(said, np.isin(implied, spec.allowed_months) if spec.allowed_months else True, known)
+            settled &= known & ((implied == 0) | (implied == months))
             sources = {c: c for c in spec.counts}
             part, _ = block.distinct("yjs_name").parse(normalise_name)
         counts = {}
@@ -205,16 +208,24 @@ def _months(spec: Indicator, value: str, column: str) -> int:
     return months
 
 
-def _same_length(period: str, period_column: str, months: int, months_cell: str, months_column: str) -> None:
-    """Refuse a period written as a range ("Jan to Mar 2021") or by its
-    length ("year ending March 2020") whose length is not the row's period
-    length: a 3-month range read as a 12-month period would be a quarter's
-    count over a year's population."""
+def _period_months(spec: Indicator, period: str, period_column: str, months_cell: str, months_column: str) -> int:
+    """The row's period length: its months cell (:func:`_months`), or the
+    length its period says where that is written as a range ("Jan to Mar
+    2021") or by its length ("year ending March 2020") and the cell is
+    empty; a length given both ways must agree. A 3-month range read as a
+    12-month period would be a quarter's count over a year's population."""
     implied = period_length(period)
-    if implied is not None and implied != months:
-        given = f"{months_column} says {months}" if months_cell.strip() else \
-            f"{months_column} is {months} (its default)"
-        raise RowProblem(f"column {period_column}: {period!r} is a period of {implied} months, but {given}")
+    if implied is None or months_cell.strip():
+        months = _months(spec, months_cell, months_column)
+        if implied is not None and implied != months:
+            raise RowProblem(f"column {period_column}: {period!r} is a period of {implied} months, "
+                             f"but {months_column} says {months}")
+        return months
+    if spec.allowed_months and implied not in spec.allowed_months:
+        allowed = " or ".join(map(str, spec.allowed_months))
+        raise RowProblem(f"column {period_column}: {period!r} is a period of {implied} months, "
+                         f"not a cohort length ({allowed} months)")
+    return implied
 
 
 def _sum_parts(records: list[Record], key: tuple[str, ...], counts: tuple[str, ...]) -> list[Record]:
