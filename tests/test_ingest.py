@@ -993,6 +993,20 @@ def test_a_period_that_says_its_length_gives_the_rows_period_length(tmp_path, se
         "column cohort_months: '' is missing; a whole number is required"]
 
 
+@pytest.mark.parametrize("header", ["YOT", "Youth Offending Team", "Youth Justice Service", "YOS name", "YJS Name"])
+def test_the_service_column_may_be_headed_as_publishers_head_it(tmp_path, header):
+    """The lookup, an indicator and the inspections with the service column
+    under an older or a longer name read as with yjs_name."""
+    write(tmp_path, "services/lookup.csv", f"la_code,la_name,{header}\nE08000001,Bolton,Bolton\n"
+          "E06000001,Hartlepool,Hartlepool\n")
+    services = read_services(tmp_path).table
+    write(tmp_path, "first_time_entrants/fte.csv", f"{header},period_end,fte_count\nBolton,2021-03,7\n")
+    write(tmp_path, "inspections/i.csv", f"{header},published,overall_rating\nHartlepool YOS,2022-05-12,Good\n")
+    assert services["yjs_id"].tolist() == ["bolton", "hartlepool"]
+    assert read_first_time_entrants(tmp_path, services).table["yjs_id"].tolist() == ["bolton"]
+    assert read_inspections(tmp_path, services).table["yjs_id"].tolist() == ["hartlepool"]
+
+
 # --- the GSS's shorthand in published tables --------------------------------------
 
 

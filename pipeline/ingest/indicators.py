@@ -32,14 +32,14 @@ import pandas as pd
 from pipeline.ingest.cells import (
     RowProblem, financial_year_end, month_end, period_length, plausible_date, parse_count, parse_int,
 )
-from pipeline.ingest.names import ServiceMatcher, normalise_name
+from pipeline.ingest.names import NAME_HEADERS, ServiceMatcher, normalise_name
 from pipeline.ingest.results import (
     ROW_FILE, Collector, Ingested, Record, first_of_groups, group_rows, resolve_duplicate_rows, resolve_duplicates,
     row_by_row,
 )
 from pipeline.ingest.tables import Block, Col, Layout, Row, Sheet, key, read_source
 
-NAME = Col("yjs_name", ("yjs",))
+NAME = Col("yjs_name", NAME_HEADERS)
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.ingest.cells import RowProblem, plausible_date, parse_date, without_notes
-from pipeline.ingest.names import ServiceMatcher
+from pipeline.ingest.names import NAME_HEADERS, ServiceMatcher
 from pipeline.ingest.results import Collector, Ingested, resolve_duplicate_rows, resolve_duplicates, row_by_row
 from pipeline.ingest.tables import Block, Col, Layout, Row, Sheet, read_source
 
@@ -32,7 +32,7 @@ SOURCE = "inspections"
 COLUMNS = {"yjs_id": "object", "yjs_name": "object", "published": "datetime64[ns]",
            "inspection_type": "object", "overall_rating": "object", "rating_score": "int64"}
 LAYOUT = Layout("inspections", (
-    Col("yjs_name", ("yjs", "la_name")),
+    Col("yjs_name", (*NAME_HEADERS, "la_name")),
     Col("published", ("publication_date", "date_published")),
     Col("overall_rating", ("rating",)),
     Col("inspection_type", required=False),

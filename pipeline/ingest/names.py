@@ -19,6 +19,13 @@ import pandas as pd
 
 from pipeline.ingest.cells import RowProblem, without_notes
 
+# Headers that name a service's column in published tables, beside the
+# contract's yjs_name ("YJS name") and YJS: the older YOT/YOS names and the
+# words in full (matched as headers are: "Youth Offending Team" is
+# youth_offending_team).
+NAME_HEADERS = ("yjs", "yot", "yos", "yot_name", "yos_name", "youth_justice_service", "youth_offending_team",
+                "youth_offending_service")
+
 _SUFFIXES = re.compile(
     r"\s+(youth offending (service|team)s?|youth justice (service|team)s?|yos|yot|yjs)$"
 )

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.ingest.cells import RowProblem
-from pipeline.ingest.names import slugify
+from pipeline.ingest.names import NAME_HEADERS, slugify
 from pipeline.ingest.results import ROW_FILE, ROW_NUMBER, Collector, Ingested, row_by_row
 from pipeline.ingest.tables import Block, Col, Layout, Row, Sheet, read_source
 
@@ -26,7 +26,7 @@ COLUMNS = {
 LAYOUT = Layout("lookup", (
     Col("la_code"),
     Col("la_name"),
-    Col("yjs_name", ("parent_yot_name", "yjs", "yot_name")),
+    Col("yjs_name", ("parent_yot_name", *NAME_HEADERS)),
     Col("region", required=False),
     Col("country", required=False),
 ))
