@@ -1007,6 +1007,51 @@ def test_the_service_column_may_be_headed_as_publishers_head_it(tmp_path, header
     assert read_inspections(tmp_path, services).table["yjs_id"].tolist() == ["hartlepool"]
 
 
+MONTH_NAMES = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October",
+               "November", "December"]
+
+
+_WORD = st.sampled_from([*MONTH_NAMES, *(m[:3] for m in MONTH_NAMES), "Sept", "Smarch", "year ending", "to", "FY",
+                         "quarter ending", "Q4", "mid", "Tuesday"])
+_NUMBER = (st.sampled_from(["0", "00", "0000", "0001", "1899", "2020", "9999", "13", "31", "32"])
+           | st.integers(0, 99999).map(str) | st.integers(0, 99).map(lambda n: f"{n:02d}"))
+_CELL_PART = _WORD | _NUMBER | st.sampled_from([" ", "-", "/", ",", ".", " to ", " - ", "\u2013", "th", "T", ":"])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(max_size=30) | st.lists(_CELL_PART, max_size=8).map("".join) | st.builds(
+    "{}{}{}{}{}".format, st.sampled_from(["", "1 ", "31 ", "32 ", "0 ", "12th "]), _WORD,
+    st.sampled_from([" ", "-", "/", "", ", "]), _NUMBER, st.sampled_from(["", " to Mar 2021", " - 2020", "T10:00"])))
+def test_any_cell_gives_a_date_a_period_or_a_row_problem(value):
+    """Whatever a cell holds, the parsers give a value or a RowProblem that
+    names the column; nothing else escapes to stop the refresh."""
+    for parse in (lambda v: month_end(v, "c"), lambda v: parse_date(v, "c"), lambda v: financial_year_end(v, "c"),
+                  lambda v: parse_count(v, "c")):
+        try:
+            parse(value)
+        except RowProblem as problem:
+            assert str(problem).startswith("column c: ")
+    length = period_length(value)
+    assert length is None or length >= 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(2000, 2026), st.integers(1, 12), st.integers(0, 23))
+def test_a_month_in_words_and_a_range_ending_in_it_read_as_that_month(year, month, back):
+    """"March 2020", "Mar-20", "year ending March 2020" and a range of
+    ``back + 1`` months ending in March 2020 all end on 2020-03-31, and the
+    range says how long it is."""
+    end = pd.Timestamp(year=year, month=month, day=1) + pd.offsets.MonthEnd(0)
+    start = end - pd.offsets.MonthBegin(back + 1)
+    name, short = MONTH_NAMES[month - 1], MONTH_NAMES[month - 1][:3]
+    for text in (f"{name} {year}", f"{short}-{year % 100:02d}", f"year ending {name} {year}", f"{month:02d}/{year}",
+                 f"{MONTH_NAMES[start.month - 1][:3]} {start.year} to {short} {year}",
+                 f"1 {MONTH_NAMES[start.month - 1]} {start.year} - {end.day} {name} {year}"):
+        assert month_end(text, "period_end") == end, text
+    assert period_length(f"{MONTH_NAMES[start.month - 1]} {start.year} to {name} {year}") == back + 1
+    assert period_length(f"year ending {name} {year}") == 12
+
+
 # --- the GSS's shorthand in published tables --------------------------------------
 
 
@@ -1023,6 +1068,20 @@ def test_a_figure_may_carry_its_status_or_a_footnote_reference(value, count):
 def test_a_status_or_a_footnote_without_a_figure_is_not_a_number(value):
     with pytest.raises(RowProblem, match=re.escape(f"column fte_count: {value!r} is not a number")):
         parse_count(value, "fte_count")
+
+
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_a_lookup_with_footnote_references_names_services_without_them(tmp_path, path):
+    """The published names and ids are the names' own; a name that is only
+    a footnote reference is no name."""
+    write(tmp_path, "services/lookup.csv", "la_code,la_name,yjs_name [note 1]\n"
+          "E08000001,Bolton [note 2],Bolton YJS [note 3]\nE06000001,Hartlepool,Hartlepool\n"
+          "E06000002,[note 4],Middlesbrough\n")
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_services(tmp_path)
+    assert got.table[["la_name", "yjs_name", "yjs_id"]].values.tolist() == [
+        ["Bolton", "Bolton YJS", "bolton-yjs"], ["Hartlepool", "Hartlepool", "hartlepool"]]
+    assert got.quarantine["problem"].tolist() == ["column la_name: empty; a name is required"]
 
 
 @pytest.mark.parametrize("path", ["columns", "rows"])

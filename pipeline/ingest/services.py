@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.ingest.cells import RowProblem
+from pipeline.ingest.cells import RowProblem, without_notes
 from pipeline.ingest.names import NAME_HEADERS, slugify
 from pipeline.ingest.results import ROW_FILE, ROW_NUMBER, Collector, Ingested, row_by_row
 from pipeline.ingest.tables import Block, Col, Layout, Row, Sheet, read_source
@@ -82,12 +82,13 @@ def _parse_block(block: Block, sheet: Sheet) -> tuple[pd.DataFrame, np.ndarray]:
     labels = sheet.labels
     code, settled = block.distinct("la_code").parse(lambda v: _code(v, labels["la_code"]))
     yjs_id, named = block.distinct("yjs_name").parse(lambda v: _slug(v, labels["yjs_name"]))
-    la_name, region = block.text("la_name"), block.text("region")
+    (la_name, _), (yjs_name, _) = (block.distinct(n).parse(without_notes) for n in ("la_name", "yjs_name"))
+    region = block.text("region")
     settled &= named & la_name.astype(bool)
     country, _ = block.distinct("country").parse(str.title)
     by_letter, _ = block.distinct("la_code").parse(lambda v: COUNTRY_BY_LETTER.get(v.upper()[:1]))
     values = pd.DataFrame({
-        "la_code": code, "la_name": la_name, "yjs_name": block.text("yjs_name"), "yjs_id": yjs_id,
+        "la_code": code, "la_name": la_name, "yjs_name": yjs_name, "yjs_id": yjs_id,
         "region": np.where(region.astype(bool), region, None),
         "country": np.where(country.astype(bool), country, by_letter),
     })
@@ -111,15 +112,16 @@ def _slug(value: str, column: str) -> str:
 def _parse_row(row: Row, sheet: Sheet) -> dict:
     cells, labels = row.cells, sheet.labels
     code = _code(cells["la_code"], labels["la_code"])
-    for name in ("la_name", "yjs_name"):
-        if not cells[name]:
+    names = {name: without_notes(cells[name]) for name in ("la_name", "yjs_name")}  # "Bolton [note 3]"
+    for name, value in names.items():
+        if not value:
             raise RowProblem(f"column {labels[name]}: empty; a name is required")
     yjs_id = _slug(cells["yjs_name"], labels["yjs_name"])
     country = cells.get("country", "").strip().title() or COUNTRY_BY_LETTER[code[0]]
     return {
         "la_code": code,
-        "la_name": cells["la_name"],
-        "yjs_name": cells["yjs_name"],
+        "la_name": names["la_name"],
+        "yjs_name": names["yjs_name"],
         "yjs_id": yjs_id,
         "region": cells.get("region") or None,
         "country": country,
