@@ -38,7 +38,7 @@ REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 MARKERS = ["*", "..", "x", "[c]", "[x]", "[z]", "-", ""]
 
 from tests.corpus.base import SERVICES_CSV  # noqa: E402  one small lookup for all reader tests
-from tests.corpus.sheets import write_ods, write_ods_xml  # noqa: E402
+from tests.corpus.sheets import XlsError, write_ods, write_ods_xml, write_xls  # noqa: E402
 
 
 def write(data_dir: Path, name: str, text: str, encoding: str = "utf-8") -> Path:
@@ -327,33 +327,6 @@ def test_a_damaged_sheet_in_an_xlsx_fails_the_file_naming_it(tmp_path, services)
     (tmp_path / "first_time_entrants/fte.xlsx").write_bytes(bytes(data))
     with pytest.raises(IngestError, match=r"^first_time_entrants/fte\.xlsx: not a readable \.xlsx spreadsheet \("):
         read_first_time_entrants(tmp_path, services)
-
-
-class XlsError(str):
-    """An error cell (``#DIV/0!``) for :func:`write_xls`."""
-
-
-def write_xls(path: Path, sheets: dict[str, list[list]], merges: dict[str, list[tuple]] | None = None) -> None:
-    """A legacy Excel 97-2003 workbook (xlwt): dates as date cells, numbers as
-    numbers, :class:`XlsError` as error cells; ``merges`` per sheet as (first
-    row, last row, first column, last column), 0-based and inclusive."""
-    import xlwt
-
-    book, day = xlwt.Workbook(), xlwt.easyxf(num_format_str="DD/MM/YYYY")
-    for title, rows in sheets.items():
-        sheet, merged = book.add_sheet(title), {(r, c) for r, _, c, _ in (merges or {}).get(title, [])}
-        for first, last, left, right in (merges or {}).get(title, []):
-            sheet.write_merge(first, last, left, right, rows[first][left])
-        for r, row in enumerate(rows):
-            for c, value in enumerate(row):
-                if (r, c) in merged or value in ("", None):
-                    continue
-                if isinstance(value, XlsError):
-                    sheet.row(r).set_cell_error(c, str(value))
-                    continue
-                sheet.write(r, c, value, day) if isinstance(value, dt.date) else sheet.write(r, c, value)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    book.save(str(path))
 
 
 @pytest.mark.parametrize("path", ["columns", "rows"])

@@ -1,9 +1,11 @@
 """Spreadsheets with the quirks publishers' files have, written in code:
 merged cells (openpyxl for .xlsx, odfpy for .ods, so the merge is a real
-``covered-table-cell`` as LibreOffice writes it) and title rows."""
+``covered-table-cell`` as LibreOffice writes it, xlwt for a legacy .xls)
+and title rows."""
 
 from __future__ import annotations
 
+import datetime as dt
 import zipfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -83,3 +85,30 @@ def write_ods(path: Path, rows: list[list], merges: dict[tuple[int, int], tuple[
     path.parent.mkdir(parents=True, exist_ok=True)
     doc.save(str(path))
     return path
+
+
+class XlsError(str):
+    """An error cell (``#DIV/0!``) for :func:`write_xls`."""
+
+
+def write_xls(path: Path, sheets: dict[str, list[list]], merges: dict[str, list[tuple]] | None = None) -> None:
+    """A legacy Excel 97-2003 workbook (xlwt): dates as date cells, numbers as
+    numbers, :class:`XlsError` as error cells; ``merges`` per sheet as (first
+    row, last row, first column, last column), 0-based and inclusive."""
+    import xlwt
+
+    book, day = xlwt.Workbook(), xlwt.easyxf(num_format_str="DD/MM/YYYY")
+    for title, rows in sheets.items():
+        sheet, merged = book.add_sheet(title), {(r, c) for r, _, c, _ in (merges or {}).get(title, [])}
+        for first, last, left, right in (merges or {}).get(title, []):
+            sheet.write_merge(first, last, left, right, rows[first][left])
+        for r, row in enumerate(rows):
+            for c, value in enumerate(row):
+                if (r, c) in merged or value in ("", None):
+                    continue
+                if isinstance(value, XlsError):
+                    sheet.row(r).set_cell_error(c, str(value))
+                    continue
+                sheet.write(r, c, value, day) if isinstance(value, dt.date) else sheet.write(r, c, value)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    book.save(str(path))
