@@ -57,7 +57,7 @@ def run_refresh(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from pipeline.definitions import defs
-    from pipeline.publish.warehouse import PublishError, read_tables, refresh_lock
+    from pipeline.publish.warehouse import PublishError, read_tables, refresh_lock, storage_lock
     from pipeline.rank import targets
 
     config = {"data_dir": str(data_dir), "warehouse": str(warehouse), "as_of": as_of.isoformat(),
@@ -66,13 +66,18 @@ def run_refresh(args: argparse.Namespace) -> int:
               "max_national_rate_factor": limits.max_national_rate_factor,
               "max_services_dropped_share": limits.max_services_dropped_share}
     job = defs.resolve_job_def("monthly_refresh")
-    lock = contextlib.ExitStack()
-    try:  # one refresh at a time: held for the whole run, so a second CLI refuses at once
+    lock, instance = contextlib.ExitStack(), dg.DagsterInstance.get()
+    try:  # one refresh at a time: held for the whole run, so a second CLI refuses at once; one per
+        # Dagster home, whose storage holds the assets' outputs between steps, and one per warehouse.
+        # In the order a run from the UI takes them (its storage at its start, the warehouse to publish)
+        lock.enter_context(storage_lock(instance.storage_directory(), timeout=args.wait))
         lock.enter_context(refresh_lock(warehouse, timeout=args.wait))
     except PublishError as busy:
+        lock.close()
+        instance.dispose()
         print(f"refresh refused: {busy}", file=sys.stderr)
         return EXIT_BUSY
-    with lock, dg.DagsterInstance.get() as instance:
+    with lock, instance:
         result = job.execute_in_process(
             run_config={"resources": {"settings": {"config": config}},
                         "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},

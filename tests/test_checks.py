@@ -224,8 +224,9 @@ def test_published_rules_count_duplicate_keys_unmapped_services_and_broken_views
 # --- the sensor ------------------------------------------------------------
 
 def _tick(data, cursor=None):
-    ctx = dg.build_sensor_context(cursor=cursor, resources={"settings": RefreshSettings(data_dir=str(data))})
-    return data_dir_changed.evaluate_tick(ctx)
+    # a context manager, as Dagster's code server opens it: the settings resource has a teardown (a run's lock)
+    with dg.build_sensor_context(cursor=cursor, resources={"settings": RefreshSettings(data_dir=str(data))}) as ctx:
+        return data_dir_changed.evaluate_tick(ctx)
 
 
 def test_sensor_records_first_then_requests_a_refresh_on_change(tmp_path):
@@ -247,5 +248,5 @@ def test_sensor_records_first_then_requests_a_refresh_on_change(tmp_path):
 
 def test_sensor_follows_yjt_data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("YJT_DATA_DIR", str(tmp_path))
-    ctx = dg.build_sensor_context(resources={"settings": RefreshSettings()})
-    assert data_dir_changed.evaluate_tick(ctx).cursor == data_fingerprint(tmp_path)
+    with dg.build_sensor_context(resources={"settings": RefreshSettings()}) as ctx:
+        assert data_dir_changed.evaluate_tick(ctx).cursor == data_fingerprint(tmp_path)

@@ -16,9 +16,11 @@ import signal
 import subprocess
 import sys
 
+import dagster as dg
 import duckdb
 import pytest
 
+from pipeline.definitions import defs
 from pipeline.defs.resources import RefreshSettings
 from pipeline.ingest.tables import key
 from pipeline.publish import warehouse as wh
@@ -160,6 +162,35 @@ def test_killed_refreshes_change_nothing_and_the_next_one_succeeds(data_dir, war
     assert run_refresh(data_dir, warehouse, as_of=AS_OF[1]).success
     assert not wh.staging_files(warehouse) and sha(warehouse) != before
     assert answers(warehouse, "SELECT CAST(as_of AS VARCHAR) FROM run_metadata") == (AS_OF[1],)
+
+
+def test_refreshes_sharing_a_dagster_home_take_turns(data_dir, warehouse, tmp_path, monkeypatch):
+    """Dagster keeps each asset's latest output in its home's storage, whatever the run: a refresh of
+    another warehouse meanwhile would read this one's outputs and publish a mixture, so it refuses
+    (the CLI, at once) or waits and then refuses (a run from the UI or the schedule)."""
+    marker, home = tmp_path / "paused", tmp_path / "dagster_home"
+    first = cli(data_dir, warehouse, tmp_path, YJT_PAUSE_AT="ingest", YJT_PAUSE_MARKER=str(marker))
+    try:
+        wait_for(marker)
+        other = cli(shutil.copytree(data_dir, tmp_path / "other"), tmp_path / "other.duckdb", tmp_path)
+        assert other.wait(timeout=120) == 75
+        holder = rf"another refresh is running \(pid {first.pid} since "
+        assert re.match(rf"refresh refused: Dagster storage {re.escape(str(home / 'storage'))}: {holder}",
+                        other.stderr.read().strip().splitlines()[-1])
+        monkeypatch.setattr("pipeline.defs.resources.STORAGE_LOCK_WAIT", 0.5)
+        with dg.DagsterInstance.from_config(str(home)) as instance:
+            result = defs.resolve_job_def("monthly_refresh").execute_in_process(
+                run_config={"resources": {"settings": {"config": {
+                    "data_dir": str(data_dir), "warehouse": str(tmp_path / "other.duckdb"), "as_of": AS_OF[1]}}}},
+                instance=instance, raise_on_error=False)
+        assert not result.success and not [e for e in result.all_events if e.step_key]
+        failed = next(e for e in result.all_events if e.event_type_value == "RESOURCE_INIT_FAILURE")
+        assert re.search(holder, failed.event_specific_data.error.message)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    assert not (tmp_path / "other.duckdb").exists()
+    assert cli(data_dir, tmp_path / "other.duckdb", tmp_path).wait(timeout=300) == 0  # its turn now
 
 
 def test_readers_keep_one_snapshot_through_three_refreshes(data_dir, warehouse, tmp_path):

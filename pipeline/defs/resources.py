@@ -4,6 +4,7 @@ DuckDB writer) and the resource binding."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 from pathlib import Path
@@ -16,6 +17,7 @@ from pipeline.model.worker import PEAK_MESSAGE, Worker, WorkerUnavailable
 
 
 RULES, LIMITS = s.RankingRules(), s.Limits()  # the defaults
+STORAGE_LOCK_WAIT = 600.0  # s a run from the UI or the schedule waits for another refresh to finish
 
 
 class RefreshSettings(dg.ConfigurableResource):
@@ -42,10 +44,27 @@ class RefreshSettings(dg.ConfigurableResource):
     max_national_rate_factor: float = LIMITS.max_national_rate_factor
     max_services_dropped_share: float = LIMITS.max_services_dropped_share
 
+    _lock: contextlib.ExitStack | None = PrivateAttr(default=None)
+
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         """Refuse bad settings (SettingsError, one line naming the setting)
-        when the run starts, not in the first step that reads them."""
+        when the run starts, not in the first step that reads them; then,
+        in a run, take the instance's storage lock (waiting up to
+        ``STORAGE_LOCK_WAIT`` s for another refresh to finish), held until
+        the run ends: runs sharing a Dagster home would otherwise mix their
+        assets' outputs (:func:`pipeline.publish.warehouse.storage_lock`)."""
         self.as_of_date(), self.rules(), self.guard_limits()
+        if context.run is None or context.instance is None:  # a sensor's evaluation: no outputs
+            return
+        from pipeline.publish.warehouse import storage_lock
+
+        self._lock = contextlib.ExitStack()
+        self._lock.enter_context(storage_lock(context.instance.storage_directory(), STORAGE_LOCK_WAIT))
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = None
 
     def data_path(self) -> Path:
         return s.resolve_path(self.data_dir, "YJT_DATA_DIR", s.DEFAULT_DATA_DIR)

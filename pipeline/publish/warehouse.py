@@ -15,6 +15,8 @@ written in the lock file). The kernel drops the lock when its holder dies,
 even by SIGKILL, so a killed refresh never blocks the next. The lock is
 re-entrant within a process: the CLI holds it for a whole refresh, and the
 ``warehouse`` asset it runs takes it again to check the guards and publish.
+A second lock, on the Dagster instance's storage (:func:`storage_lock`), keeps
+refreshes of different warehouses that share it from mixing their outputs.
 
 Table and view names are ours (validated below); values always reach DuckDB
 through ``register``, never pasted into SQL.
@@ -54,8 +56,9 @@ def _lock_path(warehouse: Path) -> Path:
 
 
 @contextlib.contextmanager
-def refresh_lock(warehouse: Path, timeout: float = 600.0):
-    """Exclusive lock for one refresh; waits up to ``timeout`` s, then refuses."""
+def refresh_lock(warehouse: Path, timeout: float = 600.0, what: str | None = None):
+    """Exclusive lock for one refresh; waits up to ``timeout`` s, then refuses
+    (the message names ``what`` is locked: the warehouse unless said)."""
     lock_path = _lock_path(Path(warehouse).resolve())
     if _HELD.get(lock_path):
         _HELD[lock_path] += 1
@@ -76,7 +79,7 @@ def refresh_lock(warehouse: Path, timeout: float = 600.0):
                     fh.seek(0)
                     holder = fh.read().strip() or "unknown process"
                     raise PublishError(
-                        f"{warehouse}: another refresh is running ({holder}; lock {lock_path.name}, "
+                        f"{what or warehouse}: another refresh is running ({holder}; lock {lock_path.name}, "
                         f"waited {timeout:.0f} s); nothing was changed, try again when it has finished"
                     ) from None
                 time.sleep(0.2)
@@ -91,6 +94,21 @@ def refresh_lock(warehouse: Path, timeout: float = 600.0):
         finally:
             del _HELD[lock_path]
             fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def storage_lock(storage: Path, timeout: float = 600.0):
+    """Exclusive lock on a Dagster instance's storage folder for one run.
+
+    Dagster's file IO manager keeps each asset's latest output at
+    ``<storage>/<asset>``, one file per asset whatever the run, so two
+    refreshes of different warehouses (or data dirs, or as-of dates) sharing
+    a ``DAGSTER_HOME`` would read each other's outputs between steps and
+    publish a mixture. Every run holds this lock from its start to its end
+    (:class:`pipeline.defs.resources.RefreshSettings`; the CLI from before
+    it starts), so they take turns; re-entrant within a process, as
+    :func:`refresh_lock`."""
+    storage = Path(storage)
+    return refresh_lock(storage / "asset_outputs", timeout, what=f"Dagster storage {storage}")
 
 
 def checked_name(name: str) -> str:
