@@ -57,6 +57,14 @@ SERVICES = pd.DataFrame(
         ("St. Helens", "st helens"),
         ("  SOUTHEND-ON-SEA  ", "southend on sea"),
         ("Dorset Combined YOS", "dorset combined"),
+        # HMI Probation's report titles, and its joint-inspection marker after an en or em dash (PDFs, Word)
+        ("An inspection of youth offending services in Hull", "hull"),
+        ("An inspection of youth justice services in Bristol", "bristol"),
+        ("Full joint inspection of youth offending work in Wigan", "wigan"),
+        ("Conwy & Denbighshire \u2013 JI", "conwy and denbighshire"),
+        ("Conwy & Denbighshire\u2014JI", "conwy and denbighshire"),
+        ("The Royal Borough of Kensington and Chelsea", "kensington and chelsea"),
+        ("The Vale of Glamorgan", "vale of glamorgan"),
     ],
 )
 def test_normalise_name(name, normal):

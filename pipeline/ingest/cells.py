@@ -84,6 +84,11 @@ def is_suppressed(value: str) -> bool:
     return value.strip().lower() in MARKERS
 
 
+# No count here comes near it (England and Wales have 60 million people); below it, the sum of a
+# file's rows (at most 2,000,000) stays within a 64-bit integer.
+MAX_COUNT = 10**12
+
+
 def parse_count(value: str, column: str) -> float:
     """A non-negative count; NaN when suppressed. Accepts ``1,234`` and
     ``12.0``, and a figure followed by its status or a footnote reference
@@ -99,6 +104,8 @@ def parse_count(value: str, column: str) -> float:
     if not _NUMBER.match(text):
         raise RowProblem(f"column {column}: {value!r} is not a number")
     number = float(text.replace(",", ""))
+    if number >= MAX_COUNT:
+        raise RowProblem(f"column {column}: {value!r} is too large for a count (over a trillion)")
     if number < 0:
         raise RowProblem(f"column {column}: {value!r} is negative; counts cannot be")
     if not number.is_integer():
@@ -159,7 +166,7 @@ class Distinct:
         results, accepted = np.empty(len(self.values)), np.ones(len(self.values), dtype=bool)
         for i, value in enumerate(self.values):
             text = value.strip()
-            if text.isdigit() and text.isascii() and len(text) <= 15:
+            if text.isdigit() and text.isascii() and len(text) <= 12:
                 results[i] = float(text)
                 continue
             try:
@@ -228,20 +235,35 @@ def month_end(value: str, column: str) -> pd.Timestamp:
     the end of its month: ``2020-03`` and ``2020-03-15`` both give 2020-03-31.
     A month in words counts too ("March 2020", "Mar-20", ``03/2020``), and so
     does a period written by its end ("year ending March 2020") or as a range
-    ("Jan to Mar 2021": its last month). A month without its year ("March")
-    is refused.
+    ("Jan to Mar 2021": its last month), and a financial year where it says
+    so ("FY 2019-20", "financial year 2019/20": March 2020). A month without
+    its year ("March") is refused, and so is a bare "2019-20", with a hint:
+    "2011-12" is the contract's December 2011, so a bare financial year
+    cannot be told from a month.
     """
-    span = _span(_lower(value))
+    text = _lower(value)
+    if _FINANCIAL_YEAR_WORDS.search(text):  # "FY 2019-20": a financial year, said so
+        return financial_year_end(value, column)
+    span = _span(text)
     if span is None:
-        raise RowProblem(f"column {column}: {value!r} is not a month (expected YYYY-MM)")
+        hint = f"; a financial year? Write it FY {value.strip()}" if _FINANCIAL_YEAR.match(text) else ""
+        raise RowProblem(f"column {column}: {value!r} is not a month (expected YYYY-MM){hint}")
     try:
         return pd.Timestamp(year=span[1][0], month=span[1][1], day=1) + pd.offsets.MonthEnd(0)
     except (ValueError, OverflowError):  # year 0
         raise RowProblem(f"column {column}: {value!r} is not a month (expected YYYY-MM)") from None
 
 
+_DASHES = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2212": "-"})  # en and em dash, minus sign
+
+
 def _lower(value: str) -> str:
-    return " ".join(value.lower().split())
+    """A period or date cell as its parsers read it: lower case, single
+    spaces, dashes as hyphens, without the footnote references and statuses
+    after it ("2020-03 [note 1]", "Mar 2021 [p]")."""
+    if "[" in value:
+        value = _STATUS.sub("", value)
+    return " ".join(value.translate(_DASHES).lower().split())
 
 
 def _year(digits: str) -> int:
@@ -290,7 +312,10 @@ def period_length(value: str) -> int | None:
     says: "Jan to Mar 2021" 3, "year ending March 2020" 12; None for a
     single month or date ("2021-03", "March 2021") or a cell that names no
     month."""
-    span = _span(_lower(value))
+    text = _lower(value)
+    if _FINANCIAL_YEAR_WORDS.search(text):
+        return 12
+    span = _span(text)
     if span is None or span[0] is None:
         return None
     (first_year, first_month), (last_year, last_month) = span
@@ -358,7 +383,7 @@ _FINANCIAL_YEAR_WORDS = re.compile(r"^(?:fy|financial year)\s*|\s*(?:fy|financia
 def financial_year_end(value: str, column: str) -> pd.Timestamp:
     """``2019-20`` (or ``2019/20``, ``2019-2020``, ``FY 2019-20``) ends on 31
     March 2020; so does "year ending March 2020" or "April 2019 to March 2020"."""
-    text = _FINANCIAL_YEAR_WORDS.sub("", _lower(value))
+    text = _FINANCIAL_YEAR_WORDS.sub("", _lower(value).replace("financial year ending", "year ending"))
     match = _FINANCIAL_YEAR.match(text)
     if match:
         start, end = int(match[1]), int(match[2])

@@ -5,8 +5,11 @@ Populations published on an older geography (ONS mid-year estimates before
 they are summed to youth justice services. ``CODE_CHANGES`` maps each retired
 GSS code to its successor; chains (Taunton Deane -> Somerset West and Taunton
 -> Somerset) are resolved by :func:`successor`. Upper-tier counties that were
-split between two successors (Cumbria, Northamptonshire) map to ``None``: their
-population cannot be carried without district figures.
+split between successors (Dorset, whose Christchurch went to BCP; Cumbria;
+Northamptonshire) map to ``None``: their population cannot be carried without
+district figures. A successor is whole only where all the areas it was made
+of are there (:func:`missing_parts`): Bournemouth and Poole without
+Christchurch are not BCP.
 
 Sources: ONS "Code History Database" change orders for the Dorset (2019),
 Suffolk and Somerset West (2019), Buckinghamshire (2020), Hertfordshire (2020),
@@ -15,6 +18,8 @@ reorganisations, and the 2013 Gateshead/Northumberland recoding.
 """
 
 from __future__ import annotations
+
+from collections.abc import Container
 
 _DORSET_BCP = "E06000058"
 _DORSET = "E06000059"
@@ -40,7 +45,7 @@ CODE_CHANGES: dict[str, str | None] = {
     "E07000051": _DORSET,  # Purbeck
     "E07000052": _DORSET,  # West Dorset
     "E07000053": _DORSET,  # Weymouth and Portland
-    "E10000009": _DORSET,  # Dorset county (less Christchurch: approximate)
+    "E10000009": None,  # Dorset county: split (Christchurch went to BCP)
     # 2019 Suffolk and Somerset West and Taunton
     "E07000201": "E07000245",  # Forest Heath -> West Suffolk
     "E07000204": "E07000245",  # St Edmundsbury -> West Suffolk
@@ -98,14 +103,17 @@ class SplitAreaError(ValueError):
     """An old code whose area was divided between several successors."""
 
 
-def successor(code: str) -> str:
-    """The 2024-geography code for ``code``, following chains of changes.
+def successor(code: str, known: Container[str] = ()) -> str:
+    """The 2024-geography code for ``code``, following chains of changes,
+    or the first code on the way that is in ``known`` (a services lookup
+    of an older geography keeps its own codes: a 2021 lookup's Allerdale is
+    not carried to Cumberland).
 
     Codes that never changed are returned as they are. Raises
     :class:`SplitAreaError` for a county split between successors.
     """
     seen = set()
-    while code in CODE_CHANGES:
+    while code not in known and code in CODE_CHANGES:
         if code in seen:  # pragma: no cover - guards against a bad table edit
             raise ValueError(f"cycle in CODE_CHANGES at {code}")
         seen.add(code)
@@ -117,3 +125,20 @@ def successor(code: str) -> str:
             )
         code = nxt
     return code
+
+
+# successor -> the districts and unitaries it was made of (a county's own row
+# stands for all of it, so counties are not parts)
+_PARTS: dict[str, list[str]] = {}
+for _old, _new in CODE_CHANGES.items():
+    if _new is not None and not _old.startswith("E10"):
+        _PARTS.setdefault(_new, []).append(_old)
+
+
+def missing_parts(code: str, given: Container[str]) -> list[str]:
+    """The areas that made ``code`` (:data:`CODE_CHANGES`) of which ``given``
+    (a file's codes carried to it) lacks the figure; an area given by its
+    own parts counts (Taunton Deane and West Somerset for Somerset West and
+    Taunton). Empty when ``code`` is whole: its carried sum is not short."""
+    return [part for part in _PARTS.get(code, [])
+            if part not in given and (part not in _PARTS or missing_parts(part, given))]

@@ -14,8 +14,13 @@ Counts a file gives for *parts* of one service are summed: the local
 authorities of a merged service listed separately (Bury and Rochdale before
 their merger), or the custody rows of the outcome table, one per sentence
 type. A part suppressed anywhere makes the sum suppressed: adding up only the
-published parts would understate the count and flatter the service. The same
-name twice in a file is a duplicate, not a part.
+published parts would understate the count and flatter the service. For the
+same reason parts must make the whole service, once: a file's rows for some
+of a service's local authorities but not all (one of them unnamed or
+unreadable), or beside the whole service's own figure, are quarantined
+(:func:`_part_problems`). Two rows for the same local authorities are a
+duplicate, not parts, however they are named ("Hull YOS" and
+"Kingston-upon-Hull").
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ import pandas as pd
 from pipeline.ingest.cells import (
     RowProblem, financial_year_end, month_end, period_length, plausible_date, parse_count, parse_int,
 )
-from pipeline.ingest.names import NAME_HEADERS, ServiceMatcher, normalise_name
+from pipeline.ingest.names import NAME_HEADERS, ServiceMatcher
 from pipeline.ingest.results import (
     ROW_FILE, Collector, Ingested, Record, first_of_groups, group_rows, resolve_duplicate_rows, resolve_duplicates,
     row_by_row,
@@ -65,7 +70,7 @@ class Indicator:
     @property
     def values(self) -> list[str]:
         """A parsed row's values, in the order the row path holds them."""
-        return [*self.columns, "_file", "_part"]
+        return [*self.columns, "_file", "_part", "_unit"]
 
 
 FIRST_TIME_ENTRANTS = Indicator("first_time_entrants", "period_end", "period_months", ("fte_count",))
@@ -100,15 +105,23 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
     matcher = ServiceMatcher(services)
     layouts = [spec.layout] + ([OUTCOME_TABLE] if spec is CUSTODY else [])
 
+    # outcome table: (file, yjs_id, year) -> (row, tier) of a row that may be custody and was not read
+    unread: dict[tuple, tuple[int, str]] = {}
+
     def parse_row(row: Row, sheet: Sheet) -> dict | None:
         cells, labels = row.cells, sheet.labels
         if sheet.layout is OUTCOME_TABLE:
-            period = _financial_year(cells["financial_year"], labels["financial_year"])
-            months = 12
-            # cautions and other sentences: no custody, whatever their count
-            counts = {"custodial_sentences": parse_count(cells["number_cautioned_sentenced"],
-                                                         labels["number_cautioned_sentenced"])
-                      if _custody(cells["caution_or_sentence_tier"]) else 0.0}
+            try:
+                custody = _custody(cells["caution_or_sentence_tier"], labels["caution_or_sentence_tier"])
+                period = _financial_year(cells["financial_year"], labels["financial_year"])
+                months = 12
+                # cautions and other sentences: no custody, whatever their count
+                counts = {"custodial_sentences": parse_count(cells["number_cautioned_sentenced"],
+                                                             labels["number_cautioned_sentenced"])
+                          if custody else 0.0}
+            except RowProblem:
+                _note_unread(row, sheet, matcher, unread)
+                raise
         else:
             period = _month(cells[spec.period], labels[spec.period])
             months = _period_months(spec, cells[spec.period], labels[spec.period], cells.get(spec.months, ""),
@@ -118,24 +131,25 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
                 if counts[a] > counts[b]:  # False when either is NaN
                     raise RowProblem(f"column {labels[a]}: {_num(counts[a])} is more than "
                                      f"{labels[b]} {_num(counts[b])}")
-        yjs_id = matcher.lookup(cells["yjs_name"])
-        part = row.number if sheet.layout is OUTCOME_TABLE else normalise_name(cells["yjs_name"])
+        yjs_id, unit = matcher.lookup(cells["yjs_name"]), matcher.part(cells["yjs_name"])
         return {"yjs_id": yjs_id, "yjs_name": matcher.names[yjs_id], spec.period: period,
                 spec.months: months, **counts, "suppressed": any(math.isnan(v) for v in counts.values()),
-                "_file": row.file, "_part": part}
+                "_file": row.file, "_part": row.number if sheet.layout is OUTCOME_TABLE else unit, "_unit": unit}
 
     def parse_block(block: Block, sheet: Sheet) -> tuple[pd.DataFrame, np.ndarray]:
         """``parse_row`` a column at a time; the rows it refuses are left to it."""
         labels = sheet.labels
         custody = None
         if sheet.layout is OUTCOME_TABLE:
-            custody, _ = block.distinct("caution_or_sentence_tier").parse(_custody, bool, False)
+            tier = labels["caution_or_sentence_tier"]
+            custody, known = block.distinct("caution_or_sentence_tier").parse(lambda v: _custody(v, tier), bool,
+                                                                              False)
             where, column = np.arange(len(block)), labels["financial_year"]
             period, settled = block.distinct("financial_year").parse(lambda v: _financial_year(v, column),
                                                                      "datetime64[ns]", pd.NaT)
             months = np.full(len(block), 12, dtype=np.int64)
+            settled &= known
             sources = {"custodial_sentences": "number_cautioned_sentenced"}
-            part = block.number
         else:
             where, column = np.arange(len(block)), labels.get(spec.months, spec.months)
             period, settled = block.distinct(spec.period).parse(lambda v: _month(v, labels[spec.period]),
@@ -148,7 +162,6 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
             known = np.where(said, np.isin(implied, spec.allowed_months) if spec.allowed_months else True, known)
             settled &= known & ((implied == 0) | (implied == months))
             sources = {c: c for c in spec.counts}
-            part, _ = block.distinct("yjs_name").parse(normalise_name)
         counts = {}
         for count, source in sources.items():
             counts[count], read = block.distinct(source).counts(labels[source])
@@ -160,11 +173,12 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
         names = block.distinct("yjs_name")
         yjs_id, matched = names.parse(matcher.lookup)
         settled &= matched
+        unit, _ = names.parse(matcher.part)
         values = pd.DataFrame({
             "yjs_id": yjs_id, "yjs_name": names.parse(lambda v: matcher.names[matcher.lookup(v)])[0],
             spec.period: period, spec.months: months, **counts,
             "suppressed": np.isnan(np.column_stack(list(counts.values()))).any(axis=1),
-            "_file": sheet.file, "_part": part,
+            "_file": sheet.file, "_part": block.number if custody is not None else unit, "_unit": unit,
         }, index=where)
         return values, settled
 
@@ -172,20 +186,90 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
     sheets = read_source(data_dir, spec.source, layouts)
     if not row_by_row():
         table = log.parse_blocks(sheets, parse_block, parse_row, spec.values)
-        if table.duplicated(list(unique)).any():  # else there is nothing to collapse, sum or quarantine
+        if unread:
+            table = _known_year_rows(table, spec.period, unread, log)
+        partial = table["_unit"].to_numpy() != ""  # rows for some of their service's LAs
+        if partial.any() or table.duplicated(list(unique)).any():  # else nothing to collapse, sum or quarantine
             parts = resolve_duplicate_rows(table, (*unique, "_file", "_part"), spec.values, log)
+            parts = _whole_part_rows(parts, unique, matcher, log)
             summed, rows_of = _sum_part_rows(parts, unique, spec.counts, log)
             table = resolve_duplicate_rows(summed, unique, list(spec.columns), log, rows_of)
         return log.result(table.sort_values(list(unique)), spec.columns)
-    records = log.parse(sheets, parse_row)
-    parts = resolve_duplicates(records, (*unique, "_file", "_part"), log)
+    records = _known_years(log.parse(sheets, parse_row), spec.period, unread, log)
+    parts = _whole_parts(resolve_duplicates(records, (*unique, "_file", "_part"), log), unique, matcher, log)
     table = resolve_duplicates(_sum_parts(parts, unique, spec.counts), unique, log)
     order = lambda v: (v["yjs_id"], v[spec.period], v[spec.months])  # noqa: E731
     return log.result(sorted((r.values for r in table), key=order), spec.columns)
 
 
-def _custody(tier: str) -> bool:
-    return key(tier) == "custody"
+# the tiers of the YJB's outcome table (its Caution_or_sentence_tier), as key() keys them
+_CUSTODY = frozenset({"custody", "custodial", "custodialsentence", "custodialsentences", "custodysentence",
+                      "custodysentences"})
+_NOT_CUSTODY = frozenset({"precourt", "outofcourt", "firsttier", "community", "communitysentence",
+                          "communitysentences"})
+
+
+def _custody(tier: str, column: str) -> bool:
+    """Whether a tier of the outcome table is custody; a tier not known is a
+    problem (it may be custody, and a year is 0 only where none is)."""
+    tier_key = key(tier)
+    if tier_key in _CUSTODY or tier_key in _NOT_CUSTODY:
+        return tier_key in _CUSTODY
+    raise RowProblem(f"column {column}: {tier!r} is not a tier of the outcome table (Pre Court, First Tier, "
+                     "Community or Custody)")
+
+
+def _note_unread(row: Row, sheet: Sheet, matcher: ServiceMatcher, unread: dict) -> None:
+    """Note an outcome table row that could not be read, where it may be a
+    Custody row (its tier is custody, or not known) and says its service and
+    year: that year's count is unknown, not 0 (:func:`_known_years`)."""
+    cells, labels = row.cells, sheet.labels
+    tier = cells["caution_or_sentence_tier"]
+    try:
+        if not _custody(tier, labels["caution_or_sentence_tier"]):
+            return
+    except RowProblem:
+        pass  # a tier not known may be custody
+    try:
+        year = _financial_year(cells["financial_year"], labels["financial_year"])
+    except RowProblem:
+        return
+    yjs_id = matcher.match(cells["yjs_name"])
+    if yjs_id is not None:
+        unread.setdefault((row.file, yjs_id, year), (row.number, tier.strip()))
+
+
+def _unknown(yjs_id: str, period: str, year: pd.Timestamp, unread: tuple[int, str]) -> str:
+    return (f"yjs_id {yjs_id} {period} {year:%Y-%m-%d}: row {unread[0]}, of tier {unread[1]!r}, could not be "
+            "read, so the year's custodial sentences are unknown (not 0)")
+
+
+def _known_years(records: list[Record], period: str, unread: dict, log: Collector) -> list[Record]:
+    """The records less those of a year with an unread Custody row in their
+    file (:func:`_note_unread`), quarantined: the outcome table's other rows
+    of that year would make it 0 where its count is unknown."""
+    if not unread:
+        return records
+    kept = []
+    for record in records:
+        values = record.values
+        found = unread.get((values["_file"], values["yjs_id"], values[period]))
+        if found is None:
+            kept.append(record)
+        else:
+            for row in record.rows:
+                log.reject(row, _unknown(values["yjs_id"], period, values[period], found))
+    return kept
+
+
+def _known_year_rows(table: pd.DataFrame, period: str, unread: dict, log: Collector) -> pd.DataFrame:
+    """:func:`_known_years` for a frame of records."""
+    found = [unread.get(k) for k in zip(table["_file"], table["yjs_id"], table[period])]
+    bad = np.array([f is not None for f in found], dtype=bool)
+    if bad.any():
+        log.reject_rows(table[bad], [_unknown(y, period, p, f) for y, p, f in
+                                     zip(table["yjs_id"][bad], table[period][bad], (f for f in found if f))])
+    return table[~bad]
 
 
 def _financial_year(value: str, column: str) -> pd.Timestamp:
@@ -226,6 +310,77 @@ def _period_months(spec: Indicator, period: str, period_column: str, months_cell
         raise RowProblem(f"column {period_column}: {period!r} is a period of {implied} months, "
                          f"not a cohort length ({allowed} months)")
     return implied
+
+
+def _part_problems(yjs_id: str, units: list[str], matcher: ServiceMatcher) -> list[str | None]:
+    """Why each of a file's rows for one service and period, for the local
+    authorities ``units`` (:meth:`ServiceMatcher.part`: "" for all), cannot
+    be added up with the others (None where it can). Parts must make the
+    whole service, once: a part beside the whole service's own figure would
+    count twice, and parts that leave an LA out (unnamed or unreadable,
+    "Worcestershire" for West Mercia's Worcestershire districts) would sum
+    short, flattering the service, as parts that overlap would inflate it."""
+    if all(unit == "" for unit in units):
+        return [None] * len(units)
+    areas, service = matcher.areas[yjs_id], matcher.names[yjs_id]
+    parts = [frozenset(unit.split(",")) if unit else None for unit in units]
+
+    def named(codes) -> str:
+        return ", ".join(areas[c] for c in sorted(codes, key=lambda c: areas[c]))
+
+    if None in parts:
+        return [None if part is None else
+                f"{named(part)}: part of {service}, whose figure for the whole service this file also gives "
+                "for this period: added to it, the part would count twice" for part in parts]
+    distinct = set(parts)
+    given = frozenset().union(*distinct)
+    if sum(map(len, distinct)) != len(given):
+        return [f"{named(part)}: part of {service} given in this file for this period with parts that "
+                f"overlap it ({named(given - part) or named(part)}), so their sum would count some twice"
+                for part in parts]
+    missing = set(areas) - given
+    if missing:
+        return [f"{named(part)}: part of {service}, whose other local authorities ({named(missing)}) this file "
+                "gives no figure for in this period, so the sum of the parts given would be short"
+                for part in parts]
+    return [None] * len(units)
+
+
+def _whole_parts(records: list[Record], key: tuple[str, ...], matcher: ServiceMatcher,
+                 log: Collector) -> list[Record]:
+    """The records whose parts make whole services (:func:`_part_problems`);
+    the others quarantined."""
+    groups: dict[tuple, list[Record]] = defaultdict(list)
+    for record in records:
+        groups[(record.values["_file"], *(record.values[k] for k in key))].append(record)
+    kept = []
+    for group in groups.values():
+        problems = _part_problems(group[0].values["yjs_id"], [r.values["_unit"] for r in group], matcher)
+        for record, problem in zip(group, problems):
+            if problem is None:
+                kept.append(record)
+            else:
+                for row in record.rows:
+                    log.reject(row, problem)
+    return kept
+
+
+def _whole_part_rows(parts: pd.DataFrame, key: tuple[str, ...], matcher: ServiceMatcher,
+                     log: Collector) -> pd.DataFrame:
+    """:func:`_whole_parts` for a frame of records."""
+    partial = parts["_unit"].to_numpy() != ""
+    if not partial.any():
+        return parts
+    group = parts.groupby([ROW_FILE, *key], sort=False, dropna=False).ngroup().to_numpy()
+    mixed = np.isin(group, np.unique(group[partial]))  # the rows of groups with a part
+    problems = np.full(len(parts), None, dtype=object)
+    for members in group_rows(group, np.unique(group[partial])).values():
+        subset = parts.iloc[members]
+        problems[members] = _part_problems(subset["yjs_id"].iloc[0], subset["_unit"].tolist(), matcher)
+    bad = mixed & pd.notna(problems)
+    if bad.any():
+        log.reject_rows(parts[bad], problems[bad].tolist())
+    return parts[~bad]
 
 
 def _sum_parts(records: list[Record], key: tuple[str, ...], counts: tuple[str, ...]) -> list[Record]:

@@ -29,9 +29,12 @@ NAME_HEADERS = ("yjs", "yot", "yos", "yot_name", "yos_name", "youth_justice_serv
 _SUFFIXES = re.compile(
     r"\s+(youth offending (service|team)s?|youth justice (service|team)s?|yos|yot|yjs)$"
 )
-_PREFIXES = re.compile(r"^(an inspection of|royal borough of|london borough of|city of)\s+")
+# "An inspection of youth offending services in Hull", as HMI Probation titles its reports (and "Full
+# joint inspection of youth offending work in ..." before 2018); "The Royal Borough of ..."
+_PREFIXES = re.compile(r"^(the|(?:an|(?:full )?joint|full) inspection of(?: youth (?:offending|justice) "
+                       r"(?:services?|work|teams?) in)?|royal borough of|london borough of|city of)\s+")
 _ONS_INVERTED = re.compile(r",\s*(city|county) of\s*$")  # "Bristol, City of"
-_JOINT = re.compile(r"\s*-\s*ji\s*$")  # HMI Probation's joint-inspection marker
+_JOINT = re.compile(r"\s*[-\u2013\u2014]\s*ji\s*$")  # HMI Probation's joint-inspection marker, after any dash
 
 # Short forms seen in HMI Probation's reports (checked against every la_name
 # in the real scrape) that neither a service nor an LA is called. Keys and
@@ -101,23 +104,30 @@ class ServiceMatcher:
     local authorities (an LA belongs to one service), as normalised and in
     their :func:`loose` form. Exact forms win over loose ones and services'
     own names over LA names when two collide; then :data:`ALIASES`, then the
-    parts of a merged name.
+    parts of a merged name. :meth:`part` says which of the service's local
+    authorities a name stands for: all of them for the service's own name,
+    one for an LA's (Bury, of Bury and Rochdale).
     """
 
     def __init__(self, services: pd.DataFrame):
         self.names: dict[str, str] = {}  # yjs_id -> yjs_name
-        self._index: dict[str, str] = {}
-        self._seen: dict[str, str | None] = {}  # big tables repeat each name many times
+        self.areas: dict[str, dict[str, str]] = {}  # yjs_id -> its LAs, la_code -> la_name
+        self._index: dict[str, tuple[str, frozenset[str]]] = {}  # form -> (yjs_id, the LAs it names)
+        self._seen: dict[str, tuple[str, frozenset[str]] | None] = {}  # big tables repeat each name many times
         for row in services.itertuples(index=False):
             self.names.setdefault(row.yjs_id, row.yjs_name)
+            self.areas.setdefault(row.yjs_id, {})[row.la_code] = row.la_name
+        whole = {yjs_id: frozenset(areas) for yjs_id, areas in self.areas.items()}
         normal = {column: [normalise_name(n) for n in services[column]] for column in ("yjs_name", "la_name")}
+        named = {"yjs_name": [whole[i] for i in services["yjs_id"]],
+                 "la_name": [frozenset([c]) for c in services["la_code"]]}
         # exact forms before loose ones, services' names before their LAs'
         for shape in (None, loose):
             for column in ("yjs_name", "la_name"):
-                for name, yjs_id in zip(normal[column], services["yjs_id"]):
+                for name, yjs_id, areas in zip(normal[column], services["yjs_id"], named[column]):
                     form = shape(name) if shape else name
                     if form:
-                        self._index.setdefault(form, yjs_id)
+                        self._index.setdefault(form, (yjs_id, areas))
 
     def lookup(self, name: str) -> str:
         """The ``yjs_id`` for ``name``; a :class:`RowProblem` when nothing matches."""
@@ -128,11 +138,26 @@ class ServiceMatcher:
 
     def match(self, name: str) -> str | None:
         """The ``yjs_id`` for ``name``, or None when nothing matches."""
+        found = self._found(name)
+        return found[0] if found else None
+
+    def part(self, name: str) -> str:
+        """The local authorities of its service that ``name`` stands for, as
+        their codes joined by commas; "" for all of them (the service's own
+        name, or the name of the only LA of a service of one). A
+        :class:`RowProblem` when nothing matches."""
+        found = self._found(name)
+        if found is None:
+            self.lookup(name)
+        yjs_id, areas = found
+        return "" if len(areas) == len(self.areas[yjs_id]) else ",".join(sorted(areas))
+
+    def _found(self, name: str) -> tuple[str, frozenset[str]] | None:
         if name not in self._seen:
             self._seen[name] = self._match(name)
         return self._seen[name]
 
-    def _match(self, name: str) -> str | None:
+    def _match(self, name: str) -> tuple[str, frozenset[str]] | None:
         base = normalise_name(name)
         if not base:
             return None
@@ -141,11 +166,13 @@ class ServiceMatcher:
                 return self._index[form]
         return self._match_parts(base)
 
-    def _match_parts(self, base: str) -> str | None:
+    def _match_parts(self, base: str) -> tuple[str, frozenset[str]] | None:
         """A merged name ("Kingston upon Thames and Richmond upon Thames") whose
-        parts all belong to one service."""
+        parts all belong to one service: that service and the parts' LAs."""
         parts = [p for p in re.split(r"\band\b", base) if p.strip()]
         if len(parts) < 2:
             return None
-        found = {self.match(p.strip()) for p in parts}
-        return found.pop() if len(found) == 1 and None not in found else None
+        found = [self._found(p.strip()) for p in parts]
+        if None in found or len({yjs_id for yjs_id, _ in found}) != 1:
+            return None
+        return found[0][0], frozenset().union(*(areas for _, areas in found))

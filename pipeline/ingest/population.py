@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.ingest.cells import EARLIEST_YEAR, RowProblem, parse_count, parse_int, today
-from pipeline.ingest.geography import SplitAreaError, successor
+from pipeline.ingest.geography import SplitAreaError, missing_parts, successor
 from pipeline.ingest.results import (
     ROW_FILE, ROW_NUMBER, Collector, Ingested, Record, first_of_groups, group_rows, resolve_duplicate_rows,
     resolve_duplicates,
@@ -195,6 +195,12 @@ def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
         # a county and its districts are compared, not added (see the module doc)
         kind = "direct" if target == code else "county" if code.startswith("E10") else "carried"
         sums[(file, target, year, kind)].extend(group)
+    for (file, target, year, kind), group in list(sums.items()):
+        missing = missing_parts(target, {r.values["code"] for r in group}) if kind == "carried" else None
+        if missing:
+            for record in group:
+                log.reject(record.rows[0], _short(record.values["code"], target, year, missing))
+            del sums[(file, target, year, kind)]
     totals = [
         Record(tuple(r.rows[0] for r in group), {
             "la_code": target, "year": year,
@@ -263,9 +269,20 @@ def _sum_frame(log: Collector, frame: pd.DataFrame, la_codes: set[str], by_sex: 
             problems.append(str(problem))
     reject(np.array([p is not None for p in problems], dtype=bool)[code],
            lambda bad: np.array(problems, dtype=object)[code[bad]].tolist())
-    area = _groups(file, code, year)
     # a county and its districts are compared, not added (see the module doc)
     kind = np.array([0 if t == c else 1 if c.startswith("E10") else 2 for c, t in zip(codes, targets)])
+    # a successor of which the file lacks a part
+    carried = np.flatnonzero(kind[code] == 2)
+    given = defaultdict(set)  # (file, successor, year) -> the codes carried to it
+    for f, c, y in set(zip(file[carried].tolist(), code[carried].tolist(), year[carried].tolist())):
+        given[(f, targets[c], y)].add(codes[c])
+    missing = {k: m for k, parts in given.items() if (m := missing_parts(k[1], parts))}
+    if missing:
+        short = np.zeros(len(frame), dtype=bool)
+        short[carried] = [(f, targets[c], y) in missing for f, c, y in zip(file[carried], code[carried], year[carried])]
+        reject(short, lambda bad: [_short(codes[c], targets[c], y, missing[(f, targets[c], y)])
+                                   for f, c, y in zip(file[bad], code[bad], year[bad])])
+    area = _groups(file, code, year)
     target, la_code = pd.factorize(pd.Series(targets, dtype=object))
     group = _groups(file, target[code], year, kind[code])
     first = first_of_groups(group)
@@ -321,15 +338,21 @@ def _groups(*keys: np.ndarray) -> np.ndarray:
     return pd.factorize(combined)[0]
 
 
-_AGE_IN_WORDS = re.compile(r"(?:aged?\s*)?(\d+)\s*\+?\s*(?:years?(?:\s*old)?)?", re.IGNORECASE)  # "Age 10", "10 years"
+_AGE_IN_WORDS = re.compile(r"(?:aged?\s*)?(\d+)\s*(?:years?(?:\s*old)?)?", re.IGNORECASE)  # "Age 10", "10 years"
+# "90+", "Aged 16 and over", "Age 10-14", "10 to 14"
+_AGE_BAND = re.compile(r"(?:aged?\s*)?\d+\s*(?:\+|and\s+(?:over|older)|(?:-|\u2013|to)\s*\d+)\s*(?:years?)?",
+                       re.IGNORECASE)
 
 
 def _age(value: str, column: str) -> int | None:
-    """An age of 10-17, None for other ages and totals ("All ages")."""
-    if key(value) in ("all", "allages", "total"):
+    """An age of 10-17, None for other ages, bands of ages ("Aged 16+",
+    "Age 10-14", and the top band "90+", whose ages are not counted) and
+    totals ("All ages"): a band is not a single age, and "Aged 16+" read as
+    16 would count everyone over 16."""
+    if key(value) in ("all", "allages", "total") or _AGE_BAND.fullmatch(value.strip()):
         return None
     words = _AGE_IN_WORDS.fullmatch(value.strip())
-    age = int(words[1]) if words else parse_int(value.rstrip("+"), column)
+    age = int(words[1]) if words else parse_int(value, column)
     return age if age in AGES else None
 
 
@@ -411,7 +434,7 @@ def _carry(code: str, la_codes: set[str]) -> str:
     if not code:
         raise RowProblem("column la_code: empty; an LA code is required")
     try:
-        target = successor(code)
+        target = successor(code, la_codes)
     except SplitAreaError as split:
         raise RowProblem(f"la_code {split}") from None
     if target not in la_codes:
@@ -426,6 +449,11 @@ def _carry(code: str, la_codes: set[str]) -> str:
             why = ""
         raise RowProblem(f"la_code {code}{carried} is not a local authority in the services lookup{why}")
     return target
+
+
+def _short(code: str, target: str, year: int, missing: list[str]) -> str:
+    return (f"la_code {code} (carried to {target}) year {year}: the file lacks {', '.join(missing)}, also "
+            f"part of {target}, so its sum would be short")
 
 
 def _series_years(sheet: Sheet) -> dict[str, int]:

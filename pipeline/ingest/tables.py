@@ -290,6 +290,18 @@ def read_source(data_dir: Path, source: str, layouts: list[Layout]) -> list[Shee
 
 # a sheet's name saying it is of one sex ("MYE2 - Males"), not both ("Males and females")
 _MALE, _FEMALE = (re.compile(rf"\b({words})\b", re.IGNORECASE) for words in ("males?|men|boys", "females?|women|girls"))
+# or by its last letter, as ONS named them from mid-2012 to mid-2018 ("MYE2 - All", "MYE2 - M", "MYE2 - F")
+_LETTER = re.compile(r"(.*?)[\s_:-]+([mf])\s*", re.IGNORECASE)
+
+
+def _one_sex(titles: list[str]) -> set[str]:
+    """The titles of sheets of one sex: named so in words, or by a last
+    letter M or F where the workbook has both ("Table M" alone is not)."""
+    words = {t for t in titles if t and bool(_MALE.search(t)) != bool(_FEMALE.search(t))}
+    letters = {t: _LETTER.fullmatch(t) for t in titles if t and _LETTER.fullmatch(t)}
+    pairs = {(m[1].lower(), m[2].lower()) for m in letters.values()}
+    return words | {t for t, m in letters.items()
+                    if (m[1].lower(), "f" if m[2].lower() == "m" else "m") in pairs}
 
 
 def _everyone(name: str, sheets: list[Sheet]) -> list[Sheet]:
@@ -301,7 +313,8 @@ def _everyone(name: str, sheets: list[Sheet]) -> list[Sheet]:
     disagree and all quarantined. A workbook whose every table is of one
     sex fails: its figures are not everyone's.
     """
-    one_sex = [s for s in sheets if s.title and bool(_MALE.search(s.title)) != bool(_FEMALE.search(s.title))]
+    titles = _one_sex([s.title for s in sheets])
+    one_sex = [s for s in sheets if s.title in titles]
     if one_sex and len(one_sex) == len(sheets):
         raise IngestError(f"{name}: every table is of one sex (sheets {', '.join(repr(s.title) for s in one_sex)}); "
                           "the figures counted are for everyone (persons): add that sheet")
