@@ -535,6 +535,20 @@ def test_parts_must_make_the_whole_service_once(tmp_path, services, path):
 
 
 @pytest.mark.parametrize("path", ["columns", "rows"])
+def test_a_csv_row_with_more_cells_than_its_header_is_quarantined(tmp_path, services, path):
+    """An unquoted thousands separator splits a figure over two cells: "1,234" would be read as 1."""
+    write(tmp_path, "first_time_entrants/fte.csv", "yjs_name,period_end,period_months,fte_count\n"
+          "Bolton,2021-03,12,1,234\nHartlepool,2021-03,12,56,,\nGreenwich,2021-03,12,\"1,024\"\n")
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_first_time_entrants(tmp_path, services)
+    assert got.table[["yjs_id", "fte_count"]].values.tolist() == [["greenwich", 1024.0], ["hartlepool", 56.0]]
+    assert got.quarantine[["row_number", "problem", "raw"]].values.tolist() == [
+        [2, "5 cells where the header has 4: a comma in an unquoted figure or name (1,234) shifts the cells "
+            "after it", '{"yjs_name": "Bolton", "period_end": "2021-03", "period_months": "12", "fte_count": "1", '
+                        '"column_5": "234"}']]
+
+
+@pytest.mark.parametrize("path", ["columns", "rows"])
 def test_periods_with_notes_and_financial_years_said_so(tmp_path, services, path):
     """A period's footnote or status is not part of it; a financial year reads as one where it says so
     ("FY", "financial year"): bare, "2011-12" is the contract's December 2011, so "2019-20" is refused

@@ -34,7 +34,6 @@ from pipeline.ingest.tables import Block, Row, Sheet, raw
 
 QUARANTINE_COLUMNS = ["source", "file", "row_number", "problem", "raw"]
 FILES_COLUMNS = ["source", "file", "sha256", "rows", "ingested_at"]
-NOTE_PROBLEM = "footnote or note row, not data"
 # Where a record of the column path comes from (see Collector.parse_blocks).
 ROW_FILE, ROW_NUMBER, ROW_KEPT = "__file", "__number", "__kept"
 
@@ -100,7 +99,7 @@ class Collector:
             for row in sheet.read():
                 rows += 1
                 if row.note:
-                    self.reject(row, NOTE_PROBLEM)
+                    self.reject(row, row.note)
                     continue
                 values = self._parse_row(row, sheet, parse_row)
                 if isinstance(values, list):
@@ -148,7 +147,8 @@ class Collector:
             for block in sheet.blocks():
                 rows += len(block)
                 for i in np.flatnonzero(block.note):
-                    self.reject(block.row(i), NOTE_PROBLEM)
+                    row = block.row(i)
+                    self.reject(row, row.note)
                 data = block.take(~block.note) if block.note.any() else block
                 values, settled = parse_block(data, sheet)
                 parsed, at = [], []

@@ -40,6 +40,7 @@ from pipeline.ingest.headers import (  # noqa: F401 - re-exported for the reader
     HEADER_SEARCH_ROWS, Col, Header, Layout, find_header, key, label, no_header_error,
 )
 
+NOTE_PROBLEM = "footnote or note row, not data"
 BLOCK_ROWS = 65_536  # rows parsed together by the column path
 # Rows taken from the file at a time: fewer than the 700 new objects that start a
 # garbage collection, so their lists are freed before the GC ever walks them.
@@ -52,11 +53,11 @@ class Row:
     __slots__ = ("file", "number", "cells", "note", "_original", "_labels")
 
     def __init__(self, file: str, number: int, cells: dict[str, str], original: list[str],
-                 labels: list[str], note: bool = False):
+                 labels: list[str], note: str = ""):
         self.file = file  # path relative to the data dir, forward slashes
         self.number = number  # spreadsheet row number (the header's own line counts)
         self.cells = cells  # field -> stripped text ("" where the column is absent)
-        self.note = note  # a footnote under the table, not data
+        self.note = note  # why the row is not data (see not_data), "" for a data row
         self._original, self._labels = original, labels
 
     @property
@@ -140,9 +141,9 @@ class Block:
 
     def row(self, i: int) -> Row:
         """Row ``i`` as :meth:`Sheet.read` makes it."""
-        cells = {f: self.columns[at][i].strip() for f, at in self.sheet.found.items()}
-        return Row(self.sheet.file, int(self.number[i]), cells, self.original(i), self.sheet.columns,
-                   bool(self.note[i]))
+        cells, original = {f: self.columns[at][i].strip() for f, at in self.sheet.found.items()}, self.original(i)
+        return Row(self.sheet.file, int(self.number[i]), cells, original, self.sheet.columns,
+                   self.sheet.not_data(original) if self.note[i] else "")
 
 
 @dataclass
@@ -166,18 +167,33 @@ class Sheet:
         self.columns = _unique_labels(self._header.cells)
         self.source_file = self.source_file or self.file
 
+    def not_data(self, cells: Sequence[str]) -> str:
+        """Why a row that is not blank is not data, or "" where it is.
+
+        Notes under a table ("Source: ...", "1 The resettlement ...") fill
+        only the first cell. A text file's row with cells filled past the
+        header's last column has had one cell split in two (an unquoted
+        thousands separator: "1,234" would read as 1); a workbook's cell
+        cannot split, so a column right of the header there is a remark.
+        """
+        filled = [i for i, cell in enumerate(cells) if cell.strip()]
+        width = len(self._header.cells)
+        if filled == [0] and width > 1:
+            return NOTE_PROBLEM
+        if self.title is None and filled and filled[-1] >= width:
+            return (f"{filled[-1] + 1} cells where the header has {width}: a comma in an unquoted figure or name "
+                    "(1,234) shifts the cells after it")
+        return ""
+
     def read(self) -> Iterator[Row]:
         header, found = self._header, self._header.found
-        wide = len(header.cells) > 1
         data_rows = self.file_rows[0]
         for number, cells in enumerate(self._body, start=header.index + 2):
-            filled = [i for i, cell in enumerate(cells) if cell.strip()]
-            if not filled:
+            if not any(cell.strip() for cell in cells):
                 continue  # blank spacer rows carry nothing
             values = {f: (cells[i].strip() if i < len(cells) else "") for f, i in found.items()}
-            # Notes under a table ("Source: ...", "1 The resettlement ...") fill only
-            # the first cell; they are kept aside so the quarantine can show them.
-            note = filled == [0] and wide
+            # notes under a table and split rows are kept aside so the quarantine can show them
+            note = self.not_data(cells)
             data_rows += not note
             self.file_rows[0] = data_rows
             if data_rows > self.layout.max_rows:
@@ -225,7 +241,7 @@ class Sheet:
                data_rows: int) -> tuple[Block, int]:
         """Rows numbered from ``first`` as a :class:`Block`, blank ones dropped,
         and the count of data rows so far."""
-        n, wide = len(lengths), len(self._header.cells) > 1
+        n = len(lengths)
         block = Block(self, np.arange(first, first + n, dtype=np.int64), np.zeros(n, dtype=bool),
                       [np.array(c, dtype=object) for c in columns], np.array(lengths, dtype=np.int64),
                       np.fromiter((beyond.get(i) for i in range(n)), dtype=object, count=n) if beyond else None)
@@ -237,9 +253,12 @@ class Sheet:
                 unsure = unsure[~block.distinct(f).parse(bool, bool, False)[0][unsure]]
         blank = np.zeros(n, dtype=bool)
         for i in unsure:
-            filled = [at for at, cell in enumerate(block.original(i)) if cell.strip()]
-            blank[i] = not filled
-            block.note[i] = filled == [0] and wide
+            original = block.original(i)
+            blank[i] = not any(cell.strip() for cell in original)
+            block.note[i] = bool(self.not_data(original))
+        if self.title is None and beyond:  # a text file's rows with cells past the header's
+            for i in beyond:
+                block.note[i] = bool(self.not_data(block.original(i)))
         if blank.any():
             block = block.take(~blank)
         counts = data_rows + np.cumsum(~block.note)
