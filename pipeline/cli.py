@@ -34,9 +34,17 @@ def ensure_dagster_home() -> Path:
 
 
 def _root_cause(error) -> str:
-    """The innermost message of a Dagster error chain, on one line."""
-    while getattr(error, "cause", None) is not None:
-        error = error.cause
+    """The message of a Dagster error chain that says what is wrong, on one
+    line: the innermost of our own errors (which name the file and the
+    problem: "inspections/bad.xlsx: not a readable .xlsx spreadsheet"),
+    else the innermost error (not the library error ours was raised from,
+    "BadZipFile: File is not a zip file")."""
+    chain = []
+    while error is not None:
+        chain.append(error)
+        error = getattr(error, "cause", None)
+    ours = [e for e in chain if (e.message or "").lstrip().startswith("pipeline.")]
+    error = ours[-1] if ours else chain[-1]
     lines = [ln for ln in (error.message or "").strip().splitlines() if ln.strip()]
     # our errors' messages say what is wrong; their class path ("pipeline.ingest...Error: ") does not
     return re.sub(r"^pipeline\.[\w.]+: ", "", lines[-1].strip()) if lines else "unknown error"
@@ -104,8 +112,11 @@ def run_refresh(args: argparse.Namespace) -> int:
     if backfill:  # an earlier month than the published list's: its list went to ranking_history alone
         history = published["ranking_history"]
         ranked = history[pd.to_datetime(history["as_of"]).dt.date == as_of]
-    if s.is_synthetic(data_dir):
+    made_up = s.synthetic_sources(data_dir)
+    if made_up and made_up == sorted(p.name for p in data_dir.iterdir() if p.is_dir()):
         print("NOTE: demo data - the indicator figures, populations and ratings are SYNTHETIC.")
+    elif made_up:
+        print(f"NOTE: the tables in {', '.join(made_up)} are the demo's SYNTHETIC figures.")
     counts = ranked["recommendation"].value_counts().to_dict()
     print(f"Published {warehouse} as of {as_of}: {len(ranked)} services, "
           f"{counts.get('full_joint_inspection', 0)} full joint inspections, "
@@ -129,8 +140,16 @@ def run_refresh(args: argparse.Namespace) -> int:
     return 0
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with an error on one line (the contract's one-line cause),
+    not after the whole usage; ``--help`` gives that."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="python -m pipeline",
+    p = _Parser(prog="python -m pipeline",
                                 description="Youth justice inspection targeting pipeline.")
     sub = p.add_subparsers(dest="command", required=True)
     r = sub.add_parser("refresh", help="run the monthly refresh and publish the warehouse")
@@ -149,7 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="services inspected this recently are not recommended (default %(default)s)")
     r.add_argument("--top", type=int, default=15, help="rows of the ranked list to print")
     r.add_argument("--wait", type=float, default=0, help="seconds to wait for another refresh of "
-                   "the same warehouse to finish before refusing (default 0: refuse at once)")
+                   "the same warehouse, or with the same Dagster home, to finish before refusing (default 0: "
+                   "refuse at once)")
     limits = s.Limits()
     r.add_argument("--max-national-rate-factor", type=float, default=limits.max_national_rate_factor,
                    help="stop if a national rate moves more than this factor (default %(default)s; 0: off)")

@@ -78,14 +78,28 @@ class RankingRules:
             raise SettingsError("weights: all 0, so nothing would tell the services apart; give one a weight")
 
 
+# A source folder holding this file declares its tables synthetic (the demo writes one in each), so
+# that a data dir mixing demo folders with real ones still says which figures are made up.
+SYNTHETIC_MARKER = "SYNTHETIC.md"
+
+
+def synthetic_sources(data_dir: Path) -> list[str]:
+    """The source folders of ``data_dir`` whose tables are synthetic: every
+    folder where the data dir declares itself synthetic (the demo's README.md
+    says so in its first line), else those holding :data:`SYNTHETIC_MARKER`."""
+    data_dir = Path(data_dir)
+    folders = sorted(p.name for p in data_dir.iterdir() if p.is_dir()) if data_dir.is_dir() else []
+    readme = data_dir / "README.md"
+    if readme.is_file():
+        first = readme.read_text(encoding="utf-8", errors="replace").lstrip().splitlines()[:1]
+        if first and "synthetic" in first[0].lower():
+            return folders
+    return [f for f in folders if (data_dir / f / SYNTHETIC_MARKER).is_file()]
+
+
 def is_synthetic(data_dir: Path) -> bool:
-    """Whether the data dir declares itself synthetic (the demo's README.md
-    says so in its first line)."""
-    readme = Path(data_dir) / "README.md"
-    if not readme.is_file():
-        return False
-    first = readme.read_text(encoding="utf-8", errors="replace").lstrip().splitlines()[:1]
-    return bool(first) and "synthetic" in first[0].lower()
+    """Whether any of the data dir's figures are synthetic (:func:`synthetic_sources`)."""
+    return bool(synthetic_sources(data_dir))
 
 
 @dataclass(frozen=True)

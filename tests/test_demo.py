@@ -8,6 +8,7 @@ hidden service quality to inspection ratings clearly but not perfectly.
 from __future__ import annotations
 
 import re
+import shutil
 import unicodedata
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 
 from pipeline.demo.__main__ import main
 from pipeline.demo.generate import DEFAULT_REAL_DIR
+from pipeline.settings import SYNTHETIC_MARKER, is_synthetic, synthetic_sources
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "data" / "demo"
@@ -98,6 +100,19 @@ def test_readme_says_synthetic_and_files_stay_small():
     assert "SYNTHETIC" in first and "seed" in first and "python -m pipeline.demo" in first
     sizes = [p.stat().st_size for p in DEMO.rglob("*") if p.is_file()]
     assert max(sizes) < 2_000_000 and sum(sizes) < 10_000_000
+
+
+def test_demo_folders_say_they_are_synthetic_even_beside_real_ones(tmp_path):
+    assert synthetic_sources(DEMO) == sorted(p.name for p in DEMO.iterdir() if p.is_dir())
+    mixed = tmp_path / "mixed"  # the demo's indicators beside a real lookup, population and ratings
+    for source in ("first_time_entrants", "reoffending", "custody"):
+        shutil.copytree(DEMO / source, mixed / source)
+    for source in ("services", "population", "inspections"):
+        (mixed / source).mkdir()
+    assert synthetic_sources(mixed) == ["custody", "first_time_entrants", "reoffending"]
+    (mixed / "first_time_entrants" / SYNTHETIC_MARKER).unlink()
+    assert synthetic_sources(mixed) == ["custody", "reoffending"] and is_synthetic(mixed)
+    assert synthetic_sources(tmp_path / "absent") == [] and not is_synthetic(mixed / "services")
 
 
 def test_every_contract_folder_has_the_contract_columns():

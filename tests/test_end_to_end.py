@@ -163,6 +163,17 @@ def test_cli_fails_with_one_line_naming_the_file(tmp_path):
     assert not db.exists()
 
 
+@pytest.mark.parametrize("flags, cause", [
+    (["--lag-months", "abc"], "argument --lag-months: invalid int value: 'abc'"),
+    (["--as-of"], "argument --as-of: expected one argument"),
+    (["--colour", "red"], "unrecognized arguments: --colour red")])
+def test_cli_refuses_a_bad_flag_with_one_line(tmp_path, flags, cause):
+    out = cli_refresh(tmp_path, "--warehouse", str(tmp_path / "w.duckdb"), *flags)
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [f"python -m pipeline{' refresh' if 'colour' not in cause else ''}: "
+                                               f"error: {cause} (see --help)"]
+
+
 def test_a_small_data_dir_still_refreshes(tmp_path):
     """Six services: too few for much of a back-test, still a ranked list."""
     import shutil
@@ -196,6 +207,9 @@ def test_the_upper_tier_population_file_alone_leaves_two_tier_services_without_p
     db = tmp_path / "utla.duckdb"
     out = cli_refresh(tmp_path, "--data-dir", str(data), "--warehouse", str(db), "--as-of", AS_OF)
     assert out.returncode == 0, out.stderr
+    # the demo's indicator folders beside the real files: the CLI says which figures are made up
+    assert out.stdout.splitlines()[0] == "NOTE: the tables in custody, first_time_entrants, reoffending are the " \
+        "demo's SYNTHETIC figures.", out.stdout
     warning = [line for line in out.stdout.splitlines() if line.startswith("WARNING: check warehouse:")]
     assert len(warning) == 1 and "24 services with no population" in warning[0], out.stdout
     with duckdb.connect(str(db), read_only=True) as con:

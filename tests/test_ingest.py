@@ -555,11 +555,12 @@ def test_periods_with_notes_and_financial_years_said_so(tmp_path, services, path
     with a hint rather than read as a financial year beside it."""
     write(tmp_path, "first_time_entrants/fte.csv", "yjs_name,period_end,fte_count\n"
           "Bolton,2020-03 [note 1],1\nBolton,Mar 2021 [p],2\nBolton,FY 2021-22,3\n"
-          "Bolton,Financial year 2022/23,4\nBolton,FY2023\u201324,5\nBolton,2019-20,6\n")
+          "Bolton,Financial year 2022/23,4\nBolton,FY2023\u201324,5\nBolton,2019-20,6\n"
+          "Bolton,Apr 2014-Mar 2015,7\nBolton,Apr 2015\u2013Mar 2016,8\n")  # YJB's ranges, without spaces
     with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
         got = read_first_time_entrants(tmp_path, services)
     assert got.table[["period_end", "period_months", "fte_count"]].astype(str).values.tolist() == [
-        ["2020-03-31", "12", "1.0"], ["2021-03-31", "12", "2.0"], ["2022-03-31", "12", "3.0"],
+        ["2015-03-31", "12", "7.0"], ["2016-03-31", "12", "8.0"], ["2020-03-31", "12", "1.0"], ["2021-03-31", "12", "2.0"], ["2022-03-31", "12", "3.0"],
         ["2023-03-31", "12", "4.0"], ["2024-03-31", "12", "5.0"]]
     assert got.quarantine["problem"].tolist() == [
         "column period_end: '2019-20' is not a month (expected YYYY-MM); a financial year? Write it FY 2019-20"]
@@ -602,6 +603,14 @@ def test_reoffending_cohorts(tmp_path, services):
         "column cohort_months: '6' is not a cohort length (3 or 12 months)",
         "column reoffenders: 41 is more than cohort_size 40",
     ]
+
+
+def test_reoffending_headed_as_the_yjb_and_moj_head_it(tmp_path, services):
+    write(tmp_path, "reoffending/r.csv", "YJS,Cohort,Cohort months,Number of children in cohort,"
+          "Number of re-offenders,Number of reoffences\nBolton,Apr 2019 - Mar 2020,12,120,40,95\n")
+    got = read_reoffending(tmp_path, services)
+    assert got.table[["yjs_id", "cohort_end", "cohort_months", "cohort_size", "reoffenders", "reoffences"]].astype(
+        str).values.tolist() == [["bolton", "2020-03-31", "12", "120.0", "40.0", "95.0"]]
 
 
 def test_custody_standard_layout(tmp_path, services):
@@ -1264,6 +1273,20 @@ def test_inspections_standard_layout_and_both_rating_scales(tmp_path, services):
     assert table["inspection_type"].tolist()[:2] == ["FJI", None]
     assert got.quarantine["problem"].tolist() == [
         "column published: '2023-13-01' is not a date (expected YYYY-MM-DD or DD/MM/YYYY)"]
+
+
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_inspection_ratings_split_by_a_pdfs_text_and_joint_inspections_in_full(tmp_path, services, path):
+    """Another version of the HMI Probation scrape: ratings with stray spaces inside ("Requires i mprov ement",
+    as a PDF's text splits words) and joint inspections marked "- Joint_Inspection"."""
+    write(tmp_path, "inspections/hmi.csv", "la_name,publication_date,overall_rating\n"
+          "youth offending services in Bolton - Joint_Inspection,08/05/2024,Requires i mprov ement\n"
+          "Hartlepool,12/01/2023,Inadeq uate\nGreenwich,12/01/2023,Rating\n")
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_inspections(tmp_path, services)
+    assert got.table[["yjs_id", "inspection_type", "overall_rating", "rating_score"]].values.tolist() == [
+        ["bolton", "joint", "Requires improvement", 3], ["hartlepool", None, "Inadequate", 4]]
+    assert got.quarantine["problem"].str.startswith("column overall_rating: 'Rating' is not a rating").tolist() == [True]
 
 
 def test_real_inspection_scrape_accounts_for_every_row(tmp_path, real_services):

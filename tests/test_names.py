@@ -107,6 +107,10 @@ def test_slugify(name, slug):
         ("Conwy & Denbighshire - JI", "Conwy and Denbighshire"),
         ("St Helens YOT", "St. Helens"),
         ("Dorset - JI", "Dorset Combined YOS"),
+        # the HMI Probation scrape's other versions, and the YJB's open data
+        ("youth justice services in Conwy & Denbighshire - Joint_Inspection", "Conwy and Denbighshire"),
+        ("An inspection of youth offending services in Hull", "Kingston-upon-Hull"),
+        ("Gwynedd Mon", "Gwynedd and Ynys Môn"),
     ],
 )
 def test_matcher_finds_the_service(name, service):

@@ -137,6 +137,19 @@ def test_a_file_that_cannot_be_read_stops_the_cli_with_one_line(data_dir, wareho
     assert sha(warehouse) == before
 
 
+@pytest.mark.parametrize("name", ["inspections/bad.xlsx", "population/bad.ods"])
+def test_a_damaged_workbook_stops_the_cli_with_one_line_naming_it(data_dir, warehouse, tmp_path, name):
+    """Not the zip library's error it was raised from ("BadZipFile: File is not a zip file")."""
+    bad = shutil.copytree(data_dir, tmp_path / "bad")
+    (bad / name).write_text("not a spreadsheet\n")
+    run = cli(bad, warehouse, tmp_path)
+    assert run.wait(timeout=120) == 1
+    suffix = name.rsplit(".", 1)[1]
+    assert run.stderr.read().strip().splitlines()[-1] == (
+        f"refresh failed in {name.split('/')[0]}: {name}: not a readable .{suffix} spreadsheet "
+        "(BadZipFile: File is not a zip file)")
+
+
 def test_killed_refreshes_change_nothing_and_the_next_one_succeeds(data_dir, warehouse, tmp_path):
     before, marker = sha(warehouse), tmp_path / "paused"
     first = cli(data_dir, warehouse, tmp_path, YJT_PAUSE_AT="ingest", YJT_PAUSE_MARKER=str(marker))

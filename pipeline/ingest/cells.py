@@ -72,6 +72,9 @@ _ENDING = re.compile(r"^(?:(?:financial\s+|calendar\s+)?(year|12\s*months|twelve
                      r"3\s*months|three\s+months|period|cohort)s?\s+)?(?:ending|ended|to)\s+(.+)$", re.ASCII)
 _ENDING_MONTHS = {"year": 12, "12months": 12, "twelvemonths": 12, "quarter": 3, "3months": 3, "threemonths": 3}
 _RANGE = re.compile(r"^(.+?)\s*(?:\s(?:to|until)\s|\u2013|\u2014|\s-\s)\s*(.+)$")
+# "apr 2009-mar 2010": a hyphen without spaces between two months with their years (en dashes are
+# hyphens by now, see _lower; "2020-03" is no range)
+_WORD_RANGE = re.compile(r"^([a-z]+\.?\s*\d{2}(?:\d{2})?)-([a-z]+\.?\s*\d{2}(?:\d{2})?)$", re.ASCII)
 _MONTH_RANGE = re.compile(r"^([a-z]+)\.?\s*[-/]\s*([a-z]+\.?[\s/-]*" + _YEAR + ")$", re.ASCII)  # "jan-mar 2021"
 
 
@@ -294,7 +297,7 @@ def _span(text: str) -> tuple[Month | None, Month] | None:
             return None
         length = _ENDING_MONTHS.get((match[1] or "").replace(" ", ""))
         return (_months_before(inner[1], length - 1) if length else None), inner[1]
-    match = _MONTH_RANGE.match(text) or _RANGE.match(text)
+    match = _MONTH_RANGE.match(text) or _RANGE.match(text) or _WORD_RANGE.match(text)
     if match:
         return _range(match[1], match[2])
     date = _calendar_date(text)

@@ -56,11 +56,14 @@ class Indicator:
     default_months: int | None = 12  # None: the months column is required
     allowed_months: tuple[int, ...] | None = None
     at_most: tuple[tuple[str, str], ...] = ()  # (a, b): a count a may not exceed b
+    aliases: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (column, its other headers) as publishers write them
 
     @property
     def layout(self) -> Layout:
-        months = Col(self.months, required=self.default_months is None)
-        return Layout("standard", (NAME, Col(self.period), months, *(Col(c) for c in self.counts)))
+        other = dict(self.aliases)
+        months = Col(self.months, other.get(self.months, ()), required=self.default_months is None)
+        return Layout("standard", (NAME, Col(self.period, other.get(self.period, ())), months,
+                                   *(Col(c, other.get(c, ())) for c in self.counts)))
 
     @property
     def columns(self) -> dict[str, str]:
@@ -78,6 +81,12 @@ REOFFENDING = Indicator(
     "reoffending", "cohort_end", "cohort_months", ("cohort_size", "reoffenders", "reoffences"),
     default_months=None, allowed_months=(3, 12),
     at_most=(("reoffenders", "cohort_size"), ("reoffenders", "reoffences")),
+    # the YJB's and MoJ's proven reoffending tables: "Number of children in cohort", "Number of reoffenders",
+    # "Number of reoffences" (also "re-offenders"); MoJ's geographical data tool: "offenders", "Cohort"
+    aliases=(("cohort_end", ("cohort",)),
+             ("cohort_size", ("number_of_children_in_cohort", "number_of_offenders_in_cohort", "number_in_cohort",
+                              "offenders")),
+             ("reoffenders", ("number_of_reoffenders",)), ("reoffences", ("number_of_reoffences",))),
 )
 CUSTODY = Indicator("custody", "period_end", "period_months", ("custodial_sentences",))
 # Every caution and sentence type of every service and year; custody rows are summed, the

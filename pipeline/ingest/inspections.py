@@ -48,7 +48,8 @@ RATINGS = {
     "unsatisfactory": ("Unsatisfactory", 3),
     "poor": ("Poor", 4),
 }
-_JOINT = re.compile(r"-\s*ji\s*$", re.IGNORECASE)
+_UNSPACED = {rating.replace(" ", ""): rating for rating in RATINGS}
+_JOINT = re.compile(r"[-\u2013\u2014]\s*(?:ji|joint[\s_]+inspection)\s*$", re.IGNORECASE)  # "- JI", "- Joint_Inspection"
 
 
 def read_inspections(data_dir: Path, services: pd.DataFrame) -> Ingested:
@@ -109,6 +110,7 @@ def rating_score(value: str, published: pd.Timestamp, column: str = "overall_rat
 def _rating(value: str, column: str) -> tuple[str, int | None]:
     """The rating as published and its score, None where the date decides."""
     normal = " ".join(re.sub(r"[^a-z]+", " ", without_notes(value.strip()).lower()).split())
+    normal = _UNSPACED.get(normal.replace(" ", ""), normal)  # "Requires i mprov ement", as a PDF's text splits it
     if normal not in RATINGS:
         shown = value if len(value) <= 40 else value[:40].rstrip() + "…"
         raise RowProblem(f"column {column}: {shown!r} is not a rating (expected one of "

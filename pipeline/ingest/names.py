@@ -31,10 +31,12 @@ _SUFFIXES = re.compile(
 )
 # "An inspection of youth offending services in Hull", as HMI Probation titles its reports (and "Full
 # joint inspection of youth offending work in ..." before 2018); "The Royal Borough of ..."
-_PREFIXES = re.compile(r"^(the|(?:an|(?:full )?joint|full) inspection of(?: youth (?:offending|justice) "
-                       r"(?:services?|work|teams?) in)?|royal borough of|london borough of|city of)\s+")
+_PREFIXES = re.compile(r"^(the|(?:(?:an|(?:full )?joint|full) inspection of )?youth (?:offending|justice) "
+                       r"(?:services?|work|teams?) in|(?:an|(?:full )?joint|full) inspection of|royal borough of|"
+                       r"london borough of|city of)\s+")
 _ONS_INVERTED = re.compile(r",\s*(city|county) of\s*$")  # "Bristol, City of"
-_JOINT = re.compile(r"\s*[-\u2013\u2014]\s*ji\s*$")  # HMI Probation's joint-inspection marker, after any dash
+# HMI Probation's joint-inspection marker, after any dash: "- JI", or in full "- Joint_Inspection"
+_JOINT = re.compile(r"\s*[-\u2013\u2014]\s*(?:ji|joint[\s_]+inspection)\s*$")
 
 # Short forms seen in HMI Probation's reports (checked against every la_name
 # in the real scrape) that neither a service nor an LA is called. Keys and
@@ -48,6 +50,7 @@ ALIASES = {
     "anglesey": "isle of anglesey",
     "rhondda cynon taff": "rhondda cynon taf",
     "bcp": "bournemouth christchurch and poole",
+    "gwynedd mon": "gwynedd and ynys mon",  # the YJB's open data (Outcome_Table) spells it so
 }
 
 
