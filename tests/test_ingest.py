@@ -122,6 +122,13 @@ def test_columns_match_ignoring_case_spaces_punctuation_and_aliases(tmp_path, se
     assert row.period_end == pd.Timestamp("2020-12-31")
 
 
+def test_a_header_under_twenty_rows_of_notes_is_found(tmp_path, services):
+    notes = "".join(f"Note {i}: about the table,,\n" for i in range(1, 21))
+    write(tmp_path, "first_time_entrants/fte.csv", notes + "yjs_name,period_end,fte_count\nBolton,2021-03,7\n")
+    got = read_first_time_entrants(tmp_path, services)
+    assert got.table[["yjs_id", "fte_count"]].values.tolist() == [["bolton", 7.0]] and got.quarantine.empty
+
+
 def test_cp1252_tab_separated_file(tmp_path, services):
     write(tmp_path, "first_time_entrants/fte.csv",
           "yjs_name\tperiod_end\tfte_count\nGwynedd & Ynys Môn\t2021-03\t7\n", encoding="cp1252")

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pipeline.ingest.cells import without_notes
 from pipeline.ingest.errors import IngestError
 
-HEADER_SEARCH_ROWS = 15  # title and note rows above a header, as in ONS/MoJ tables
+HEADER_SEARCH_ROWS = 30  # title and note rows above a header, as in ONS/MoJ tables (some have 20)
 MAX_ROWS = 250_000  # a per-service table: 155 services x 1,600 periods
 
 
