@@ -28,14 +28,14 @@ REAL_DIR = REPO_ROOT.parent / "shared" / "data" / "real"
 AS_OF = "2026-11-01"
 
 
-def run_refresh(data_dir: Path, warehouse: Path, as_of: str = AS_OF, **config):
-    """The monthly_refresh job in-process on an ephemeral instance."""
+def run_refresh(data_dir: Path, warehouse: Path, as_of: str = AS_OF, instance=None, **config):
+    """The monthly_refresh job in-process on an ephemeral instance (or ``instance``)."""
     from pipeline.definitions import defs
 
     cfg = {"data_dir": str(data_dir), "warehouse": str(warehouse), "as_of": as_of, **config}
     job = defs.resolve_job_def("monthly_refresh")
     return job.execute_in_process(run_config={"resources": {"settings": {"config": cfg}}},
-                                  instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
+                                  instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=False)
 
 
 def cli_refresh(tmp_path: Path, *args: str, cwd: Path | None = None, **env: str):

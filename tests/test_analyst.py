@@ -17,6 +17,7 @@ import pytest
 from nbclient import NotebookClient
 
 from pipeline.backtest import plot as backtest_plot
+from pipeline.defs.rank import SYNTHETIC_BANNER
 from pipeline.indicators import BY_KEY
 from pipeline.report import plots, svg
 from pipeline.settings import REPO_ROOT
@@ -114,8 +115,9 @@ def test_exports_open_with_pandas_and_openpyxl(demo):
 
 
 def svg_of(markdown: str) -> bytes:
-    """The SVG inside a Markdown image with a base64 data URI."""
-    assert markdown.startswith("![") and "(data:image/svg+xml;base64," in markdown
+    """The SVG inside a Markdown image with a base64 data URI (after the banners above it, if any)."""
+    markdown = markdown[markdown.index("!["):]
+    assert "(data:image/svg+xml;base64," in markdown
     return base64.b64decode(markdown.split("base64,", 1)[1].rstrip(")"), validate=True)
 
 
@@ -149,6 +151,7 @@ def test_inspection_targets_materialisation_carries_the_plots(demo):
     values = query(db, "SELECT * FROM indicator_values")
     recommended = set(ranked.loc[ranked["recommendation"] != "monitor", "yjs_name"])
     for key in ("fte", "reoffending", "custody"):
+        assert md[f"funnel_{key}"].startswith(SYNTHETIC_BANNER + "![")  # its view says the data is synthetic
         raw = svg_of(md[f"funnel_{key}"])
         assert len(raw) < 40_000, f"funnel_{key} is {len(raw)} bytes"
         root = parse_svg(raw)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 
+import dagster as dg
 import duckdb
 import pandas as pd
 import pytest
@@ -117,9 +118,23 @@ def test_a_rerun_for_the_same_as_of_gives_identical_tables(demo_warehouse, tmp_p
 
 
 def test_a_second_as_of_adds_a_snapshot(demo_warehouse):
-    assert run_refresh(DEMO_DIR, demo_warehouse, as_of="2025-11-01").success
+    instance = dg.DagsterInstance.ephemeral()
+    result = run_refresh(DEMO_DIR, demo_warehouse, as_of="2025-11-01", instance=instance)
+    assert result.success
     hist = tables(demo_warehouse)["ranking_history"]
     assert hist.groupby("as_of")["yjs_id"].nunique().tolist() == [155, 155]
+    # in the UI, this month's list is the asset's latest materialisation: every view says it is not
+    # the published one (and, on the demo data, that its figures are synthetic)
+    shown = result.asset_materializations_for_node("inspection_targets")[0].metadata
+    banner = ("**Backfill: this list ranks as of 2025-11-01 and was added to `ranking_history` only; the "
+              "published list (`inspection_targets`) is as of 2026-11-01.**\n\n**Demo data: ")
+    assert shown["backfill"].value is True
+    assert all(shown[view].value.startswith(banner) for view in ("recommended", "top_of_list", "funnel_fte",
+                                                                 "funnel_reoffending", "funnel_custody",
+                                                                 "rank_intervals"))
+    said = [e.user_message for e in instance.all_logs(result.run_id) if e.user_message.startswith("Backfill")]
+    assert said == [f"Backfill as of 2025-11-01: its list was added to ranking_history of {demo_warehouse}; the "
+                    "published list stays as of 2026-11-01. The figures are SYNTHETIC (demo data)."]
 
 
 def test_real_files_every_inspection_matched_or_quarantined(real_data_dir, tmp_path):

@@ -20,7 +20,8 @@ GROUP = "publish"
 @dg.asset(group_name=GROUP, kinds={"duckdb"}, description=(
     "The DuckDB warehouse analysts query: services, indicator_values, inspections, "
     "inspection_targets, ranking_history, quarantine, source_files and more, published atomically."))
-def warehouse(settings: RefreshSettings, services: ingest.Ingested, population: ingest.Ingested,
+def warehouse(context, settings: RefreshSettings, services: ingest.Ingested,
+              population: ingest.Ingested,
               first_time_entrants: ingest.Ingested, reoffending: ingest.Ingested,
               custody: ingest.Ingested, inspections: ingest.Ingested,
               indicator_values: pd.DataFrame, indicator_dispersion: pd.DataFrame,
@@ -52,6 +53,17 @@ def warehouse(settings: RefreshSettings, services: ingest.Ingested, population: 
         guards.check_refresh(out, before, settings.guard_limits(),
                              cutoff=panel.indicator_cutoff(as_of, settings.rules().lag_months))
         counts = publish(path, out, t.view_statements(), history=before[HISTORY_TABLE])
+    # the run's log says what was published, as the CLI's output does
+    picked = inspection_targets["recommendation"].value_counts()
+    made_up = " The figures are SYNTHETIC (demo data)." if is_synthetic(data_dir) else ""
+    latest = before[HISTORY_TABLE]["as_of"].max() if before[HISTORY_TABLE] is not None else None
+    if latest is not None and pd.Timestamp(latest).date() > as_of:
+        context.log.info(f"Backfill as of {as_of}: its list was added to ranking_history of {path}; the "
+                         f"published list stays as of {pd.Timestamp(latest).date()}.{made_up}")
+    else:
+        context.log.info(f"Published {path} as of {as_of}: {len(inspection_targets)} services, "
+                         f"{picked.get('full_joint_inspection', 0)} full joint inspections, "
+                         f"{picked.get('benchmark_visit', 0)} benchmark visits.{made_up}")
     return dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(str(path)),
         "tables": dg.MetadataValue.md(markdown_table(pd.Series(counts, name="rows").rename_axis("table")

@@ -9,6 +9,7 @@ import pandas as pd
 from pipeline import ingest
 from pipeline.defs.resources import RefreshSettings
 from pipeline.model import outcome, scores
+from pipeline.publish.warehouse import published_as_of
 from pipeline.rank import targets
 from pipeline.report.markdown import markdown_table
 from pipeline.report.ui import plot_markdown
@@ -29,6 +30,16 @@ def recommended_markdown(ranked: pd.DataFrame, synthetic: bool) -> str:
     return (SYNTHETIC_BANNER if synthetic else "") + (markdown_table(table) if len(table) else NONE_RECOMMENDED)
 
 
+def backfill_banner(as_of, published) -> str:
+    """Above every view of a list for an earlier month than the one published
+    (a backfill): it goes to ``ranking_history`` only, so the asset's latest
+    materialisation is not the published list."""
+    if published is None or published <= as_of:
+        return ""
+    return (f"**Backfill: this list ranks as of {as_of} and was added to `ranking_history` only; the "
+            f"published list (`inspection_targets`) is as of {published}.**\n\n")
+
+
 @dg.asset(group_name=GROUP, kinds={"pandas"}, description=(
     "The ranked list: one row per service with concern score, 90% rank interval, "
     "recommendation (full_joint_inspection / benchmark_visit / monitor) and plain-English reasons."))
@@ -46,12 +57,16 @@ def inspection_targets(settings: RefreshSettings, services: ingest.Ingested,
     scored = outcome.blend(scored, probability, rules.weights.get("outcome_model", 0.0))
     ranked = targets.recommend(scored, indicator_evidence, rules, as_of)
     ranked["adverse_probability"] = ranked["yjs_id"].map(probability).astype(float)
+    synthetic = is_synthetic(settings.data_path())
+    # every view says what it is: synthetic figures, or a backfill that is not the published list
+    banner = backfill_banner(as_of, published_as_of(settings.warehouse_path()))
+    views = {"recommended": recommended_markdown(ranked, synthetic),
+             # top of the list, funnel plots and rank intervals (pipeline.report)
+             **{k: (SYNTHETIC_BANNER if synthetic else "") + v
+                for k, v in plot_markdown(ranked, indicator_values, indicator_dispersion).items()}}
     return dg.Output(ranked, metadata={
-        "as_of": str(as_of), "rows": len(ranked),
+        "as_of": str(as_of), "rows": len(ranked), "backfill": bool(banner),
         "full_joint_inspection": int((ranked["recommendation"] == "full_joint_inspection").sum()),
         "benchmark_visit": int((ranked["recommendation"] == "benchmark_visit").sum()),
-        "recommended": dg.MetadataValue.md(recommended_markdown(ranked, is_synthetic(settings.data_path()))),
-        # top of the list, funnel plots and rank intervals (pipeline.report)
-        **{k: dg.MetadataValue.md(v) for k, v in
-           plot_markdown(ranked, indicator_values, indicator_dispersion).items()},
+        **{k: dg.MetadataValue.md(banner + v) for k, v in views.items()},
     })

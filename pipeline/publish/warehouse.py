@@ -182,6 +182,21 @@ def read_tables(warehouse: Path, tables: list[str]) -> dict[str, pd.DataFrame | 
     return out
 
 
+def published_as_of(warehouse: Path) -> dt.date | None:
+    """The latest as-of the warehouse has published a list for (None if none,
+    or if the file cannot be read: publication then says why, naming it)."""
+    if not Path(warehouse).exists():
+        return None
+    with contextlib.suppress(PublishError), read_only(warehouse) as con:
+        names = {r[0] for r in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database()"
+        ).fetchall()}
+        if HISTORY_TABLE not in names:
+            return None
+        return con.execute(f'SELECT max(CAST(as_of AS DATE)) FROM "{HISTORY_TABLE}"').fetchone()[0]
+    return None
+
+
 def _select_list(df: pd.DataFrame) -> str:
     cols = []
     for c in df.columns:
