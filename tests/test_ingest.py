@@ -129,6 +129,18 @@ def test_a_header_under_twenty_rows_of_notes_is_found(tmp_path, services):
     assert got.table[["yjs_id", "fte_count"]].values.tolist() == [["bolton", 7.0]] and got.quarantine.empty
 
 
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_not_available_as_r_and_exports_write_it_is_missing_not_zero(tmp_path, services, path):
+    write(tmp_path, "custody/Outcome_Table.csv", "Financial_Year,YJS,Caution_or_sentence_tier,"
+          "Number_Cautioned_Sentenced\n2021-22,Bolton,Community,5\n2021-22,Bolton,Custody,NA\n"
+          "2021-22,Hartlepool,Custody,N/A\n2021-22,Greenwich,Custody,n/a\n2021-22,Greenwich,Community,NA\n")
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_custody(tmp_path, services)
+    assert got.quarantine.empty
+    assert got.table[["yjs_id", "custodial_sentences", "suppressed"]].fillna(-1).values.tolist() == [
+        ["bolton", -1, True], ["greenwich", -1, True], ["hartlepool", -1, True]]
+
+
 def test_cp1252_tab_separated_file(tmp_path, services):
     write(tmp_path, "first_time_entrants/fte.csv",
           "yjs_name\tperiod_end\tfte_count\nGwynedd & Ynys Môn\t2021-03\t7\n", encoding="cp1252")
@@ -519,7 +531,7 @@ def test_parts_must_make_the_whole_service_once(tmp_path, services, path):
     beside the service's own figure would count twice. Two names for the same LAs are one figure twice."""
     write(tmp_path, "first_time_entrants/fte.csv", "yjs_name,period_end,fte_count\n"
           "Herefordshire,2019-03,3\nShropshire,2019-03,4\n"  # the whole of West Mercia: 7
-          "Herefordshire,2020-03,3\nShropshire,2020-03,NA\n"  # Shropshire's unreadable
+          "Herefordshire,2020-03,3\nShropshire,2020-03,three\n"  # Shropshire's unreadable
           "Herefordshire,2021-03,3\nSalop,2021-03,4\n"  # Shropshire named as the lookup does not name it
           "Gwynedd and Ynys Mon,2021-03,9\nGwynedd,2021-03,5\nAnglesey,2021-03,4\n"  # the whole beside its parts
           "Hull YOS,2021-03,57\nKingston-upon-Hull,2021-03,62\n"  # one service by two names, two figures
@@ -535,7 +547,7 @@ def test_parts_must_make_the_whole_service_once(tmp_path, services, path):
             "period: added to it, the part would count twice"
     hull = "yjs_id kingston-upon-hull period_end 2021-03-31 period_months 12: conflicts with first_time_entrants/fte.csv"
     assert got.quarantine[["row_number", "problem"]].values.tolist() == [
-        [4, short], [5, "column fte_count: 'NA' is not a number"], [6, short],
+        [4, short], [5, "column fte_count: 'three' is not a number"], [6, short],
         [7, "service name 'Salop' matches no service in the services lookup"],
         [9, "Gwynedd" + twice], [10, "Isle of Anglesey" + twice],
         [11, f"{hull} row 12 (fte_count 57 vs 62)"], [12, f"{hull} row 11 (fte_count 62 vs 57)"]]

@@ -2,8 +2,9 @@
 
 The job is partitioned by month through its config (``partitions.monthly_as_of``):
 each month's run ranks as of the month's first day, so past months can be
-backfilled from the job's Partitions tab. The assets themselves are not
-partitioned: each run is one whole refresh as of one date, its checks see
+backfilled, from the launchpad's partition picker (the job's playground page;
+Dagster 1.13's Partitions tab counts only assets' partitions). The assets
+themselves are not partitioned: each run is one whole refresh as of one date, its checks see
 that run's values, and a run without a partition (the CLI, a sensor, the
 launchpad) ranks as of the configured date or today. A backfilled month adds
 its list to ``ranking_history`` without replacing the latest list

@@ -26,8 +26,9 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-# "Not published" markers used by ONS, MoJ and YJB tables (and empty cells).
-MARKERS = frozenset({"", "*", "..", "x", "[c]", "[x]", "[z]", "-"})
+# "Not published" markers used by ONS, MoJ and YJB tables (and empty cells), and "not available"
+# as R and many exports write a missing value (NA, N/A): missing, never zero.
+MARKERS = frozenset({"", "*", "..", "x", "[c]", "[x]", "[z]", "-", "na", "n/a"})
 
 # The Government Statistical Service's shorthand after a figure or a label
 # (https://analysisfunction.civilservice.gov.uk, "Symbols in tables"): a
