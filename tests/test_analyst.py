@@ -164,9 +164,11 @@ def test_inspection_targets_materialisation_carries_the_plots(demo):
         assert len(of_class(root, "path", "national")) == 1
         shown = texts(root)
         assert recommended & shown and {"national", "95% limits", "99.8% limits", "full joint inspection"} <= shown
+        assert [t.text for t in of_class(root, "text", "stamp")] == ["SYNTHETIC demo data"]  # saved alone, it says so
         assert any("log scale" in t for t in shown) and any(t.startswith(key_label(key)) for t in shown)
     raw = svg_of(md["rank_intervals"])
     root = parse_svg(raw)
+    assert [t.text for t in of_class(root, "text", "stamp")] == ["SYNTHETIC demo data"]
     assert len(raw) < 40_000 and len(of_class(root, "circle", "rank")) == 30
     top = query(db, "SELECT yjs_name FROM inspection_targets WHERE rank = 1")["yjs_name"].iloc[0]
     assert top in md["top_of_list"] and f"{top} (1)" in texts(root)

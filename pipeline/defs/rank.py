@@ -63,7 +63,8 @@ def inspection_targets(settings: RefreshSettings, services: ingest.Ingested,
     views = {"recommended": recommended_markdown(ranked, synthetic),
              # top of the list, funnel plots and rank intervals (pipeline.report)
              **{k: (SYNTHETIC_BANNER if synthetic else "") + v
-                for k, v in plot_markdown(ranked, indicator_values, indicator_dispersion).items()}}
+                for k, v in plot_markdown(ranked, indicator_values, indicator_dispersion,
+                                          stamp="SYNTHETIC demo data" if synthetic else "").items()}}
     return dg.Output(ranked, metadata={
         "as_of": str(as_of), "rows": len(ranked), "backfill": bool(banner),
         "full_joint_inspection": int((ranked["recommendation"] == "full_joint_inspection").sum()),

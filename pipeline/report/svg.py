@@ -185,6 +185,15 @@ def document(width: float, height: float, title: str, body: Iterable[str]) -> st
             f'<rect width="100%" height="100%" fill="#fff"/>' + "".join(body) + "</svg>")
 
 
+def stamped(svg: str, stamp: str) -> str:
+    """``svg`` with ``stamp`` written in its top left corner, in red (the
+    demo's "SYNTHETIC", so that a plot saved on its own still says so)."""
+    if not stamp:
+        return svg
+    return svg.replace("</svg>", f'<text class="stamp" x="6" y="14" font-size="11" font-weight="bold" '
+                                 f'fill="#b00000">{esc(stamp)}</text></svg>')
+
+
 def polyline(xs: np.ndarray, ys: np.ndarray, attrs: str) -> str:
     """A ``<path>`` through the points, broken where either value is NaN."""
     ok = np.isfinite(xs) & np.isfinite(ys)

@@ -25,11 +25,13 @@ def top_of_list(ranked: pd.DataFrame, n: int = 15) -> str:
 
 
 def plot_markdown(ranked: pd.DataFrame, values: pd.DataFrame,
-                  dispersion: pd.DataFrame | None = None) -> dict[str, str]:
-    """{metadata key: Markdown} for the ranked list's materialisation."""
+                  dispersion: pd.DataFrame | None = None, stamp: str = "") -> dict[str, str]:
+    """{metadata key: Markdown} for the ranked list's materialisation; each
+    plot carries ``stamp`` in its corner (:func:`svg.stamped`)."""
     out = {"top_of_list": top_of_list(ranked)}
     for ind in INDICATORS:
-        out[f"funnel_{ind.key}"] = svg.markdown_image(svg.funnel(values, ranked, ind.key, dispersion),
-                                                      f"funnel plot: {ind.label}")
-    out["rank_intervals"] = svg.markdown_image(svg.rank_intervals(ranked), "rank intervals, top 30")
+        out[f"funnel_{ind.key}"] = svg.markdown_image(
+            svg.stamped(svg.funnel(values, ranked, ind.key, dispersion), stamp), f"funnel plot: {ind.label}")
+    out["rank_intervals"] = svg.markdown_image(svg.stamped(svg.rank_intervals(ranked), stamp),
+                                               "rank intervals, top 30")
     return out
