@@ -554,9 +554,10 @@ def test_parts_must_make_the_whole_service_once(tmp_path, services, path):
 
 
 @pytest.mark.parametrize("path", ["columns", "rows"])
-def test_a_csv_row_with_more_cells_than_its_header_is_quarantined(tmp_path, services, path):
+@pytest.mark.parametrize("trailing", ["", ",,"])  # a header's own trailing delimiters are no columns
+def test_a_csv_row_with_more_cells_than_its_header_is_quarantined(tmp_path, services, path, trailing):
     """An unquoted thousands separator splits a figure over two cells: "1,234" would be read as 1."""
-    write(tmp_path, "first_time_entrants/fte.csv", "yjs_name,period_end,period_months,fte_count\n"
+    write(tmp_path, "first_time_entrants/fte.csv", f"yjs_name,period_end,period_months,fte_count{trailing}\n"
           "Bolton,2021-03,12,1,234\nHartlepool,2021-03,12,56,,\nGreenwich,2021-03,12,\"1,024\"\n")
     with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
         got = read_first_time_entrants(tmp_path, services)
@@ -575,14 +576,16 @@ def test_periods_with_notes_and_financial_years_said_so(tmp_path, services, path
     write(tmp_path, "first_time_entrants/fte.csv", "yjs_name,period_end,fte_count\n"
           "Bolton,2020-03 [note 1],1\nBolton,Mar 2021 [p],2\nBolton,FY 2021-22,3\n"
           "Bolton,Financial year 2022/23,4\nBolton,FY2023\u201324,5\nBolton,2019-20,6\n"
-          "Bolton,Apr 2014-Mar 2015,7\nBolton,Apr 2015\u2013Mar 2016,8\n")  # YJB's ranges, without spaces
+          "Bolton,Apr 2014-Mar 2015,7\nBolton,Apr 2015\u2013Mar 2016,8\n"  # YJB's ranges, without spaces
+          "Bolton,FY 9999-00,9\n")  # a year no date holds: a problem, not a crash
     with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
         got = read_first_time_entrants(tmp_path, services)
     assert got.table[["period_end", "period_months", "fte_count"]].astype(str).values.tolist() == [
         ["2015-03-31", "12", "7.0"], ["2016-03-31", "12", "8.0"], ["2020-03-31", "12", "1.0"], ["2021-03-31", "12", "2.0"], ["2022-03-31", "12", "3.0"],
         ["2023-03-31", "12", "4.0"], ["2024-03-31", "12", "5.0"]]
     assert got.quarantine["problem"].tolist() == [
-        "column period_end: '2019-20' is not a month (expected YYYY-MM); a financial year? Write it FY 2019-20"]
+        "column period_end: '2019-20' is not a month (expected YYYY-MM); a financial year? Write it FY 2019-20",
+        "column period_end: 'FY 9999-00' is not a financial year (expected YYYY-YY)"]
 
 
 @pytest.mark.parametrize("path", ["columns", "rows"])
@@ -743,6 +746,26 @@ def test_a_successor_with_a_part_missing_from_a_file_is_short_not_a_conflict(tmp
         ["population/mye2017_upper.csv", row, f"la_code {code} (carried to E06000058) year 2017: the file lacks "
                                               "E07000048, also part of E06000058, so its sum would be short"]
         for row, code in ((2, "E06000028"), (3, "E06000029"))]
+
+
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_an_area_given_beside_the_areas_it_was_made_of_is_not_counted_twice(tmp_path, path):
+    # Somerset West and Taunton (2019) beside Taunton Deane and West Somerset (before 2019), all carried on
+    # to Somerset (2023), with Somerset's other districts
+    services = _lookup(tmp_path, "E06000066,Somerset,Somerset\n")
+    districts = [("E07000187", "Mendip", 1), ("E07000188", "Sedgemoor", 1), ("E07000189", "South Somerset", 1)]
+    write(tmp_path, "population/mye2018_persons.csv", WIDE_HEADER + "".join(wide_row(*r) for r in districts)
+          + wide_row("E07000246", "Somerset West and Taunton", 2) + wide_row("E07000190", "Taunton Deane", 1)
+          + wide_row("E07000191", "West Somerset", 1))
+    write(tmp_path, "population/mye2019_persons.csv", WIDE_HEADER + "".join(wide_row(*r) for r in districts)
+          + wide_row("E07000246", "Somerset West and Taunton", 2))
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_population(tmp_path, services)
+    assert got.table.values.tolist() == [["E06000066", 2019, 40]]
+    assert set(got.quarantine["problem"]) == {
+        f"la_code {code} (carried to E06000066) year 2018: the file gives E07000246 and the areas it was made of "
+        "(E07000190, E07000191), so its sum would count them twice"
+        for code in ("E07000187", "E07000188", "E07000189", "E07000246", "E07000190", "E07000191")}
 
 
 @pytest.mark.parametrize("path", ["columns", "rows"])

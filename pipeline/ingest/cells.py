@@ -389,11 +389,15 @@ def financial_year_end(value: str, column: str) -> pd.Timestamp:
     March 2020; so does "year ending March 2020" or "April 2019 to March 2020"."""
     text = _FINANCIAL_YEAR_WORDS.sub("", _lower(value).replace("financial year ending", "year ending"))
     match = _FINANCIAL_YEAR.match(text)
+    ending = None
     if match:
         start, end = int(match[1]), int(match[2])
         if end == start + 1 or (len(match[2]) == 2 and end == (start + 1) % 100):
-            return pd.Timestamp(year=start + 1, month=3, day=31)
-    span = _span(text)
-    if span and span[1][1] == 3 and span[0] == (span[1][0] - 1, 4):  # April to March
-        return pd.Timestamp(year=span[1][0], month=3, day=31)
+            ending = start + 1
+    else:
+        span = _span(text)
+        if span and span[1][1] == 3 and span[0] == (span[1][0] - 1, 4):  # April to March
+            ending = span[1][0]
+    if ending is not None and 1 <= ending <= 9999:  # a year a date can hold ("FY 9999-00" cannot end)
+        return pd.Timestamp(year=ending, month=3, day=31)
     raise RowProblem(f"column {column}: {value!r} is not a financial year (expected YYYY-YY)")

@@ -135,6 +135,30 @@ for _old, _new in CODE_CHANGES.items():
         _PARTS.setdefault(_new, []).append(_old)
 
 
+def _within(code: str) -> set[str]:
+    """Every area that made ``code``, and the areas that made those."""
+    out = set()
+    for part in _PARTS.get(code, []):
+        out |= {part} | _within(part)
+    return out
+
+
+def carried_problem(code: str, given: set[str]) -> str | None:
+    """Why the areas ``given`` (a file's codes carried to ``code``) do not add
+    up to ``code``: one is missing (:func:`missing_parts`), or one is given
+    with the areas it was itself made of (Somerset West and Taunton beside
+    Taunton Deane: counted twice); None when they do."""
+    missing = missing_parts(code, given)
+    if missing:
+        return f"lacks {', '.join(missing)}, also part of {code}, so its sum would be short"
+    twice = sorted(g for g in given if _within(g) & given)
+    if twice:
+        parts = sorted(set().union(*(_within(g) & given for g in twice)))
+        return (f"gives {', '.join(twice)} and the areas it was made of ({', '.join(parts)}), so its sum "
+                "would count them twice")
+    return None
+
+
 def missing_parts(code: str, given: Container[str]) -> list[str]:
     """The areas that made ``code`` (:data:`CODE_CHANGES`) of which ``given``
     (a file's codes carried to it) lacks the figure; an area given by its

@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.ingest.cells import EARLIEST_YEAR, RowProblem, parse_count, parse_int, today
-from pipeline.ingest.geography import SplitAreaError, missing_parts, successor
+from pipeline.ingest.geography import SplitAreaError, carried_problem, successor
 from pipeline.ingest.results import (
     ROW_FILE, ROW_NUMBER, Collector, Ingested, Record, first_of_groups, group_rows, resolve_duplicate_rows,
     resolve_duplicates,
@@ -196,7 +196,7 @@ def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
         kind = "direct" if target == code else "county" if code.startswith("E10") else "carried"
         sums[(file, target, year, kind)].extend(group)
     for (file, target, year, kind), group in list(sums.items()):
-        missing = missing_parts(target, {r.values["code"] for r in group}) if kind == "carried" else None
+        missing = carried_problem(target, {r.values["code"] for r in group}) if kind == "carried" else None
         if missing:
             for record in group:
                 log.reject(record.rows[0], _short(record.values["code"], target, year, missing))
@@ -271,12 +271,12 @@ def _sum_frame(log: Collector, frame: pd.DataFrame, la_codes: set[str], by_sex: 
            lambda bad: np.array(problems, dtype=object)[code[bad]].tolist())
     # a county and its districts are compared, not added (see the module doc)
     kind = np.array([0 if t == c else 1 if c.startswith("E10") else 2 for c, t in zip(codes, targets)])
-    # a successor of which the file lacks a part
+    # a successor of which the file lacks a part, or gives one beside its own parts
     carried = np.flatnonzero(kind[code] == 2)
     given = defaultdict(set)  # (file, successor, year) -> the codes carried to it
     for f, c, y in set(zip(file[carried].tolist(), code[carried].tolist(), year[carried].tolist())):
         given[(f, targets[c], y)].add(codes[c])
-    missing = {k: m for k, parts in given.items() if (m := missing_parts(k[1], parts))}
+    missing = {k: m for k, parts in given.items() if (m := carried_problem(k[1], parts))}
     if missing:
         short = np.zeros(len(frame), dtype=bool)
         short[carried] = [(f, targets[c], y) in missing for f, c, y in zip(file[carried], code[carried], year[carried])]
@@ -451,9 +451,8 @@ def _carry(code: str, la_codes: set[str]) -> str:
     return target
 
 
-def _short(code: str, target: str, year: int, missing: list[str]) -> str:
-    return (f"la_code {code} (carried to {target}) year {year}: the file lacks {', '.join(missing)}, also "
-            f"part of {target}, so its sum would be short")
+def _short(code: str, target: str, year: int, why: str) -> str:
+    return f"la_code {code} (carried to {target}) year {year}: the file {why}"
 
 
 def _series_years(sheet: Sheet) -> dict[str, int]:

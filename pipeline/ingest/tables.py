@@ -165,6 +165,8 @@ class Sheet:
 
     def __post_init__(self):
         self.columns = _unique_labels(self._header.cells)
+        # the header's columns up to its last label
+        self._labelled = max((i + 1 for i, cell in enumerate(self._header.cells) if cell.strip()), default=0)
         self.source_file = self.source_file or self.file
 
     def not_data(self, cells: Sequence[str]) -> str:
@@ -177,9 +179,9 @@ class Sheet:
         cannot split, so a column right of the header there is a remark.
         """
         filled = [i for i, cell in enumerate(cells) if cell.strip()]
-        width = len(self._header.cells)
-        if filled == [0] and width > 1:
+        if filled == [0] and len(self._header.cells) > 1:
             return NOTE_PROBLEM
+        width = self._labelled  # a header's trailing empty cells (its own trailing delimiters) are no columns
         if self.title is None and filled and filled[-1] >= width:
             return (f"{filled[-1] + 1} cells where the header has {width}: a comma in an unquoted figure or name "
                     "(1,234) shifts the cells after it")
@@ -256,8 +258,11 @@ class Sheet:
             original = block.original(i)
             blank[i] = not any(cell.strip() for cell in original)
             block.note[i] = bool(self.not_data(original))
-        if self.title is None and beyond:  # a text file's rows with cells past the header's
-            for i in beyond:
+        if self.title is None:  # a text file's rows with cells past the header's last label
+            split = set(beyond)
+            for column in block.columns[self._labelled:]:
+                split.update(np.flatnonzero([bool(cell.strip()) for cell in column]).tolist())
+            for i in sorted(split):
                 block.note[i] = bool(self.not_data(block.original(i)))
         if blank.any():
             block = block.take(~blank)
