@@ -1362,6 +1362,15 @@ def test_parsed_counts_are_non_negative_or_missing(text):
         assert math.isnan(value) or value >= 0
 
 
+@pytest.mark.parametrize("cell", ["to " * 1000, "year ending " * 1000, "[p]" * 10000 + "x"])
+def test_a_cell_far_longer_than_any_period_or_figure_is_a_problem_not_a_crash(cell):
+    # 'to ' * 1000 recursed past Python's limit (RecursionError), '[p]' * 10000 took seconds
+    assert period_length(cell) is None
+    for parse in (month_end, parse_count):
+        with pytest.raises(RowProblem, match="^column c: "):
+            parse(cell, "c")
+
+
 @given(st.integers(min_value=0, max_value=10**13))
 def test_thousands_separators_are_read(number):
     if number < MAX_COUNT:

@@ -98,6 +98,8 @@ def parse_count(value: str, column: str) -> float:
     ``12.0``, and a figure followed by its status or a footnote reference
     (``1,234 [p]``, ``[c] [note 2]``)."""
     text = value.strip()
+    if len(text) > MAX_PERIOD_CHARS:  # no count is that long
+        raise RowProblem(f"column {column}: {value[:40]!r}... is not a number")
     if "[" in text:
         stripped = _STATUS.sub("", text)
         if not stripped:  # a status alone ("[p]") is no figure
@@ -261,10 +263,17 @@ def month_end(value: str, column: str) -> pd.Timestamp:
 _DASHES = str.maketrans({"\u2013": "-", "\u2014": "-", "\u2212": "-"})  # en and em dash, minus sign
 
 
+# No period or date is longer; a longer cell is not one (and would cost the parsers' patterns time)
+MAX_PERIOD_CHARS = 100
+
+
 def _lower(value: str) -> str:
     """A period or date cell as its parsers read it: lower case, single
     spaces, dashes as hyphens, without the footnote references and statuses
-    after it ("2020-03 [note 1]", "Mar 2021 [p]")."""
+    after it ("2020-03 [note 1]", "Mar 2021 [p]"); "" (no period) for a cell
+    longer than :data:`MAX_PERIOD_CHARS`."""
+    if len(value) > MAX_PERIOD_CHARS:
+        return ""
     if "[" in value:
         value = _STATUS.sub("", value)
     return " ".join(value.translate(_DASHES).lower().split())
