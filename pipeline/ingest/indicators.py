@@ -381,12 +381,11 @@ def _whole_part_rows(parts: pd.DataFrame, key: tuple[str, ...], matcher: Service
     if not partial.any():
         return parts
     group = parts.groupby([ROW_FILE, *key], sort=False, dropna=False).ngroup().to_numpy()
-    mixed = np.isin(group, np.unique(group[partial]))  # the rows of groups with a part
-    problems = np.full(len(parts), None, dtype=object)
+    problems = np.full(len(parts), None, dtype=object)  # set for the rows of the groups with a part only
     for members in group_rows(group, np.unique(group[partial])).values():
         subset = parts.iloc[members]
         problems[members] = _part_problems(subset["yjs_id"].iloc[0], subset["_unit"].tolist(), matcher)
-    bad = mixed & pd.notna(problems)
+    bad = pd.notna(problems)
     if bad.any():
         log.reject_rows(parts[bad], problems[bad].tolist())
     return parts[~bad]

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.ingest.cells import RowProblem, plausible_date, parse_date, without_notes
-from pipeline.ingest.names import NAME_HEADERS, ServiceMatcher
+from pipeline.ingest.names import JOINT, NAME_HEADERS, ServiceMatcher
 from pipeline.ingest.results import Collector, Ingested, resolve_duplicate_rows, resolve_duplicates, row_by_row
 from pipeline.ingest.tables import Block, Col, Layout, Row, Sheet, read_source
 
@@ -49,7 +49,6 @@ RATINGS = {
     "poor": ("Poor", 4),
 }
 _UNSPACED = {rating.replace(" ", ""): rating for rating in RATINGS}
-_JOINT = re.compile(r"[-\u2013\u2014]\s*(?:ji|joint[\s_]+inspection)\s*$", re.IGNORECASE)  # "- JI", "- Joint_Inspection"
 
 
 def read_inspections(data_dir: Path, services: pd.DataFrame) -> Ingested:
@@ -61,7 +60,7 @@ def read_inspections(data_dir: Path, services: pd.DataFrame) -> Ingested:
         cells, labels = row.cells, sheet.labels
         published = _published(cells["published"], labels["published"])
         rating, score = rating_score(cells["overall_rating"], published, labels["overall_rating"])
-        kind = cells.get("inspection_type") or ("joint" if _JOINT.search(cells["yjs_name"]) else None)
+        kind = cells.get("inspection_type") or ("joint" if JOINT.search(cells["yjs_name"]) else None)
         yjs_id = matcher.lookup(cells["yjs_name"])
         return {"yjs_id": yjs_id, "yjs_name": matcher.names[yjs_id], "published": published,
                 "inspection_type": kind, "overall_rating": rating, "rating_score": score}
@@ -75,7 +74,7 @@ def read_inspections(data_dir: Path, services: pd.DataFrame) -> Ingested:
         names = block.distinct("yjs_name")
         yjs_id, matched = names.parse(matcher.lookup)
         settled &= rated & matched
-        joint, _ = names.parse(lambda v: "joint" if _JOINT.search(v) else None)
+        joint, _ = names.parse(lambda v: "joint" if JOINT.search(v) else None)
         kind = block.text("inspection_type")
         # 0 for "Good", whose score the publication date decides (see rating_score)
         score = np.array([r[1] if r and r[1] else 0 for r in rating], dtype=np.int64)

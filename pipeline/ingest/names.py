@@ -36,7 +36,7 @@ _PREFIXES = re.compile(r"^(the|(?:(?:an|(?:full )?joint|full) inspection of )?yo
                        r"london borough of|city of)\s+")
 _ONS_INVERTED = re.compile(r",\s*(city|county) of\s*$")  # "Bristol, City of"
 # HMI Probation's joint-inspection marker, after any dash: "- JI", or in full "- Joint_Inspection"
-_JOINT = re.compile(r"\s*[-\u2013\u2014]\s*(?:ji|joint[\s_]+inspection)\s*$")
+JOINT = re.compile(r"\s*[-\u2013\u2014]\s*(?:ji|joint[\s_]+inspection)\s*$", re.IGNORECASE)
 
 # Short forms seen in HMI Probation's reports (checked against every la_name
 # in the real scrape) that neither a service nor an LA is called. Keys and
@@ -67,7 +67,7 @@ def normalise_name(name: str) -> str:
     ``"kingston upon hull"``. Idempotent; "City of London" keeps its "City of".
     """
     text = _strip_accents(without_notes(str(name).strip())).lower().replace("&", " and ")
-    text = _ONS_INVERTED.sub("", _JOINT.sub("", text.strip()))
+    text = _ONS_INVERTED.sub("", JOINT.sub("", text.strip()))
     text = " ".join(re.sub(r"[^a-z0-9]+", " ", text).split())
     previous = None
     while text != previous:  # "An inspection of Hull YOS YJS" needs several passes

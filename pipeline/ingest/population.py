@@ -196,10 +196,10 @@ def read_population(data_dir: Path, services: pd.DataFrame) -> Ingested:
         kind = "direct" if target == code else "county" if code.startswith("E10") else "carried"
         sums[(file, target, year, kind)].extend(group)
     for (file, target, year, kind), group in list(sums.items()):
-        missing = carried_problem(target, {r.values["code"] for r in group}) if kind == "carried" else None
-        if missing:
+        why = carried_problem(target, {r.values["code"] for r in group}) if kind == "carried" else None
+        if why:
             for record in group:
-                log.reject(record.rows[0], _short(record.values["code"], target, year, missing))
+                log.reject(record.rows[0], _short(record.values["code"], target, year, why))
             del sums[(file, target, year, kind)]
     totals = [
         Record(tuple(r.rows[0] for r in group), {
@@ -276,11 +276,12 @@ def _sum_frame(log: Collector, frame: pd.DataFrame, la_codes: set[str], by_sex: 
     given = defaultdict(set)  # (file, successor, year) -> the codes carried to it
     for f, c, y in set(zip(file[carried].tolist(), code[carried].tolist(), year[carried].tolist())):
         given[(f, targets[c], y)].add(codes[c])
-    missing = {k: m for k, parts in given.items() if (m := carried_problem(k[1], parts))}
-    if missing:
-        short = np.zeros(len(frame), dtype=bool)
-        short[carried] = [(f, targets[c], y) in missing for f, c, y in zip(file[carried], code[carried], year[carried])]
-        reject(short, lambda bad: [_short(codes[c], targets[c], y, missing[(f, targets[c], y)])
+    problems = {k: why for k, parts in given.items() if (why := carried_problem(k[1], parts))}
+    if problems:
+        wrong = np.zeros(len(frame), dtype=bool)
+        wrong[carried] = [(f, targets[c], y) in problems
+                          for f, c, y in zip(file[carried], code[carried], year[carried])]
+        reject(wrong, lambda bad: [_short(codes[c], targets[c], y, problems[(f, targets[c], y)])
                                    for f, c, y in zip(file[bad], code[bad], year[bad])])
     area = _groups(file, code, year)
     target, la_code = pd.factorize(pd.Series(targets, dtype=object))

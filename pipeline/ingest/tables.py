@@ -169,8 +169,9 @@ class Sheet:
         self._labelled = max((i + 1 for i, cell in enumerate(self._header.cells) if cell.strip()), default=0)
         self.source_file = self.source_file or self.file
 
-    def not_data(self, cells: Sequence[str]) -> str:
-        """Why a row that is not blank is not data, or "" where it is.
+    def not_data(self, cells: Sequence[str], filled: list[int] | None = None) -> str:
+        """Why a row that is not blank is not data, or "" where it is
+        (``filled``: the positions of its filled cells, where known).
 
         Notes under a table ("Source: ...", "1 The resettlement ...") fill
         only the first cell. A text file's row with cells filled past the
@@ -178,7 +179,8 @@ class Sheet:
         thousands separator: "1,234" would read as 1); a workbook's cell
         cannot split, so a column right of the header there is a remark.
         """
-        filled = [i for i, cell in enumerate(cells) if cell.strip()]
+        if filled is None:
+            filled = [i for i, cell in enumerate(cells) if cell.strip()]
         if filled == [0] and len(self._header.cells) > 1:
             return NOTE_PROBLEM
         width = self._labelled  # a header's trailing empty cells (its own trailing delimiters) are no columns
@@ -191,11 +193,12 @@ class Sheet:
         header, found = self._header, self._header.found
         data_rows = self.file_rows[0]
         for number, cells in enumerate(self._body, start=header.index + 2):
-            if not any(cell.strip() for cell in cells):
+            filled = [i for i, cell in enumerate(cells) if cell.strip()]
+            if not filled:
                 continue  # blank spacer rows carry nothing
             values = {f: (cells[i].strip() if i < len(cells) else "") for f, i in found.items()}
             # notes under a table and split rows are kept aside so the quarantine can show them
-            note = self.not_data(cells)
+            note = self.not_data(cells, filled)
             data_rows += not note
             self.file_rows[0] = data_rows
             if data_rows > self.layout.max_rows:
@@ -256,8 +259,9 @@ class Sheet:
         blank = np.zeros(n, dtype=bool)
         for i in unsure:
             original = block.original(i)
-            blank[i] = not any(cell.strip() for cell in original)
-            block.note[i] = bool(self.not_data(original))
+            filled = [at for at, cell in enumerate(original) if cell.strip()]
+            blank[i] = not filled
+            block.note[i] = bool(self.not_data(original, filled))
         if self.title is None:  # a text file's rows with cells past the header's last label
             split = set(beyond)
             for column in block.columns[self._labelled:]:
