@@ -26,7 +26,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from pipeline.ingest import (
-    SOURCES, IngestError, read_custody, read_first_time_entrants, read_inspections,
+    SOURCES, IngestError, ServiceMatcher, read_custody, read_first_time_entrants, read_inspections,
     read_population, read_reoffending, read_services,
 )
 from pipeline.ingest.cells import (
@@ -87,6 +87,27 @@ def test_services_quarantines_bad_codes_and_second_owners(tmp_path):
     assert problems[3] == "column LA Code: 'E0600' is not a GSS code (like E06000001)"
     assert "already assigned to service 'Hartlepool' (services/a.csv row 2)" in problems[4]
     assert 5 not in problems  # the same assignment twice is harmless
+
+
+@pytest.mark.parametrize("path", ["blocks", "rows"])
+def test_services_spelt_two_ways_are_one_service(tmp_path, path):
+    # Every other source matches names as normalised, so "Kingston & Richmond YOT" is "Kingston and
+    # Richmond": two ids would split the service, one with a single LA's population but all the figures.
+    write(tmp_path, "services/a.csv", "la_code,la_name,yjs_name\n"
+          "E09000021,Kingston upon Thames,Kingston and Richmond\n"
+          "E09000027,Richmond upon Thames,Kingston & Richmond YOT\n"
+          "E06000019,Herefordshire,West Mercia Youth Justice Service\nE06000051,Shropshire,West Mercia YOS\n"
+          "E06000001,Hartlepool,Hartlepool\n")
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_services(tmp_path)
+    table = got.table.set_index("la_code")
+    assert table["yjs_id"].to_dict() == {
+        "E09000021": "kingston-and-richmond", "E09000027": "kingston-and-richmond",
+        "E06000019": "west-mercia-youth-justice-service", "E06000051": "west-mercia-youth-justice-service",
+        "E06000001": "hartlepool"}
+    assert table.loc["E09000027", "yjs_name"] == "Kingston and Richmond" and got.quarantine.empty
+    matcher = ServiceMatcher(got.table)
+    assert matcher.part("Kingston & Richmond YOT") == "" and matcher.part("West Mercia YOS") == ""
 
 
 def test_real_crosswalk_reads_to_318_las_and_155_services(real_services):

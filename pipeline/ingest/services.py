@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.ingest.cells import RowProblem, without_notes
-from pipeline.ingest.names import NAME_HEADERS, slugify
+from pipeline.ingest.names import NAME_HEADERS, normalise_name, slugify
 from pipeline.ingest.results import ROW_FILE, ROW_NUMBER, Collector, Ingested, row_by_row
 from pipeline.ingest.tables import Block, Col, Layout, Row, Sheet, read_source
 
@@ -41,11 +41,13 @@ def read_services(data_dir: Path) -> Ingested:
     if not row_by_row():
         return _assign(log, log.parse_blocks(sheets, _parse_block, _parse_row, list(COLUMNS)))
     records = log.parse(sheets, _parse_row)
-    rows, owner, first_name = [], {}, {}
+    rows, owner, first_named = [], {}, {}
     for record in records:
         values, row = record.values, record.rows[0]
-        # Two spellings with one slug ("St Helens", "St. Helens") are one service.
-        values["yjs_name"] = first_name.setdefault(values["yjs_id"], values["yjs_name"])
+        # Spellings that name one service ("St Helens", "St. Helens YOT") are
+        # one service: its id and name as first spelt.
+        values["yjs_id"], values["yjs_name"] = first_named.setdefault(
+            _same_service(values["yjs_name"], values["yjs_id"]), (values["yjs_id"], values["yjs_name"]))
         code = values["la_code"]
         if code in owner:
             earlier_row, earlier = owner[code]
@@ -62,7 +64,8 @@ def read_services(data_dir: Path) -> Ingested:
 def _assign(log: Collector, frame: pd.DataFrame) -> Ingested:
     """The loop of :func:`read_services` over a frame of records: each
     service named as first spelt, each LA kept in its first row."""
-    frame["yjs_name"] = frame.groupby("yjs_id", sort=False)["yjs_name"].transform("first")
+    same = [_same_service(name, slug) for name, slug in zip(frame["yjs_name"], frame["yjs_id"])]
+    frame[["yjs_id", "yjs_name"]] = frame.groupby(same, sort=False)[["yjs_id", "yjs_name"]].transform("first")
     first = ~frame.duplicated("la_code").to_numpy()
     owner = frame[first].set_index("la_code")
     later = frame[~first]
@@ -93,6 +96,15 @@ def _parse_block(block: Block, sheet: Sheet) -> tuple[pd.DataFrame, np.ndarray]:
         "country": np.where(country.astype(bool), country, by_letter),
     })
     return values, settled
+
+
+def _same_service(name: str, slug: str) -> str:
+    """What two rows share when they name one service: the name as the other
+    sources' names are matched (:func:`normalise_name`: "Kingston & Richmond
+    YOT" is "Kingston and Richmond"), else its slug. Two ids for names that
+    match alike would split a service, each part with some of its LAs, while
+    every figure named either way went to one of them."""
+    return normalise_name(name) or slug
 
 
 def _code(value: str, column: str) -> str:
