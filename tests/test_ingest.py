@@ -1352,15 +1352,41 @@ def test_inspection_ratings_split_by_a_pdfs_text_and_joint_inspections_in_full(t
     assert got.quarantine["problem"].str.startswith("column overall_rating: 'Rating' is not a rating").tolist() == [True]
 
 
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_an_unreadable_rating_is_taken_from_the_score_where_there_is_one(tmp_path, services, path):
+    write(tmp_path, "inspections/hmi.csv", "la_name,publication_date,overall_rating,score_%\n"
+          "Bolton,08/05/2024,see note 1,16.67\nHartlepool,12/01/2023,[note 2],50.00%\n"
+          "Greenwich,12/01/2023,Footnote,83.33\nWest Mercia,12/01/2023,?,83.34\n"
+          "Bolton,08/05/2017,see note 1,61.11\nHartlepool,08/05/2024,see note,\nGreenwich,08/05/2024,x,n/a\n"
+          "West Mercia,08/05/2024,see note,101\nBolton,12/01/2023,Good,16.67\n")
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_inspections(tmp_path, services)
+    rated = got.table.set_index(["yjs_id", "published"])
+    assert rated.loc[rated["rating_note"].notna(), ["overall_rating", "rating_score"]].values.tolist() == [
+        ["Inadequate", 4], ["Good", 2], ["Requires improvement", 3], ["Outstanding", 1]]
+    assert rated.loc[("bolton", "2024-05-08"), "rating_note"] == (
+        "overall_rating not read ('see note 1' is not a rating); rated from score_% 16.67: 6 of 36 points")
+    assert rated.loc[("bolton", "2023-01-12"), ["overall_rating", "rating_note"]].tolist() == ["Good", None]
+    # no score, not a percentage, over 100, or on the old scale (2012-2017): the row is quarantined
+    assert sorted(got.quarantine["row_number"]) == [6, 7, 8, 9]
+    assert got.quarantine["problem"].str.contains("is not a rating").all()
+
+
 def test_real_inspection_scrape_accounts_for_every_row(tmp_path, real_services):
     copy_real(tmp_path, "inspections", "hmi_youth_justice_inspection_ratings.csv")
     got = read_inspections(tmp_path, real_services)
-    assert len(got.table) + len(got.quarantine) == 83
-    # Only Portsmouth: its rating cell holds a footnote sentence.
-    assert got.quarantine[["row_number", "problem"]].values.tolist() == [[66, (
-        "column overall_rating: '1 The resettlement standard does not con…' is not a rating (expected one "
-        "of Outstanding, Good, Requires improvement, Inadequate, Satisfactory, Unsatisfactory, Poor)")]]
+    assert len(got.table) == 83 and got.quarantine.empty
     by_service = got.table.set_index("yjs_id")
+    # Portsmouth's rating cell holds a footnote sentence: it was inspected on 21/06/22 all the same,
+    # rated from its score (61.11% = 22 of 36 points: Good, as its report says)
+    assert by_service.loc["portsmouth", ["published", "overall_rating", "rating_score"]].tolist() == [
+        pd.Timestamp("2022-06-21"), "Good", 2]
+    assert by_service.loc["portsmouth", "rating_note"] == (
+        "overall_rating not read ('1 The resettlement standard does not con…' is not a rating); "
+        "rated from score_% 61.11: 22 of 36 points")
+    assert by_service["rating_note"].notna().sum() == 1
+    # West Sussex's score says Good; its published rating is what counts
+    assert by_service.loc["west-sussex", "overall_rating"] == "Requires improvement"
     assert by_service.loc["kingston-upon-hull", "published"] == pd.Timestamp("2021-09-16")
     assert by_service.loc["newcastle-upon-tyne", "overall_rating"] == "Requires improvement"
     assert by_service.loc["tower-hamlets-and-city-of-london", "rating_score"] == 3

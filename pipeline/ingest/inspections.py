@@ -10,9 +10,14 @@ June 2018, hence :data:`NEW_SCALE_FROM`.
 
 The HMI Probation scrape (``la_name``, ``publication_date``...) is read as it
 is: its ``la_name`` is the service's name and a trailing ``- JI`` marks a
-joint inspection. Only ``overall_rating`` is read, as published; ``score_%``
-and the domain columns are not (West Sussex's score says Good, its published
-rating Requires improvement, and empty domain cells are extraction misses).
+joint inspection. ``overall_rating`` is read, as published; the domain columns
+are not (empty domain cells are extraction misses), nor is ``score_%`` where
+the rating can be read (West Sussex's score says Good, its published rating
+Requires improvement). Where it cannot (Portsmouth's cell holds a footnote
+sentence), the inspection still happened: the rating is taken from its score
+on the 2018 framework's bands (:func:`rating_by_score`) and ``rating_note``
+says so, rather than losing the inspection, which would make a service
+inspected last month look never inspected and eligible for a visit.
 """
 
 from __future__ import annotations
@@ -30,12 +35,14 @@ from pipeline.ingest.tables import Block, Col, Layout, Row, Sheet, read_source
 
 SOURCE = "inspections"
 COLUMNS = {"yjs_id": "object", "yjs_name": "object", "published": "datetime64[ns]",
-           "inspection_type": "object", "overall_rating": "object", "rating_score": "int64"}
+           "inspection_type": "object", "overall_rating": "object", "rating_score": "int64",
+           "rating_note": "object"}
 LAYOUT = Layout("inspections", (
     Col("yjs_name", (*NAME_HEADERS, "la_name")),
     Col("published", ("publication_date", "date_published")),
     Col("overall_rating", ("rating",)),
     Col("inspection_type", required=False),
+    Col("score", ("score_percent", "percentage_score"), required=False),  # the scrape's score_%
 ))
 NEW_SCALE_FROM = pd.Timestamp("2018-06-01")
 # normalised rating -> (as published, score); None: depends on the scale
@@ -49,6 +56,9 @@ RATINGS = {
     "poor": ("Poor", 4),
 }
 _UNSPACED = {rating.replace(" ", ""): rating for rating in RATINGS}
+# The 2018 framework's overall rating by points out of 36 (DOMAIN.md): the
+# highest points of each rating.
+SCORE_BANDS = ((6, "inadequate"), (18, "requires improvement"), (30, "good"), (36, "outstanding"))
 
 
 def read_inspections(data_dir: Path, services: pd.DataFrame) -> Ingested:
@@ -59,11 +69,15 @@ def read_inspections(data_dir: Path, services: pd.DataFrame) -> Ingested:
     def parse_row(row: Row, sheet: Sheet) -> dict:
         cells, labels = row.cells, sheet.labels
         published = _published(cells["published"], labels["published"])
-        rating, score = rating_score(cells["overall_rating"], published, labels["overall_rating"])
+        try:
+            rating, score = rating_score(cells["overall_rating"], published, labels["overall_rating"])
+            note = None
+        except RowProblem as unread:  # the inspection happened: its score may say how it was rated
+            rating, score, note = rating_by_score(cells.get("score", ""), published, unread, labels)
         kind = cells.get("inspection_type") or ("joint" if JOINT.search(cells["yjs_name"]) else None)
         yjs_id = matcher.lookup(cells["yjs_name"])
         return {"yjs_id": yjs_id, "yjs_name": matcher.names[yjs_id], "published": published,
-                "inspection_type": kind, "overall_rating": rating, "rating_score": score}
+                "inspection_type": kind, "overall_rating": rating, "rating_score": score, "rating_note": note}
 
     def parse_block(block: Block, sheet: Sheet) -> tuple[pd.DataFrame, np.ndarray]:
         """``parse_row`` a column at a time; the rows it refuses are left to it."""
@@ -84,6 +98,7 @@ def read_inspections(data_dir: Path, services: pd.DataFrame) -> Ingested:
             "inspection_type": np.where(kind.astype(bool), kind, joint),
             "overall_rating": [r[0] if r else None for r in rating],
             "rating_score": np.where(score > 0, score, np.where(published >= NEW_SCALE_FROM, 2, 1)),
+            "rating_note": None,  # rows rated by their score are left to parse_row
         })
         return values, settled
 
@@ -104,6 +119,28 @@ def rating_score(value: str, published: pd.Timestamp, column: str = "overall_rat
     if score is None:  # "Good": best of the old scale, second of the new
         score = 2 if published >= NEW_SCALE_FROM else 1
     return rating, score
+
+
+def rating_by_score(value: str, published: pd.Timestamp, unread: RowProblem,
+                    labels: dict[str, str]) -> tuple[str, int, str]:
+    """The rating of an inspection whose rating cell could not be read, from
+    its score in % on the 2018 framework (points out of 36: 0-6 Inadequate,
+    7-18 Requires improvement, 19-30 Good, 31-36 Outstanding), with a note
+    saying so. ``unread`` is raised where there is no such score: none in
+    the file, not a percentage, or an inspection of the older scale.
+    """
+    text = value.strip().removesuffix("%").strip()
+    try:
+        percent = float(text)
+    except ValueError:
+        raise unread from None
+    if not text or published < NEW_SCALE_FROM or not 0 <= percent <= 100:
+        raise unread
+    points = round(percent * 36 / 100)
+    rating, score = RATINGS[next(name for top, name in SCORE_BANDS if points <= top)]
+    cell = labels["overall_rating"]
+    return rating, score or 2, (f"{cell} not read ({str(unread).split(': ', 1)[-1].split(' (expected')[0]}); "
+                                f"rated from {labels['score']} {value.strip()}: {points} of 36 points")
 
 
 def _rating(value: str, column: str) -> tuple[str, int | None]:
