@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -51,7 +51,8 @@ _ISO_DATE = re.compile(  # a time and time zone after the date are ignored
     re.ASCII | re.IGNORECASE)
 _YEAR_MONTH = re.compile(r"^(\d{4})[-/](\d{1,2})$", re.ASCII)
 _MONTH_YEAR = re.compile(r"^(\d{1,2})[-/.](\d{4})$", re.ASCII)  # 03/2020
-_DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})$", re.ASCII)
+# a time after it, as Excel writes a date cell to CSV ("10/01/2023 00:00"), is ignored
+_DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?$", re.ASCII)
 _FINANCIAL_YEAR = re.compile(r"^(\d{4})\s*[-/]\s*(\d{2}|\d{4})$", re.ASCII)
 
 # Dates and months in words, as British tables and reports write them
@@ -352,7 +353,7 @@ def _range(first_text: str, last_text: str) -> tuple[Month, Month] | None:
     return (first, last) if first and first <= last else None
 
 
-def _calendar_date(text: str) -> pd.Timestamp | None:
+def _calendar_date(text: str, month_first: bool = False) -> pd.Timestamp | None:
     """``text`` (lower-cased) as a calendar date, or None; see :func:`parse_date`."""
     try:
         match = _ISO_DATE.match(text)
@@ -360,7 +361,8 @@ def _calendar_date(text: str) -> pd.Timestamp | None:
             return pd.Timestamp(datetime(int(match[1]), int(match[2]), int(match[3])))
         match = _DMY.match(text)
         if match:
-            return pd.Timestamp(datetime(_year(match[3]), int(match[2]), int(match[1])))
+            day, month = (match[2], match[1]) if month_first else (match[1], match[2])
+            return pd.Timestamp(datetime(_year(match[3]), int(month), int(day)))
         match = _DAY_WORDS.match(text)
         if match and match[2] in MONTHS:
             return pd.Timestamp(datetime(_year(match[3]), MONTHS[match[2]], int(match[1])))
@@ -373,20 +375,36 @@ def _calendar_date(text: str) -> pd.Timestamp | None:
 
 
 @lru_cache(maxsize=4096)
-def parse_date(value: str, column: str) -> pd.Timestamp:
+def parse_date(value: str, column: str, month_first: bool = False) -> pd.Timestamp:
     """A calendar date: ISO ``YYYY-MM-DD`` (a time after it is ignored),
     British ``DD/MM/YYYY`` / ``DD/MM/YY``, or in words ("12 May 2023",
     "12-May-23", "Tuesday 12th May 2023", "May 12, 2023").
 
-    Never month-first in figures: every publisher here is British. Two-digit
-    years are 20YY (the scrape of HMI Probation reports starts in 2021).
+    Day first in figures, as every publisher here is British, unless
+    ``month_first``: for a column that :func:`month_first_dates` finds written
+    the American way. Two-digit years are 20YY (the scrape of HMI Probation
+    reports starts in 2021).
     """
-    date = _calendar_date(_lower(value))
+    date = _calendar_date(_lower(value), month_first)
     if date is None:
-        raise RowProblem(
-            f"column {column}: {value!r} is not a date (expected YYYY-MM-DD or DD/MM/YYYY)"
-        )
+        order = "MM/DD/YYYY, as the column's other dates are" if month_first else "DD/MM/YYYY"
+        raise RowProblem(f"column {column}: {value!r} is not a date (expected YYYY-MM-DD or {order})")
     return date
+
+
+def month_first_dates(values: Iterable[str]) -> bool:
+    """Whether a column's dates in figures are written month first: some
+    (``1/27/2023``) can only be read so, and none (``27/1/2023``) only day
+    first. A column of such dates read day first would have its others
+    (``1/10/2023``) published with day and month swapped, without a sign."""
+    month_first = day_first = False
+    for value in values:
+        match = _DMY.match(_lower(value))
+        if match:
+            first, second = int(match[1]), int(match[2])
+            month_first |= first <= 12 < second <= 31
+            day_first |= second <= 12 < first <= 31
+    return month_first and not day_first
 
 
 _FINANCIAL_YEAR_WORDS = re.compile(r"^(?:fy|financial year)\s*|\s*(?:fy|financial year)$", re.ASCII)

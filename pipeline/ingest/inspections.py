@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.ingest.cells import RowProblem, plausible_date, parse_date, without_notes
+from pipeline.ingest.cells import RowProblem, month_first_dates, plausible_date, parse_date, without_notes
 from pipeline.ingest.names import JOINT, NAME_HEADERS, ServiceMatcher
 from pipeline.ingest.results import Collector, Ingested, resolve_duplicate_rows, resolve_duplicates, row_by_row
 from pipeline.ingest.tables import Block, Col, Layout, Row, Sheet, read_source
@@ -65,10 +65,14 @@ def read_inspections(data_dir: Path, services: pd.DataFrame) -> Ingested:
     """One row per service and publication date, with the rating on both scales' 1-4."""
     log = Collector(SOURCE)
     matcher = ServiceMatcher(services)
+    # Dates are day first unless a file's own dates say otherwise: a first
+    # read of each file (they are small) finds those written month first.
+    month_first = {sheet.file: month_first_dates(row.cells["published"] for row in sheet.read())
+                   for sheet in read_source(data_dir, SOURCE, [LAYOUT])}
 
     def parse_row(row: Row, sheet: Sheet) -> dict:
         cells, labels = row.cells, sheet.labels
-        published = _published(cells["published"], labels["published"])
+        published = _published(cells["published"], labels["published"], month_first[sheet.file])
         try:
             rating, score = rating_score(cells["overall_rating"], published, labels["overall_rating"])
             note = None
@@ -82,8 +86,9 @@ def read_inspections(data_dir: Path, services: pd.DataFrame) -> Ingested:
     def parse_block(block: Block, sheet: Sheet) -> tuple[pd.DataFrame, np.ndarray]:
         """``parse_row`` a column at a time; the rows it refuses are left to it."""
         labels = sheet.labels
-        published, settled = block.distinct("published").parse(lambda v: _published(v, labels["published"]),
-                                                                "datetime64[ns]", pd.NaT)
+        order = month_first[sheet.file]
+        published, settled = block.distinct("published").parse(
+            lambda v: _published(v, labels["published"], order), "datetime64[ns]", pd.NaT)
         rating, rated = block.distinct("overall_rating").parse(lambda v: _rating(v, labels["overall_rating"]))
         names = block.distinct("yjs_name")
         yjs_id, matched = names.parse(matcher.lookup)
@@ -155,5 +160,5 @@ def _rating(value: str, column: str) -> tuple[str, int | None]:
     return RATINGS[normal]
 
 
-def _published(value: str, column: str) -> pd.Timestamp:
-    return plausible_date(parse_date(value, column), value, column, "a publication date")
+def _published(value: str, column: str, month_first: bool = False) -> pd.Timestamp:
+    return plausible_date(parse_date(value, column, month_first), value, column, "a publication date")
