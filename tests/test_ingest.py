@@ -807,10 +807,22 @@ def test_a_lookup_of_an_older_geography_keeps_its_codes(tmp_path, path):
 
 
 @pytest.mark.parametrize("name, year", [("mye22final.csv", 2022), ("ukpopestimatesmid2021on2021geography.csv", 2021),
-                                        ("mye2019_persons.csv", 2019)])
+                                        ("mye2019_persons.csv", 2019),
+                                        # the estimates' year said so beats a geography's year before it
+                                        ("la_2020_boundaries_mid-2019_persons.csv", 2019),
+                                        ("ons_2021_census_based_mye2022.csv", 2022),
+                                        ("population-estimates-2023-geography-mid-2022.csv", 2022),
+                                        ("population_2020.csv", 2020)])
 def test_wide_population_year_from_onss_file_names(tmp_path, services, name, year):
     write(tmp_path, f"population/{name}", WIDE_HEADER + wide_row("E06000001", "Hartlepool", 3))
     assert read_population(tmp_path, services).table.values.tolist() == [["E06000001", year, 24]]
+
+
+def test_wide_population_whose_file_name_has_two_years_and_neither_said_fails(tmp_path, services):
+    write(tmp_path, "population/la_2020_boundaries_2019.csv", WIDE_HEADER + wide_row("E06000001", "Hartlepool", 1))
+    with pytest.raises(IngestError, match="population/la_2020_boundaries_2019.csv: no year column, and "
+                                          "'la_2020_boundaries_2019.csv' names the years 2019 and 2020"):
+        read_population(tmp_path, services)
 
 
 def test_wide_population_without_a_year_fails(tmp_path, services):

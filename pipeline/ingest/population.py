@@ -73,10 +73,10 @@ MALES = frozenset({"males", "male", "m", "1", "men", "man", "boys", "boy"})
 FEMALES = frozenset({"females", "female", "f", "2", "women", "woman", "girls", "girl"})
 SEXES = {1: "males", 2: "females"}
 _SAME = {False: "same code, year and age", True: "same code, year, age and sex"}  # a duplicate's, by sex column
-# "mye2020...", "mye22final" (ONS's names from mid-2022), "...mid2020...", "Mid-2019",
-# "ukmidyearestimates20192020ladcodes.xls" (ONS's to mid-2019: the estimates' year, then the codes')
-_FILE_YEAR = re.compile(r"(?:mye|mid-?year-?estimates)(\d{4}|\d{2}(?!\d))|(?<!\d)((?:19|20)\d{2})(?!\d)",
-                        re.IGNORECASE)
+# The estimates' year, said so: "mye2020...", "mye22final" (ONS's names from mid-2022), "...mid2020...",
+# "Mid-2019", "ukmidyearestimates20192020ladcodes.xls" (ONS's to mid-2019: the estimates' year, then the codes')
+_NAMED_YEAR = re.compile(r"(?:mye|mid-?year-?estimates|mid)[-_ ]?(\d{4}|\d{2}(?!\d))", re.IGNORECASE)
+_BARE_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")  # else a name's only year: "population_2020.csv"
 VALUES = ["code", "year", "age", "population", "sex"]  # a parsed row, in the order the row path holds it
 
 
@@ -471,8 +471,13 @@ def _file_year(sheet: Sheet) -> int | None:
     (a workbook with a sheet per year) or else its file's name (``mye2020...``)."""
     if sheet.layout is not WIDE or "year" in sheet.labels:
         return None
-    match = _FILE_YEAR.search(sheet.title or "") or _FILE_YEAR.search(Path(sheet.source_file).name)
-    if not match:
-        raise IngestError(f"{sheet.file}: no year column and no year in the file name (like mye2020_...)")
-    year = match[1] or match[2]
-    return int(year) + 2000 if len(year) == 2 else int(year)
+    for name in (sheet.title or "", Path(sheet.source_file).name):
+        for pattern in (_NAMED_YEAR, _BARE_YEAR):
+            years = sorted({int(y) + 2000 if len(y) == 2 else int(y) for y in pattern.findall(name)})
+            if len(years) == 1:
+                return years[0]
+            if years:  # "la_2020_boundaries_2019.csv": the boundaries' year or the estimates'?
+                raise IngestError(f"{sheet.file}: no year column, and {name!r} names the years "
+                                  f"{' and '.join(map(str, years))}; say which is the estimates' year with a year "
+                                  "column or in the name (mye2020_..., ..._mid-2020_...)")
+    raise IngestError(f"{sheet.file}: no year column and no year in the file name (like mye2020_...)")
