@@ -133,6 +133,25 @@ def test_every_suppression_marker_is_missing_not_zero(tmp_path, services):
     assert bolton.period_end == pd.Timestamp("2020-03-31")
 
 
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_a_table_by_sex_is_read_for_all_children_only(tmp_path, services, path):
+    # boys' and girls' rows are not the service's figure: two equal ones had collapsed into one, halving it
+    write(tmp_path, "first_time_entrants/by_sex.csv", "yjs_name,period_end,Sex,fte_count\n"
+          "Bolton,2022-12,Male,5\nBolton,2022-12,Female,5\nBolton,2022-12,Total,10\n"
+          "Hartlepool,2022-12,Boys,7\nHartlepool,2022-12,Girls,3\nGreenwich,2022-12,,12\nGreenwich,2021-12,All,11\n")
+    write(tmp_path, "reoffending/by_gender.csv", "YJS,cohort_end,cohort_months,cohort_size,reoffenders,reoffences,Gender\n"
+          "Bolton,2022-03,3,20,5,9,Female\nBolton,2022-03,3,60,20,41,Persons\n")
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        fte, reoffending = read_first_time_entrants(tmp_path, services), read_reoffending(tmp_path, services)
+    assert fte.table[["yjs_id", "fte_count"]].values.tolist() == [["bolton", 10], ["greenwich", 11], ["greenwich", 12]]
+    assert fte.quarantine["row_number"].tolist() == [2, 3, 5, 6]
+    assert fte.quarantine["problem"].iloc[0] == (
+        "column Sex: 'Male' is not all children; of a table by sex only the rows for all children "
+        "(Total, All or Persons) are read")
+    assert reoffending.table[["cohort_size", "reoffenders"]].values.tolist() == [[60, 20]]
+    assert reoffending.quarantine["problem"].str.startswith("column Gender: 'Female' is not all children").all()
+
+
 def test_columns_match_ignoring_case_spaces_punctuation_and_aliases(tmp_path, services):
     write(tmp_path, "first_time_entrants/fte.csv",
           "\ufeffYJS;Period End;Period-Months;FTE Count\nHull YOS;2020-12-15;6;12\n")
@@ -1368,7 +1387,7 @@ def test_inspection_ratings_split_by_a_pdfs_text_and_joint_inspections_in_full(t
 def test_an_unreadable_rating_is_taken_from_the_score_where_there_is_one(tmp_path, services, path):
     write(tmp_path, "inspections/hmi.csv", "la_name,publication_date,overall_rating,score_%\n"
           "Bolton,08/05/2024,see note 1,16.67\nHartlepool,12/01/2023,[note 2],50.00%\n"
-          "Greenwich,12/01/2023,Footnote,83.33\nWest Mercia,12/01/2023,?,83.34\n"
+          "Greenwich,12/01/2023,Footnote,83.33\nWest Mercia,12/01/2023,?,86.11\n"
           "Bolton,08/05/2017,see note 1,61.11\nHartlepool,08/05/2024,see note,\nGreenwich,08/05/2024,x,n/a\n"
           "West Mercia,08/05/2024,see note,101\nBolton,12/01/2023,Good,16.67\n")
     with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
