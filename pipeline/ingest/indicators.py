@@ -38,6 +38,7 @@ from pipeline.ingest.cells import (
     RowProblem, financial_year_end, month_end, period_length, plausible_date, parse_count, parse_int,
 )
 from pipeline.ingest.names import NAME_HEADERS, ServiceMatcher
+from pipeline.ingest.population import PERSONS
 from pipeline.ingest.results import (
     ROW_FILE, Collector, Ingested, Record, first_of_groups, group_rows, resolve_duplicate_rows, resolve_duplicates,
     row_by_row,
@@ -45,6 +46,8 @@ from pipeline.ingest.results import (
 from pipeline.ingest.tables import Block, Col, Layout, Row, Sheet, key, read_source
 
 NAME = Col("yjs_name", NAME_HEADERS)
+# A table broken down by sex: only its rows for all children are read (see _all_children)
+SEX = Col("sex", ("gender", "sex_name", "gender_name"), required=False)
 
 
 @dataclass(frozen=True)
@@ -63,7 +66,7 @@ class Indicator:
         other = dict(self.aliases)
         months = Col(self.months, other.get(self.months, ()), required=self.default_months is None)
         return Layout("standard", (NAME, Col(self.period, other.get(self.period, ())), months,
-                                   *(Col(c, other.get(c, ())) for c in self.counts)))
+                                   *(Col(c, other.get(c, ())) for c in self.counts), SEX))
 
     @property
     def columns(self) -> dict[str, str]:
@@ -132,6 +135,7 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
                 _note_unread(row, sheet, matcher, unread)
                 raise
         else:
+            _all_children(cells.get("sex", ""), labels.get("sex", "sex"))
             period = _month(cells[spec.period], labels[spec.period])
             months = _period_months(spec, cells[spec.period], labels[spec.period], cells.get(spec.months, ""),
                                     labels.get(spec.months, spec.months))
@@ -170,6 +174,8 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
             months = np.where(said, implied, months)
             known = np.where(said, np.isin(implied, spec.allowed_months) if spec.allowed_months else True, known)
             settled &= known & ((implied == 0) | (implied == months))
+            if block.has("sex"):  # rows of one sex are left to parse_row, which refuses them
+                settled &= block.distinct("sex").parse(lambda v: key(v) in PERSONS, bool, False)[0]
             sources = {c: c for c in spec.counts}
         counts = {}
         for count, source in sources.items():
@@ -279,6 +285,17 @@ def _known_year_rows(table: pd.DataFrame, period: str, unread: dict, log: Collec
         log.reject_rows(table[bad], [_unknown(y, period, p, f) for y, p, f in
                                      zip(table["yjs_id"][bad], table[period][bad], (f for f in found if f))])
     return table[~bad]
+
+
+def _all_children(sex: str, column: str) -> None:
+    """A row of a table broken down by sex must be for all children (a
+    ``Total``, ``All`` or ``Persons`` row, or no sex given): a row for boys or
+    girls only would be read as the service's figure (and two equal ones as
+    one figure twice, halving it), and boys and girls are not added up here,
+    since a total row beside them would then count twice."""
+    if key(sex) not in PERSONS:
+        raise RowProblem(f"column {column}: {sex!r} is not all children; of a table by sex only the rows for all "
+                         "children (Total, All or Persons) are read")
 
 
 def _financial_year(value: str, column: str) -> pd.Timestamp:
