@@ -1422,6 +1422,22 @@ def test_a_file_of_month_first_dates_is_read_month_first(tmp_path, services, pat
     assert got.quarantine["problem"].str.contains("'1/27/2024' is not a date").all()
 
 
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_one_inspection_listed_with_and_without_its_type_is_one_inspection(tmp_path, services, path):
+    write(tmp_path, "inspections/scrape.csv", "la_name,publication_date,overall_rating\n"
+          "Bolton,10/01/23,Inadequate\nHartlepool,10/01/23,Good\nGreenwich,10/01/23,Good\n")
+    write(tmp_path, "inspections/list.csv", "yjs_name,published,inspection_type,overall_rating\n"
+          "Bolton,2023-01-10,FJI,Inadequate\nHartlepool,2023-01-10,FJI,Good\nHartlepool,2023-01-10,SQS,Good\n"
+          "Greenwich,2023-01-10,FJI,Requires improvement\n")
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_inspections(tmp_path, services)
+    assert got.table[["yjs_id", "inspection_type", "overall_rating"]].values.tolist() == [
+        ["bolton", "FJI", "Inadequate"]]
+    # two types, or two ratings, are still a conflict: every copy quarantined
+    assert sorted(got.quarantine["problem"].str.extract(r"^yjs_id (\w+)")[0]) == [
+        "greenwich", "greenwich", "hartlepool", "hartlepool", "hartlepool"]
+
+
 def test_real_inspection_scrape_accounts_for_every_row(tmp_path, real_services):
     copy_real(tmp_path, "inspections", "hmi_youth_justice_inspection_ratings.csv")
     got = read_inspections(tmp_path, real_services)

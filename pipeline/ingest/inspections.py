@@ -111,11 +111,30 @@ def read_inspections(data_dir: Path, services: pd.DataFrame) -> Ingested:
     sheets = read_source(data_dir, SOURCE, [LAYOUT])
     if not row_by_row():
         frame = log.parse_blocks(sheets, parse_block, parse_row, list(COLUMNS))
+        frame["inspection_type"] = _types_told(list(zip(frame["yjs_id"], frame["published"])),
+                                               frame["inspection_type"].tolist())
         table = resolve_duplicate_rows(frame, key, list(COLUMNS), log)
         return log.result(table.sort_values(list(key)), COLUMNS)
     records = log.parse(sheets, parse_row)
+    types = _types_told([(r.values["yjs_id"], r.values["published"]) for r in records],
+                        [r.values["inspection_type"] for r in records])
+    for record, kind in zip(records, types):
+        record.values["inspection_type"] = kind
     table = [r.values for r in resolve_duplicates(records, key, log)]
     return log.result(sorted(table, key=lambda v: (v["yjs_id"], v["published"])), COLUMNS)
+
+
+def _types_told(keys: list[tuple], types: list[str | None]) -> list[str | None]:
+    """Each inspection's type, where a file or row that does not say it has
+    the same inspection (service and date) beside one that does: listed with
+    and without the optional ``inspection_type``, it is one inspection, not a
+    conflict that loses both. Two different types stay a conflict."""
+    told: dict[tuple, set] = {}
+    for k, kind in zip(keys, types):
+        if kind is not None:
+            told.setdefault(k, set()).add(kind)
+    return [kind if kind is not None or len(told.get(k, ())) != 1 else next(iter(told[k]))
+            for k, kind in zip(keys, types)]
 
 
 def rating_score(value: str, published: pd.Timestamp, column: str = "overall_rating") -> tuple[str, int]:
