@@ -187,6 +187,15 @@ def test_cp1252_tab_separated_file(tmp_path, services):
     assert read_first_time_entrants(tmp_path, services).table["yjs_id"].tolist() == ["gwynedd-and-ynys-mon"]
 
 
+def test_a_utf8_file_with_a_line_pasted_from_cp1252_keeps_its_utf8(tmp_path, services):
+    path = write(tmp_path, "first_time_entrants/fte.csv", "yjs_name,period_end,fte_count\n"
+                 "Gwynedd and Ynys Môn,2021-03,7\nBolton,2021-03,9\n")
+    path.write_bytes(path.read_bytes() + "Source: YJB \u2013 provisional\n".encode("cp1252"))  # 0x96, not UTF-8
+    got = read_first_time_entrants(tmp_path, services)
+    assert got.table["yjs_id"].tolist() == ["bolton", "gwynedd-and-ynys-mon"]
+    assert got.quarantine["raw"].tolist() == ['{"yjs_name": "Source: YJB \u2013 provisional"}']
+
+
 @pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be"])
 def test_utf16_tab_separated_file(tmp_path, services, encoding):
     """Excel's "Unicode text" and some portals' CSV: UTF-16 with its BOM (it

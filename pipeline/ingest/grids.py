@@ -1,7 +1,7 @@
 """Any table file as sheets of text rows, row 1 first, read lazily.
 
 CSV bytes are decoded as UTF-8 (with or without a BOM), as UTF-16 where
-they start with its BOM, or else as Windows cp1252, and split on whichever
+they start with its BOM, a byte that is not UTF-8 as Windows cp1252, and split on whichever
 of ``,`` ``;`` tab ``|`` divides the lines alike. Spreadsheet cells are written as a CSV export would show them (dates
 as ``YYYY-MM-DD``, whole numbers without ``.0``), so that every reader parses
 the same text whatever the format.
@@ -203,6 +203,20 @@ def _filled_down(rows: Iterator[list[str]], merges: list[tuple[int, int, int]]) 
         yield row
 
 
+def _cp1252_bytes(error: UnicodeDecodeError) -> tuple[str, int]:
+    """A byte that is not UTF-8 read as Windows cp1252, as Excel's "CSV"
+    writes text on Windows: a file in cp1252 reads as it would decoded so
+    whole, and a UTF-8 file with a line pasted from cp1252 keeps its UTF-8
+    (decoded whole as cp1252, one en dash made every "Ynys Môn" in it
+    "Ynys MÃ´n")."""
+    bad = error.object[error.start:error.end]
+    return bad.decode("cp1252", errors="replace"), error.end
+
+
+_CP1252_BYTES = "yjt-cp1252-bytes"
+codecs.register_error(_CP1252_BYTES, _cp1252_bytes)
+
+
 def _csv_rows(data: bytes, name: str) -> Iterator[list[str]]:
     if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Excel's "Unicode text", some portals
         try:
@@ -212,10 +226,7 @@ def _csv_rows(data: bytes, name: str) -> Iterator[list[str]]:
     elif b"\x00" in data[:4096]:
         raise IngestError(f"{name}: not a text table (binary content in a .csv file)")
     else:
-        try:
-            content = data.decode("utf-8-sig")
-        except UnicodeDecodeError:
-            content = data.decode("cp1252", errors="replace")  # Excel's "CSV" on Windows
+        content = data.decode("utf-8-sig", errors=_CP1252_BYTES)
     head = content[: 64 * 1024].splitlines()[:30]
     delimiter = max(DELIMITERS, key=lambda d: (*_consistency(head, d), -DELIMITERS.index(d)))
     return csv.reader(io.StringIO(content, newline=""), delimiter=delimiter)
