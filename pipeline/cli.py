@@ -118,22 +118,25 @@ def run_refresh(args: argparse.Namespace) -> int:
     elif made_up:
         print(f"NOTE: the tables in {', '.join(made_up)} are the demo's SYNTHETIC figures.")
     counts = ranked["recommendation"].value_counts().to_dict()
-    print(f"Published {warehouse} as of {as_of}: {len(ranked)} services, "
-          f"{counts.get('full_joint_inspection', 0)} full joint inspections, "
-          f"{counts.get('benchmark_visit', 0)} benchmark visits.")
+    print(f"Published {warehouse} as of {as_of}: {targets.plural(len(ranked), 'service')}, "
+          f"{targets.plural(counts.get('full_joint_inspection', 0), 'full joint inspection')}, "
+          f"{targets.plural(counts.get('benchmark_visit', 0), 'benchmark visit')}.")
     if backfill:
         print(f"A backfill: this list was added to ranking_history; inspection_targets and the other "
               f"tables still hold the latest refresh, as of {pd.Timestamp(latest).date()}.")
     if len(ranked) and ranked["reasons"].str.startswith(targets.NO_FIGURES).all():
         print(f"No service has indicator figures for a period that ended {rules.lag_months} months (the "
               f"publication lag) before {as_of} or earlier, so every service is monitored.")
+    else:
+        for note in targets.shortfall_notes(ranked, rules):
+            print(f"NOTE: {note}")
     for e in result.get_asset_check_evaluations():  # published, but worth a look (as in the UI)
         if not e.passed:
             print(f"WARNING: check {e.asset_key.to_user_string()}:{e.check_name}: "
                   f"{(e.description or 'did not pass').splitlines()[0]}")
     top = ranked.sort_values("rank").head(args.top)
-    with_recs = ranked[ranked["recommendation"] == "benchmark_visit"]
-    show = pd.concat([top, with_recs]).drop_duplicates("yjs_id")
+    picked = ranked[ranked["recommendation"] != "monitor"].sort_values("rank")  # every pick, however low
+    show = pd.concat([top, picked]).drop_duplicates("yjs_id").sort_values("rank")
     cols = ["rank", "yjs_name", "recommendation", "concern_score", "rank_low", "rank_high",
             "months_since_inspection", "last_rating"]
     print(show[cols].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
@@ -166,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="benchmark visits (default %(default)s)")
     r.add_argument("--exclusion-months", type=int, default=rules.exclusion_months,
                    help="services inspected this recently are not recommended (default %(default)s)")
-    r.add_argument("--top", type=int, default=15, help="rows of the ranked list to print")
+    r.add_argument("--top", type=int, default=15, help="rows of the top of the ranked list to print (every service recommended for a visit is "
+                        "printed too)")
     r.add_argument("--wait", type=float, default=0, help="seconds to wait for another refresh of "
                    "the same warehouse, or with the same Dagster home, to finish before refusing (default 0: "
                    "refuse at once)")

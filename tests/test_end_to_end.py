@@ -155,10 +155,19 @@ def test_real_files_every_inspection_matched_or_quarantined(real_data_dir, tmp_p
 
 def test_cli_refresh_prints_the_ranked_list(tmp_path):
     db = tmp_path / "cli.duckdb"
-    out = cli_refresh(tmp_path, "--warehouse", str(db), cwd=tmp_path, YJT_AS_OF=AS_OF)
+    out = cli_refresh(tmp_path, "--warehouse", str(db), "--top", "3", "--full-joint", "1", "--benchmark", "9",
+                      cwd=tmp_path, YJT_AS_OF=AS_OF)
     assert out.returncode == 0, out.stderr
     assert "SYNTHETIC" in out.stdout and "full_joint_inspection" in out.stdout
-    assert db.exists()
+    ranked = tables(db)["inspection_targets"]
+    picked = ranked[ranked["recommendation"] != "monitor"]
+    bench = int((picked["recommendation"] == "benchmark_visit").sum())
+    assert 0 < bench < 9
+    assert f"155 services, 1 full joint inspection, {bench} benchmark visit{'s' if bench > 1 else ''}." in out.stdout
+    assert f"NOTE: Only {bench} benchmark visit" in out.stdout and "of 9 asked" in out.stdout
+    # every pick is printed, however far below the top 3 it ranks
+    printed = [line.split()[0] for line in out.stdout.splitlines()[-(len(set(picked["rank"]) | {1, 2, 3})):]]
+    assert set(map(int, printed)) == set(picked["rank"]) | {1, 2, 3}
 
 
 def test_cli_fails_with_one_line_naming_the_file(tmp_path):

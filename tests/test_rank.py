@@ -112,7 +112,64 @@ def test_with_no_indicator_figures_at_all_every_service_is_monitored(quality):
     rows = [("svc-07", "2020-02-01", "Inadequate", 4)]
     out = ranked(quality, rows, without_figures=ids)
     assert (out["recommendation"] == "monitor").all()
-    # nothing tells the 29 never-inspected services apart: each interval spans all their ranks
+    # nothing tells the 29 never-inspected services apart, and nothing is known of anyone's indicators:
+    # every interval is the whole list (svc-07's inspection alone does not make its place known)
     tied = out[out["yjs_id"] != "svc-07"]
     assert tied["concern_score"].nunique() == 1
-    assert (tied["rank_low"] == tied["rank"].min()).all() and (tied["rank_high"] == tied["rank"].max()).all()
+    assert (out["rank_low"] == 1).all() and (out["rank_high"] == 30).all()
+
+
+def test_a_service_without_indicator_figures_has_the_whole_list_for_its_rank_interval(quality):
+    out = ranked(quality, without_figures=["svc-05"]).set_index("yjs_id")
+    assert out.loc["svc-05", ["rank_low", "rank_high"]].tolist() == [1, 30]
+    assert ((out.drop(index="svc-05")["rank_high"] - out.drop(index="svc-05")["rank_low"]) < 29).all()
+
+
+def _evidence(**overrides) -> pd.DataFrame:
+    row = {"indicator": "reoffending", "rate": 41.2, "national_rate": 31.0, "window_months": 36,
+           "window_end": pd.Timestamp("2024-12-31"), "periods_used": 12, "period_months": 3,
+           "last_period_end": pd.Timestamp("2024-12-31"), "z": 3.4, "band": "high_99.8", "trend_z": 0.5,
+           "rising_periods": 0}
+    return pd.DataFrame([{**row, **overrides}])
+
+
+@pytest.mark.parametrize("overrides, span", [
+    ({}, "3 years to Dec 2024"),
+    ({"periods_used": 11}, "11 quarters in the 3 years to Dec 2024"),
+    ({"periods_used": 1, "last_period_end": pd.Timestamp("2023-12-31")}, "1 quarter to Dec 2023"),
+    ({"indicator": "fte", "rate": 250.0, "national_rate": 140.0, "period_months": 12, "periods_used": 2},
+     "2 years in the 3 years to Dec 2024"),
+])
+def test_a_figure_says_what_periods_of_the_service_it_rests_on(overrides, span):
+    # Ceredigion's one quarter to Dec 2023 had been labelled "3 years to Dec 2024"
+    assert f"({span}; z 3.4, above the 99.8% limit)" in targets.indicator_phrases(_evidence(**overrides))[0]
+
+
+@pytest.mark.parametrize("trend, text", [
+    ({"rising_periods": 2}, ", rising against national for 2 periods"),
+    ({"trend_z": 2.2}, ", rising against national (trend z 2.2)"),
+    ({"trend_z": -2.5}, ", falling against national (trend z -2.5)"),
+])
+def test_a_trend_is_said_to_be_against_national(trend, text):
+    # the run counts rises of the rate relative to national: a rate falling slower than the nation's rises
+    assert targets.indicator_phrases(_evidence(**trend))[0].endswith(text)
+
+
+@pytest.mark.parametrize("z, shown", [(1.955, "1.95"), (1.95996, "1.95"), (1.96, "2.0"), (3.08, "3.08"),
+                                      (-3.089, "-3.08"), (3.0903, "3.1"), (2.44, "2.4"), (-0.01, "0.0")])
+def test_a_z_score_is_never_rounded_across_a_limit(z, shown):
+    # "z 2.0, within the limits" and "z 3.1, above the 95% limit" had contradicted their bands
+    assert targets.z_text(z) == shown
+
+
+def test_fewer_picks_than_asked_are_explained():
+    out = ranked(np.r_[2.5, np.zeros(29)])
+    notes = targets.shortfall_notes(out, RankingRules())
+    assert len(notes) == 1 and notes[0].startswith("Only 0 benchmark visits recommended, of 2 asked: no service "
+                                                   "qualifies. A benchmark is significantly better than national")
+    rules = RankingRules(n_full_joint=40, n_benchmark=0)
+    notes = targets.shortfall_notes(ranked(np.r_[2.5, np.zeros(29)], rules=rules), rules)
+    assert notes == ["Only 30 full joint inspections recommended, of 40 asked: 30 services not inspected in the "
+                     "last 12 months have indicator figures."]
+    assert targets.shortfall_notes(ranked(np.r_[2.5, np.zeros(29)], rules=RankingRules(n_benchmark=0)),
+                                   RankingRules(n_benchmark=0)) == []

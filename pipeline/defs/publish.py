@@ -11,6 +11,7 @@ from pipeline.defs.resources import RefreshSettings
 from pipeline.model import guards, panel
 from pipeline.publish import tables as t
 from pipeline.publish.warehouse import HISTORY_TABLE, publish, read_tables, refresh_lock
+from pipeline.rank.targets import plural
 from pipeline.report.markdown import markdown_table
 from pipeline.settings import is_synthetic
 
@@ -61,9 +62,9 @@ def warehouse(context, settings: RefreshSettings, services: ingest.Ingested,
         context.log.info(f"Backfill as of {as_of}: its list was added to ranking_history of {path}; the "
                          f"published list stays as of {pd.Timestamp(latest).date()}.{made_up}")
     else:
-        context.log.info(f"Published {path} as of {as_of}: {len(inspection_targets)} services, "
-                         f"{picked.get('full_joint_inspection', 0)} full joint inspections, "
-                         f"{picked.get('benchmark_visit', 0)} benchmark visits.{made_up}")
+        context.log.info(f"Published {path} as of {as_of}: {plural(len(inspection_targets), 'service')}, "
+                         f"{plural(picked.get('full_joint_inspection', 0), 'full joint inspection')}, "
+                         f"{plural(picked.get('benchmark_visit', 0), 'benchmark visit')}.{made_up}")
     return dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(str(path)),
         "tables": dg.MetadataValue.md(markdown_table(pd.Series(counts, name="rows").rename_axis("table")

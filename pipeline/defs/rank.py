@@ -21,13 +21,17 @@ NONE_RECOMMENDED = ("No service is recommended for a full joint inspection or a 
                     "every service is monitored.")
 
 
-def recommended_markdown(ranked: pd.DataFrame, synthetic: bool) -> str:
+def recommended_markdown(ranked: pd.DataFrame, synthetic: bool, notes: list[str] = ()) -> str:
     """The UI's list of the services picked for a full joint inspection or a
     benchmark visit, under the synthetic-data banner where the data is the demo's;
-    a sentence saying so when every service is monitored."""
+    a sentence saying so when every service is monitored, and ``notes``
+    (``targets.shortfall_notes``) where fewer were picked than asked."""
     picked = ranked[ranked["recommendation"] != "monitor"]
     table = picked[["rank", "yjs_name", "recommendation", "rank_low", "rank_high", "reasons"]]
-    return (SYNTHETIC_BANNER if synthetic else "") + (markdown_table(table) if len(table) else NONE_RECOMMENDED)
+    if not len(table):
+        return (SYNTHETIC_BANNER if synthetic else "") + NONE_RECOMMENDED
+    return ((SYNTHETIC_BANNER if synthetic else "") + "".join(f"*{note}*\n\n" for note in notes)
+            + markdown_table(table))
 
 
 def backfill_banner(as_of, published) -> str:
@@ -60,7 +64,7 @@ def inspection_targets(settings: RefreshSettings, services: ingest.Ingested,
     synthetic = is_synthetic(settings.data_path())
     # every view says what it is: synthetic figures, or a backfill that is not the published list
     banner = backfill_banner(as_of, published_as_of(settings.warehouse_path()))
-    views = {"recommended": recommended_markdown(ranked, synthetic),
+    views = {"recommended": recommended_markdown(ranked, synthetic, targets.shortfall_notes(ranked, rules)),
              # top of the list, funnel plots and rank intervals (pipeline.report)
              **{k: (SYNTHETIC_BANNER if synthetic else "") + v
                 for k, v in plot_markdown(ranked, indicator_values, indicator_dispersion,

@@ -124,7 +124,9 @@ WINDOW_COLUMNS = ["yjs_id", "period_end", "period_months", "numerator", "denomin
 EVIDENCE_COLUMNS = [
     "yjs_id", "indicator", "window_end", "window_months", "periods_used", "rate", "national_rate",
     "z", "band", "shrunk_rate", "shrunk_rate_low", "shrunk_rate_high", "e", "e_sd", "tau2", "phi",
-    "tau2_shrinkage", "trend_slope", "trend_z", "rising_periods"]
+    "tau2_shrinkage", "trend_slope", "trend_z", "rising_periods",
+    # the service's own: the window's period length, and the end of its latest period with a figure
+    "period_months", "last_period_end"]
 
 
 def _pooled_statistics(p: dict[str, np.ndarray], ind) -> dict[str, np.ndarray]:
@@ -188,6 +190,8 @@ def evidence_at_cuts(panel: pd.DataFrame, cuts: dict[str, list], window_months: 
         sums = {name: np.bincount(key[ok], weights=v[ok], minlength=n_keys) for name, v in (
             ("wo", wgt * o), ("wn", wgt * n), ("we", wgt * e), ("w2n", wgt**2 * n), ("w2e", wgt**2 * e))}
         used = np.bincount(key[ok], minlength=n_keys)
+        last = np.full(n_keys, np.iinfo(np.int64).min)  # each key's latest period with a figure
+        np.maximum.at(last, key[ok], end.to_numpy("datetime64[ns]").view(np.int64)[idx[ok]])
         present = np.flatnonzero(used)  # window x service keys, by window then service
         if present.size == 0:  # every count in the windows suppressed: no evidence, as with no rows
             continue
@@ -202,6 +206,7 @@ def evidence_at_cuts(panel: pd.DataFrame, cuts: dict[str, list], window_months: 
         ev = pd.DataFrame({
             "cut": cut_dates[cut_of], "yjs_id": ids[present % len(ids)], "indicator": ind.key,
             "window_end": latest[cut_of], "window_months": span[cut_of], "periods_used": used[present],
+            "period_months": months[cut_of], "last_period_end": last[present].view("datetime64[ns]"),
             **{col: np.concatenate([b[col] for b in blocks]) for col in blocks[0]}, **trend})
         if not no_trend.any():
             ev["rising_periods"] = ev["rising_periods"].astype(int)
@@ -319,11 +324,15 @@ def concern_scores(services: pd.DataFrame, evidence: pd.DataFrame, history: pd.D
 def rank_by_concern(df: pd.DataFrame, n_draws: int = 2000, seed: int = 20121) -> pd.DataFrame:
     """Sort by ``concern_score`` (ties by yjs_id), rank 1 = most concern, and
     a 90% rank interval simulated from ``concern_sd``, widened where needed
-    to contain the rank itself."""
+    to contain the rank itself. A service without indicator evidence
+    (``evidenced`` False) has the whole list for its interval: its score
+    rests on its inspection history alone, known exactly, but where its
+    indicators would put it is not known at all."""
     df = df.sort_values(["concern_score", "yjs_id"], ascending=[False, True], ignore_index=True)
     df["rank"] = np.arange(1, len(df) + 1)
     low, high = stats.rank_intervals(df["concern_score"], df["concern_sd"], n_draws=n_draws,
                                      seed=seed)
-    df["rank_low"] = np.minimum(low, df["rank"])
-    df["rank_high"] = np.maximum(high, df["rank"])
+    unknown = ~df["evidenced"].to_numpy(bool) if "evidenced" in df else np.zeros(len(df), bool)
+    df["rank_low"] = np.where(unknown, 1, np.minimum(low, df["rank"]))
+    df["rank_high"] = np.where(unknown, len(df), np.maximum(high, df["rank"]))
     return df

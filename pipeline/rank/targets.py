@@ -27,7 +27,7 @@ import pandas as pd
 
 from pipeline.dates import to_datetime
 from pipeline.indicators import BY_KEY, format_rate
-from pipeline.model.stats import Z95
+from pipeline.model.stats import Z95, Z998
 from pipeline.settings import RankingRules
 
 TARGET_COLUMNS = [
@@ -49,23 +49,57 @@ def _window_text(months: int, end: pd.Timestamp) -> str:
     return f"{span} to {end:%b %Y}"
 
 
+def _periods_text(n: int, months: int) -> str:
+    """``n`` periods of ``months``: "1 year", "11 quarters", "2 6-month periods"."""
+    unit = {12: "year", 3: "quarter", 1: "month"}.get(months, f"{months}-month period")
+    return f"{n} {unit}{'' if n == 1 else 's'}"
+
+
+def _span_text(window_months: int, window_end: pd.Timestamp, used: int, months: int,
+               last: pd.Timestamp) -> str:
+    """What a service's pooled figure rests on: the window ("3 years to Dec
+    2025") where it has every period of it, else its own periods ("11
+    quarters in the 3 years to Dec 2024", or "1 quarter to Dec 2023" where its
+    latest period is older than the window's)."""
+    window = _window_text(window_months, window_end)
+    if last < window_end:
+        return f"{_periods_text(used, months)} to {last:%b %Y}"
+    if used * months < window_months:
+        return f"{_periods_text(used, months)} in the {window}"
+    return window
+
+
+def z_text(z: float) -> str:
+    """A z-score to one decimal, or two (cut, not rounded) where one would
+    cross a funnel limit the band did not: 1.955 is "1.95" within the limits,
+    not "2.0"."""
+    shown = f"{z:.1f}"
+    if any(abs(float(shown)) >= limit > abs(z) for limit in (Z95, Z998)):
+        shown = f"{np.trunc(z * 100) / 100:.2f}"
+    return "0.0" if shown == "-0.0" else shown
+
+
 def indicator_phrases(ev: pd.DataFrame) -> list[str]:
     """One phrase per evidence row: 'proven reoffending 41.2% vs 31.0%
-    national (3 years to Dec 2025; z 3.4, above the 99.8% limit), rising for
-    3 periods', 'custodial sentences 0.45 per 1,000 aged 10-17 vs 0.19
-    national (...)'."""
+    national (3 years to Dec 2025; z 3.4, above the 99.8% limit), rising
+    against national for 3 periods', 'custodial sentences 0.45 per 1,000
+    aged 10-17 vs 0.19 national (...)'. The trend is the service's rate
+    relative to national (its ratio to expected): a rate falling more slowly
+    than the nation's is rising against it."""
     out = []
-    for key, rate, nat, months, end, z, band, tz, rising in zip(
-            ev["indicator"], ev["rate"], ev["national_rate"], ev["window_months"],
-            ev["window_end"], ev["z"], ev["band"], ev["trend_z"], ev["rising_periods"]):
+    for key, rate, nat, months, end, used, length, last, z, band, tz, rising in zip(
+            ev["indicator"], ev["rate"], ev["national_rate"], ev["window_months"], ev["window_end"],
+            ev["periods_used"], ev["period_months"], ev["last_period_end"], ev["z"], ev["band"],
+            ev["trend_z"], ev["rising_periods"]):
+        span = _span_text(int(months), end, int(used), int(length), last)
         text = (f"{BY_KEY[key].label} {format_rate(key, rate)} vs {format_rate(key, nat, False)} national "
-                f"({_window_text(int(months), end)}; z {z:.1f}, {BAND_TEXT.get(band, 'no band')})")
+                f"({span}; z {z_text(z)}, {BAND_TEXT.get(band, 'no band')})")
         if tz > Z95:
-            text += f", rising (trend z {tz:.1f})"
+            text += f", rising against national (trend z {tz:.1f})"
         elif rising >= 2:
-            text += f", rising for {int(rising)} periods"
+            text += f", rising against national for {int(rising)} periods"
         elif tz < -Z95:
-            text += f", falling (trend z {tz:.1f})"
+            text += f", falling against national (trend z {tz:.1f})"
         out.append(text)
     return out
 
@@ -93,6 +127,34 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules) -> pd
     out = pd.Series(text, index=df.index) + "; " + last
     excluded = f"; not eligible: inspected within the last {rules.exclusion_months} months"
     return out.where(df["eligible"], out + excluded)
+
+
+def plural(n: int, word: str) -> str:
+    """ "1 benchmark visit", "2 benchmark visits", "0 services"."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def shortfall_notes(ranked: pd.DataFrame, rules: RankingRules) -> list[str]:
+    """A sentence for each kind of visit recommended fewer times than asked,
+    saying why (the bar is not lowered to fill the list): too few eligible
+    services with indicator figures, or too few that qualify as a benchmark.
+    ``ranked`` is :func:`recommend`'s table."""
+    notes = []
+    picked = ranked["recommendation"].value_counts()
+    full, bench = int(picked.get("full_joint_inspection", 0)), int(picked.get("benchmark_visit", 0))
+    if full < rules.n_full_joint:
+        with_figures = ranked["eligible"] & ~ranked["reasons"].str.startswith(NO_FIGURES)
+        notes.append(f"Only {plural(full, 'full joint inspection')} recommended, of {rules.n_full_joint} asked: "
+                     f"{plural(int(with_figures.sum()), 'service')} not inspected in the last "
+                     f"{rules.exclusion_months} months {'has' if with_figures.sum() == 1 else 'have'} "
+                     "indicator figures.")
+    if bench < rules.n_benchmark:
+        notes.append(f"Only {plural(bench, 'benchmark visit')} recommended, of {rules.n_benchmark} asked: "
+                     f"{'no other service qualifies' if bench else 'no service qualifies'}. A benchmark is "
+                     "significantly better than national (z below -1.96) on at least two indicators, worse on "
+                     "none, last rated Outstanding or Good (or never inspected), not inspected in the last "
+                     f"{rules.exclusion_months} months and not picked for a full joint inspection.")
+    return notes
 
 
 def recommend(scores: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
