@@ -96,8 +96,9 @@ def run_refresh(args: argparse.Namespace) -> int:
                    if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
         if stopped:
             e = stopped[0]
-            print(f"refresh stopped by check {e.asset_key.to_user_string()}:{e.check_name}: "
-                  f"{(e.description or 'failed').splitlines()[0]}; nothing was published",
+            asset = e.asset_key.to_user_string()
+            print(f"refresh stopped by check {asset}:{e.check_name}: "
+                  f"{(e.description or 'failed').splitlines()[0]}; nothing was published{_quarantined(result, asset)}",
                   file=sys.stderr)
             return EXIT_FAILED
         failure = next((e for e in result.all_events if e.is_step_failure), None)
@@ -141,6 +142,35 @@ def run_refresh(args: argparse.Namespace) -> int:
             "months_since_inspection", "last_rating"]
     print(show[cols].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
     return 0
+
+
+def _quarantined(result, asset: str) -> str:
+    """What the stopped run quarantined of the sources behind the checked
+    ``asset``, most in one source, with its first row's problem: a check that
+    stops the refresh often follows from rows set aside (a table by sex,
+    names that match nothing), and with nothing published the analyst has no
+    quarantine table to look in."""
+    from pipeline import ingest
+    from pipeline.rank.targets import plural
+
+    behind = [asset] if asset in ingest.SOURCES else (
+        ["first_time_entrants", "reoffending", "custody"] if asset.startswith("indicator_") else ingest.SOURCES)
+    counts = []
+    for source in behind:
+        try:
+            quarantine = result.output_for_node(source).quarantine
+        except Exception:  # noqa: BLE001  (that step did not run, or made no output)
+            continue
+        if len(quarantine):
+            counts.append((len(quarantine), source, quarantine))
+    if not counts:
+        return ""
+    n, source, quarantine = max(counts, key=lambda c: c[0])
+    kinds = quarantine["problem"].str.replace(r"'[^']*'|\d+", "_", regex=True)  # a problem, whatever its values
+    common = kinds.value_counts(sort=True)
+    row = quarantine[kinds == common.index[0]].iloc[0]
+    return (f"; the run quarantined {plural(n, 'row')} of {source}, {common.iloc[0]} like {row['file']} row "
+            f"{row['row_number']}: {row['problem']}")
 
 
 class _Parser(argparse.ArgumentParser):

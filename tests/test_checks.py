@@ -148,6 +148,24 @@ def test_cli_exits_non_zero_with_one_line_when_a_blocking_check_fails(tmp_path):
     assert not db.exists()
 
 
+def test_a_stopped_refresh_says_what_it_quarantined(tmp_path):
+    # a table by sex: its boys' rows quarantined, the latest period left with two services; nothing is
+    # published, so the one line must point at the quarantined rows
+    data = tmp_path / "data"
+    shutil.copytree(DEMO_DIR, data)
+    (data / "first_time_entrants" / "fte_2026_by_sex.csv").write_text(
+        "yjs_name,period_end,period_months,sex,fte_count\nBarnet,2026-06,12,Total,80\nLeeds,2026-06,12,,200\n"
+        "Bolton,2026-06,12,Male,40\nBury,2026-06,12,Male,30\n")
+    out = cli_refresh(tmp_path, "--data-dir", str(data), "--warehouse", str(tmp_path / "w.duckdb"),
+                      "--as-of", AS_OF)
+    lines = out.stderr.strip().splitlines()
+    assert out.returncode != 0 and len(lines) == 1, out.stderr
+    assert lines[0].endswith("; nothing was published; the run quarantined 3 rows of first_time_entrants, 2 like "
+                             "first_time_entrants/fte_2026_by_sex.csv row 4: column sex: 'Male' is not all "
+                             "children; of a table by sex only the rows for all children (Total, All or Persons) "
+                             "are read"), lines[0]
+
+
 def _counting_connects(monkeypatch) -> list[str]:
     """Paths opened read-only (as the checks open the warehouse) from now on."""
     opened, real = [], checks.read_only
