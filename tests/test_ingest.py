@@ -110,6 +110,17 @@ def test_services_spelt_two_ways_are_one_service(tmp_path, path):
     assert matcher.part("Kingston & Richmond YOT") == "" and matcher.part("West Mercia YOS") == ""
 
 
+@pytest.mark.parametrize("path", ["blocks", "rows"])
+def test_service_names_are_published_with_single_plain_spaces(tmp_path, path):
+    write(tmp_path, "services/a.csv", "la_code,la_name,yjs_name\n"
+          "E06000019,Herefordshire,WEST  MERCIA \nW06000001,Isle\u00a0of Anglesey,Gwynedd\u00a0and Ynys Môn \n")
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        table = read_services(tmp_path).table
+    assert table[["la_name", "yjs_name", "yjs_id"]].values.tolist() == [
+        ["Herefordshire", "WEST MERCIA", "west-mercia"],
+        ["Isle of Anglesey", "Gwynedd and Ynys Môn", "gwynedd-and-ynys-mon"]]
+
+
 def test_real_crosswalk_reads_to_318_las_and_155_services(real_services):
     assert len(real_services) == 318 and real_services["la_code"].is_unique
     assert real_services["yjs_id"].nunique() == 155

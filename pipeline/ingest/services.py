@@ -85,7 +85,8 @@ def _parse_block(block: Block, sheet: Sheet) -> tuple[pd.DataFrame, np.ndarray]:
     labels = sheet.labels
     code, settled = block.distinct("la_code").parse(lambda v: _code(v, labels["la_code"]))
     yjs_id, named = block.distinct("yjs_name").parse(lambda v: _slug(v, labels["yjs_name"]))
-    (la_name, _), (yjs_name, _) = (block.distinct(n).parse(without_notes) for n in ("la_name", "yjs_name"))
+    (la_name, _), (yjs_name, _) = (block.distinct(n).parse(lambda v: _spaced(without_notes(v)))
+                                   for n in ("la_name", "yjs_name"))
     region = block.text("region")
     settled &= named & la_name.astype(bool)
     country, _ = block.distinct("country").parse(str.title)
@@ -107,6 +108,12 @@ def _same_service(name: str, slug: str) -> str:
     return normalise_name(name) or slug
 
 
+def _spaced(name: str) -> str:
+    """A name as published, with its spaces made single and plain ("WEST  MERCIA ",
+    "Gwynedd\u00a0and Ynys Môn" as a copy from a web page gives them)."""
+    return " ".join(name.split())
+
+
 def _code(value: str, column: str) -> str:
     code = value.upper()
     if not GSS_CODE.match(code):
@@ -124,7 +131,7 @@ def _slug(value: str, column: str) -> str:
 def _parse_row(row: Row, sheet: Sheet) -> dict:
     cells, labels = row.cells, sheet.labels
     code = _code(cells["la_code"], labels["la_code"])
-    names = {name: without_notes(cells[name]) for name in ("la_name", "yjs_name")}  # "Bolton [note 3]"
+    names = {name: _spaced(without_notes(cells[name])) for name in ("la_name", "yjs_name")}  # "Bolton [note 3]"
     for name, value in names.items():
         if not value:
             raise RowProblem(f"column {labels[name]}: empty; a name is required")

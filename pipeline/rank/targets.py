@@ -106,7 +106,9 @@ def indicator_phrases(ev: pd.DataFrame) -> list[str]:
 
 def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules) -> pd.Series:
     """Plain-English reasons for each service's place in the list: the
-    indicators outside the limits (or the highest one), for a benchmark the
+    indicators outside the limits (or the one of most concern: the highest
+    shrunk evidence ``e``, which weighs a small service's z less than a
+    large one's, so it need not be the highest z), for a benchmark the
     indicators better than national, then the last inspection and, where it
     applies, why the service is not eligible."""
     ev = evidence.assign(phrase=indicator_phrases(evidence))
@@ -117,7 +119,7 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules) -> pd
     ids = df["yjs_id"]
     text = np.where(ids.map(high).notna(), ids.map(high),
                     np.where(ids.map(top).notna(),
-                             "no indicator above the 95% limit; highest: " + ids.map(top).fillna(""),
+                             "no indicator above the 95% limit; of most concern: " + ids.map(top).fillna(""),
                              NO_FIGURES))
     bench = (df["recommendation"] == "benchmark_visit").to_numpy()
     text = np.where(bench, "better than national on " + ids.map(better).fillna(""), text)
