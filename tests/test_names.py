@@ -29,6 +29,11 @@ SERVICES = pd.DataFrame(
         ("W06000003", "Conwy", "Conwy and Denbighshire"),
         ("E08000013", "St. Helens", "St. Helens"),
         ("E06000059", "Dorset", "Dorset Combined YOS"),
+        ("W06000002", "Gwynedd", "Gwynedd and Ynys Môn"),
+        ("W06000004", "Denbighshire", "Conwy and Denbighshire"),
+        ("W06000015", "Cardiff", "Cardiff"),
+        ("W06000011", "Swansea", "Swansea"),
+        ("W06000014", "Vale of Glamorgan", "Vale of Glamorgan"),
     ],
     columns=["la_code", "la_name", "yjs_name"],
 ).assign(yjs_id=lambda d: d["yjs_name"].map(slugify))
@@ -65,6 +70,8 @@ SERVICES = pd.DataFrame(
         ("Conwy & Denbighshire\u2014JI", "conwy and denbighshire"),
         ("The Royal Borough of Kensington and Chelsea", "kensington and chelsea"),
         ("The Vale of Glamorgan", "vale of glamorgan"),
+        ("Ceredigion Youth Justice and Prevention Service", "ceredigion"),  # its own name
+        ("City and County of Swansea", "swansea"),  # the council's formal name
     ],
 )
 def test_normalise_name(name, normal):
@@ -111,6 +118,14 @@ def test_slugify(name, slug):
         ("youth justice services in Conwy & Denbighshire - Joint_Inspection", "Conwy and Denbighshire"),
         ("An inspection of youth offending services in Hull", "Kingston-upon-Hull"),
         ("Gwynedd Mon", "Gwynedd and Ynys Môn"),
+        # bilingual Welsh tables: English / Welsh, and the Welsh names of the areas
+        ("Ynys Môn / Gwynedd", "Gwynedd and Ynys Môn"),
+        ("Cardiff / Caerdydd", "Cardiff"),
+        ("Caerdydd", "Cardiff"),
+        ("Conwy a Sir Ddinbych", "Conwy and Denbighshire"),
+        ("Bro Morgannwg", "Vale of Glamorgan"),
+        ("City and County of Swansea", "Swansea"),
+        ("Abertawe", "Swansea"),
     ],
 )
 def test_matcher_finds_the_service(name, service):
@@ -118,7 +133,8 @@ def test_matcher_finds_the_service(name, service):
     assert matcher.names[matcher.match(name)] == service
 
 
-@pytest.mark.parametrize("name", ["Atlantis", "", "YOS", "England", "Kingston"])
+@pytest.mark.parametrize("name", ["Atlantis", "", "YOS", "England", "Kingston", "Cardiff / Swansea",
+                                  "Cardiff / Atlantis", "Conwy a Cardiff", "/"])
 def test_matcher_returns_none_for_unknown_names(name):
     assert ServiceMatcher(SERVICES).match(name) is None
 

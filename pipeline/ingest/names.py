@@ -27,13 +27,13 @@ NAME_HEADERS = ("yjs", "yot", "yos", "yot_name", "yos_name", "youth_justice_serv
                 "youth_offending_service")
 
 _SUFFIXES = re.compile(
-    r"\s+(youth offending (service|team)s?|youth justice (service|team)s?|yos|yot|yjs)$"
+    r"\s+(youth offending (service|team)s?|youth justice (and prevention )?(service|team)s?|yos|yot|yjs)$"
 )
 # "An inspection of youth offending services in Hull", as HMI Probation titles its reports (and "Full
 # joint inspection of youth offending work in ..." before 2018); "The Royal Borough of ..."
 _PREFIXES = re.compile(r"^(the|(?:(?:an|(?:full )?joint|full) inspection of )?youth (?:offending|justice) "
                        r"(?:services?|work|teams?) in|(?:an|(?:full )?joint|full) inspection of|royal borough of|"
-                       r"london borough of|city of)\s+")
+                       r"london borough of|city and county of|city of)\s+")
 _ONS_INVERTED = re.compile(r",\s*(city|county) of\s*$")  # "Bristol, City of"
 # HMI Probation's joint-inspection marker, after any dash: "- JI", or in full "- Joint_Inspection"
 JOINT = re.compile(r"\s*[-\u2013\u2014]\s*(?:ji|joint[\s_]+inspection)\s*$", re.IGNORECASE)
@@ -51,6 +51,24 @@ ALIASES = {
     "rhondda cynon taff": "rhondda cynon taf",
     "bcp": "bournemouth christchurch and poole",
     "gwynedd mon": "gwynedd and ynys mon",  # the YJB's open data (Outcome_Table) spells it so
+    # The Welsh names of the principal areas whose Welsh and English names differ (ONS's LAD names in
+    # Welsh), as bilingual Welsh tables and reports give them
+    "sir ddinbych": "denbighshire",
+    "sir y fflint": "flintshire",
+    "wrecsam": "wrexham",
+    "sir benfro": "pembrokeshire",
+    "sir gaerfyrddin": "carmarthenshire",
+    "sir gar": "carmarthenshire",
+    "abertawe": "swansea",
+    "castell nedd port talbot": "neath port talbot",
+    "pen y bont ar ogwr": "bridgend",
+    "bro morgannwg": "vale of glamorgan",
+    "caerdydd": "cardiff",
+    "merthyr tudful": "merthyr tydfil",
+    "caerffili": "caerphilly",
+    "tor faen": "torfaen",
+    "sir fynwy": "monmouthshire",
+    "casnewydd": "newport",
 }
 
 
@@ -167,15 +185,27 @@ class ServiceMatcher:
         for form in (base, loose(base), ALIASES.get(base), ALIASES.get(loose(base))):
             if form and form in self._index:
                 return self._index[form]
-        return self._match_parts(base)
+        return self._match_parts(base) or self._match_bilingual(name)
 
     def _match_parts(self, base: str) -> tuple[str, frozenset[str]] | None:
-        """A merged name ("Kingston upon Thames and Richmond upon Thames") whose
-        parts all belong to one service: that service and the parts' LAs."""
-        parts = [p for p in re.split(r"\band\b", base) if p.strip()]
+        """A merged name ("Kingston upon Thames and Richmond upon Thames", or
+        in Welsh "Conwy a Sir Ddinbych") whose parts all belong to one
+        service: that service and the parts' LAs."""
+        parts = [p for p in re.split(r"\b(?:and|a|ac)\b", base) if p.strip()]
         if len(parts) < 2:
             return None
-        found = [self._found(p.strip()) for p in parts]
+        return self._one_service([self._found(p.strip()) for p in parts])
+
+    def _match_bilingual(self, name: str) -> tuple[str, frozenset[str]] | None:
+        """A name given in English and Welsh ("Cardiff / Caerdydd", "Ynys Môn /
+        Gwynedd"): the service that every side names."""
+        sides = [side for side in str(name).split("/") if side.strip()]
+        if len(sides) < 2:
+            return None
+        return self._one_service([self._found(side) for side in sides])
+
+    @staticmethod
+    def _one_service(found: list) -> tuple[str, frozenset[str]] | None:
         if None in found or len({yjs_id for yjs_id, _ in found}) != 1:
             return None
         return found[0][0], frozenset().union(*(areas for _, areas in found))
