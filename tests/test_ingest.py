@@ -163,6 +163,24 @@ def test_a_table_by_sex_is_read_for_all_children_only(tmp_path, services, path):
     assert reoffending.quarantine["problem"].str.startswith("column Gender: 'Female' is not all children").all()
 
 
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_a_file_of_bare_financial_years_is_not_read_as_months_in_part(tmp_path, services, path):
+    # 2012-13 is no month, so this file writes financial years bare: its 2011-12 may be one too, not December
+    write(tmp_path, "first_time_entrants/fy.csv", "yjs_name,period_end,fte_count\n"
+          "Bolton,2010-11,6\nBolton,2011/12,7\nBolton,2012-13,8\nBolton,Dec 2011,7\nHartlepool,2021-03,4\n")
+    # a file of months alone keeps its December 2011 (the contract's YYYY-MM)
+    write(tmp_path, "first_time_entrants/months.csv", "yjs_name,period_end,fte_count\nGreenwich,2011-12,9\n")
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_first_time_entrants(tmp_path, services)
+    assert sorted(zip(got.table["yjs_id"], got.table["period_end"].dt.strftime("%Y-%m"))) == [
+        ("bolton", "2011-12"), ("greenwich", "2011-12"), ("hartlepool", "2021-03")]
+    assert got.quarantine[["file", "row_number"]].values.tolist() == [["first_time_entrants/fy.csv", n]
+                                                                        for n in (2, 3, 4)]
+    assert got.quarantine["problem"].iloc[1] == (
+        "period_end 2011-12: read as a month, but row 4 of this file is a financial year written bare "
+        "('2012-13'), so this may be the financial year 2011-12 too; write financial years as FY 2011-12")
+
+
 def test_columns_match_ignoring_case_spaces_punctuation_and_aliases(tmp_path, services):
     write(tmp_path, "first_time_entrants/fte.csv",
           "\ufeffYJS;Period End;Period-Months;FTE Count\nHull YOS;2020-12-15;6;12\n")

@@ -253,7 +253,7 @@ def month_end(value: str, column: str) -> pd.Timestamp:
         return financial_year_end(value, column)
     span = _span(text)
     if span is None:
-        hint = f"; a financial year? Write it FY {value.strip()}" if _FINANCIAL_YEAR.match(text) else ""
+        hint = f"{BARE_FINANCIAL_YEAR_HINT}{value.strip()}" if _FINANCIAL_YEAR.match(text) else ""
         raise RowProblem(f"column {column}: {value!r} is not a month (expected YYYY-MM){hint}")
     try:
         return pd.Timestamp(year=span[1][0], month=span[1][1], day=1) + pd.offsets.MonthEnd(0)
@@ -405,6 +405,20 @@ def month_first_dates(values: Iterable[str]) -> bool:
             month_first |= first <= 12 < second <= 31
             day_first |= second <= 12 < first <= 31
     return month_first and not day_first
+
+
+BARE_FINANCIAL_YEAR_HINT = "; a financial year? Write it FY "  # after a bare "2019-20" that is no month
+
+
+def bare_financial_year(value: str) -> bool:
+    """Whether a period could be a financial year written bare: "2011-12" or
+    "2011/12" (a year, then the next), which as the contract's YYYY-MM is a
+    month, December 2011 (see :func:`month_end`)."""
+    match = _FINANCIAL_YEAR.match(_lower(value))
+    if not match:
+        return False
+    start, end = int(match[1]), int(match[2])
+    return end == start + 1 or (len(match[2]) == 2 and end == (start + 1) % 100)
 
 
 _FINANCIAL_YEAR_WORDS = re.compile(r"^(?:fy|financial year)\s*|\s*(?:fy|financial year)$", re.ASCII)

@@ -35,7 +35,8 @@ import numpy as np
 import pandas as pd
 
 from pipeline.ingest.cells import (
-    RowProblem, financial_year_end, month_end, period_length, plausible_date, parse_count, parse_int,
+    BARE_FINANCIAL_YEAR_HINT, RowProblem, bare_financial_year, financial_year_end, month_end, period_length,
+    plausible_date, parse_count, parse_int,
 )
 from pipeline.ingest.names import NAME_HEADERS, ServiceMatcher
 from pipeline.ingest.population import PERSONS
@@ -76,7 +77,7 @@ class Indicator:
     @property
     def values(self) -> list[str]:
         """A parsed row's values, in the order the row path holds them."""
-        return [*self.columns, "_file", "_part", "_unit"]
+        return [*self.columns, "_file", "_part", "_unit", "_fy"]
 
 
 FIRST_TIME_ENTRANTS = Indicator("first_time_entrants", "period_end", "period_months", ("fte_count",))
@@ -145,9 +146,11 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
                     raise RowProblem(f"column {labels[a]}: {_num(counts[a])} is more than "
                                      f"{labels[b]} {_num(counts[b])}")
         yjs_id, unit = matcher.lookup(cells["yjs_name"]), matcher.part(cells["yjs_name"])
+        outcome_table = sheet.layout is OUTCOME_TABLE
         return {"yjs_id": yjs_id, "yjs_name": matcher.names[yjs_id], spec.period: period,
                 spec.months: months, **counts, "suppressed": any(math.isnan(v) for v in counts.values()),
-                "_file": row.file, "_part": row.number if sheet.layout is OUTCOME_TABLE else unit, "_unit": unit}
+                "_file": row.file, "_part": row.number if outcome_table else unit, "_unit": unit,
+                "_fy": not outcome_table and bare_financial_year(cells[spec.period])}
 
     def parse_block(block: Block, sheet: Sheet) -> tuple[pd.DataFrame, np.ndarray]:
         """``parse_row`` a column at a time; the rows it refuses are left to it."""
@@ -194,6 +197,8 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
             spec.period: period, spec.months: months, **counts,
             "suppressed": np.isnan(np.column_stack(list(counts.values()))).any(axis=1),
             "_file": sheet.file, "_part": block.number if custody is not None else unit, "_unit": unit,
+            "_fy": False if custody is not None else block.distinct(spec.period).parse(bare_financial_year, bool,
+                                                                                       False)[0],
         }, index=where)
         return values, settled
 
@@ -201,6 +206,7 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
     sheets = read_source(data_dir, spec.source, layouts)
     if not row_by_row():
         table = log.parse_blocks(sheets, parse_block, parse_row, spec.values)
+        table = _not_financial_year_rows(table, spec.period, log)
         if unread:
             table = _known_year_rows(table, spec.period, unread, log)
         partial = table["_unit"].to_numpy() != ""  # rows for some of their service's LAs
@@ -210,7 +216,8 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
             summed, rows_of = _sum_part_rows(parts, unique, spec.counts, log)
             table = resolve_duplicate_rows(summed, unique, list(spec.columns), log, rows_of)
         return log.result(table.sort_values(list(unique)), spec.columns)
-    records = _known_years(log.parse(sheets, parse_row), spec.period, unread, log)
+    records = _known_years(_not_financial_years(log.parse(sheets, parse_row), spec.period, log),
+                           spec.period, unread, log)
     parts = _whole_parts(resolve_duplicates(records, (*unique, "_file", "_part"), log), unique, matcher, log)
     table = resolve_duplicates(_sum_parts(parts, unique, spec.counts), unique, log)
     order = lambda v: (v["yjs_id"], v[spec.period], v[spec.months])  # noqa: E731
@@ -296,6 +303,48 @@ def _all_children(sex: str, column: str) -> None:
     if key(sex) not in PERSONS:
         raise RowProblem(f"column {column}: {sex!r} is not all children; of a table by sex only the rows for all "
                          "children (Total, All or Persons) are read")
+
+
+def _bare_year_files(log: Collector) -> dict[str, tuple[int, str]]:
+    """The files with a period quarantined as a bare financial year
+    ("2012-13", which is no month), each with that row and its problem."""
+    return log.rejected_where(lambda problem: BARE_FINANCIAL_YEAR_HINT in problem)
+
+
+def _bare_year(period: str, value: pd.Timestamp, found: tuple[int, str]) -> str:
+    return (f"{period} {value:%Y-%m}: read as a month, but row {found[0]} of this file is a financial year "
+            f"written bare ({found[1].split(': ', 1)[-1].split(' is not')[0]}), so this may be the financial "
+            f"year {value:%Y-%m} too; write financial years as FY {value:%Y-%m}")
+
+
+def _not_financial_years(records: list[Record], period: str, log: Collector) -> list[Record]:
+    """The records less those whose period, read as the contract's YYYY-MM
+    ("2011-12", December 2011), could be a financial year written bare in a
+    file that writes other financial years so ("2012-13", quarantined with a
+    hint): read each on its own, a file's years would be read two ways, the
+    early ones silently as months."""
+    files = _bare_year_files(log)
+    kept = []
+    for record in records:
+        values = record.values
+        found = files.get(values["_file"]) if values["_fy"] else None
+        values["_fy"] = False  # said; "2011-12" and "Dec 2011" of one figure are one figure
+        if found is None:
+            kept.append(record)
+        else:
+            for row in record.rows:
+                log.reject(row, _bare_year(period, values[period], found))
+    return kept
+
+
+def _not_financial_year_rows(table: pd.DataFrame, period: str, log: Collector) -> pd.DataFrame:
+    """:func:`_not_financial_years` for a frame of records."""
+    files = _bare_year_files(log)
+    bad = table["_fy"].to_numpy(bool) & table["_file"].isin(list(files)).to_numpy()
+    if bad.any():
+        log.reject_rows(table[bad], [_bare_year(period, v, files[f])
+                                     for v, f in zip(table[period][bad], table["_file"][bad])])
+    return table[~bad].assign(_fy=False)  # said; "2011-12" and "Dec 2011" of one figure are one figure
 
 
 def _financial_year(value: str, column: str) -> pd.Timestamp:

@@ -86,6 +86,15 @@ class Collector:
              "problem": problem, "raw": row.raw}
         )
 
+    def rejected_where(self, says: Callable[[str], bool]) -> dict[str, tuple[int, str]]:
+        """Per file, its first row quarantined so far whose problem ``says``
+        (the row's number and problem)."""
+        found: dict[str, tuple[int, str]] = {}
+        for rejected in self._rejected:
+            if rejected["file"] not in found and says(rejected["problem"]):
+                found[rejected["file"]] = (rejected["row_number"], rejected["problem"])
+        return found
+
     def parse(self, sheets: list[Sheet], parse_row: Callable[[Row, Sheet], dict | list[dict] | None]) -> list[Record]:
         """Parse every data row; a :class:`RowProblem` sends the row to quarantine.
 
