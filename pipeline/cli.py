@@ -119,7 +119,8 @@ def run_refresh(args: argparse.Namespace) -> int:
     elif made_up:
         print(f"NOTE: the tables in {', '.join(made_up)} are the demo's SYNTHETIC figures.")
     counts = ranked["recommendation"].value_counts().to_dict()
-    print(f"Published {warehouse} as of {as_of}: {targets.plural(len(ranked), 'service')}, "
+    print(f"{'Backfilled' if backfill else 'Published'} {warehouse} as of {as_of}: "
+          f"{targets.plural(len(ranked), 'service')}, "
           f"{targets.plural(counts.get('full_joint_inspection', 0), 'full joint inspection')}, "
           f"{targets.plural(counts.get('benchmark_visit', 0), 'benchmark visit')}.")
     if backfill:

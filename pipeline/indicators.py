@@ -34,9 +34,10 @@ BY_KEY = {ind.key: ind for ind in INDICATORS}
 
 def format_rate(key: str, rate: float, with_unit: bool = True) -> str:
     """A rate as analysts write it: '41.2%', '212 per 100,000 aged 10-17'
-    (or '212' without the unit, for a second figure beside the first)."""
+    (or '212' without the unit, for a second figure beside the first); none
+    at all is '0 per 1,000 aged 10-17'."""
     ind = BY_KEY[key]
-    value = f"{rate:,.{ind.decimals}f}"
+    value = "0" if rate == 0 else f"{rate:,.{ind.decimals}f}"  # "0.00" reads as a figure not known
     if ind.unit == "%":
         return f"{value}%"
     return f"{value} {ind.unit}" if with_unit else value

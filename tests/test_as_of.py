@@ -134,6 +134,7 @@ def test_a_date_before_any_figure_or_inspection_publishes_every_service_monitore
     assert again.returncode == 0, again.stderr
     assert "Warning" not in again.stderr, again.stderr
     assert "0 full joint inspections" in again.stdout and "so every service is monitored" in again.stdout
+    assert f"\nBackfilled {db} as of {early}: 155 services" in again.stdout
     assert f"A backfill: this list was added to ranking_history; inspection_targets and the other tables " \
            f"still hold the latest refresh, as of {AS_OF}." in again.stdout
     with duckdb.connect(str(db), read_only=True) as con:

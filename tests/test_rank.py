@@ -14,16 +14,18 @@ from tests import factories as f
 AS_OF = dt.date(2025, 6, 1)
 
 
-def ranked(quality, inspection_rows=(), rules=RankingRules(), n=30, without_figures=()):
+def ranked(quality, inspection_rows=(), rules=RankingRules(), n=30, without_figures=(), without=(),
+           inspections_from=None):
     svc = f.services(n)
     pop = f.population(svc)
     tables = f.indicator_tables(svc, pop, np.asarray(quality, float))
     values, _ = panel.build_panel(tables, svc, pop, AS_OF, rules.lag_months)
     ev = scores.indicator_evidence(values)
     ev = ev[~ev["yjs_id"].isin(without_figures)]
+    ev = ev[np.array([(i, k) not in without for i, k in zip(ev["yjs_id"], ev["indicator"])], dtype=bool)]
     history = scores.inspection_history(f.inspections(inspection_rows), AS_OF)
     sc = scores.concern_scores(svc, ev, history, rules.weights)
-    return targets.recommend(sc, ev, rules, AS_OF)
+    return targets.recommend(sc, ev, rules, AS_OF, inspections_from)
 
 
 @pytest.fixture(scope="module")
@@ -173,3 +175,27 @@ def test_fewer_picks_than_asked_are_explained():
                      "last 12 months have indicator figures."]
     assert targets.shortfall_notes(ranked(np.r_[2.5, np.zeros(29)], rules=RankingRules(n_benchmark=0)),
                                    RankingRules(n_benchmark=0)) == []
+
+
+def test_reasons_name_the_indicators_a_service_has_no_figures_for(quality):
+    # Bexley (no population: no first-time entrants or custody figures) had read as if all three were compared
+    out = ranked(quality, without={("svc-05", "fte"), ("svc-05", "custody")}).set_index("yjs_id")
+    assert "; no figures for first-time entrants or custodial sentences; " in out.loc["svc-05", "reasons"]
+    assert not out.drop(index="svc-05")["reasons"].str.contains("no figures for").any()
+
+
+def test_no_inspection_on_record_says_from_when_the_inspections_read_start(quality):
+    rows = [("svc-00", "2022-03-10", "Inadequate", 4)]
+    out = ranked(quality, rows, inspections_from=pd.Timestamp("2021-03-04")).set_index("yjs_id")
+    assert out.loc["svc-01", "reasons"].endswith("; no inspection on record (the inspections read start 2021-03)")
+    assert ranked(quality, rows).set_index("yjs_id").loc["svc-01", "reasons"].endswith("; no inspection on record")
+
+
+@pytest.mark.parametrize("key, rate, text", [("custody", 0.0, "0 per 1,000 aged 10-17"),
+                                             ("custody", 0.004, "0.00 per 1,000 aged 10-17"),
+                                             ("fte", 212.4, "212 per 100,000 aged 10-17"),
+                                             ("reoffending", 41.25, "41.2%")])
+def test_rates_as_analysts_write_them(key, rate, text):
+    from pipeline.indicators import format_rate
+
+    assert format_rate(key, rate) == text

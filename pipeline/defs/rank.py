@@ -59,7 +59,9 @@ def inspection_targets(settings: RefreshSettings, services: ingest.Ingested,
                                 history, outcome.service_size(indicator_values)).set_index("yjs_id")
     probability = outcome_model.probability(features)
     scored = outcome.blend(scored, probability, rules.weights.get("outcome_model", 0.0))
-    ranked = targets.recommend(scored, indicator_evidence, rules, as_of)
+    published = inspections.table["published"]
+    ranked = targets.recommend(scored, indicator_evidence, rules, as_of,
+                               inspections_from=published[published <= pd.Timestamp(as_of)].min())
     ranked["adverse_probability"] = ranked["yjs_id"].map(probability).astype(float)
     synthetic = is_synthetic(settings.data_path())
     # every view says what it is: synthetic figures, or a backfill that is not the published list

@@ -104,13 +104,18 @@ def indicator_phrases(ev: pd.DataFrame) -> list[str]:
     return out
 
 
-def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules) -> pd.Series:
+def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
+            inspections_from: pd.Timestamp | None = None) -> pd.Series:
     """Plain-English reasons for each service's place in the list: the
     indicators outside the limits (or the one of most concern: the highest
     shrunk evidence ``e``, which weighs a small service's z less than a
     large one's, so it need not be the highest z), for a benchmark the
     indicators better than national, then the last inspection and, where it
-    applies, why the service is not eligible."""
+    applies, why the service is not eligible. The indicators that others
+    have figures for and the service has none are named (its score rests on
+    the rest); "no inspection on record" says from when the inspections read
+    start (``inspections_from``), as a list that starts late cannot tell
+    never inspected from inspected before it."""
     ev = evidence.assign(phrase=indicator_phrases(evidence))
     by_e = ev.sort_values(["yjs_id", "e"], ascending=[True, False])
     high = by_e[by_e["band"].isin(["high_99.8", "high_95"])].groupby("yjs_id")["phrase"].agg("; ".join)
@@ -123,9 +128,18 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules) -> pd
                              NO_FIGURES))
     bench = (df["recommendation"] == "benchmark_visit").to_numpy()
     text = np.where(bench, "better than national on " + ids.map(better).fillna(""), text)
+    known = [key for key in BY_KEY if (evidence["indicator"] == key).any()]  # what others have
+    has = set(zip(evidence["yjs_id"], evidence["indicator"]))
+    lacking = ["no figures for " + " or ".join(BY_KEY[k].label for k in known if (i, k) not in has)
+               if any((i, k) not in has for k in known) and any((i, k) in has for k in known) else ""
+               for i in ids]
+    text = np.where(np.array(lacking) != "", text + "; " + np.array(lacking, dtype=object), text)
     inspected = df["last_inspected"].notna()
+    never = "no inspection on record"
+    if inspections_from is not None and not pd.isna(inspections_from):
+        never += f" (the inspections read start {pd.Timestamp(inspections_from):%Y-%m})"
     last = np.where(inspected, "last inspected " + to_datetime(df["last_inspected"]).dt.strftime("%Y-%m")
-                    + ", " + df["last_rating"].astype(str), "no inspection on record")
+                    + ", " + df["last_rating"].astype(str), never)
     out = pd.Series(text, index=df.index) + "; " + last
     excluded = f"; not eligible: inspected within the last {rules.exclusion_months} months"
     return out.where(df["eligible"], out + excluded)
@@ -160,11 +174,12 @@ def shortfall_notes(ranked: pd.DataFrame, rules: RankingRules) -> list[str]:
 
 
 def recommend(scores: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
-              as_of: dt.date) -> pd.DataFrame:
+              as_of: dt.date, inspections_from: pd.Timestamp | None = None) -> pd.DataFrame:
     """``inspection_targets``: one row per service, ranked, with a
     recommendation and reasons. ``scores`` is ``scores.concern_scores``'
     output; its ``evidenced`` (any indicator figures) is what the back-test's
-    picks use too."""
+    picks use too. ``inspections_from``: the first publication date of the
+    inspections read, for the reasons of services with none."""
     df = scores.rename(columns={"last_published": "last_inspected"}).copy()
     df["eligible"] = ~(df["months_since_inspection"] < rules.exclusion_months)
     df["recommendation"] = "monitor"
@@ -179,7 +194,7 @@ def recommend(scores: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
                     & (df["yjs_id"].map(counts["worse"]).fillna(0) == 0)]
     bench = candidates.nlargest(rules.n_benchmark, "rank").index
     df.loc[bench, "recommendation"] = "benchmark_visit"
-    df["reasons"] = reasons(df, evidence, rules)
+    df["reasons"] = reasons(df, evidence, rules, inspections_from)
     df["as_of"] = pd.Timestamp(as_of)
     df["months_since_inspection"] = df["months_since_inspection"].astype("Int64")
     return df[TARGET_COLUMNS].sort_values("rank", ignore_index=True)
