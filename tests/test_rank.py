@@ -187,8 +187,8 @@ def test_reasons_name_the_indicators_a_service_has_no_figures_for(quality):
 def test_no_inspection_on_record_says_from_when_the_inspections_read_start(quality):
     rows = [("svc-00", "2022-03-10", "Inadequate", 4)]
     out = ranked(quality, rows, inspections_from=pd.Timestamp("2021-03-04")).set_index("yjs_id")
-    assert out.loc["svc-01", "reasons"].endswith("; no inspection on record (the inspections read start 2021-03)")
-    assert ranked(quality, rows).set_index("yjs_id").loc["svc-01", "reasons"].endswith("; no inspection on record")
+    assert "; no inspection on record (the inspections read start 2021-03); concern " in out.loc["svc-01", "reasons"]
+    assert "; no inspection on record; concern " in ranked(quality, rows).set_index("yjs_id").loc["svc-01", "reasons"]
 
 
 @pytest.mark.parametrize("key, rate, text", [("custody", 0.0, "0 per 1,000 aged 10-17"),
@@ -199,3 +199,28 @@ def test_rates_as_analysts_write_them(key, rate, text):
     from pipeline.indicators import format_rate
 
     assert format_rate(key, rate) == text
+
+
+def test_the_concern_scores_parts_add_up_to_it_and_the_reasons_give_them(quality):
+    # why Lancashire (rank 11, picked) was above Torbay (rank 12): the parts of the score were not shown
+    out = ranked(quality, [("svc-00", "2019-05-20", "Requires improvement", 3)])
+    parts = out[["concern_indicators", "concern_last_rating", "concern_time", "concern_outcome_model"]].sum(axis=1)
+    assert parts.to_numpy() == pytest.approx(out["concern_score"].to_numpy(), abs=1e-9)
+    assert (out["concern_outcome_model"] == 0).all()
+    row = out.set_index("yjs_id").loc["svc-00"]
+    assert row["reasons"].endswith(
+        f"; concern {row.concern_score:.2f} (indicators {row.concern_indicators:.2f}, last rating "
+        f"{row.concern_last_rating:.2f}, time since inspection {row.concern_time:.2f})")
+    assert row["concern_last_rating"] == pytest.approx(0.75 * (3 - 2.5) / 1.5 * 0.5 ** (72 / 36))
+
+
+def test_an_outcome_model_term_in_the_score_is_its_own_part(quality):
+    svc = f.services(30)
+    pop = f.population(svc)
+    values, _ = panel.build_panel(f.indicator_tables(svc, pop, np.asarray(quality, float)), svc, pop, AS_OF, 3)
+    ev = scores.indicator_evidence(values)
+    sc = scores.concern_scores(svc, ev, scores.inspection_history(f.inspections(()), AS_OF), RankingRules().weights)
+    sc["concern_score"] += 0.3  # as outcome.blend adds the model's weighted term
+    out = targets.recommend(sc, ev, RankingRules(), AS_OF)
+    assert out["concern_outcome_model"].to_numpy() == pytest.approx(0.3)
+    assert out["reasons"].str.endswith(", outcome model 0.30)").all()

@@ -34,6 +34,8 @@ TARGET_COLUMNS = [
     "as_of", "rank", "yjs_id", "yjs_name", "recommendation", "concern_score", "rank_low",
     "rank_high", "months_since_inspection", "last_rating", "reasons", "concern_sd",
     "last_inspected", "eligible",
+    # the concern score's parts, weighted: they add up to it
+    "concern_indicators", "concern_last_rating", "concern_time", "concern_outcome_model",
 ]
 GOOD_RATINGS = {"outstanding", "good"}
 NO_FIGURES = "no indicator data, so no visit is recommended"  # the reasons of a service without figures
@@ -145,6 +147,19 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
     return out.where(df["eligible"], out + excluded)
 
 
+def concern_text(df: pd.DataFrame) -> pd.Series:
+    """ "concern 1.05 (indicators 0.62, last rating 0.30, time since
+    inspection 0.13)": what puts a service above or below its neighbours, the
+    weighted parts that add up to its concern score (``recommend``)."""
+    text = ("concern " + df["concern_score"].map("{:.2f}".format) + " (indicators "
+            + df["concern_indicators"].map("{:.2f}".format) + ", last rating "
+            + df["concern_last_rating"].map("{:.2f}".format) + ", time since inspection "
+            + df["concern_time"].map("{:.2f}".format))
+    model = df["concern_outcome_model"].abs() >= 0.005
+    return (text + np.where(model, ", outcome model " + df["concern_outcome_model"].map("{:.2f}".format), "")
+            + ")").str.replace("-0.00", "0.00", regex=False)
+
+
 def plural(n: int, word: str) -> str:
     """ "1 benchmark visit", "2 benchmark visits", "0 services"."""
     return f"{n} {word}{'' if n == 1 else 's'}"
@@ -194,7 +209,13 @@ def recommend(scores: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
                     & (df["yjs_id"].map(counts["worse"]).fillna(0) == 0)]
     bench = candidates.nlargest(rules.n_benchmark, "rank").index
     df.loc[bench, "recommendation"] = "benchmark_visit"
-    df["reasons"] = reasons(df, evidence, rules, inspections_from)
+    w = rules.weights
+    df["concern_indicators"] = df["indicator_evidence"]
+    df["concern_last_rating"] = w.get("inspection", 0.0) * df["inspection_term"]
+    df["concern_time"] = w.get("time_since_inspection", 0.0) * df["time_term"]
+    df["concern_outcome_model"] = (df["concern_score"] - df["concern_indicators"] - df["concern_last_rating"]
+                                   - df["concern_time"]).round(12)  # the blend's term (weight 0: none)
+    df["reasons"] = reasons(df, evidence, rules, inspections_from) + "; " + concern_text(df)
     df["as_of"] = pd.Timestamp(as_of)
     df["months_since_inspection"] = df["months_since_inspection"].astype("Int64")
     return df[TARGET_COLUMNS].sort_values("rank", ignore_index=True)
