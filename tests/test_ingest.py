@@ -1443,9 +1443,13 @@ def test_an_unreadable_rating_is_taken_from_the_score_where_there_is_one(tmp_pat
 
 @pytest.mark.parametrize("path", ["columns", "rows"])
 def test_a_file_of_month_first_dates_is_read_month_first(tmp_path, services, path):
-    # 1/27/2023 can only be month first, so 1/10/2023 in that file is 10 January, not 1 October
+    # 1/27/2023 and 3/30/2022 can only be month first, so 1/10/2023 in that file is 10 January, not 1 October
     write(tmp_path, "inspections/us.csv", "yjs_name,published,overall_rating\n"
-          "Bolton,1/27/2023,Good\nHartlepool,1/10/2023,Good\nGreenwich,12/1/2022 00:00,Inadequate\n")
+          "Bolton,1/27/2023,Good\nHartlepool,1/10/2023,Good\nGreenwich,12/1/2022 00:00,Inadequate\n"
+          "West Mercia,3/30/2022,Good\n")
+    # one date that can only be month first may be a typo: the file stays day first
+    write(tmp_path, "inspections/typo.csv", "yjs_name,published,overall_rating\n"
+          "Bolton,3/2/2022,Good\nHartlepool,1/13/2022,Good\n")
     # a file with both kinds is day first, as British files are; a date it cannot read is quarantined
     write(tmp_path, "inspections/uk.csv", "yjs_name,published,overall_rating\n"
           "Bolton,27/1/2024,Good\nHartlepool,1/10/2024,Good\nGreenwich,1/27/2024,Good\n"
@@ -1453,11 +1457,12 @@ def test_a_file_of_month_first_dates_is_read_month_first(tmp_path, services, pat
     with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
         got = read_inspections(tmp_path, services)
     assert sorted(zip(got.table["yjs_id"], got.table["published"].dt.strftime("%Y-%m-%d"))) == [
-        ("bolton", "2023-01-27"), ("bolton", "2024-01-27"), ("greenwich", "2022-12-01"),
-        ("hartlepool", "2023-01-10"), ("hartlepool", "2024-10-01"), ("west-mercia", "2023-01-10"),
-        ("west-mercia", "2023-01-11")]
-    assert got.quarantine[["file", "row_number"]].values.tolist() == [["inspections/uk.csv", 4]]
-    assert got.quarantine["problem"].str.contains("'1/27/2024' is not a date").all()
+        ("bolton", "2022-02-03"), ("bolton", "2023-01-27"), ("bolton", "2024-01-27"), ("greenwich", "2022-12-01"),
+        ("hartlepool", "2023-01-10"), ("hartlepool", "2024-10-01"), ("west-mercia", "2022-03-30"),
+        ("west-mercia", "2023-01-10"), ("west-mercia", "2023-01-11")]
+    assert got.quarantine[["file", "row_number"]].values.tolist() == [["inspections/typo.csv", 3],
+                                                                        ["inspections/uk.csv", 4]]
+    assert got.quarantine["problem"].str.contains("'1/13/2022' is not a date|'1/27/2024' is not a date").all()
 
 
 @pytest.mark.parametrize("path", ["columns", "rows"])

@@ -393,18 +393,20 @@ def parse_date(value: str, column: str, month_first: bool = False) -> pd.Timesta
 
 
 def month_first_dates(values: Iterable[str]) -> bool:
-    """Whether a column's dates in figures are written month first: some
-    (``1/27/2023``) can only be read so, and none (``27/1/2023``) only day
-    first. A column of such dates read day first would have its others
-    (``1/10/2023``) published with day and month swapped, without a sign."""
-    month_first = day_first = False
+    """Whether a column's dates in figures are written month first: two or
+    more (``1/27/2023``) can only be read so, and none (``27/1/2023``) only
+    day first. A column of such dates read day first would have its others
+    (``1/10/2023``) published with day and month swapped, without a sign;
+    one alone may be a British file's typo, which is quarantined rather than
+    turning the file's other dates round."""
+    month_first = day_first = 0
     for value in values:
         match = _DMY.match(_lower(value))
         if match:
             first, second = int(match[1]), int(match[2])
-            month_first |= first <= 12 < second <= 31
-            day_first |= second <= 12 < first <= 31
-    return month_first and not day_first
+            month_first += first <= 12 < second <= 31
+            day_first += second <= 12 < first <= 31
+    return month_first >= 2 and not day_first
 
 
 BARE_FINANCIAL_YEAR_HINT = "; a financial year? Write it FY "  # after a bare "2019-20" that is no month
