@@ -1441,6 +1441,30 @@ def test_an_unreadable_rating_is_taken_from_the_score_where_there_is_one(tmp_pat
     assert got.quarantine["problem"].str.contains("is not a rating").all()
 
 
+@pytest.mark.parametrize("rating, score", [
+    ("1 footnote", "0.6111"),  # a cell formatted as %, written as its fraction: not 0.61%, 0 points
+    ("1 footnote", "22"),  # points typed, not a %: 22% is no whole number of points
+    ("1 footnote", "4.56"),  # the real scrape's Bridgend: 1.64 points, published Requires improvement
+    ("1 footnote", "0"), ("", "61.11"), ("[x]", "61.11"), ("Not rated", "61.11"), ("Withdrawn", "61.11"),
+])
+def test_a_rating_is_not_taken_from_a_score_that_is_not_one(tmp_path, services, rating, score):
+    write(tmp_path, "inspections/hmi.csv", f"la_name,publication_date,overall_rating,score_%\n"
+          f"Bolton,08/05/2024,{rating},{score}\n")
+    got = read_inspections(tmp_path, services)
+    assert got.table.empty and got.quarantine["problem"].str.contains("is not a rating").all()
+
+
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_an_inspections_published_rating_beats_one_taken_from_its_score(tmp_path, services, path):
+    write(tmp_path, "inspections/hmi.csv", "la_name,score_%,overall_rating,publication_date\n"
+          "Bolton,61.11,1 The resettlement standard does not contribute.,21/06/22\n")
+    write(tmp_path, "inspections/list.csv", "yjs_name,published,overall_rating\nBolton,2022-06-21,Good\n")
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_inspections(tmp_path, services)
+    assert got.table[["yjs_id", "overall_rating", "rating_note"]].values.tolist() == [["bolton", "Good", None]]
+    assert got.quarantine.empty
+
+
 @pytest.mark.parametrize("path", ["columns", "rows"])
 def test_a_file_of_month_first_dates_is_read_month_first(tmp_path, services, path):
     # 1/27/2023 and 3/30/2022 can only be month first, so 1/10/2023 in that file is 10 January, not 1 October
@@ -1474,11 +1498,10 @@ def test_one_inspection_listed_with_and_without_its_type_is_one_inspection(tmp_p
           "Greenwich,2023-01-10,FJI,Requires improvement\n")
     with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
         got = read_inspections(tmp_path, services)
+    # two types of one inspection are both given; two ratings are a conflict: every copy quarantined
     assert got.table[["yjs_id", "inspection_type", "overall_rating"]].values.tolist() == [
-        ["bolton", "FJI", "Inadequate"]]
-    # two types, or two ratings, are still a conflict: every copy quarantined
-    assert sorted(got.quarantine["problem"].str.extract(r"^yjs_id (\w+)")[0]) == [
-        "greenwich", "greenwich", "hartlepool", "hartlepool", "hartlepool"]
+        ["bolton", "FJI", "Inadequate"], ["hartlepool", "FJI; SQS", "Good"]]
+    assert sorted(got.quarantine["problem"].str.extract(r"^yjs_id (\w+)")[0]) == ["greenwich", "greenwich"]
 
 
 def test_real_inspection_scrape_accounts_for_every_row(tmp_path, real_services):

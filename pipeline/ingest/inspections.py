@@ -28,7 +28,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from pipeline.ingest.cells import RowProblem, month_first_dates, plausible_date, parse_date, without_notes
+from pipeline.ingest.cells import (
+    RowProblem, is_suppressed, month_first_dates, plausible_date, parse_date, without_notes,
+)
 from pipeline.ingest.names import JOINT, NAME_HEADERS, ServiceMatcher
 from pipeline.ingest.results import Collector, Ingested, resolve_duplicate_rows, resolve_duplicates, row_by_row
 from pipeline.ingest.tables import Block, Col, Layout, Row, Sheet, read_source
@@ -77,7 +79,8 @@ def read_inspections(data_dir: Path, services: pd.DataFrame) -> Ingested:
             rating, score = rating_score(cells["overall_rating"], published, labels["overall_rating"])
             note = None
         except RowProblem as unread:  # the inspection happened: its score may say how it was rated
-            rating, score, note = rating_by_score(cells.get("score", ""), published, unread, labels)
+            rating, score, note = rating_by_score(cells.get("score", ""), published, unread, labels,
+                                                  cells["overall_rating"])
         kind = cells.get("inspection_type") or ("joint" if JOINT.search(cells["yjs_name"]) else None)
         yjs_id = matcher.lookup(cells["yjs_name"])
         return {"yjs_id": yjs_id, "yjs_name": matcher.names[yjs_id], "published": published,
@@ -111,30 +114,44 @@ def read_inspections(data_dir: Path, services: pd.DataFrame) -> Ingested:
     sheets = read_source(data_dir, SOURCE, [LAYOUT])
     if not row_by_row():
         frame = log.parse_blocks(sheets, parse_block, parse_row, list(COLUMNS))
-        frame["inspection_type"] = _types_told(list(zip(frame["yjs_id"], frame["published"])),
-                                               frame["inspection_type"].tolist())
+        keys = list(zip(frame["yjs_id"], frame["published"]))
+        frame["inspection_type"] = _types_told(keys, frame["inspection_type"].tolist())
+        frame = frame[np.array(_published_ratings(keys, frame["rating_note"].tolist()), dtype=bool)]
         table = resolve_duplicate_rows(frame, key, list(COLUMNS), log)
         return log.result(table.sort_values(list(key)), COLUMNS)
     records = log.parse(sheets, parse_row)
-    types = _types_told([(r.values["yjs_id"], r.values["published"]) for r in records],
-                        [r.values["inspection_type"] for r in records])
+    keys = [(r.values["yjs_id"], r.values["published"]) for r in records]
+    types = _types_told(keys, [r.values["inspection_type"] for r in records])
     for record, kind in zip(records, types):
         record.values["inspection_type"] = kind
+    records = [r for r, kept in zip(records, _published_ratings(keys, [r.values["rating_note"] for r in records]))
+               if kept]
     table = [r.values for r in resolve_duplicates(records, key, log)]
     return log.result(sorted(table, key=lambda v: (v["yjs_id"], v["published"])), COLUMNS)
 
 
+def _published_ratings(keys: list[tuple], notes: list[str | None]) -> list[bool]:
+    """Which rows to keep: an inspection rated from its score (a note) gives
+    way to the same inspection (service and date) listed with its published
+    rating elsewhere, which is the better record, rather than conflicting
+    with it and losing both."""
+    published = {k for k, note in zip(keys, notes) if note is None}
+    return [note is None or k not in published for k, note in zip(keys, notes)]
+
+
 def _types_told(keys: list[tuple], types: list[str | None]) -> list[str | None]:
-    """Each inspection's type, where a file or row that does not say it has
-    the same inspection (service and date) beside one that does: listed with
-    and without the optional ``inspection_type``, it is one inspection, not a
-    conflict that loses both. Two different types stay a conflict."""
-    told: dict[tuple, set] = {}
+    """Each inspection's type, the same in every row of it (service and
+    date): one listed with and without the optional ``inspection_type``, or
+    with two spellings or names of it (``Standard`` and ``standard``, the
+    scrape's ``- JI`` read as joint beside a list's ``FJI``), is one
+    inspection, not a conflict that loses both. Its types are given as
+    written, first spelling first, joined by "; " where they differ."""
+    told: dict[tuple, dict[str, str]] = {}  # key -> lower-cased type -> first spelling
     for k, kind in zip(keys, types):
         if kind is not None:
-            told.setdefault(k, set()).add(kind)
-    return [kind if kind is not None or len(told.get(k, ())) != 1 else next(iter(told[k]))
-            for k, kind in zip(keys, types)]
+            told.setdefault(k, {}).setdefault(kind.strip().lower(), kind.strip())
+    joined = {k: "; ".join(spellings.values()) for k, spellings in told.items()}
+    return [joined.get(k, kind) for k, kind in zip(keys, types)]
 
 
 def rating_score(value: str, published: pd.Timestamp, column: str = "overall_rating") -> tuple[str, int]:
@@ -146,25 +163,36 @@ def rating_score(value: str, published: pd.Timestamp, column: str = "overall_rat
 
 
 def rating_by_score(value: str, published: pd.Timestamp, unread: RowProblem,
-                    labels: dict[str, str]) -> tuple[str, int, str]:
+                    labels: dict[str, str], rating_cell: str = "") -> tuple[str, int, str]:
     """The rating of an inspection whose rating cell could not be read, from
     its score in % on the 2018 framework (points out of 36: 0-6 Inadequate,
     7-18 Requires improvement, 19-30 Good, 31-36 Outstanding), with a note
     saying so. ``unread`` is raised where there is no such score: none in
-    the file, not a percentage, or an inspection of the older scale.
+    the file, not a percentage of whole points out of 36 (a fraction such as
+    0.6111 from a cell formatted as %, points typed as 22, the real scrape's
+    Bridgend at 4.56%), an inspection of the older scale, or a rating cell
+    that says there is no rating (empty, a suppression marker, "Not rated",
+    "Withdrawn").
     """
+    said = rating_cell.strip().lower()
+    if is_suppressed(said) or any(word in said for word in _NO_RATING):
+        raise unread
     text = value.strip().removesuffix("%").strip()
     try:
         percent = float(text)
     except ValueError:
         raise unread from None
-    if not text or published < NEW_SCALE_FROM or not 0 <= percent <= 100:
+    exact = percent * 36 / 100
+    if published < NEW_SCALE_FROM or not 0 < percent <= 100 or abs(exact - round(exact)) > 0.05:
         raise unread
-    points = round(percent * 36 / 100)
+    points = round(exact)
     rating, score = RATINGS[next(name for top, name in SCORE_BANDS if points <= top)]
     cell = labels["overall_rating"]
     return rating, score or 2, (f"{cell} not read ({str(unread).split(': ', 1)[-1].split(' (expected')[0]}); "
                                 f"rated from {labels['score']} {value.strip()}: {points} of 36 points")
+
+
+_NO_RATING = ("not rated", "unrated", "no rating", "withdrawn", "not inspected", "cancelled", "postponed")
 
 
 def _rating(value: str, column: str) -> tuple[str, int | None]:
