@@ -149,13 +149,17 @@ def test_a_table_by_sex_is_read_for_all_children_only(tmp_path, services, path):
     # boys' and girls' rows are not the service's figure: two equal ones had collapsed into one, halving it
     write(tmp_path, "first_time_entrants/by_sex.csv", "yjs_name,period_end,Sex,fte_count\n"
           "Bolton,2022-12,Male,5\nBolton,2022-12,Female,5\nBolton,2022-12,Total,10\n"
-          "Hartlepool,2022-12,Boys,7\nHartlepool,2022-12,Girls,3\nGreenwich,2022-12,,12\nGreenwich,2021-12,All,11\n")
+          "Hartlepool,2022-12,Boys,7\nHartlepool,2022-12,Girls,3\nGreenwich,2022-12,,12\nGreenwich,2021-12,All,11\n"
+          # how tables and dashboards say everyone
+          "West Mercia,2022-12,All children,21\nWest Mercia,2021-12,All genders,22\nWest Mercia,2020-12,Total (all),23\n"
+          "West Mercia,2019-12,Boys and girls,24\nWest Mercia,2018-12,Overall,25\nWest Mercia,2017-12,Unknown,26\n")
     write(tmp_path, "reoffending/by_gender.csv", "YJS,cohort_end,cohort_months,cohort_size,reoffenders,reoffences,Gender\n"
           "Bolton,2022-03,3,20,5,9,Female\nBolton,2022-03,3,60,20,41,Persons\n")
     with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
         fte, reoffending = read_first_time_entrants(tmp_path, services), read_reoffending(tmp_path, services)
-    assert fte.table[["yjs_id", "fte_count"]].values.tolist() == [["bolton", 10], ["greenwich", 11], ["greenwich", 12]]
-    assert fte.quarantine["row_number"].tolist() == [2, 3, 5, 6]
+    assert fte.table[["yjs_id", "fte_count"]].values.tolist() == [
+        ["bolton", 10], ["greenwich", 11], ["greenwich", 12], *[["west-mercia", n] for n in (25, 24, 23, 22, 21)]]
+    assert fte.quarantine["row_number"].tolist() == [2, 3, 5, 6, 14]
     assert fte.quarantine["problem"].iloc[0] == (
         "column Sex: 'Male' is not all children; of a table by sex only the rows for all children "
         "(Total, All or Persons) are read")
@@ -166,14 +170,15 @@ def test_a_table_by_sex_is_read_for_all_children_only(tmp_path, services, path):
 @pytest.mark.parametrize("path", ["columns", "rows"])
 def test_a_file_of_bare_financial_years_is_not_read_as_months_in_part(tmp_path, services, path):
     # 2012-13 is no month, so this file writes financial years bare: its 2011-12 may be one too, not December
-    write(tmp_path, "first_time_entrants/fy.csv", "yjs_name,period_end,fte_count\n"
-          "Bolton,2010-11,6\nBolton,2011/12,7\nBolton,2012-13,8\nBolton,Dec 2011,7\nHartlepool,2021-03,4\n")
+    write(tmp_path, "first_time_entrants/fy.csv", "yjs_name,period_end,fte_count,period_months\n"
+          "Bolton,2010-11,6,\nBolton,2011/12,7,12\nBolton,2012-13,8,\nBolton,Dec 2011,7,\nHartlepool,2021-03,4,\n"
+          "Greenwich,2011-12,2,3\n")  # a quarter ending December 2011 is no financial year
     # a file of months alone keeps its December 2011 (the contract's YYYY-MM)
     write(tmp_path, "first_time_entrants/months.csv", "yjs_name,period_end,fte_count\nGreenwich,2011-12,9\n")
     with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
         got = read_first_time_entrants(tmp_path, services)
-    assert sorted(zip(got.table["yjs_id"], got.table["period_end"].dt.strftime("%Y-%m"))) == [
-        ("bolton", "2011-12"), ("greenwich", "2011-12"), ("hartlepool", "2021-03")]
+    assert sorted(zip(got.table["yjs_id"], got.table["period_end"].dt.strftime("%Y-%m"), got.table["period_months"])) == [
+        ("bolton", "2011-12", 12), ("greenwich", "2011-12", 3), ("greenwich", "2011-12", 12), ("hartlepool", "2021-03", 12)]
     assert got.quarantine[["file", "row_number"]].values.tolist() == [["first_time_entrants/fy.csv", n]
                                                                         for n in (2, 3, 4)]
     assert got.quarantine["problem"].iloc[1] == (
@@ -720,6 +725,19 @@ def test_custody_standard_layout(tmp_path, services):
         ["bolton", -1, True], ["west-mercia", 11.0, False]]
 
 
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_an_outcome_table_by_gender_counts_its_totals_only(tmp_path, services, path):
+    # Male 5 + Female 1 + Total 6 had been summed to 12 custodial sentences
+    write(tmp_path, "custody/outcome.csv", "Financial_Year,YJS,Caution_or_sentence_tier,Gender,Number_Cautioned_Sentenced\n"
+          "2022-23,Bolton,Custody,Male,5\n2022-23,Bolton,Custody,Female,1\n2022-23,Bolton,Custody,Total,6\n"
+          "2022-23,Bolton,Community,Male,9\n2022-23,Hartlepool,Custody,All genders,2\n")
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_custody(tmp_path, services)
+    assert got.table[["yjs_id", "custodial_sentences"]].values.tolist() == [["bolton", 6], ["hartlepool", 2]]
+    assert got.quarantine["row_number"].tolist() == [2, 3, 5]
+    assert got.quarantine["problem"].str.startswith("column Gender: ").all()
+
+
 def test_custody_from_the_yjb_outcome_table(tmp_path, services):
     frame = pd.DataFrame({
         "Financial_Year": ["2019-20"] * 5 + ["2020-21"] * 4,
@@ -869,10 +887,23 @@ def test_a_lookup_of_an_older_geography_keeps_its_codes(tmp_path, path):
                                         ("la_2020_boundaries_mid-2019_persons.csv", 2019),
                                         ("ons_2021_census_based_mye2022.csv", 2022),
                                         ("population-estimates-2023-geography-mid-2022.csv", 2022),
-                                        ("population_2020.csv", 2020)])
+                                        ("population_2020.csv", 2020), ("mid_year_2019_lad2023.csv", 2019),
+                                        ("estimates_midyear_2019_2020_boundaries.csv", 2019),
+                                        ("Mid-year 2019 (2023 boundaries).csv", 2019)])
 def test_wide_population_year_from_onss_file_names(tmp_path, services, name, year):
     write(tmp_path, f"population/{name}", WIDE_HEADER + wide_row("E06000001", "Hartlepool", 3))
     assert read_population(tmp_path, services).table.values.tolist() == [["E06000001", year, 24]]
+
+
+def test_wide_population_year_said_in_the_file_name_beats_a_bare_year_in_the_sheets_name():
+    from types import SimpleNamespace
+
+    from pipeline.ingest import population
+
+    sheet = SimpleNamespace(layout=population.WIDE, labels={}, title="LAD 2023 geography",
+                            source_file="population/mye2021_persons.xlsx", file="population/mye2021_persons.xlsx")
+    assert population._file_year(sheet) == 2021
+    assert population._file_year(SimpleNamespace(**{**vars(sheet), "title": "Mid-2019"})) == 2019
 
 
 def test_wide_population_whose_file_name_has_two_years_and_neither_said_fails(tmp_path, services):
@@ -1471,9 +1502,13 @@ def test_a_file_of_month_first_dates_is_read_month_first(tmp_path, services, pat
     write(tmp_path, "inspections/us.csv", "yjs_name,published,overall_rating\n"
           "Bolton,1/27/2023,Good\nHartlepool,1/10/2023,Good\nGreenwich,12/1/2022 00:00,Inadequate\n"
           "West Mercia,3/30/2022,Good\n")
-    # one date that can only be month first may be a typo: the file stays day first
+    # a British file has dates after the 12th: a typo there does not turn the file round
     write(tmp_path, "inspections/typo.csv", "yjs_name,published,overall_rating\n"
-          "Bolton,3/2/2022,Good\nHartlepool,1/13/2022,Good\n")
+          "Bolton,3/2/2022,Good\nHartlepool,1/13/2022,Good\nGreenwich,25/12/2021,Good\n")
+    # one date that can only be month first is enough where none can only be day first; the time as
+    # .NET and SQL exports write it
+    write(tmp_path, "inspections/us2.csv", "yjs_name,published,overall_rating\n"
+          "Bolton,3/4/2021 12:00:00 AM,Good\nHartlepool,1/28/2021 12:00:00 AM,Good\n")
     # a file with both kinds is day first, as British files are; a date it cannot read is quarantined
     write(tmp_path, "inspections/uk.csv", "yjs_name,published,overall_rating\n"
           "Bolton,27/1/2024,Good\nHartlepool,1/10/2024,Good\nGreenwich,1/27/2024,Good\n"
@@ -1481,7 +1516,8 @@ def test_a_file_of_month_first_dates_is_read_month_first(tmp_path, services, pat
     with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
         got = read_inspections(tmp_path, services)
     assert sorted(zip(got.table["yjs_id"], got.table["published"].dt.strftime("%Y-%m-%d"))) == [
-        ("bolton", "2022-02-03"), ("bolton", "2023-01-27"), ("bolton", "2024-01-27"), ("greenwich", "2022-12-01"),
+        ("bolton", "2021-03-04"), ("bolton", "2022-02-03"), ("bolton", "2023-01-27"), ("bolton", "2024-01-27"),
+        ("greenwich", "2021-12-25"), ("greenwich", "2022-12-01"), ("hartlepool", "2021-01-28"),
         ("hartlepool", "2023-01-10"), ("hartlepool", "2024-10-01"), ("west-mercia", "2022-03-30"),
         ("west-mercia", "2023-01-10"), ("west-mercia", "2023-01-11")]
     assert got.quarantine[["file", "row_number"]].values.tolist() == [["inspections/typo.csv", 3],
@@ -1502,6 +1538,17 @@ def test_one_inspection_listed_with_and_without_its_type_is_one_inspection(tmp_p
     assert got.table[["yjs_id", "inspection_type", "overall_rating"]].values.tolist() == [
         ["bolton", "FJI", "Inadequate"], ["hartlepool", "FJI; SQS", "Good"]]
     assert sorted(got.quarantine["problem"].str.extract(r"^yjs_id (\w+)")[0]) == ["greenwich", "greenwich"]
+
+
+def test_a_workbooks_dates_are_read_in_one_order_across_its_sheets(tmp_path, services):
+    (tmp_path / "inspections").mkdir()
+    with pd.ExcelWriter(tmp_path / "inspections/us.xlsx") as book:
+        pd.DataFrame({"yjs_name": ["Bolton"], "published": ["1/27/2022"], "overall_rating": ["Good"]}).to_excel(
+            book, sheet_name="2022", index=False)
+        pd.DataFrame({"yjs_name": ["Hartlepool"], "published": ["1/10/2023"], "overall_rating": ["Good"]}).to_excel(
+            book, sheet_name="2023", index=False)
+    got = read_inspections(tmp_path, services)
+    assert got.table["published"].dt.strftime("%Y-%m-%d").tolist() == ["2022-01-27", "2023-01-10"]
 
 
 def test_real_inspection_scrape_accounts_for_every_row(tmp_path, real_services):

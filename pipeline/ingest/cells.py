@@ -52,7 +52,8 @@ _ISO_DATE = re.compile(  # a time and time zone after the date are ignored
 _YEAR_MONTH = re.compile(r"^(\d{4})[-/](\d{1,2})$", re.ASCII)
 _MONTH_YEAR = re.compile(r"^(\d{1,2})[-/.](\d{4})$", re.ASCII)  # 03/2020
 # a time after it, as Excel writes a date cell to CSV ("10/01/2023 00:00"), is ignored
-_DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})(?:\s+\d{1,2}:\d{2}(?::\d{2})?)?$", re.ASCII)
+_DMY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{2}|\d{4})(?:\s+\d{1,2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:\s*[ap]m)?)?$",
+                  re.ASCII | re.IGNORECASE)
 _FINANCIAL_YEAR = re.compile(r"^(\d{4})\s*[-/]\s*(\d{2}|\d{4})$", re.ASCII)
 
 # Dates and months in words, as British tables and reports write them
@@ -393,12 +394,12 @@ def parse_date(value: str, column: str, month_first: bool = False) -> pd.Timesta
 
 
 def month_first_dates(values: Iterable[str]) -> bool:
-    """Whether a column's dates in figures are written month first: two or
-    more (``1/27/2023``) can only be read so, and none (``27/1/2023``) only
-    day first. A column of such dates read day first would have its others
-    (``1/10/2023``) published with day and month swapped, without a sign;
-    one alone may be a British file's typo, which is quarantined rather than
-    turning the file's other dates round."""
+    """Whether a column's dates in figures are written month first: some
+    (``1/27/2023``) can only be read so, and none (``27/1/2023``) only day
+    first. A column of such dates read day first would have its others
+    (``1/10/2023``) published with day and month swapped, without a sign.
+    A British file of any size has dates after the 12th, which only day
+    first can read, so a typo there (``1/13/2023``) does not turn it round."""
     month_first = day_first = 0
     for value in values:
         match = _DMY.match(_lower(value))
@@ -406,7 +407,7 @@ def month_first_dates(values: Iterable[str]) -> bool:
             first, second = int(match[1]), int(match[2])
             month_first += first <= 12 < second <= 31
             day_first += second <= 12 < first <= 31
-    return month_first >= 2 and not day_first
+    return month_first > 0 and not day_first
 
 
 BARE_FINANCIAL_YEAR_HINT = "; a financial year? Write it FY "  # after a bare "2019-20" that is no month

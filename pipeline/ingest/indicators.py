@@ -96,7 +96,7 @@ CUSTODY = Indicator("custody", "period_end", "period_months", ("custodial_senten
 # Every caution and sentence type of every service and year; custody rows are summed, the
 # others are parts of 0 (a service and year with no custody row gave no custodial sentence).
 OUTCOME_TABLE = Layout("outcome_table", (
-    Col("financial_year"), NAME, Col("caution_or_sentence_tier"), Col("number_cautioned_sentenced"),
+    Col("financial_year"), NAME, Col("caution_or_sentence_tier"), Col("number_cautioned_sentenced"), SEX,
 ), max_rows=2_000_000)
 
 
@@ -124,6 +124,8 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
     def parse_row(row: Row, sheet: Sheet) -> dict | None:
         cells, labels = row.cells, sheet.labels
         if sheet.layout is OUTCOME_TABLE:
+            # a boys' or girls' row is no part of the year's count, nor a sign that the count is unknown
+            _all_children(cells.get("sex", ""), labels.get("sex", "sex"))
             try:
                 custody = _custody(cells["caution_or_sentence_tier"], labels["caution_or_sentence_tier"])
                 period = _financial_year(cells["financial_year"], labels["financial_year"])
@@ -150,7 +152,7 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
         return {"yjs_id": yjs_id, "yjs_name": matcher.names[yjs_id], spec.period: period,
                 spec.months: months, **counts, "suppressed": any(math.isnan(v) for v in counts.values()),
                 "_file": row.file, "_part": row.number if outcome_table else unit, "_unit": unit,
-                "_fy": not outcome_table and bare_financial_year(cells[spec.period])}
+                "_fy": not outcome_table and months == 12 and bare_financial_year(cells[spec.period])}
 
     def parse_block(block: Block, sheet: Sheet) -> tuple[pd.DataFrame, np.ndarray]:
         """``parse_row`` a column at a time; the rows it refuses are left to it."""
@@ -165,6 +167,8 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
                                                                      "datetime64[ns]", pd.NaT)
             months = np.full(len(block), 12, dtype=np.int64)
             settled &= known
+            if block.has("sex"):
+                settled &= block.distinct("sex").parse(all_children, bool, False)[0]
             sources = {"custodial_sentences": "number_cautioned_sentenced"}
         else:
             where, column = np.arange(len(block)), labels.get(spec.months, spec.months)
@@ -178,7 +182,7 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
             known = np.where(said, np.isin(implied, spec.allowed_months) if spec.allowed_months else True, known)
             settled &= known & ((implied == 0) | (implied == months))
             if block.has("sex"):  # rows of one sex are left to parse_row, which refuses them
-                settled &= block.distinct("sex").parse(lambda v: key(v) in PERSONS, bool, False)[0]
+                settled &= block.distinct("sex").parse(all_children, bool, False)[0]
             sources = {c: c for c in spec.counts}
         counts = {}
         for count, source in sources.items():
@@ -197,8 +201,8 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
             spec.period: period, spec.months: months, **counts,
             "suppressed": np.isnan(np.column_stack(list(counts.values()))).any(axis=1),
             "_file": sheet.file, "_part": block.number if custody is not None else unit, "_unit": unit,
-            "_fy": False if custody is not None else block.distinct(spec.period).parse(bare_financial_year, bool,
-                                                                                       False)[0],
+            "_fy": False if custody is not None else (months == 12) & block.distinct(spec.period).parse(
+                bare_financial_year, bool, False)[0],  # a quarter's "2011-12" is no financial year
         }, index=where)
         return values, settled
 
@@ -294,13 +298,26 @@ def _known_year_rows(table: pd.DataFrame, period: str, unread: dict, log: Collec
     return table[~bad]
 
 
+# How tables and dashboards say "everyone", beside the population reader's persons codes
+_EVERYONE = frozenset({"overall", "both", "bothsexes", "boysandgirls", "girlsandboys", "malesandfemales",
+                       "femalesandmales", "everyone", "children", "allchildren", "youngpeople"})
+
+
+def all_children(sex: str) -> bool:
+    """Whether a sex column's cell means all children: empty, ``Total``,
+    ``All`` ..., ``Persons``, ``Both``, ``Boys and girls``, ``Overall``,
+    ``All children``, ``All genders``, ``Total (all)``."""
+    k = key(sex)
+    return k in PERSONS or k in _EVERYONE or k.startswith(("all", "total"))
+
+
 def _all_children(sex: str, column: str) -> None:
     """A row of a table broken down by sex must be for all children (a
     ``Total``, ``All`` or ``Persons`` row, or no sex given): a row for boys or
     girls only would be read as the service's figure (and two equal ones as
     one figure twice, halving it), and boys and girls are not added up here,
     since a total row beside them would then count twice."""
-    if key(sex) not in PERSONS:
+    if not all_children(sex):
         raise RowProblem(f"column {column}: {sex!r} is not all children; of a table by sex only the rows for all "
                          "children (Total, All or Persons) are read")
 

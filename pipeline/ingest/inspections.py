@@ -68,13 +68,16 @@ def read_inspections(data_dir: Path, services: pd.DataFrame) -> Ingested:
     log = Collector(SOURCE)
     matcher = ServiceMatcher(services)
     # Dates are day first unless a file's own dates say otherwise: a first
-    # read of each file (they are small) finds those written month first.
-    month_first = {sheet.file: month_first_dates(row.cells["published"] for row in sheet.read())
-                   for sheet in read_source(data_dir, SOURCE, [LAYOUT])}
+    # read of each file (they are small) finds those written month first,
+    # all the sheets of a workbook together (one tool wrote them).
+    dates: dict[str, list[str]] = {}
+    for sheet in read_source(data_dir, SOURCE, [LAYOUT]):
+        dates.setdefault(sheet.source_file, []).extend(row.cells["published"] for row in sheet.read())
+    month_first = {file: month_first_dates(values) for file, values in dates.items()}
 
     def parse_row(row: Row, sheet: Sheet) -> dict:
         cells, labels = row.cells, sheet.labels
-        published = _published(cells["published"], labels["published"], month_first[sheet.file])
+        published = _published(cells["published"], labels["published"], month_first[sheet.source_file])
         try:
             rating, score = rating_score(cells["overall_rating"], published, labels["overall_rating"])
             note = None
@@ -89,7 +92,7 @@ def read_inspections(data_dir: Path, services: pd.DataFrame) -> Ingested:
     def parse_block(block: Block, sheet: Sheet) -> tuple[pd.DataFrame, np.ndarray]:
         """``parse_row`` a column at a time; the rows it refuses are left to it."""
         labels = sheet.labels
-        order = month_first[sheet.file]
+        order = month_first[sheet.source_file]
         published, settled = block.distinct("published").parse(
             lambda v: _published(v, labels["published"], order), "datetime64[ns]", pd.NaT)
         rating, rated = block.distinct("overall_rating").parse(lambda v: _rating(v, labels["overall_rating"]))

@@ -53,6 +53,7 @@ ALIASES = {
     "gwynedd mon": "gwynedd and ynys mon",  # the YJB's open data (Outcome_Table) spells it so
     # The Welsh names of the principal areas whose Welsh and English names differ (ONS's LAD names in
     # Welsh), as bilingual Welsh tables and reports give them
+    "sir ynys mon": "isle of anglesey",
     "sir ddinbych": "denbighshire",
     "sir y fflint": "flintshire",
     "wrecsam": "wrexham",

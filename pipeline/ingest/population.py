@@ -75,7 +75,7 @@ SEXES = {1: "males", 2: "females"}
 _SAME = {False: "same code, year and age", True: "same code, year, age and sex"}  # a duplicate's, by sex column
 # The estimates' year, said so: "mye2020...", "mye22final" (ONS's names from mid-2022), "...mid2020...",
 # "Mid-2019", "ukmidyearestimates20192020ladcodes.xls" (ONS's to mid-2019: the estimates' year, then the codes')
-_NAMED_YEAR = re.compile(r"(?:mye|mid-?year-?estimates|mid)[-_ ]?(\d{4}|\d{2}(?!\d))", re.IGNORECASE)
+_NAMED_YEAR = re.compile(r"(?:mye|mid[-_ ]?year(?:[-_ ]?estimates?)?|mid)[-_ ]?(\d{4}|\d{2}(?!\d))", re.IGNORECASE)
 _BARE_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")  # else a name's only year: "population_2020.csv"
 VALUES = ["code", "year", "age", "population", "sex"]  # a parsed row, in the order the row path holds it
 
@@ -471,8 +471,9 @@ def _file_year(sheet: Sheet) -> int | None:
     (a workbook with a sheet per year) or else its file's name (``mye2020...``)."""
     if sheet.layout is not WIDE or "year" in sheet.labels:
         return None
-    for name in (sheet.title or "", Path(sheet.source_file).name):
-        for pattern in (_NAMED_YEAR, _BARE_YEAR):
+    # a year said so, in the sheet's name (a sheet per year) or else the file's, before a bare one
+    for pattern in (_NAMED_YEAR, _BARE_YEAR):
+        for name in (sheet.title or "", Path(sheet.source_file).name):
             years = sorted({int(y) + 2000 if len(y) == 2 else int(y) for y in pattern.findall(name)})
             if len(years) == 1:
                 return years[0]
