@@ -66,6 +66,7 @@ def run_refresh(args: argparse.Namespace) -> int:
 
     from pipeline.definitions import defs
     from pipeline.publish.warehouse import PublishError, read_tables, refresh_lock, storage_lock
+    from pipeline.model.panel import indicator_cutoff as cutoff_of
     from pipeline.rank import targets
 
     config = {"data_dir": str(data_dir), "warehouse": str(warehouse), "as_of": as_of.isoformat(),
@@ -127,8 +128,9 @@ def run_refresh(args: argparse.Namespace) -> int:
         print(f"A backfill: this list was added to ranking_history; inspection_targets and the other "
               f"tables still hold the latest refresh, as of {pd.Timestamp(latest).date()}.")
     if len(ranked) and ranked["reasons"].str.startswith(targets.NO_FIGURES).all():
-        print(f"No service has indicator figures for a period that ended {rules.lag_months} months (the "
-              f"publication lag) before {as_of} or earlier, so every service is monitored.")
+        print(f"NOTE: no indicator figures were published by {as_of} (periods ending by "
+              f"{cutoff_of(as_of, rules.lag_months):%d %B %Y}, after the {rules.lag_months}-month publication lag), "
+              "so every service is monitored.")
     else:
         for note in targets.shortfall_notes(ranked, rules):
             print(f"NOTE: {note}")

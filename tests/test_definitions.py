@@ -92,6 +92,9 @@ def test_the_recommended_list_names_the_picked_services_or_says_none_was_picked(
     assert "Ayton" in text and "Ceeton" in text and "Beeton" not in text
     quiet = ranked.assign(recommendation="monitor")
     assert recommended_markdown(quiet, synthetic=False) == NONE_RECOMMENDED
+    # the notes of why fewer were picked than asked are given with the list, or with its absence
+    assert recommended_markdown(ranked, synthetic=False, notes=["Only 1."]).startswith("*Only 1.*\n\n| rank |")
+    assert recommended_markdown(quiet, synthetic=False, notes=["No x."]) == NONE_RECOMMENDED + "\n\n*No x.*\n\n"
     assert recommended_markdown(quiet, synthetic=True) == SYNTHETIC_BANNER + NONE_RECOMMENDED
 
 

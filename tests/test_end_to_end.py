@@ -164,7 +164,7 @@ def test_cli_refresh_prints_the_ranked_list(tmp_path):
     bench = int((picked["recommendation"] == "benchmark_visit").sum())
     assert 0 < bench < 9
     assert f"155 services, 1 full joint inspection, {bench} benchmark visit{'s' if bench > 1 else ''}." in out.stdout
-    assert f"NOTE: Only {bench} benchmark visit" in out.stdout and "of 9 asked" in out.stdout
+    assert f"NOTE: Only {bench} benchmark visit" in out.stdout and "recommended (9 asked): " in out.stdout
     # every pick is printed, however far below the top 3 it ranks
     printed = [line.split()[0] for line in out.stdout.splitlines()[-(len(set(picked["rank"]) | {1, 2, 3})):]]
     assert set(map(int, printed)) == set(picked["rank"]) | {1, 2, 3}

@@ -28,10 +28,9 @@ def recommended_markdown(ranked: pd.DataFrame, synthetic: bool, notes: list[str]
     (``targets.shortfall_notes``) where fewer were picked than asked."""
     picked = ranked[ranked["recommendation"] != "monitor"]
     table = picked[["rank", "yjs_name", "recommendation", "rank_low", "rank_high", "reasons"]]
-    if not len(table):
-        return (SYNTHETIC_BANNER if synthetic else "") + NONE_RECOMMENDED
-    return ((SYNTHETIC_BANNER if synthetic else "") + "".join(f"*{note}*\n\n" for note in notes)
-            + markdown_table(table))
+    said = "".join(f"*{note}*\n\n" for note in notes)
+    return (SYNTHETIC_BANNER if synthetic else "") + (said + markdown_table(table) if len(table) else
+                                                      NONE_RECOMMENDED + ("\n\n" + said if said else ""))
 
 
 def backfill_banner(as_of, published) -> str:

@@ -60,15 +60,17 @@ def _periods_text(n: int, months: int) -> str:
 def _span_text(window_months: int, window_end: pd.Timestamp, used: int, months: int,
                last: pd.Timestamp) -> str:
     """What a service's pooled figure rests on: the window ("3 years to Dec
-    2025") where it has every period of it, else its own periods ("11
-    quarters in the 3 years to Dec 2024", or "1 quarter to Dec 2023" where its
-    latest period is older than the window's)."""
-    window = _window_text(window_months, window_end)
-    if last < window_end:
-        return f"{_periods_text(used, months)} to {last:%b %Y}"
-    if used * months < window_months:
-        return f"{_periods_text(used, months)} in the {window}"
-    return window
+    2025") where it has every period of it, else how many of the window's
+    periods it has, and its latest where that is older ("11 of the 12
+    quarters to Dec 2024", "7 of the 12 quarters to Dec 2024, latest Jun
+    2024"): the others are suppressed or not published, so its periods need
+    not run on without a gap."""
+    periods = max(window_months // months, 1)
+    if used >= periods and last >= window_end:
+        return _window_text(window_months, window_end)
+    unit = _periods_text(periods, months).split(" ", 1)[1]
+    latest = f", latest {last:%b %Y}" if last < window_end else ""
+    return f"{used} of the {periods} {unit} to {window_end:%b %Y}{latest}"
 
 
 def z_text(z: float) -> str:
@@ -109,10 +111,10 @@ def indicator_phrases(ev: pd.DataFrame) -> list[str]:
 def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
             inspections_from: pd.Timestamp | None = None) -> pd.Series:
     """Plain-English reasons for each service's place in the list: the
-    indicators outside the limits (or the one of most concern: the highest
-    shrunk evidence ``e``, which weighs a small service's z less than a
-    large one's, so it need not be the highest z), for a benchmark the
-    indicators better than national, then the last inspection and, where it
+    indicators above the upper limits, else every indicator worse than
+    national (by shrunk evidence ``e``, which weighs a small service's z
+    less), else the one nearest national; for a benchmark the indicators
+    better than national; then the last inspection and, where it
     applies, why the service is not eligible. The indicators that others
     have figures for and the service has none are named (its score rests on
     the rest); "no inspection on record" says from when the inspections read
@@ -121,13 +123,16 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
     ev = evidence.assign(phrase=indicator_phrases(evidence))
     by_e = ev.sort_values(["yjs_id", "e"], ascending=[True, False])
     high = by_e[by_e["band"].isin(["high_99.8", "high_95"])].groupby("yjs_id")["phrase"].agg("; ".join)
-    top = by_e.groupby("yjs_id")["phrase"].first()
+    worse = by_e[by_e["z"] > 0].groupby("yjs_id")["phrase"].agg("; ".join)
+    nearest = ev.sort_values(["yjs_id", "z"], ascending=[True, False]).groupby("yjs_id")["phrase"].first()
     better = ev[ev["z"] < -Z95].sort_values(["yjs_id", "z"]).groupby("yjs_id")["phrase"].agg("; ".join)
     ids = df["yjs_id"]
     text = np.where(ids.map(high).notna(), ids.map(high),
-                    np.where(ids.map(top).notna(),
-                             "no indicator above the 95% limit; of most concern: " + ids.map(top).fillna(""),
-                             NO_FIGURES))
+                    np.where(ids.map(worse).notna(),
+                             "no indicator above the 95% limit; worse than national: " + ids.map(worse).fillna(""),
+                             np.where(ids.map(nearest).notna(),
+                                      "no indicator worse than national; nearest to it: "
+                                      + ids.map(nearest).fillna(""), NO_FIGURES)))
     bench = (df["recommendation"] == "benchmark_visit").to_numpy()
     text = np.where(bench, "better than national on " + ids.map(better).fillna(""), text)
     known = [key for key in BY_KEY if (evidence["indicator"] == key).any()]  # what others have
@@ -139,7 +144,8 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
     inspected = df["last_inspected"].notna()
     never = "no inspection on record"
     if inspections_from is not None and not pd.isna(inspections_from):
-        never += f" (the inspections read start {pd.Timestamp(inspections_from):%Y-%m})"
+        never += (f" (the inspection records read begin in {pd.Timestamp(inspections_from):%B %Y}: an "
+                  "earlier inspection would not show)")
     last = np.where(inspected, "last inspected " + to_datetime(df["last_inspected"]).dt.strftime("%Y-%m")
                     + ", " + df["last_rating"].astype(str), never)
     out = pd.Series(text, index=df.index) + "; " + last
@@ -148,21 +154,36 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
 
 
 def concern_text(df: pd.DataFrame) -> pd.Series:
-    """ "concern 1.05 (indicators 0.62, last rating 0.30, time since
-    inspection 0.13)": what puts a service above or below its neighbours, the
-    weighted parts that add up to its concern score (``recommend``)."""
-    text = ("concern " + df["concern_score"].map("{:.2f}".format) + " (indicators "
-            + df["concern_indicators"].map("{:.2f}".format) + ", last rating "
-            + df["concern_last_rating"].map("{:.2f}".format) + ", time since inspection "
-            + df["concern_time"].map("{:.2f}".format))
-    model = df["concern_outcome_model"].abs() >= 0.005
-    return (text + np.where(model, ", outcome model " + df["concern_outcome_model"].map("{:.2f}".format), "")
-            + ")").str.replace("-0.00", "0.00", regex=False)
+    """ "concern 1.05 = indicators +0.88, last rating +0.07, time since
+    inspection +0.10": what puts a service above or below its neighbours,
+    the weighted parts of its concern score (``recommend``), positive adding
+    concern, rounded so that they add up to the total shown; "indicators: no
+    data" where the service has none."""
+    names = ["concern_indicators", "concern_last_rating", "concern_time", "concern_outcome_model"]
+    labels = ["indicators", "last rating", "time since inspection", "outcome model"]
+    out = []
+    evidenced = df["evidenced"] if "evidenced" in df else pd.Series(True, index=df.index)
+    for total, has, *parts in zip(df["concern_score"], evidenced, *(df[n] for n in names)):
+        cents = [round(p * 100) for p in parts]
+        gap = round(total * 100) - sum(cents)  # rounding: the largest part takes the difference
+        cents[max(range(len(parts)), key=lambda k: abs(parts[k]))] += gap
+        shown = [f"{label} {c / 100:+.2f}" for label, c, p in zip(labels, cents, parts)
+                 if label != "outcome model" or abs(p) >= 0.005]
+        if not has:
+            shown[0] = "indicators: no data"
+        out.append(f"concern {round(total * 100) / 100:.2f} = " + ", ".join(shown))
+    return pd.Series([t.replace("+0.00", "0.00").replace("-0.00", "0.00").replace("concern -0.00", "concern 0.00")
+                      for t in out], index=df.index)
 
 
 def plural(n: int, word: str) -> str:
     """ "1 benchmark visit", "2 benchmark visits", "0 services"."""
     return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _only(n: int, asked: int, kind: str) -> str:
+    return f"No {kind} recommended ({asked} asked)" if n == 0 else \
+        f"Only {plural(n, kind)} recommended ({asked} asked)"
 
 
 def shortfall_notes(ranked: pd.DataFrame, rules: RankingRules) -> list[str]:
@@ -174,17 +195,16 @@ def shortfall_notes(ranked: pd.DataFrame, rules: RankingRules) -> list[str]:
     picked = ranked["recommendation"].value_counts()
     full, bench = int(picked.get("full_joint_inspection", 0)), int(picked.get("benchmark_visit", 0))
     if full < rules.n_full_joint:
-        with_figures = ranked["eligible"] & ~ranked["reasons"].str.startswith(NO_FIGURES)
-        notes.append(f"Only {plural(full, 'full joint inspection')} recommended, of {rules.n_full_joint} asked: "
-                     f"{plural(int(with_figures.sum()), 'service')} not inspected in the last "
-                     f"{rules.exclusion_months} months {'has' if with_figures.sum() == 1 else 'have'} "
-                     "indicator figures.")
+        with_figures = int((ranked["eligible"] & ~ranked["reasons"].str.startswith(NO_FIGURES)).sum())
+        notes.append(f"{_only(full, rules.n_full_joint, 'full joint inspection')}: "
+                     f"{plural(with_figures, 'service')} not inspected in the last {rules.exclusion_months} months "
+                     f"{'has' if with_figures == 1 else 'have'} indicator figures.")
     if bench < rules.n_benchmark:
-        notes.append(f"Only {plural(bench, 'benchmark visit')} recommended, of {rules.n_benchmark} asked: "
-                     f"{'no other service qualifies' if bench else 'no service qualifies'}. A benchmark is "
-                     "significantly better than national (z below -1.96) on at least two indicators, worse on "
-                     "none, last rated Outstanding or Good (or never inspected), not inspected in the last "
-                     f"{rules.exclusion_months} months and not picked for a full joint inspection.")
+        notes.append(f"{_only(bench, rules.n_benchmark, 'benchmark visit')}: a benchmark must be significantly "
+                     "better than national (below the lower 95% limit) on at least two indicators and worse on "
+                     "none, last rated Outstanding or Good (good on the 2012-2017 scale) or never inspected, not "
+                     f"inspected in the last {rules.exclusion_months} months, and not picked for a full joint "
+                     "inspection.")
     return notes
 
 
