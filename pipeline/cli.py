@@ -127,7 +127,7 @@ def run_refresh(args: argparse.Namespace) -> int:
     if backfill:
         print(f"A backfill: this list was added to ranking_history; inspection_targets and the other "
               f"tables still hold the latest refresh, as of {pd.Timestamp(latest).date()}.")
-    if len(ranked) and ranked["reasons"].str.startswith(targets.NO_FIGURES).all():
+    if len(ranked) and ranked["reasons"].str.contains(targets.NO_FIGURES, regex=False).all():
         print(f"NOTE: no indicator figures were published by {as_of} (periods ending by "
               f"{cutoff_of(as_of, rules.lag_months):%d %B %Y}, after the {rules.lag_months}-month publication lag), "
               "so every service is monitored.")

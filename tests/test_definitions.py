@@ -88,7 +88,8 @@ def test_the_recommended_list_names_the_picked_services_or_says_none_was_picked(
     text = recommended_markdown(ranked, synthetic=True)
     assert text.startswith(SYNTHETIC_BANNER)
     rows = text[len(SYNTHETIC_BANNER):].splitlines()
-    assert rows[0] == "| rank | yjs_name | recommendation | rank_low | rank_high | reasons |" and len(rows) == 4
+    assert rows[0] == "| rank | service | recommendation | rank interval (90%) | reasons |" and len(rows) == 4
+    assert "| 1 | Ayton | full joint inspection | 1-2 | r1 |" in rows
     assert "Ayton" in text and "Ceeton" in text and "Beeton" not in text
     quiet = ranked.assign(recommendation="monitor")
     assert recommended_markdown(quiet, synthetic=False) == NONE_RECOMMENDED

@@ -58,7 +58,8 @@ def test_recently_inspected_services_are_excluded(quality):
     out = ranked(quality, rows).set_index("yjs_id")
     assert out.loc["svc-00", "recommendation"] == "monitor"
     assert out.loc["svc-03", "recommendation"] == "monitor"
-    assert "not eligible" in out.loc["svc-00", "reasons"]
+    # first, as it is what decides (rank 1 passed over)
+    assert out.loc["svc-00", "reasons"].startswith("not eligible: inspected within the last 12 months; ")
     assert out.loc["svc-00", "months_since_inspection"] == 4
     assert (out["recommendation"] == "full_joint_inspection").sum() == 8
 

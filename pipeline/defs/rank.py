@@ -27,7 +27,12 @@ def recommended_markdown(ranked: pd.DataFrame, synthetic: bool, notes: list[str]
     a sentence saying so when every service is monitored, and ``notes``
     (``targets.shortfall_notes``) where fewer were picked than asked."""
     picked = ranked[ranked["recommendation"] != "monitor"]
-    table = picked[["rank", "yjs_name", "recommendation", "rank_low", "rank_high", "reasons"]]
+    # as an inspector reads it: words, not the table's codes and column names
+    table = pd.DataFrame({
+        "rank": picked["rank"], "service": picked["yjs_name"],
+        "recommendation": picked["recommendation"].str.replace("_", " ", regex=False),
+        "rank interval (90%)": picked["rank_low"].astype(str) + "-" + picked["rank_high"].astype(str),
+        "reasons": picked["reasons"]})
     said = "".join(f"*{note}*\n\n" for note in notes)
     return (SYNTHETIC_BANNER if synthetic else "") + (said + markdown_table(table) if len(table) else
                                                       NONE_RECOMMENDED + ("\n\n" + said if said else ""))

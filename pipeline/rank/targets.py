@@ -114,7 +114,7 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
     indicators above the upper limits, else every indicator worse than
     national (by shrunk evidence ``e``, which weighs a small service's z
     less), else the one nearest national; for a benchmark the indicators
-    better than national; then the last inspection and, where it
+    better than national; then the last inspection; and first, where it
     applies, why the service is not eligible. The indicators that others
     have figures for and the service has none are named (its score rests on
     the rest); "no inspection on record" says from when the inspections read
@@ -149,8 +149,9 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
     last = np.where(inspected, "last inspected " + to_datetime(df["last_inspected"]).dt.strftime("%Y-%m")
                     + ", " + df["last_rating"].astype(str), never)
     out = pd.Series(text, index=df.index) + "; " + last
-    excluded = f"; not eligible: inspected within the last {rules.exclusion_months} months"
-    return out.where(df["eligible"], out + excluded)
+    # first, where it decides: a service high on the list may be passed over for this alone
+    excluded = f"not eligible: inspected within the last {rules.exclusion_months} months; "
+    return out.where(df["eligible"], excluded + out)
 
 
 def concern_text(df: pd.DataFrame) -> pd.Series:
@@ -195,7 +196,7 @@ def shortfall_notes(ranked: pd.DataFrame, rules: RankingRules) -> list[str]:
     picked = ranked["recommendation"].value_counts()
     full, bench = int(picked.get("full_joint_inspection", 0)), int(picked.get("benchmark_visit", 0))
     if full < rules.n_full_joint:
-        with_figures = int((ranked["eligible"] & ~ranked["reasons"].str.startswith(NO_FIGURES)).sum())
+        with_figures = int((ranked["eligible"] & ~ranked["reasons"].str.contains(NO_FIGURES, regex=False)).sum())
         notes.append(f"{_only(full, rules.n_full_joint, 'full joint inspection')}: "
                      f"{plural(with_figures, 'service')} not inspected in the last {rules.exclusion_months} months "
                      f"{'has' if with_figures == 1 else 'have'} indicator figures.")
