@@ -162,8 +162,8 @@ def test_a_stopped_refresh_says_what_it_quarantined(tmp_path):
     assert out.returncode != 0 and len(lines) == 1, out.stderr
     assert lines[0].endswith("; nothing was published; the run quarantined 3 rows of first_time_entrants, 2 like "
                              "first_time_entrants/fte_2026_by_sex.csv row 4: column sex: 'Male' is not all "
-                             "children; of a table by sex only the rows for all children (Total, All or Persons) "
-                             "are read"), lines[0]
+                             "children; of a table by sex only the rows for all children (Total, All, All "
+                             "children, Persons, Both, Boys and girls, Overall, or no sex given) are read"), lines[0]
 
 
 def _counting_connects(monkeypatch) -> list[str]:

@@ -162,7 +162,7 @@ def test_a_table_by_sex_is_read_for_all_children_only(tmp_path, services, path):
     assert fte.quarantine["row_number"].tolist() == [2, 3, 5, 6, 14]
     assert fte.quarantine["problem"].iloc[0] == (
         "column Sex: 'Male' is not all children; of a table by sex only the rows for all children "
-        "(Total, All or Persons) are read")
+        "(Total, All, All children, Persons, Both, Boys and girls, Overall, or no sex given) are read")
     assert reoffending.table[["cohort_size", "reoffenders"]].values.tolist() == [[60, 20]]
     assert reoffending.quarantine["problem"].str.startswith("column Gender: 'Female' is not all children").all()
 

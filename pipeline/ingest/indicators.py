@@ -319,7 +319,8 @@ def _all_children(sex: str, column: str) -> None:
     since a total row beside them would then count twice."""
     if not all_children(sex):
         raise RowProblem(f"column {column}: {sex!r} is not all children; of a table by sex only the rows for all "
-                         "children (Total, All or Persons) are read")
+                         "children (Total, All, All children, Persons, Both, Boys and girls, Overall, or no sex "
+                         "given) are read")
 
 
 def _bare_year_files(log: Collector) -> dict[str, tuple[int, str]]:
