@@ -119,11 +119,7 @@ def run_refresh(args: argparse.Namespace) -> int:
         print("NOTE: demo data - the indicator figures, populations and ratings are SYNTHETIC.")
     elif made_up:
         print(f"NOTE: the tables in {', '.join(made_up)} are the demo's SYNTHETIC figures.")
-    counts = ranked["recommendation"].value_counts().to_dict()
-    print(f"{'Backfilled' if backfill else 'Published'} {warehouse} as of {as_of}: "
-          f"{targets.plural(len(ranked), 'service')}, "
-          f"{targets.plural(counts.get('full_joint_inspection', 0), 'full joint inspection')}, "
-          f"{targets.plural(counts.get('benchmark_visit', 0), 'benchmark visit')}.")
+    print(f"{'Backfilled' if backfill else 'Published'} {warehouse} as of {as_of}: {targets.summary(ranked)}.")
     if backfill:
         print(f"A backfill: this list was added to ranking_history; inspection_targets and the other "
               f"tables still hold the latest refresh, as of {pd.Timestamp(latest).date()}.")
@@ -154,10 +150,11 @@ def _quarantined(result, asset: str) -> str:
     names that match nothing), and with nothing published the analyst has no
     quarantine table to look in."""
     from pipeline import ingest
+    from pipeline.indicators import INDICATORS
     from pipeline.rank.targets import plural
 
     behind = [asset] if asset in ingest.SOURCES else (
-        ["first_time_entrants", "reoffending", "custody"] if asset.startswith("indicator_") else ingest.SOURCES)
+        [ind.source for ind in INDICATORS] if asset.startswith("indicator_") else ingest.SOURCES)
     counts = []
     for source in behind:
         try:

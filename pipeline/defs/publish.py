@@ -11,7 +11,7 @@ from pipeline.defs.resources import RefreshSettings
 from pipeline.model import guards, panel
 from pipeline.publish import tables as t
 from pipeline.publish.warehouse import HISTORY_TABLE, publish, read_tables, refresh_lock
-from pipeline.rank.targets import plural
+from pipeline.rank.targets import summary
 from pipeline.report.markdown import markdown_table
 from pipeline.settings import is_synthetic
 
@@ -55,16 +55,13 @@ def warehouse(context, settings: RefreshSettings, services: ingest.Ingested,
                              cutoff=panel.indicator_cutoff(as_of, settings.rules().lag_months))
         counts = publish(path, out, t.view_statements(), history=before[HISTORY_TABLE])
     # the run's log says what was published, as the CLI's output does
-    picked = inspection_targets["recommendation"].value_counts()
     made_up = " The figures are SYNTHETIC (demo data)." if is_synthetic(data_dir) else ""
     latest = before[HISTORY_TABLE]["as_of"].max() if before[HISTORY_TABLE] is not None else None
     if latest is not None and pd.Timestamp(latest).date() > as_of:
         context.log.info(f"Backfill as of {as_of}: its list was added to ranking_history of {path}; the "
                          f"published list stays as of {pd.Timestamp(latest).date()}.{made_up}")
     else:
-        context.log.info(f"Published {path} as of {as_of}: {plural(len(inspection_targets), 'service')}, "
-                         f"{plural(picked.get('full_joint_inspection', 0), 'full joint inspection')}, "
-                         f"{plural(picked.get('benchmark_visit', 0), 'benchmark visit')}.{made_up}")
+        context.log.info(f"Published {path} as of {as_of}: {summary(inspection_targets)}.{made_up}")
     return dg.MaterializeResult(metadata={
         "path": dg.MetadataValue.path(str(path)),
         "tables": dg.MetadataValue.md(markdown_table(pd.Series(counts, name="rows").rename_axis("table")

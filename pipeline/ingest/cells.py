@@ -418,8 +418,12 @@ def bare_financial_year(value: str) -> bool:
     "2011/12" (a year, then the next), which as the contract's YYYY-MM is a
     month, December 2011 (see :func:`month_end`)."""
     match = _FINANCIAL_YEAR.match(_lower(value))
-    if not match:
-        return False
+    return bool(match) and _years_running_on(match)
+
+
+def _years_running_on(match: re.Match) -> bool:
+    """Whether a :data:`_FINANCIAL_YEAR` match is a year and the next
+    ("2019-20", "2019/2020", "1999-00")."""
     start, end = int(match[1]), int(match[2])
     return end == start + 1 or (len(match[2]) == 2 and end == (start + 1) % 100)
 
@@ -435,9 +439,8 @@ def financial_year_end(value: str, column: str) -> pd.Timestamp:
     match = _FINANCIAL_YEAR.match(text)
     ending = None
     if match:
-        start, end = int(match[1]), int(match[2])
-        if end == start + 1 or (len(match[2]) == 2 and end == (start + 1) % 100):
-            ending = start + 1
+        if _years_running_on(match):
+            ending = int(match[1]) + 1
     else:
         span = _span(text)
         if span and span[1][1] == 3 and span[0] == (span[1][0] - 1, 4):  # April to March

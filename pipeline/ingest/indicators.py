@@ -123,9 +123,10 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
 
     def parse_row(row: Row, sheet: Sheet) -> dict | None:
         cells, labels = row.cells, sheet.labels
+        # a boys' or girls' row is no figure of the service's (nor, in the outcome table, a sign that
+        # the year's count is unknown: refused before _note_unread can see it)
+        _all_children(cells.get("sex", ""), labels.get("sex", "sex"))
         if sheet.layout is OUTCOME_TABLE:
-            # a boys' or girls' row is no part of the year's count, nor a sign that the count is unknown
-            _all_children(cells.get("sex", ""), labels.get("sex", "sex"))
             try:
                 custody = _custody(cells["caution_or_sentence_tier"], labels["caution_or_sentence_tier"])
                 period = _financial_year(cells["financial_year"], labels["financial_year"])
@@ -138,7 +139,6 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
                 _note_unread(row, sheet, matcher, unread)
                 raise
         else:
-            _all_children(cells.get("sex", ""), labels.get("sex", "sex"))
             period = _month(cells[spec.period], labels[spec.period])
             months = _period_months(spec, cells[spec.period], labels[spec.period], cells.get(spec.months, ""),
                                     labels.get(spec.months, spec.months))
@@ -167,8 +167,6 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
                                                                      "datetime64[ns]", pd.NaT)
             months = np.full(len(block), 12, dtype=np.int64)
             settled &= known
-            if block.has("sex"):
-                settled &= block.distinct("sex").parse(all_children, bool, False)[0]
             sources = {"custodial_sentences": "number_cautioned_sentenced"}
         else:
             where, column = np.arange(len(block)), labels.get(spec.months, spec.months)
@@ -181,9 +179,9 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
             months = np.where(said, implied, months)
             known = np.where(said, np.isin(implied, spec.allowed_months) if spec.allowed_months else True, known)
             settled &= known & ((implied == 0) | (implied == months))
-            if block.has("sex"):  # rows of one sex are left to parse_row, which refuses them
-                settled &= block.distinct("sex").parse(all_children, bool, False)[0]
             sources = {c: c for c in spec.counts}
+        if block.has("sex"):  # rows of one sex are left to parse_row, which refuses them
+            settled &= block.distinct("sex").parse(all_children, bool, False)[0]
         counts = {}
         for count, source in sources.items():
             counts[count], read = block.distinct(source).counts(labels[source])

@@ -182,6 +182,15 @@ def plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
 
+def summary(ranked: pd.DataFrame) -> str:
+    """ "155 services, 8 full joint inspections, 2 benchmark visits": a list
+    in a line, as the CLI prints it and the run's log says it."""
+    picked = ranked["recommendation"].value_counts()
+    return (f"{plural(len(ranked), 'service')}, "
+            f"{plural(int(picked.get('full_joint_inspection', 0)), 'full joint inspection')}, "
+            f"{plural(int(picked.get('benchmark_visit', 0)), 'benchmark visit')}")
+
+
 def _only(n: int, asked: int, kind: str) -> str:
     return f"No {kind} recommended ({asked} asked)" if n == 0 else \
         f"Only {plural(n, kind)} recommended ({asked} asked)"
