@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from pipeline.model import panel, scores
+from pipeline.model import panel, scores, stats
 from tests import factories as f
 
 AS_OF = dt.date(2025, 6, 1)
@@ -131,6 +131,40 @@ def test_evidence_finds_the_planted_outliers(world):
     assert (ev["e_sd"] >= 0).all()
     fte = ev[ev["indicator"] == "fte"]
     assert (fte["window_months"] == 36).all()
+
+
+def _pooled_custody(counts_of_small: list[float], expected_of_small: float) -> pd.DataFrame:
+    """A hand-made custody panel: 39 services at their expected 10 a year
+    and one small service, svc-small, over three annual periods."""
+    rows = []
+    for year in (2022, 2023, 2024):
+        for i in range(39):
+            rows.append((f"svc-{i:02d}", 10.0, 10.0))
+        rows.append(("svc-small", counts_of_small[year - 2022], expected_of_small))
+    panel_rows = pd.DataFrame(
+        [(yjs, "custody", pd.Timestamp(year, 3, 31), 12, o, e / 0.0001, e)
+         for (yjs, o, e), year in zip(rows, np.repeat((2022, 2023, 2024), 40))],
+        columns=["yjs_id", "indicator", "period_end", "period_months", "numerator", "denominator",
+                 "expected"])
+    return scores.indicator_evidence(panel_rows).set_index("yjs_id")
+
+
+def test_a_pool_of_no_events_is_judged_exactly_not_by_the_normal_approximation():
+    ev = _pooled_custody([0, 0, 0], expected_of_small=1.0)
+    small = ev.loc["svc-small"]
+    # weights 1, 1/2, 1/4 by age: E_eff = 1.75^2 / 1.3125 = 2.33 expected, 0 seen
+    e_eff = 1.75**2 / 1.3125
+    assert small["z"] == pytest.approx(stats.exact_z(0, e_eff, None, "poisson")[()])
+    assert -2 * np.sqrt(e_eff) < -stats.Z95 < small["z"] < 0  # the approximation said low_95
+    assert small["band"] == "within"
+
+
+def test_a_pool_of_many_events_is_judged_as_the_normal_approximation_nearly_is():
+    ev = _pooled_custody([100, 100, 100], expected_of_small=80.0)
+    e_eff, o_eff = 80 * 1.75**2 / 1.3125, 100 * 1.75**2 / 1.3125
+    approx = 2 * (np.sqrt(o_eff / e_eff) - 1) * np.sqrt(e_eff)  # the square-root scale's z, 3.23
+    assert ev.loc["svc-small", "z"] == pytest.approx(approx, abs=0.1)
+    assert ev.loc["svc-small", "band"] == "high_99.8"
 
 
 def test_months_since_inspection_counts_whole_months():

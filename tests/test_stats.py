@@ -186,6 +186,33 @@ def test_exact_z_handles_zero_and_small_counts():
     assert z[3] == pytest.approx(sps.norm.ppf(mid))
 
 
+def test_effective_exact_z_of_whole_counts_is_exact_z():
+    o, e = np.array([0, 3, 12, 250]), np.array([2.0, 5.5, 4.0, 240.0])
+    np.testing.assert_array_equal(stats.effective_exact_z(o, e, None, "poisson"),
+                                  stats.exact_z(o, e, None, "poisson"))
+    n, p0 = np.array([7, 40, 400]), np.array([0.3, 0.31, 0.29])
+    np.testing.assert_array_equal(stats.effective_exact_z([0, 20, 100], n, p0, "binomial"),
+                                  stats.exact_z([0, 20, 100], n, p0, "binomial"))
+
+
+def test_effective_exact_z_interpolates_the_mid_p_tail_between_whole_counts():
+    below = sps.poisson.cdf(1, 6.0) + 0.5 * sps.poisson.pmf(2, 6.0)  # mid-p at 2 events
+    above = sps.poisson.cdf(2, 6.0) + 0.5 * sps.poisson.pmf(3, 6.0)  # and at 3
+    z = stats.effective_exact_z([2.25], [6.0], None, "poisson")[0]
+    assert z == pytest.approx(sps.norm.ppf(0.75 * below + 0.25 * above))
+    # a binomial's effective size is rounded, its count scaled with it
+    assert stats.effective_exact_z([6.0], [30.6], [0.3], "binomial")[0] == pytest.approx(
+        stats.effective_exact_z([6.0 * 31 / 30.6], [31.0], [0.3], "binomial")[0])
+
+
+def test_effective_exact_z_of_no_events_is_not_the_normal_approximations():
+    # 0 events where 2.4 were expected: mid-p 0.5 exp(-2.4) = 0.045, z -1.69,
+    # within the limits; the square-root scale's -2 sqrt(2.4) = -3.10 is beyond 99.8%
+    z = stats.effective_exact_z([0.0], [2.4], None, "poisson")[0]
+    assert z == pytest.approx(sps.norm.ppf(0.5 * np.exp(-2.4)))
+    assert -stats.Z95 < z < 0
+
+
 @settings(max_examples=80, deadline=None)
 @given(o=st.integers(0, 300), pop=st.floats(200, 5e5), p0=st.floats(1e-4, 2e-3),
        widen=st.floats(1.0, 3.0))

@@ -7,9 +7,10 @@ Method (documented in the README):
    stepping back one period length from the latest) are pooled with weights
    halving every ``half_life_months``: O = sum w*O_t, E = sum w*E_t, and an
    effective size E_eff = (sum w*E)^2 / sum w^2*E for the standard error.
-2. The pooled value is put on the variance-stabilised scale. Its z-score and
-   band use the over-dispersion tau^2 from Winsorised phi (robust control
-   limits); its empirical-Bayes shrinkage (``stats.shrink``) uses the
+2. The pooled value is put on the variance-stabilised scale. Its z-score is
+   exact (mid-p, ``stats.effective_exact_z`` on the effective count), as in
+   ``indicator_values``, and with its band is widened by the
+   over-dispersion tau^2 from Winsorised phi (robust control limits); its empirical-Bayes shrinkage (``stats.shrink``) uses the
    standard DerSimonian-Laird tau^2 (``stats.random_effects_tau2``), which
    keeps genuine outliers in the spread of true values.
 3. Evidence e = (shrunk - target) / sqrt(tau^2 + median se^2): how many
@@ -134,10 +135,13 @@ def _pooled_statistics(p: dict[str, np.ndarray], ind) -> dict[str, np.ndarray]:
     weighted sums wo, wn, we, w2n, w2e as arrays."""
     if ind.family == "poisson":
         y, target, _ = stats.transformed(p["wo"], p["we"], None, "poisson")
-        se = 1.0 / (2.0 * np.sqrt(p["we"] ** 2 / p["w2e"]))
+        size, p0 = p["we"] ** 2 / p["w2e"], None  # effective expected count
+        count = p["wo"] * p["we"] / p["w2e"]
     else:
-        y, target, _ = stats.transformed(p["wo"], p["wn"], p["we"] / p["wn"], "binomial")
-        se = 1.0 / (2.0 * np.sqrt(p["wn"] ** 2 / p["w2n"]))
+        p0 = p["we"] / p["wn"]
+        y, target, _ = stats.transformed(p["wo"], p["wn"], p0, "binomial")
+        size, count = p["wn"] ** 2 / p["w2n"], p["wo"] * p["wn"] / p["w2n"]  # effective cohort
+    se = 1.0 / (2.0 * np.sqrt(size))
     d = stats.dispersion(y, target, se)
     tau2_re = stats.random_effects_tau2(y, target, se)
     mean, sd = stats.shrink(y, target, se, tau2_re)
@@ -145,7 +149,8 @@ def _pooled_statistics(p: dict[str, np.ndarray], ind) -> dict[str, np.ndarray]:
     national = p["we"] / p["wn"] * ind.multiplier
     n = len(y)
     out = {"rate": p["wo"] / p["wn"] * ind.multiplier, "national_rate": national,
-           "z": stats.adjusted_z(y, target, se, d["tau2"]),
+           "z": stats.effective_exact_z(count, size, p0, ind.family)
+           / stats.overdispersion_factor(se, d["tau2"]),
            "e": (mean - target) / scale, "e_sd": sd / scale,
            "tau2": np.full(n, d["tau2"]), "phi": np.full(n, d["phi"]),
            "tau2_shrinkage": np.full(n, tau2_re)}

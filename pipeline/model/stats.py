@@ -410,6 +410,12 @@ def exact_z(observed, denominator, p0, family: str):
     Stat Med, appendix: exact limits for discrete data)."""
     o = np.asarray(observed, float)
     d = np.asarray(denominator, float)
+    lower, upper = _mid_tails(o, d, p0, family)
+    return _z_of_tails(lower, upper, o, d)
+
+
+def _mid_tails(o, d, p0, family: str):
+    """The mid-p lower and upper tails of the count ``o`` (see ``exact_z``)."""
     with np.errstate(invalid="ignore", divide="ignore"):
         if family == "poisson":
             lower = _mid_p(o, d, None, family)
@@ -418,8 +424,51 @@ def exact_z(observed, denominator, p0, family: str):
             n = np.where(d > 0, d, 1)
             lower = _mid_p(o, p0, n, family)
             upper = _discrete("sf", family, o, p0, n) + 0.5 * _discrete("pmf", family, o, p0, n)
+    return lower, upper
+
+
+def _z_of_tails(lower, upper, o, d):
+    """z from whichever mid-p tail is the smaller (accurate far out)."""
+    with np.errstate(invalid="ignore", divide="ignore"):
         z = np.where(lower < 0.5, _norm_ppf(lower), _norm_isf(upper))
     return np.where((d > 0) & np.isfinite(o), z, np.nan)
+
+
+def effective_exact_z(observed, denominator, p0, family: str):
+    """``exact_z`` of a weighted pool of periods, given as its effective
+    count and size (O_eff = O_w E_w / sum w^2 E, E_eff = E_w^2 / sum w^2 E
+    for counts; likewise with n for proportions), which are not whole
+    numbers. The mid-p tails are interpolated linearly between the whole
+    counts either side, as ``exact_limits`` interpolates the count at a
+    tail; a binomial's size is rounded to a whole number (at least 1), its
+    count scaled to keep the proportion. Whole counts and sizes give
+    ``exact_z`` itself. So a pool of zero or few events is judged as one
+    period of that size would be, not by the normal approximation, which
+    calls 0 events out of 3.3 expected 'significantly low' (z -3.6 before
+    any over-dispersion)."""
+    o = np.asarray(observed, float)
+    d = np.asarray(denominator, float)
+    if family == "binomial":
+        n = np.maximum(np.round(d), 1.0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            o = np.clip(o * n / d, 0, n)
+        d = np.where(d > 0, n, d)
+    below = np.floor(o)
+    frac = o - below
+    lower, upper = _mid_tails(below, d, p0, family)
+    part = np.flatnonzero(np.nan_to_num(frac) > 0)
+    if part.size:
+        def at(a):
+            return np.broadcast_to(np.asarray(a, float), o.shape).reshape(-1)[part]
+
+        lo1, up1 = _mid_tails(below.reshape(-1)[part] + 1, at(d), at(p0) if p0 is not None else None,
+                              family)
+        f = frac.reshape(-1)[part]
+        lower, upper = lower.astype(float).reshape(-1), upper.astype(float).reshape(-1)
+        lower[part] = (1 - f) * lower[part] + f * lo1
+        upper[part] = (1 - f) * upper[part] + f * up1
+        lower, upper = lower.reshape(o.shape), upper.reshape(o.shape)
+    return _z_of_tails(lower, upper, o, d)
 
 
 def overdispersion_factor(se, tau2: float):
