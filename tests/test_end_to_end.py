@@ -43,7 +43,18 @@ def test_the_ranked_list_follows_the_contract_rules(demo_warehouse):
     targets, services = t["inspection_targets"], t["services"]
     assert len(targets) == len(services) and targets["yjs_id"].is_unique
     recs = targets["recommendation"].value_counts()
-    assert recs["full_joint_inspection"] == 8 and recs["benchmark_visit"] == 2
+    assert recs["full_joint_inspection"] == 8
+    # benchmarks: as many as qualify, at most the 2 asked, the lowest concern first
+    z = t["indicator_evidence"].pivot(index="yjs_id", columns="indicator", values="z")
+    strong = ((z < -1.959964).sum(axis=1) >= 2) & ~(z > 1.959964).any(axis=1)
+    listed = targets.set_index("yjs_id")
+    qualify = listed.loc[strong[strong].index.intersection(listed.index)]
+    qualify = qualify[(qualify["recommendation"] != "full_joint_inspection")
+                      & ~(qualify["months_since_inspection"] < 12)
+                      & (qualify["last_rating"].isna()
+                         | qualify["last_rating"].isin(["Outstanding", "Good", "good"]))]
+    expected = qualify.sort_values("concern_score").index[:2]
+    assert 1 <= len(expected) and set(expected) == set(listed.index[listed["recommendation"] == "benchmark_visit"])
     picked = targets[targets["recommendation"] != "monitor"]
     assert (picked["months_since_inspection"].isna() | (picked["months_since_inspection"] >= 12)).all()
     insp = t["inspections"]
