@@ -192,9 +192,49 @@ def test_trend_slope_and_rising_run():
         [400, 300, 500, 600, 400, 440, 480, 520], float), np.full(8, 400.0), n_keys=2)
     t = pd.DataFrame(t, index=["a", "b"])
     assert t.loc["a", "rising_periods"] == 2 and t.loc["b", "rising_periods"] == 3
-    # b rises ~9% a year: log-slope about 0.087, many SEs from zero
+    # b rises ~9% a year: log-slope about 0.087; a's scatter about its line
+    # (5 times counting noise) widens the error of both, a window's services
+    # sharing one dispersion
     assert t.loc["b", "trend_slope"] == pytest.approx(0.087, abs=0.01)
-    assert t.loc["b", "trend_z"] > 1.96
+    assert t.loc["b", "trend_z"] == pytest.approx(0.0875 * np.sqrt(5 * 400) / np.sqrt(
+        _rss(t.loc["a", "trend_slope"], [400, 300, 500, 600]) / 4), rel=0.05)
+
+
+def _rss(slope, counts, expected=400.0):
+    """Residual sum of squares, weights E, of log((O+0.5)/(E+0.5)) about its weighted line."""
+    t, lr = np.array([-3.0, -2, -1, 0]), np.log((np.array(counts) + 0.5) / (expected + 0.5))
+    return float((expected * (lr - lr.mean() - slope * (t - t.mean())) ** 2).sum())
+
+
+def _flat_trends(n_services: int, noise_sd: float, seed: int = 11) -> np.ndarray:
+    """trend z of services whose true rate does not move, over 3 yearly
+    periods of about 400 expected, with a fresh log-normal effect per period
+    of ``noise_sd`` on top of Poisson counting."""
+    rng = np.random.default_rng(seed)
+    e = np.full(3 * n_services, 400.0)
+    o = rng.poisson(e * np.exp(rng.normal(0, noise_sd, e.size))).astype(float)
+    key, k = np.repeat(np.arange(n_services), 3), np.tile([2, 1, 0], n_services)
+    return scores._trend_sums(key, k, np.full(e.size, 12), o, e, n_services, per_window=n_services)["trend_z"]
+
+
+@pytest.mark.parametrize("noise_sd", [0.0, 0.15])
+def test_a_flat_rate_seldom_has_a_significant_trend(noise_sd):
+    # 400 services without a trend: about 5% beyond +-1.96, counting noise
+    # alone or with periods scattered 3.2 times more (sd) than it (Poisson's
+    # error alone gave 54% on the latter, its z's sd 3.3)
+    z = _flat_trends(400, noise_sd)
+    assert 0.02 < np.mean(np.abs(z) > 1.96) < 0.09
+    assert 0.8 < np.std(z) < 1.25
+
+
+def test_a_real_trend_is_still_found_among_flat_ones():
+    rng = np.random.default_rng(5)
+    e = np.full(300, 400.0)
+    rise = np.r_[np.full(10, 0.25), np.zeros(90)]  # 10 services rising 25% a year, 90 flat
+    k = np.tile([2, 1, 0], 100)
+    o = rng.poisson(e * np.exp(-np.repeat(rise, 3) * k + rng.normal(0, 0.1, 300))).astype(float)
+    z = scores._trend_sums(np.repeat(np.arange(100), 3), k, np.full(300, 12), o, e, 100, 100)["trend_z"]
+    assert (z[:10] > 1.96).mean() >= 0.8 and (z[10:] > 1.96).mean() < 0.1
 
 
 def test_evidence_at_each_cut_is_the_evidence_of_the_panel_cut_there(world):

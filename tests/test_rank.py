@@ -151,13 +151,21 @@ def test_a_figure_says_what_periods_of_the_service_it_rests_on(overrides, span):
 
 
 @pytest.mark.parametrize("trend, text", [
-    ({"rising_periods": 2}, ", rising against national for 2 periods"),
+    ({"trend_z": 2.2, "rising_periods": 3}, ", rising against national for 3 periods (trend z 2.2)"),
     ({"trend_z": 2.2}, ", rising against national (trend z 2.2)"),
     ({"trend_z": -2.5}, ", falling against national (trend z -2.5)"),
 ])
 def test_a_trend_is_said_to_be_against_national(trend, text):
     # the run counts rises of the rate relative to national: a rate falling slower than the nation's rises
     assert targets.indicator_phrases(_evidence(**trend))[0].endswith(text)
+
+
+@pytest.mark.parametrize("trend", [{"rising_periods": 2}, {"rising_periods": 2, "trend_z": 1.9},
+                                   {"trend_z": -1.9}])
+def test_a_trend_within_noise_is_not_told(trend):
+    # two rises running are what noise gives one service in six: 'rising for 2 periods' had been
+    # said of trend z 0.15
+    assert targets.indicator_phrases(_evidence(**trend))[0].endswith("limit)")
 
 
 @pytest.mark.parametrize("z, shown", [(1.955, "1.95"), (1.95996, "1.95"), (1.96, "2.0"), (3.08, "3.08"),

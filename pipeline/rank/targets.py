@@ -86,10 +86,11 @@ def z_text(z: float) -> str:
 def indicator_phrases(ev: pd.DataFrame) -> list[str]:
     """One phrase per evidence row: 'proven reoffending 41.2% vs 31.0%
     national (3 years to Dec 2025; z 3.4, above the 99.8% limit), rising
-    against national for 3 periods', 'custodial sentences 0.45 per 1,000
-    aged 10-17 vs 0.19 national (...)'. The trend is the service's rate
-    relative to national (its ratio to expected): a rate falling more slowly
-    than the nation's is rising against it."""
+    against national for 3 periods (trend z 2.4)', 'custodial sentences 0.45
+    per 1,000 aged 10-17 vs 0.19 national (...)'. The trend is the service's
+    rate relative to national (its ratio to expected): a rate falling more
+    slowly than the nation's is rising against it. A trend is told only where
+    its z is beyond 1.96 (``pipeline.model.scores._trend_sums``)."""
     out = []
     for key, rate, nat, months, end, used, length, last, z, band, tz, rising in zip(
             ev["indicator"], ev["rate"], ev["national_rate"], ev["window_months"], ev["window_end"],
@@ -98,10 +99,9 @@ def indicator_phrases(ev: pd.DataFrame) -> list[str]:
         span = _span_text(int(months), end, int(used), int(length), last)
         text = (f"{BY_KEY[key].label} {format_rate(key, rate)} vs {format_rate(key, nat, False)} national "
                 f"({span}; z {z_text(z)}, {BAND_TEXT.get(band, 'no band')})")
-        if tz > Z95:
-            text += f", rising against national (trend z {tz:.1f})"
-        elif rising >= 2:
-            text += f", rising against national for {int(rising)} periods"
+        if tz > Z95:  # a run of rises alone is what noise gives one service in six
+            run = f" for {int(rising)} periods" if rising >= 2 else ""
+            text += f", rising against national{run} (trend z {tz:.1f})"
         elif tz < -Z95:
             text += f", falling against national (trend z {tz:.1f})"
         out.append(text)
