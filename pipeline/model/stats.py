@@ -156,7 +156,7 @@ def shrink(y, target, se, tau2: float):
     return target + b * (y - target), np.sqrt(b) * se
 
 
-def rank_intervals(mean, sd, n_draws: int = 2000, level: float = 0.90, seed: int = 20121):
+def rank_intervals(mean, sd, n_draws: int = 10_000, level: float = 0.90, seed: int = 20121):
     """Interval for each area's rank (1 = highest value) by simulation from
     independent normal posteriors (Goldstein and Spiegelhalter 1996).
 
@@ -187,9 +187,22 @@ def rank_intervals(mean, sd, n_draws: int = 2000, level: float = 0.90, seed: int
     if tied:
         high_ranks = np.empty_like(order)
         np.put_along_axis(high_ranks, order, last, axis=1)
-    low = np.floor(np.quantile(low_ranks, q, axis=0)).astype(int)
-    high = np.ceil(np.quantile(high_ranks, 1.0 - q, axis=0)).astype(int)
-    return low, high
+    return _rank_quantile(low_ranks, q, np.floor), _rank_quantile(high_ranks, 1.0 - q, np.ceil)
+
+
+def _rank_quantile(ranks: np.ndarray, q: float, whole) -> np.ndarray:
+    """``whole(np.quantile(ranks, q, axis=0))`` (linear interpolation) as
+    ints, from each column's histogram of ranks 1..n rather than a sort of
+    each column: the order statistics x[i] and x[i+1] (i = floor((N-1)q))
+    are the smallest ranks whose cumulative count passes i and i+1."""
+    draws, n = ranks.shape
+    counts = np.bincount((ranks - 1 + n * np.arange(n)[None, :]).ravel(), minlength=n * n)
+    cum = np.cumsum(counts.reshape(n, n), axis=1)
+    h = (draws - 1) * q
+    i = int(np.floor(h))
+    below = (cum < i + 1).sum(axis=1) + 1
+    above = (cum < min(i + 2, draws)).sum(axis=1) + 1
+    return whole(below + (h - i) * (above - below)).astype(int)
 
 
 def _tie_blocks(ordered: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
