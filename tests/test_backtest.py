@@ -381,7 +381,7 @@ def test_backtest_scores_count_each_inspection_once(demo):
 def test_the_refresh_shows_the_backtest_and_the_model_in_the_ui(demo):
     tables, mats, _ = demo
     md = mats["backtest_metrics"]
-    assert "caught in riskiest 10%" in md["metrics"].value
+    assert "caught in riskiest 10% (chance: 10%)" in md["metrics"].value
     assert md["catch_curve"].value.startswith("![") and "data:image/svg+xml;base64," in md["catch_curve"].value
     image = base64.b64decode(md["catch_curve"].value.split("base64,", 1)[1].rstrip(")"), validate=True)
     curves = [e for e in ET.fromstring(image).iter("{http://www.w3.org/2000/svg}path") if e.get("class") == "curve"]

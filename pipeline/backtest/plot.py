@@ -42,8 +42,8 @@ def metrics_markdown(metrics: pd.DataFrame, sample: str = "common") -> str:
         "AUC": [_interval(r, "auc", pct=False) for _, r in m.iterrows()],
         "AUC gain vs concern": ["reference" if r["method"] == "concern_score" else
                                 _interval(r, "auc_gain", pct=False) for _, r in m.iterrows()],
-        "caught in riskiest 10%": [_interval(r, "caught_top10") for _, r in m.iterrows()],
-        "caught in riskiest 20%": [_interval(r, "caught_top20") for _, r in m.iterrows()],
+        "caught in riskiest 10% (chance: 10%)": [_interval(r, "caught_top10") for _, r in m.iterrows()],
+        "caught in riskiest 20% (chance: 20%)": [_interval(r, "caught_top20") for _, r in m.iterrows()],
         "pick precision (picks inspected)": [f"{_interval(r, 'pick_precision')} ({r['n_picked']:.0f})"
                                              for _, r in m.iterrows()],
         "note": m["note"],

@@ -9,13 +9,15 @@ Method (documented in the README):
    effective size E_eff = (sum w*E)^2 / sum w^2*E for the standard error.
 2. The pooled value is put on the variance-stabilised scale. Its z-score is
    exact (mid-p, ``stats.effective_exact_z`` on the effective count), as in
-   ``indicator_values``, and with its band is widened by the
-   over-dispersion tau^2 from Winsorised phi (robust control limits); its empirical-Bayes shrinkage (``stats.shrink``) uses the
-   standard DerSimonian-Laird tau^2 (``stats.random_effects_tau2``), which
-   keeps genuine outliers in the spread of true values.
-3. Evidence e = (shrunk - target) / sqrt(tau^2 + median se^2): how many
-   between-service standard deviations worse than national the service's
-   underlying rate is likely to be. Positive = worse.
+   ``indicator_values``, and with its band is widened by the over-dispersion
+   tau^2 from Winsorised phi (robust control limits); its empirical-Bayes
+   shrinkage (``stats.shrink``) uses the standard DerSimonian-Laird tau^2
+   (``stats.random_effects_tau2``), which keeps genuine outliers in the
+   spread of true values.
+3. Evidence e = (shrunk - target) / sqrt(tau^2 + median se^2): how far
+   worse than national the service's underlying rate is likely to be, in
+   units of the spread of the services' observed values (the true spread
+   and the median service's noise). Positive = worse.
 4. Concern = weighted mean of e over the indicators available, plus
    w_inspection * the last rating ((score-2.5)/1.5, halving every 36 months)
    plus w_time * the time since inspection (0 at 0 months, capped at 72,
