@@ -84,12 +84,15 @@ def test_the_recommended_list_names_the_picked_services_or_says_none_was_picked(
 
     ranked = pd.DataFrame({"rank": [1, 2, 3], "yjs_name": ["Ayton", "Beeton", "Ceeton"],
                            "recommendation": ["full_joint_inspection", "monitor", "benchmark_visit"],
-                           "rank_low": [1, 1, 2], "rank_high": [2, 3, 3], "reasons": ["r1", "r2", "r3"]})
+                           "rank_low": [1, 1, 2], "rank_high": [2, 3, 3], "reasons": ["r1", "r2", "r3"],
+                           "p_full_joint": [0.514, 0.486, float("nan")]})
     text = recommended_markdown(ranked, synthetic=True)
     assert text.startswith(SYNTHETIC_BANNER)
     rows = text[len(SYNTHETIC_BANNER):].splitlines()
-    assert rows[0] == "| rank | service | recommendation | rank interval (90%) | reasons |" and len(rows) == 4
-    assert "| 1 | Ayton | full joint inspection | 1-2 | r1 |" in rows
+    assert rows[0] == ("| rank | service | recommendation | rank interval (90%) "
+                       "| among the full joint picks in simulations | reasons |") and len(rows) == 4
+    assert "| 1 | Ayton | full joint inspection | 1-2 | 51% | r1 |" in rows
+    assert "| 3 | Ceeton | benchmark visit | 2-3 | - | r3 |" in rows
     assert "Ayton" in text and "Ceeton" in text and "Beeton" not in text
     quiet = ranked.assign(recommendation="monitor")
     assert recommended_markdown(quiet, synthetic=False) == NONE_RECOMMENDED

@@ -175,6 +175,29 @@ def test_a_z_score_is_never_rounded_across_a_limit(z, shown):
     assert targets.z_text(z) == shown
 
 
+def test_how_sure_each_full_joint_pick_is(quality):
+    rows = [("svc-02", dt.date(2025, 1, 5).isoformat(), "Good", 2)]  # not eligible
+    out = ranked(quality, rows).set_index("yjs_id")
+    assert np.isnan(out.loc["svc-02", "p_full_joint"])
+    pool = out["p_full_joint"].dropna()
+    assert len(pool) == 29 and pool.sum() == pytest.approx(8.0)
+    picks = out["recommendation"] == "full_joint_inspection"
+    assert pool[picks].min() > 0 and pool[picks].mean() > pool[~picks[pool.index]].mean()
+    close = out["p_full_joint"].between(0.25, 0.75, inclusive="left")
+    assert (out["reasons"].str.contains("a close call") == close).all()
+
+
+def test_a_close_call_says_which_way_it_went():
+    rules = RankingRules()
+    df = pd.DataFrame({"p_full_joint": [0.51, 0.49, 0.9, 0.1, np.nan],
+                       "recommendation": ["full_joint_inspection", "monitor", "full_joint_inspection",
+                                          "monitor", "monitor"]})
+    text = targets.close_call_text(df, rules).tolist()
+    assert text[0] == "; a close call: picked, but among the 8 highest eligible in only 51% of simulations"
+    assert text[1] == "; a close call: not picked, though among the 8 highest eligible in 49% of simulations"
+    assert text[2:] == ["", "", ""]
+
+
 def test_fewer_picks_than_asked_are_explained():
     out = ranked(np.r_[2.5, np.zeros(29)])
     notes = targets.shortfall_notes(out, RankingRules())

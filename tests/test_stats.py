@@ -253,6 +253,19 @@ def test_the_control_limit_z_values_are_the_normal_quantiles():
     assert stats.Z95 == norm.ppf(0.975) and stats.Z998 == norm.ppf(0.999)
 
 
+def test_top_k_probability_counts_how_often_an_area_is_among_the_k_highest():
+    p = stats.top_k_probability([5.0, 1.0, 1.0, -5.0], [0.1, 0.3, 0.3, 0.1], k=2)
+    assert p[0] == 1.0 and p[3] == 0.0
+    assert p[1] == pytest.approx(0.5, abs=0.02) and p[1] + p[2] == pytest.approx(1.0)
+    rng = np.random.default_rng(3)
+    p = stats.top_k_probability(rng.normal(size=50), rng.uniform(0.1, 1, 50), k=8)
+    assert p.sum() == pytest.approx(8.0) and ((0 <= p) & (p <= 1)).all()
+    # one draw: the k-th highest of it, against what the draws themselves say
+    draws = 0.3 + 0.2 * np.random.default_rng(20121).standard_normal((10_000, 3))
+    own = (draws >= np.sort(draws, axis=1)[:, [1]]).mean(axis=0)
+    np.testing.assert_allclose(stats.top_k_probability([0.3] * 3, [0.2] * 3, k=2), own)
+
+
 def test_rank_interval_endpoints_hardly_move_between_seeds():
     # 155 services as the demo's: with 2,000 draws an endpoint moved by up to 6 ranks between seeds
     rng = np.random.default_rng(1)

@@ -32,6 +32,9 @@ def recommended_markdown(ranked: pd.DataFrame, synthetic: bool, notes: list[str]
         "rank": picked["rank"], "service": picked["yjs_name"],
         "recommendation": picked["recommendation"].str.replace("_", " ", regex=False),
         "rank interval (90%)": picked["rank_low"].astype(str) + "-" + picked["rank_high"].astype(str),
+        "among the full joint picks in simulations": [
+            f"{p:.0%}" if rec == "full_joint_inspection" and p == p else "-"
+            for p, rec in zip(picked["p_full_joint"], picked["recommendation"])],
         "reasons": picked["reasons"]})
     said = "".join(f"*{note}*\n\n" for note in notes)
     return (SYNTHETIC_BANNER if synthetic else "") + (said + markdown_table(table) if len(table) else

@@ -190,6 +190,22 @@ def rank_intervals(mean, sd, n_draws: int = 10_000, level: float = 0.90, seed: i
     return _rank_quantile(low_ranks, q, np.floor), _rank_quantile(high_ranks, 1.0 - q, np.ceil)
 
 
+def top_k_probability(mean, sd, k: int, n_draws: int = 10_000, seed: int = 20121) -> np.ndarray:
+    """For each area, the share of draws from the same independent normal
+    posteriors as ``rank_intervals`` in which it is among the ``k`` highest:
+    how sure a pick of the top ``k`` is (Goldstein and Spiegelhalter 1996).
+    Ties at the k-th value (areas known exactly) count as in."""
+    mean = np.asarray(mean, float)
+    if k <= 0 or mean.size == 0:
+        return np.zeros(mean.size)
+    if k >= mean.size:
+        return np.ones(mean.size)
+    sd = np.nan_to_num(np.asarray(sd, float))
+    draws = mean + sd * np.random.default_rng(seed).standard_normal((n_draws, mean.size))
+    kth = np.partition(draws, mean.size - k, axis=1)[:, mean.size - k]  # the k-th highest of each draw
+    return (draws >= kth[:, None]).mean(axis=0)
+
+
 def _rank_quantile(ranks: np.ndarray, q: float, whole) -> np.ndarray:
     """``whole(np.quantile(ranks, q, axis=0))`` (linear interpolation) as
     ints, from each column's histogram of ranks 1..n rather than a sort of

@@ -27,7 +27,7 @@ import pandas as pd
 
 from pipeline.dates import to_datetime
 from pipeline.indicators import BY_KEY, format_rate
-from pipeline.model.stats import Z95, Z998
+from pipeline.model.stats import Z95, Z998, top_k_probability
 from pipeline.settings import RankingRules
 
 TARGET_COLUMNS = [
@@ -36,7 +36,11 @@ TARGET_COLUMNS = [
     "last_inspected", "eligible",
     # the concern score's parts, weighted: they add up to it
     "concern_indicators", "concern_last_rating", "concern_time", "concern_outcome_model",
+    # how sure a full joint pick is: the share of simulations of the scores in which the service
+    # is among the n_full_joint highest eligible (NULL: not eligible, or no figures)
+    "p_full_joint",
 ]
+CLOSE_CALL = (0.25, 0.75)  # a p_full_joint in here is said in the reasons
 GOOD_RATINGS = {"outstanding", "good"}
 NO_FIGURES = "no indicator data, so no visit is recommended"  # the reasons of a service without figures
 BAND_TEXT = {
@@ -154,6 +158,25 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
     return out.where(df["eligible"], excluded + out)
 
 
+def close_call_text(df: pd.DataFrame, rules: RankingRules) -> pd.Series:
+    """ "; a close call: picked, but among the 8 highest eligible in only 51%
+    of simulations" (or "not picked, though ... in 49% ...") where
+    ``p_full_joint`` is in ``CLOSE_CALL``: the scores are estimates, and the
+    last places of the list may go either way. Picks follow the scores
+    themselves, so a service passed over can have the higher share."""
+    out = []
+    for p, rec in zip(df["p_full_joint"], df["recommendation"]):
+        if not CLOSE_CALL[0] <= p < CLOSE_CALL[1]:  # NaN: not a candidate
+            out.append("")
+        elif rec == "full_joint_inspection":
+            out.append(f"; a close call: picked, but among the {rules.n_full_joint} highest eligible "
+                       f"in only {p:.0%} of simulations")
+        else:
+            out.append(f"; a close call: not picked, though among the {rules.n_full_joint} highest "
+                       f"eligible in {p:.0%} of simulations")
+    return pd.Series(out, index=df.index, dtype=object)
+
+
 def concern_text(df: pd.DataFrame) -> pd.Series:
     """ "concern 1.05 = indicators +0.88, last rating +0.07, time since
     inspection +0.10": what puts a service above or below its neighbours,
@@ -228,8 +251,11 @@ def recommend(scores: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
     df = scores.rename(columns={"last_published": "last_inspected"}).copy()
     df["eligible"] = ~(df["months_since_inspection"] < rules.exclusion_months)
     df["recommendation"] = "monitor"
-    full = df[df["eligible"] & df["evidenced"]].nsmallest(rules.n_full_joint, "rank").index
+    pool = df[df["eligible"] & df["evidenced"]]
+    full = pool.nsmallest(rules.n_full_joint, "rank").index
     df.loc[full, "recommendation"] = "full_joint_inspection"
+    df["p_full_joint"] = pd.Series(top_k_probability(pool["concern_score"], pool["concern_sd"],
+                                                     rules.n_full_joint), index=pool.index)
 
     counts = evidence.assign(better=evidence["z"] < -Z95, worse=evidence["z"] > Z95) \
         .groupby("yjs_id")[["better", "worse"]].sum()
@@ -245,7 +271,8 @@ def recommend(scores: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
     df["concern_time"] = w.get("time_since_inspection", 0.0) * df["time_term"]
     df["concern_outcome_model"] = (df["concern_score"] - df["concern_indicators"] - df["concern_last_rating"]
                                    - df["concern_time"]).round(12)  # the blend's term (weight 0: none)
-    df["reasons"] = reasons(df, evidence, rules, inspections_from) + "; " + concern_text(df)
+    df["reasons"] = (reasons(df, evidence, rules, inspections_from) + close_call_text(df, rules)
+                     + "; " + concern_text(df))
     df["as_of"] = pd.Timestamp(as_of)
     df["months_since_inspection"] = df["months_since_inspection"].astype("Int64")
     return df[TARGET_COLUMNS].sort_values("rank", ignore_index=True)
