@@ -114,11 +114,9 @@ def run_refresh(args: argparse.Namespace) -> int:
     if backfill:  # an earlier month than the published list's: its list went to ranking_history alone
         history = published["ranking_history"]
         ranked = history[pd.to_datetime(history["as_of"]).dt.date == as_of]
-    made_up = s.synthetic_sources(data_dir)
-    if made_up and made_up == sorted(p.name for p in data_dir.iterdir() if p.is_dir()):
-        print("NOTE: demo data - the indicator figures, populations and ratings are SYNTHETIC.")
-    elif made_up:
-        print(f"NOTE: the tables in {', '.join(made_up)} are the demo's SYNTHETIC figures.")
+    made_up = s.synthetic_note(data_dir)
+    if made_up:
+        print(f"NOTE: {made_up}")
     print(f"{'Backfilled' if backfill else 'Published'} {warehouse} as of {as_of}: {targets.summary(ranked)}.")
     if backfill:
         print(f"A backfill: this list was added to ranking_history; inspection_targets and the other "

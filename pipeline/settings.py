@@ -102,6 +102,25 @@ def is_synthetic(data_dir: Path) -> bool:
     return bool(synthetic_sources(data_dir))
 
 
+DEMO_NOTE = "Demo data: the indicator figures, populations and ratings are SYNTHETIC."
+
+
+def synthetic_note(data_dir: Path) -> str:
+    """What the CLI, the UI's views, the exports and the notebooks say of the
+    data's origin: :data:`DEMO_NOTE` where every source folder is the demo's,
+    which folders are where only some are (real ratings and populations beside
+    the demo's indicators must not be called synthetic), "" where none is."""
+    data_dir = Path(data_dir)
+    made_up = synthetic_sources(data_dir)
+    if not made_up:
+        return ""
+    if made_up == sorted(p.name for p in data_dir.iterdir() if p.is_dir()):
+        return DEMO_NOTE
+    named = ", ".join(made_up[:-1]) + " and " + made_up[-1] if len(made_up) > 1 else made_up[0]
+    return (f"Partly demo data: the tables in {named} are the demo's SYNTHETIC figures; "
+            "the others are the data dir's own.")
+
+
 @dataclass(frozen=True)
 class Limits:
     """The plausibility guards' limits (``pipeline.model.guards``); 0 / 1 switch a check off."""

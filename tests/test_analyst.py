@@ -296,3 +296,16 @@ def test_notebook_executes_cleanly_and_is_committed_without_outputs(demo, path, 
 def test_two_notebooks_named_for_what_they_show():
     names = [p.name for p in NOTEBOOKS]
     assert "01_ranked_list_and_funnel_plots.ipynb" in names and "02_service_history.ipynb" in names
+
+
+def test_a_notebook_plot_saved_on_its_own_says_whose_data_it_shows(demo):
+    db, _ = demo
+    values = query(db, "SELECT * FROM indicator_values WHERE yjs_id = 'leeds'")
+    note = query(db, "SELECT synthetic_note FROM run_metadata")["synthetic_note"].iloc[0]
+    fig = plots.stamped(plots.history_plot(values, "leeds", "Leeds"), plots.stamp_of(note))
+    assert fig._suptitle.get_text() == "Leeds"
+    assert [t.get_text() for t in fig.texts if t is not fig._suptitle] == ["SYNTHETIC demo data"]
+    partly = "Partly demo data: the tables in custody are the demo's SYNTHETIC figures; the others are ..."
+    assert plots.stamp_of(partly) == "partly SYNTHETIC demo data" and plots.stamp_of("") == ""
+    bare = plots.stamped(plots.history_plot(values, "leeds"), "")
+    assert [t.get_text() for t in bare.texts] == ["leeds"]

@@ -81,12 +81,13 @@ def test_the_recommended_list_names_the_picked_services_or_says_none_was_picked(
     import pandas as pd
 
     from pipeline.defs.rank import NONE_RECOMMENDED, SYNTHETIC_BANNER, recommended_markdown
+    from pipeline.settings import DEMO_NOTE
 
     ranked = pd.DataFrame({"rank": [1, 2, 3], "yjs_name": ["Ayton", "Beeton", "Ceeton"],
                            "recommendation": ["full_joint_inspection", "monitor", "benchmark_visit"],
                            "rank_low": [1, 1, 2], "rank_high": [2, 3, 3], "reasons": ["r1", "r2", "r3"],
                            "p_full_joint": [0.514, 0.486, float("nan")]})
-    text = recommended_markdown(ranked, synthetic=True)
+    text = recommended_markdown(ranked, DEMO_NOTE)
     assert text.startswith(SYNTHETIC_BANNER)
     rows = text[len(SYNTHETIC_BANNER):].splitlines()
     assert rows[0] == ("| rank | service | recommendation | rank interval (90%) "
@@ -95,11 +96,16 @@ def test_the_recommended_list_names_the_picked_services_or_says_none_was_picked(
     assert "| 3 | Ceeton | benchmark visit | 2-3 | - | r3 |" in rows
     assert "Ayton" in text and "Ceeton" in text and "Beeton" not in text
     quiet = ranked.assign(recommendation="monitor")
-    assert recommended_markdown(quiet, synthetic=False) == NONE_RECOMMENDED
+    assert recommended_markdown(quiet, "") == NONE_RECOMMENDED
     # the notes of why fewer were picked than asked are given with the list, or with its absence
-    assert recommended_markdown(ranked, synthetic=False, notes=["Only 1."]).startswith("*Only 1.*\n\n| rank |")
-    assert recommended_markdown(quiet, synthetic=False, notes=["No x."]) == NONE_RECOMMENDED + "\n\n*No x.*\n\n"
-    assert recommended_markdown(quiet, synthetic=True) == SYNTHETIC_BANNER + NONE_RECOMMENDED
+    assert recommended_markdown(ranked, "", notes=["Only 1."]).startswith("*Only 1.*\n\n| rank |")
+    assert recommended_markdown(quiet, "", notes=["No x."]) == NONE_RECOMMENDED + "\n\n*No x.*\n\n"
+    assert recommended_markdown(quiet, DEMO_NOTE) == SYNTHETIC_BANNER + NONE_RECOMMENDED
+    # which data was ranked, for which warehouse: the UI shows the latest run's list, wherever it went
+    assert recommended_markdown(quiet, "", source="Ranked as of 2026-11-01 from x, for y.").endswith(
+        "\n\n*Ranked as of 2026-11-01 from x, for y.*")
+    partly = "Partly demo data: the tables in custody are the demo's SYNTHETIC figures; the others are ..."
+    assert recommended_markdown(quiet, partly).startswith(f"**{partly}**\n\n")
 
 
 def test_an_ingested_source_with_no_rows_says_none_in_the_ui():

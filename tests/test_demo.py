@@ -17,7 +17,7 @@ import pytest
 
 from pipeline.demo.__main__ import main
 from pipeline.demo.generate import DEFAULT_REAL_DIR
-from pipeline.settings import SYNTHETIC_MARKER, is_synthetic, synthetic_sources
+from pipeline.settings import DEMO_NOTE, SYNTHETIC_MARKER, is_synthetic, synthetic_note, synthetic_sources
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "data" / "demo"
@@ -110,9 +110,14 @@ def test_demo_folders_say_they_are_synthetic_even_beside_real_ones(tmp_path):
     for source in ("services", "population", "inspections"):
         (mixed / source).mkdir()
     assert synthetic_sources(mixed) == ["custody", "first_time_entrants", "reoffending"]
+    # the real lookup, populations and ratings are not called synthetic, as the whole demo's note would
+    assert synthetic_note(mixed) == ("Partly demo data: the tables in custody, first_time_entrants and "
+                                     "reoffending are the demo's SYNTHETIC figures; the others are the data dir's own.")
+    assert synthetic_note(DEMO) == DEMO_NOTE and "populations and ratings" in DEMO_NOTE
     (mixed / "first_time_entrants" / SYNTHETIC_MARKER).unlink()
     assert synthetic_sources(mixed) == ["custody", "reoffending"] and is_synthetic(mixed)
     assert synthetic_sources(tmp_path / "absent") == [] and not is_synthetic(mixed / "services")
+    assert synthetic_note(mixed / "services") == ""
 
 
 def test_every_contract_folder_has_the_contract_columns():

@@ -145,7 +145,8 @@ def test_a_second_as_of_adds_a_snapshot(demo_warehouse):
                                                                  "rank_intervals"))
     said = [e.user_message for e in instance.all_logs(result.run_id) if e.user_message.startswith("Backfill")]
     assert said == [f"Backfill as of 2025-11-01: its list was added to ranking_history of {demo_warehouse}; the "
-                    "published list stays as of 2026-11-01. The figures are SYNTHETIC (demo data)."]
+                    "published list stays as of 2026-11-01. Demo data: the indicator figures, populations "
+                    "and ratings are SYNTHETIC."]
 
 
 def test_real_files_every_inspection_matched_or_quarantined(real_data_dir, tmp_path):
@@ -243,8 +244,12 @@ def test_the_upper_tier_population_file_alone_leaves_two_tier_services_without_p
     out = cli_refresh(tmp_path, "--data-dir", str(data), "--warehouse", str(db), "--as-of", AS_OF)
     assert out.returncode == 0, out.stderr
     # the demo's indicator folders beside the real files: the CLI says which figures are made up
-    assert out.stdout.splitlines()[0] == "NOTE: the tables in custody, first_time_entrants, reoffending are the " \
-        "demo's SYNTHETIC figures.", out.stdout
+    assert out.stdout.splitlines()[0] == "NOTE: Partly demo data: the tables in custody, first_time_entrants " \
+        "and reoffending are the demo's SYNTHETIC figures; the others are the data dir's own.", out.stdout
+    with duckdb.connect(str(db), read_only=True) as con:  # as the notebooks and the exports say it
+        assert con.execute("SELECT synthetic_note FROM run_metadata").fetchone()[0] == out.stdout.splitlines()[0][6:]
+    about = pd.read_excel(tmp_path / "exports" / f"inspection_targets_{AS_OF}.xlsx", sheet_name="about")
+    assert about.iloc[0].tolist() == ["NOTE", out.stdout.splitlines()[0][6:]]
     warning = [line for line in out.stdout.splitlines() if line.startswith("WARNING: check warehouse:")]
     assert len(warning) == 1 and "24 services with no population" in warning[0], out.stdout
     with duckdb.connect(str(db), read_only=True) as con:

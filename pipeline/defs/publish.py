@@ -13,7 +13,7 @@ from pipeline.publish import tables as t
 from pipeline.publish.warehouse import HISTORY_TABLE, publish, read_tables, refresh_lock
 from pipeline.rank.targets import summary
 from pipeline.report.markdown import markdown_table
-from pipeline.settings import is_synthetic
+from pipeline.settings import synthetic_note
 
 GROUP = "publish"
 
@@ -44,7 +44,7 @@ def warehouse(context, settings: RefreshSettings, services: ingest.Ingested,
         "indicator_evidence": indicator_evidence,
         "backtest_scores": backtest_scores,
         "backtest_metrics": backtest_metrics,
-        "run_metadata": t.run_metadata(as_of, data_dir, is_synthetic(data_dir), settings.rules()),
+        "run_metadata": t.run_metadata(as_of, data_dir, synthetic_note(data_dir), settings.rules()),
     }
     out = {name: t.ordered(name, df) for name, df in out.items()}
     path = settings.warehouse_path()
@@ -55,7 +55,7 @@ def warehouse(context, settings: RefreshSettings, services: ingest.Ingested,
                              cutoff=panel.indicator_cutoff(as_of, settings.rules().lag_months))
         counts = publish(path, out, t.view_statements(), history=before[HISTORY_TABLE])
     # the run's log says what was published, as the CLI's output does
-    made_up = " The figures are SYNTHETIC (demo data)." if is_synthetic(data_dir) else ""
+    made_up = f" {synthetic_note(data_dir)}".rstrip()
     latest = before[HISTORY_TABLE]["as_of"].max() if before[HISTORY_TABLE] is not None else None
     if latest is not None and pd.Timestamp(latest).date() > as_of:
         context.log.info(f"Backfill as of {as_of}: its list was added to ranking_history of {path}; the "

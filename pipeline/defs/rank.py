@@ -12,20 +12,28 @@ from pipeline.model import outcome, scores
 from pipeline.publish.warehouse import published_as_of
 from pipeline.rank import targets
 from pipeline.report.markdown import markdown_table
+from pipeline.report.plots import stamp_of
 from pipeline.report.ui import plot_markdown
-from pipeline.settings import is_synthetic
+from pipeline.settings import DEMO_NOTE, synthetic_note
 
 GROUP = "rank"
-SYNTHETIC_BANNER = "**Demo data: the indicator figures, populations and ratings are SYNTHETIC.**\n\n"
+SYNTHETIC_BANNER = f"**{DEMO_NOTE}**\n\n"  # the demo's; a data dir partly the demo's says which part
+
+
+def synthetic_banner(note: str) -> str:
+    """The views' first line where some figures are the demo's (``settings.synthetic_note``)."""
+    return f"**{note}**\n\n" if note else ""
 NONE_RECOMMENDED = ("No service is recommended for a full joint inspection or a benchmark visit: "
                     "every service is monitored.")
 
 
-def recommended_markdown(ranked: pd.DataFrame, synthetic: bool, notes: list[str] = ()) -> str:
+def recommended_markdown(ranked: pd.DataFrame, synthetic: str, notes: list[str] = (), source: str = "") -> str:
     """The UI's list of the services picked for a full joint inspection or a
-    benchmark visit, under the synthetic-data banner where the data is the demo's;
-    a sentence saying so when every service is monitored, and ``notes``
-    (``targets.shortfall_notes``) where fewer were picked than asked."""
+    benchmark visit, under the synthetic-data banner (``synthetic``: the
+    ``settings.synthetic_note``, "" for none); a sentence saying so when every
+    service is monitored, ``notes`` (``targets.shortfall_notes``) where fewer
+    were picked than asked, and last ``source``: what was ranked, for where
+    (the UI shows the latest run's list, whichever warehouse it was for)."""
     picked = ranked[ranked["recommendation"] != "monitor"]
     # as an inspector reads it: words, not the table's codes and column names
     table = pd.DataFrame({
@@ -37,8 +45,8 @@ def recommended_markdown(ranked: pd.DataFrame, synthetic: bool, notes: list[str]
             for p, rec in zip(picked["p_full_joint"], picked["recommendation"])],
         "reasons": picked["reasons"]})
     said = "".join(f"*{note}*\n\n" for note in notes)
-    return (SYNTHETIC_BANNER if synthetic else "") + (said + markdown_table(table) if len(table) else
-                                                      NONE_RECOMMENDED + ("\n\n" + said if said else ""))
+    body = said + markdown_table(table) if len(table) else NONE_RECOMMENDED + ("\n\n" + said if said else "")
+    return synthetic_banner(synthetic) + body + (f"\n\n*{source}*" if source else "")
 
 
 def backfill_banner(as_of, published) -> str:
@@ -70,16 +78,19 @@ def inspection_targets(settings: RefreshSettings, services: ingest.Ingested,
     ranked = targets.recommend(scored, indicator_evidence, rules, as_of,
                                inspections_from=published[published <= pd.Timestamp(as_of)].min())
     ranked["adverse_probability"] = ranked["yjs_id"].map(probability).astype(float)
-    synthetic = is_synthetic(settings.data_path())
+    note = synthetic_note(settings.data_path())
     # every view says what it is: synthetic figures, or a backfill that is not the published list
     banner = backfill_banner(as_of, published_as_of(settings.warehouse_path()))
-    views = {"recommended": recommended_markdown(ranked, synthetic, targets.shortfall_notes(ranked, rules)),
+    source = (f"Ranked as of {as_of} from the data dir {settings.data_path()}, for the warehouse "
+              f"{settings.warehouse_path()}.")
+    stamp = stamp_of(note)
+    views = {"recommended": recommended_markdown(ranked, note, targets.shortfall_notes(ranked, rules), source),
              # top of the list, funnel plots and rank intervals (pipeline.report)
-             **{k: (SYNTHETIC_BANNER if synthetic else "") + v
-                for k, v in plot_markdown(ranked, indicator_values, indicator_dispersion,
-                                          stamp="SYNTHETIC demo data" if synthetic else "").items()}}
+             **{k: synthetic_banner(note) + v
+                for k, v in plot_markdown(ranked, indicator_values, indicator_dispersion, stamp=stamp).items()}}
     return dg.Output(ranked, metadata={
         "as_of": str(as_of), "rows": len(ranked), "backfill": bool(banner),
+        "data_dir": str(settings.data_path()), "warehouse": str(settings.warehouse_path()),
         "full_joint_inspection": int((ranked["recommendation"] == "full_joint_inspection").sum()),
         "benchmark_visit": int((ranked["recommendation"] == "benchmark_visit").sum()),
         **{k: dg.MetadataValue.md(banner + v) for k, v in views.items()},

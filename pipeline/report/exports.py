@@ -26,12 +26,12 @@ import numpy as np
 import pandas as pd
 
 from pipeline.publish.warehouse import read_only
+from pipeline.settings import DEMO_NOTE
 
 RECOMMENDATIONS = ("full_joint_inspection", "benchmark_visit", "monitor")
 LIST_COLUMNS = ["rank", "yjs_name", "region", "recommendation", "concern_score", "rank_low",
                 "rank_high", "months_since_inspection", "last_rating", "reasons"]
 WIDTHS = {"reasons": 120, "yjs_name": 28, "region": 24, "recommendation": 22}
-SYNTHETIC_NOTE = "DEMO DATA: the indicator figures, populations and ratings are SYNTHETIC."
 
 
 def read_published(warehouse: Path) -> dict[str, pd.DataFrame]:
@@ -53,8 +53,9 @@ def _about(run: pd.DataFrame, ranked: pd.DataFrame) -> pd.DataFrame:
             *[(k, int((ranked["recommendation"] == k).sum())) for k in RECOMMENDATIONS],
             ("rank", "1 = most in need of a full joint inspection; rank_low..rank_high is its 90% interval"),
             ("settings", str(r.get("settings", "")))]
-    if bool(r.get("synthetic_data", False)):
-        rows.insert(0, ("NOTE", SYNTHETIC_NOTE))
+    note = r.get("synthetic_note") if isinstance(r.get("synthetic_note"), str) else ""
+    if note or bool(r.get("synthetic_data", False)):  # a warehouse from before the note: the whole demo's
+        rows.insert(0, ("NOTE", note or DEMO_NOTE))
     return pd.DataFrame(rows, columns=["item", "value"])
 
 

@@ -52,6 +52,22 @@ def _figure(figsize: tuple[float, float]) -> Figure:
     return fig
 
 
+def stamped(fig: Figure, stamp: str) -> Figure:
+    """``fig`` with ``stamp`` in red in its top left corner (as ``svg.stamped``
+    marks the UI's plots), so that a plot saved on its own says its data is
+    the demo's; "" leaves it as it is."""
+    if stamp:
+        fig.text(0.005, 0.995, stamp, color="#b00000", fontweight="bold", fontsize=8, va="top", ha="left")
+    return fig
+
+
+def stamp_of(synthetic_note: str) -> str:
+    """The plots' stamp for ``run_metadata.synthetic_note``: the UI's wording."""
+    if not synthetic_note:
+        return ""
+    return "partly SYNTHETIC demo data" if synthetic_note.startswith("Partly") else "SYNTHETIC demo data"
+
+
 def limit_lines(period: pd.DataFrame, dispersion: pd.DataFrame | None, indicator: str):
     """(denominators, {limit column: limits}) sorted by denominator, for the
     funnel's control-limit lines: the published ``limit_*`` columns of the
@@ -138,9 +154,10 @@ def rank_interval_plot(ranked: pd.DataFrame, top: int = 30) -> Figure:
     return fig
 
 
-def history_plot(values: pd.DataFrame, yjs_id: str) -> Figure:
+def history_plot(values: pd.DataFrame, yjs_id: str, name: str = "") -> Figure:
     """One service's rate per period beside the national rate, one panel per
-    indicator, with its 95% and 99.8% upper limits where published."""
+    indicator, with its 95% and 99.8% upper limits where published; titled
+    with the service's ``name`` (else its id), so a saved plot says whose."""
     mine = values[values["yjs_id"] == yjs_id]
     keys = [k for k in BY_KEY if k in set(mine["indicator"])]
     fig = _figure((7.5, 2.4 * max(len(keys), 1)))
@@ -159,5 +176,6 @@ def history_plot(values: pd.DataFrame, yjs_id: str) -> Figure:
         ax.set_ylabel(f"{ind.label}\n({ind.unit})", fontsize=8)
         ax.set_title(f"{ind.label.capitalize()}, {int(latest['period_months'])}-month periods", fontsize=9)
         ax.legend(fontsize=6, loc="best")
+    fig.suptitle(name or yjs_id, fontsize=10)
     fig.tight_layout()
     return fig
