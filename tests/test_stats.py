@@ -227,6 +227,11 @@ def test_exact_band_agrees_with_exact_limits(o, pop, p0, widen):
     assert (band in ("low_95", "low_99.8")) == (rate < lo95 - eps) or abs(rate - lo95) < 1e-6 / pop
 
 
+def test_wilson_interval_of_none_or_all_of_a_cohort_ends_at_0_or_1_exactly():
+    lo, hi = stats.rate_interval([0, 7, 3], [7, 7, 7], "binomial")
+    assert lo[0] == 0.0 and hi[1] == 1.0 and 0 < lo[2] < hi[2] < 1
+
+
 def test_wilson_and_exact_poisson_intervals():
     lo, hi = stats.rate_interval([0, 10], [20, 20], "binomial")
     assert lo[0] == pytest.approx(0.0, abs=1e-12) and 0.1 < hi[0] < 0.2  # Wilson 0/20: 0-16.1%
