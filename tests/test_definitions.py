@@ -123,3 +123,17 @@ def test_an_ingested_source_with_no_rows_says_none_in_the_ui():
     full = _result(Ingested(table=pd.DataFrame({"yjs_id": [f"S{i}" for i in range(12)]}),
                             quarantine=pd.DataFrame({"row": []}), files=files)).metadata
     assert len(full["preview"].value.splitlines()) == 12  # header, rule and the first 10 rows
+
+
+def test_the_launchpad_says_what_an_empty_path_or_date_falls_back_to():
+    """The launchpad shows `data_dir: ''`: its description says that empty
+    means the environment variable, else the default."""
+    job = defs.resolve_job_def("monthly_refresh")
+    resources = job.run_config_schema.config_type.fields["resources"].config_type
+    fields = resources.fields["settings"].config_type.fields["config"].config_type.fields
+    for name, variable, default in [("data_dir", "YJT_DATA_DIR", "data/demo"),
+                                    ("warehouse", "YJT_WAREHOUSE", "data/warehouse.duckdb"),
+                                    ("as_of", "YJT_AS_OF", "today")]:
+        description = fields[name].description or ""
+        assert f"Empty: ${variable}, else {default}." in description, (name, description)
+    assert all(field.description for field in fields.values())  # every setting says what it is

@@ -10,7 +10,7 @@ import functools
 from pathlib import Path
 
 import dagster as dg
-from pydantic import PrivateAttr
+from pydantic import Field, PrivateAttr
 
 from pipeline import settings as s
 from pipeline.model.worker import PEAK_MESSAGE, Worker, WorkerUnavailable
@@ -20,6 +20,11 @@ RULES, LIMITS = s.RankingRules(), s.Limits()  # the defaults
 STORAGE_LOCK_WAIT = 600.0  # s a run from the UI or the schedule waits for another refresh to finish
 
 
+def _weight(part: str) -> str:
+    """The launchpad's description of a concern-score weight."""
+    return f"Weight of {part} in the concern score, 0 to 10."
+
+
 class RefreshSettings(dg.ConfigurableResource):
     """Where to read, where to publish, the as-of date and the ranking rules.
 
@@ -27,22 +32,40 @@ class RefreshSettings(dg.ConfigurableResource):
     then to the defaults (data/demo, data/warehouse.duckdb, today).
     """
 
-    data_dir: str = ""
-    warehouse: str = ""
-    as_of: str = ""
-    lag_months: int = RULES.lag_months
-    n_full_joint: int = RULES.n_full_joint
-    n_benchmark: int = RULES.n_benchmark
-    exclusion_months: int = RULES.exclusion_months
-    weight_fte: float = RULES.weights["fte"]
-    weight_reoffending: float = RULES.weights["reoffending"]
-    weight_custody: float = RULES.weights["custody"]
-    weight_inspection: float = RULES.weights["inspection"]
-    weight_time_since_inspection: float = RULES.weights["time_since_inspection"]
-    weight_outcome_model: float = RULES.weights["outcome_model"]
+    # The launchpad shows each field's description beside its value: an empty
+    # path or date reads as "not set" unless it says what it falls back to.
+    data_dir: str = Field(default="", description=(
+        f"Input folder, one subfolder per source. Empty: $YJT_DATA_DIR, else {s.DEFAULT_DATA_DIR}. "
+        "A relative path is taken from the repo root."))
+    warehouse: str = Field(default="", description=(
+        f"DuckDB file to publish. Empty: $YJT_WAREHOUSE, else {s.DEFAULT_WAREHOUSE}. "
+        "A relative path is taken from the repo root."))
+    as_of: str = Field(default="", description=(
+        "Rank as an analyst would have on this date, YYYY-MM-DD: only indicator periods ended by it "
+        "less the publication lag, only inspections published by it. Empty: $YJT_AS_OF, else today. "
+        "A month's partition sets it to the month's first day."))
+    lag_months: int = Field(default=RULES.lag_months, description=(
+        "Indicator publication lag in months: periods ending after as_of less this are not used."))
+    n_full_joint: int = Field(default=RULES.n_full_joint, description="Full joint inspections to recommend.")
+    n_benchmark: int = Field(default=RULES.n_benchmark, description="Benchmark visits to recommend.")
+    exclusion_months: int = Field(default=RULES.exclusion_months, description=(
+        "Services inspected within this many months before as_of are not recommended for either visit."))
+    weight_fte: float = Field(default=RULES.weights["fte"], description=_weight("the first-time entrants indicator"))
+    weight_reoffending: float = Field(default=RULES.weights["reoffending"],
+                                      description=_weight("the proven reoffending indicator"))
+    weight_custody: float = Field(default=RULES.weights["custody"],
+                                  description=_weight("the custodial sentences indicator"))
+    weight_inspection: float = Field(default=RULES.weights["inspection"],
+                                     description=_weight("the last inspection's rating"))
+    weight_time_since_inspection: float = Field(default=RULES.weights["time_since_inspection"],
+                                                description=_weight("the time since the last inspection"))
+    weight_outcome_model: float = Field(default=RULES.weights["outcome_model"], description=_weight(
+        "the outcome model's score") + " The default 0 leaves it out (README: Back-test and outcome model).")
     # plausibility guards (pipeline.model.guards): 0 / 1 switch a check off
-    max_national_rate_factor: float = LIMITS.max_national_rate_factor
-    max_services_dropped_share: float = LIMITS.max_services_dropped_share
+    max_national_rate_factor: float = Field(default=LIMITS.max_national_rate_factor, description=(
+        "Stop the refresh if a national rate moves by more than this factor from the published one; 0: off."))
+    max_services_dropped_share: float = Field(default=LIMITS.max_services_dropped_share, description=(
+        "Stop the refresh if more than this share of the published services disappears; 1: off."))
 
     _lock: contextlib.ExitStack | None = PrivateAttr(default=None)
 
