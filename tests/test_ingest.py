@@ -73,8 +73,23 @@ def test_services_from_the_lookup(services):
     row = services.set_index("la_code").loc["W06000001"]
     assert (row.yjs_name, row.yjs_id, row.country) == ("Gwynedd and Ynys Môn", "gwynedd-and-ynys-mon", "Wales")
     assert services.set_index("la_code").loc["E06000019", "country"] == "England"
-    assert services["region"].isna().all()
     assert (services["yjs_id"] == "west-mercia").sum() == 2
+
+
+@pytest.mark.parametrize("path", ["blocks", "rows"])
+def test_a_welsh_service_without_a_region_is_in_region_wales(tmp_path, path):
+    # ONS lists Wales among the regions of England and Wales; an English LA's region is not in its
+    # code, so it stays empty (the real lookup has no region column: every region was empty)
+    write(tmp_path / "small", "services/a.csv", "la_code,la_name,yjs_name,region,country\n"
+          "W06000001,Isle of Anglesey,Gwynedd and Ynys Môn,,\nE06000001,Hartlepool,Hartlepool,,\n"
+          "E06000002,Middlesbrough,South Tees,North East,\nW06000015,Cardiff,Cardiff,,wales\n")
+    copy_real(tmp_path / "real", "services", "la_to_yjs_crosswalk_2024.csv")
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        small, real = (read_services(tmp_path / d).table for d in ("small", "real"))
+    assert small["region"].tolist() == ["Wales", None, "North East", "Wales"]
+    welsh = real["country"] == "Wales"
+    assert welsh.sum() == 22 and (real.loc[welsh, "region"] == "Wales").all()
+    assert real.loc[~welsh, "region"].isna().all()
 
 
 def test_services_quarantines_bad_codes_and_second_owners(tmp_path):

@@ -32,6 +32,10 @@ LAYOUT = Layout("lookup", (
 ))
 GSS_CODE = re.compile(r"^[EWSN]\d{8}$")
 COUNTRY_BY_LETTER = {"E": "England", "W": "Wales", "S": "Scotland", "N": "Northern Ireland"}
+# ONS lists Wales among the regions of England and Wales, so a Welsh LA
+# whose lookup gives no region (the real one has no region column) is in
+# region Wales; an English LA's region cannot be told from its code alone.
+REGION_OF_COUNTRY = {"Wales": "Wales"}
 
 
 def read_services(data_dir: Path) -> Ingested:
@@ -91,10 +95,12 @@ def _parse_block(block: Block, sheet: Sheet) -> tuple[pd.DataFrame, np.ndarray]:
     settled &= named & la_name.astype(bool)
     country, _ = block.distinct("country").parse(str.title)
     by_letter, _ = block.distinct("la_code").parse(lambda v: COUNTRY_BY_LETTER.get(v.upper()[:1]))
+    country = np.where(country.astype(bool), country, by_letter)
+    by_country = np.array([REGION_OF_COUNTRY.get(c) for c in country], dtype=object)
     values = pd.DataFrame({
         "la_code": code, "la_name": la_name, "yjs_name": yjs_name, "yjs_id": yjs_id,
-        "region": np.where(region.astype(bool), region, None),
-        "country": np.where(country.astype(bool), country, by_letter),
+        "region": np.where(region.astype(bool), region, by_country),
+        "country": country,
     })
     return values, settled
 
@@ -142,6 +148,6 @@ def _parse_row(row: Row, sheet: Sheet) -> dict:
         "la_name": names["la_name"],
         "yjs_name": names["yjs_name"],
         "yjs_id": yjs_id,
-        "region": cells.get("region") or None,
+        "region": cells.get("region") or REGION_OF_COUNTRY.get(country),
         "country": country,
     }
