@@ -135,10 +135,67 @@ def run_refresh(args: argparse.Namespace) -> int:
     top = ranked.sort_values("rank").head(args.top)
     picked = ranked[ranked["recommendation"] != "monitor"].sort_values("rank")  # every pick, however low
     show = pd.concat([top, picked]).drop_duplicates("yjs_id").sort_values("rank")
-    cols = ["rank", "yjs_name", "recommendation", "concern_score", "rank_low", "rank_high",
-            "months_since_inspection", "last_rating"]
-    print(show[cols].to_string(index=False, float_format=lambda v: f"{v:.2f}"))
+    print(ranked_table(show, rules))
+    if show["last_inspected"].isna().any():  # say what "none on record" can hide
+        print(none_on_record_note(warehouse, as_of))
     return 0
+
+
+NONE_ON_RECORD = "none on record"
+
+
+def ranked_table(shown: pd.DataFrame, rules: s.RankingRules) -> str:
+    """The ranked list as printed after a refresh, one row a service:
+    rank, service, recommendation, concern score, 90% rank interval, when
+    last inspected ("9 months ago", or "none on record") and its rating
+    ("-" if none), and a note saying why a service is not recommended
+    where the list alone does not: rank 1 may be passed over because it
+    was inspected within the exclusion window, or have no figures."""
+    import pandas as pd
+
+    from pipeline.rank.targets import NO_FIGURES
+    from pipeline.report.text import text_table
+
+    inspected = shown["last_inspected"].notna()
+    ineligible = shown["eligible"].eq(False)  # NULL in a list published before it was a column
+    notes = [f"not eligible: inspected within {rules.exclusion_months} months" if out
+             else "no indicator figures" if NO_FIGURES in str(why) else ""
+             for out, why in zip(ineligible, shown["reasons"])]
+    table = pd.DataFrame({
+        "rank": shown["rank"].to_numpy(),
+        "service": shown["yjs_name"].to_numpy(),
+        "recommendation": shown["recommendation"].to_numpy(),
+        "concern": shown["concern_score"].to_numpy(dtype=float),
+        "90% interval": [f"{low}-{high}" for low, high in zip(shown["rank_low"], shown["rank_high"])],
+        "last inspected": [_ago(m) if seen else NONE_ON_RECORD
+                           for m, seen in zip(shown["months_since_inspection"], inspected)],
+        "last rating": shown["last_rating"].where(inspected, "-").to_numpy(),
+        "note": notes,
+    })
+    return text_table(table, missing="-", floatfmt=".2f")
+
+
+def _ago(months) -> str:
+    """Whole months since an inspection, in words ("<1 month ago" for 0)."""
+    months = int(months)
+    return "<1 month ago" if months < 1 else f"{months} month{'s' if months > 1 else ''} ago"
+
+
+def none_on_record_note(warehouse: Path, as_of) -> str:
+    """What "none on record" means: no inspection in the records read, which
+    may begin late (the HMI Probation scrape starts in March 2021) and so
+    cannot tell a service never inspected from one inspected before them."""
+    import pandas as pd
+
+    from pipeline.publish.warehouse import read_tables
+
+    inspections = read_tables(warehouse, ["inspections"])["inspections"]
+    published = pd.to_datetime(inspections["published"] if inspections is not None else [])
+    begin = published[published <= pd.Timestamp(as_of)].min()
+    if pd.isna(begin):
+        return f"{NONE_ON_RECORD}: the inspection records read hold none published by {as_of}."
+    return (f"{NONE_ON_RECORD}: the inspection records read begin in {begin:%B %Y}; "
+            "an inspection before then would not show.")
 
 
 def _quarantined(result, asset: str) -> str:

@@ -7,18 +7,24 @@ copy and swaps it in, this session keeps the snapshot it opened, and
 ``.reopen`` switches to the newly published file.
 
     python -m pipeline.sql_prompt [WAREHOUSE] [-c SQL] [-f FILE]
+
+With ``-c`` or ``-f`` it exits 1 when the statement fails (an error, a
+write refused, no such file or question), with the error on stderr, so a
+script or a scheduled check sees the failure; the prompt itself goes on
+after an error and exits 0.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 import duckdb
-import pandas as pd
 
 from pipeline import settings as s
+from pipeline.report.text import text_table
 
 QUESTIONS_DIR = s.REPO_ROOT / "sql" / "questions"
 HELP = """\
@@ -37,21 +43,23 @@ def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
     return duckdb.connect(str(warehouse), read_only=True)
 
 
-def show(con: duckdb.DuckDBPyConnection, sql: str, out=sys.stdout, max_rows: int = 200) -> None:
-    """Run one statement and print its result (or its error) as a table."""
+def show(con: duckdb.DuckDBPyConnection, sql: str, out=sys.stdout, max_rows: int = 200, err=None) -> bool:
+    """Run one statement and print its result as a table (text left-aligned,
+    numbers right, NULL for no value; at most ``max_rows`` rows), or its
+    error to ``err`` (default ``out``). Returns whether it ran."""
     try:
         rel = con.sql(sql)
+        if rel is None:  # a statement without a result (SET, PRAGMA ...)
+            print("ok", file=out)
+            return True
+        df = rel.df()  # a query's errors at run time (a bad cast) come here, not from con.sql
     except duckdb.Error as exc:
-        print(f"error: {exc}", file=out)
-        return
-    if rel is None:  # a statement without a result (SET, PRAGMA ...)
-        print("ok", file=out)
-        return
-    df = rel.df()
-    with pd.option_context("display.max_rows", max_rows, "display.max_columns", None,
-                           "display.width", 200, "display.max_colwidth", 80):
-        print(df.to_string(index=False, max_rows=max_rows) if len(df) else "(no rows)", file=out)
-    print(f"({len(df)} rows)", file=out)
+        print(f"error: {exc}", file=err or out)
+        return False
+    print(text_table(df.head(max_rows)), file=out)  # an empty result still shows its columns
+    more = f", the first {max_rows} shown" if len(df) > max_rows else ""
+    print(f"({len(df)} {'row' if len(df) == 1 else 'rows'}{more})", file=out)
+    return True
 
 
 def _question(arg: str) -> Path:
@@ -59,6 +67,16 @@ def _question(arg: str) -> Path:
     if not path.exists():
         path = QUESTIONS_DIR / (arg if arg.endswith(".sql") else arg + ".sql")
     return path
+
+
+def read(con, arg: str, out=sys.stdout, err=None) -> bool:
+    """Run the .sql file or question ``arg``; returns whether it ran (its
+    error, or that there is no such file, goes to ``err``, default ``out``)."""
+    path = _question(arg)
+    if not path.exists():
+        print(f"no such file or question: {arg}", file=err or out)
+        return False
+    return show(con, path.read_text(encoding="utf-8"), out, err=err)
 
 
 def command(con, line: str, warehouse: Path, out=sys.stdout):
@@ -77,11 +95,7 @@ def command(con, line: str, warehouse: Path, out=sys.stdout):
             first = p.read_text(encoding="utf-8").splitlines()[0].lstrip("- ")
             print(f"  {p.stem:34} {first}", file=out)
     elif name == ".read" and arg:
-        path = _question(arg)
-        if path.exists():
-            show(con, path.read_text(encoding="utf-8"), out)
-        else:
-            print(f"no such file or question: {arg}", file=out)
+        read(con, arg, out)
     elif name == ".reopen":
         con.close()
         con = connect(warehouse)
@@ -131,15 +145,20 @@ def main(argv: list[str] | None = None) -> int:
     con = connect(warehouse)
     try:
         if args.sql:
-            show(con, args.sql)
+            ran = show(con, args.sql, err=sys.stderr)
         elif args.file:
-            command(con, f".read {args.file}", warehouse)
+            ran = read(con, args.file, err=sys.stderr)
         else:
-            repl(con, warehouse)
+            repl(con, warehouse)  # an error is shown and the prompt goes on, as in any SQL shell
+            ran = True
     finally:
         con.close()
-    return 0
+    return 0 if ran else 1
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except BrokenPipeError:  # the reader stopped early (`| head`): no traceback, as other shell tools
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python flushes stdout at exit
+        sys.exit(1)

@@ -40,8 +40,11 @@ def run_refresh(data_dir: Path, warehouse: Path, as_of: str = AS_OF, instance=No
 
 def cli_refresh(tmp_path: Path, *args: str, cwd: Path | None = None, **env: str):
     """`python -m pipeline refresh ARGS` in a fresh process, on its own
-    DAGSTER_HOME under ``tmp_path``, with only the environment given."""
-    environment = {"PATH": "/usr/bin:/bin", "DAGSTER_HOME": str(tmp_path / "home"), **env}
+    DAGSTER_HOME under ``tmp_path``, with only the environment given. It
+    imports this tree's ``pipeline`` from any ``cwd``: the venv's editable
+    install points at one checkout, which a worktree's tests would run instead."""
+    environment = {"PATH": "/usr/bin:/bin", "DAGSTER_HOME": str(tmp_path / "home"),
+                   "PYTHONPATH": str(REPO_ROOT), **env}
     return subprocess.run([sys.executable, "-m", "pipeline", "refresh", *args],
                           cwd=cwd or REPO_ROOT, env=environment, capture_output=True, text=True,
                           timeout=300)

@@ -83,6 +83,74 @@ def test_rank_movers_compare_with_last_month(demo):
     assert len(movers) > 0 and movers["previous_rank"].notna().all()
 
 
+def test_rank_movers_say_which_as_of_they_compare_with(demo):
+    """'The one before' is the previous as-of in ranking_history, whatever its date
+    (after a backfill it had compared 2026-12-02 with 2026-06-01, unseen)."""
+    db, _ = demo
+    movers = query(db, (REPO_ROOT / "sql/questions/rank_movers_since_last_month.sql").read_text())
+    assert (movers["previous_as_of"].astype(str) == PREVIOUS).all() and (movers["as_of"].astype(str) == AS_OF).all()
+    changes = query(db, "SELECT * FROM rank_changes WHERE CAST(as_of AS VARCHAR) = ?", [PREVIOUS])
+    assert len(changes) == 155 and changes["previous_as_of"].isna().all()  # the first list: none before it
+
+
+@pytest.mark.parametrize("name", ["never_inspected", "longest_since_inspection"])
+def test_inspection_questions_say_where_the_records_begin(demo, name):
+    """A service with no inspection on record may have been inspected before the
+    records read begin (the HMI scrape starts in March 2021): the answer says when that is."""
+    db, _ = demo
+    sql = (REPO_ROOT / "sql" / "questions" / f"{name}.sql").read_text()
+    answer = query(db, sql)
+    begin = query(db, "SELECT min(published) AS begin FROM inspections")["begin"].iloc[0]
+    assert "inspection_records_begin" in answer.columns and (answer["inspection_records_begin"] == begin).all()
+    assert "begin" in sql[:sql.index("SELECT")] and "2021" in sql[:sql.index("SELECT")]  # the caveat, said
+
+
+def prompt(db, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "pipeline.sql_prompt", str(db), *args], input=stdin,
+                          capture_output=True, text=True, timeout=60)
+
+
+@pytest.mark.parametrize("args, error", [
+    (["-c", "SELECT * FROM nosuch"], "error: Catalog Error: Table with name nosuch does not exist!"),
+    (["-c", "SELECT CAST('x' AS INTEGER)"], "error: Conversion Error"),  # fails only when it runs
+    (["-c", "DELETE FROM services"], "read-only mode"),
+    (["-f", "nosuch"], "no such file or question: nosuch")])
+def test_sql_prompt_fails_with_a_non_zero_exit_when_a_statement_fails(demo, args, error):
+    """A script or scheduled check sees the failure: exit 1, the error on stderr."""
+    db, _ = demo
+    out = prompt(db, *args)
+    assert out.returncode == 1 and error in out.stderr and out.stdout == "", (out.stdout, out.stderr)
+
+
+def test_sql_prompt_goes_on_after_an_error_at_the_prompt(demo):
+    db, _ = demo
+    out = prompt(db, stdin="SELECT * FROM nosuch;\n.read nosuch\nSELECT 1 AS one;\n")
+    assert out.returncode == 0 and "Catalog Error" in out.stdout and "no such file or question" in out.stdout
+    assert out.stdout.rstrip().endswith("one\n  1\n(1 row)")
+
+
+def test_sql_prompt_shows_an_empty_answer_once_with_its_columns(demo):
+    db, _ = demo
+    out = prompt(db, "-c", "SELECT rank, yjs_name FROM inspection_targets WHERE rank < 0")
+    assert out.returncode == 0 and out.stdout.splitlines() == ["rank  yjs_name", "(0 rows)"]
+
+
+def test_sql_prompt_left_aligns_text_and_right_aligns_numbers(demo):
+    """The reasons start under their header on every row (pandas right-aligned them,
+    so each row's reasons began wherever its length left them); NULL is NULL."""
+    db, _ = demo
+    out = prompt(db, "-f", "top_10_with_reasons")
+    assert out.returncode == 0, out.stderr
+    header, *rows, count = out.stdout.splitlines()
+    ranked = query(db, "SELECT rank, reasons FROM inspection_targets ORDER BY rank LIMIT 10")
+    at = header.index("reasons")
+    assert count == "(10 rows)" and [row[at:] for row in rows] == ranked["reasons"].tolist()
+    assert [row[:header.index("rank") + 4].strip() for row in rows] == [str(r) for r in ranked["rank"]]
+    assert header.startswith("rank") and rows[0].startswith("   1")  # numbers right, under their header
+    out = prompt(db, "-c", "SELECT NULL::INTEGER AS n, NULL::VARCHAR AS s, 'x' AS t")
+    assert out.stdout.splitlines() == ["   n  s     t", "NULL  NULL  x", "(1 row)"]
+
+
 def test_sql_prompt_answers_read_only(demo):
     db, _ = demo
     run = [sys.executable, "-m", "pipeline.sql_prompt", str(db)]

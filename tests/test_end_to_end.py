@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from pipeline.publish.tables import CONTRACT_COLUMNS
+from pipeline.settings import REPO_ROOT
 from tests.conftest import AS_OF, DEMO_DIR, cli_refresh, run_refresh
 
 CONTRACT_TABLES = set(CONTRACT_COLUMNS) | {"ranking_history"}
@@ -149,10 +150,19 @@ def test_a_second_as_of_adds_a_snapshot(demo_warehouse):
                     "and ratings are SYNTHETIC."]
 
 
-def test_real_files_every_inspection_matched_or_quarantined(real_data_dir, tmp_path):
-    db = tmp_path / "real.duckdb"
-    result = run_refresh(real_data_dir, db, as_of="2026-11-01")
-    assert result.success
+@pytest.fixture(scope="module")
+def real_cli(tmp_path_factory, real_data_dir):
+    """The CLI's refresh of the real lookup, populations and inspections (with the
+    demo's indicators): its warehouse and what it printed."""
+    tmp = tmp_path_factory.mktemp("real")
+    db = tmp / "real.duckdb"
+    out = cli_refresh(tmp, "--data-dir", str(real_data_dir), "--warehouse", str(db), "--as-of", AS_OF)
+    assert out.returncode == 0, out.stderr
+    return db, out
+
+
+def test_real_files_every_inspection_matched_or_quarantined(real_cli):
+    db, _ = real_cli
     t = tables(db)
     assert len(t["services"]) == 155
     name = "inspections/hmi_youth_justice_inspection_ratings.csv"
@@ -178,8 +188,51 @@ def test_cli_refresh_prints_the_ranked_list(tmp_path):
     assert f"155 services, 1 full joint inspection, {bench} benchmark visit{'s' if bench > 1 else ''}." in out.stdout
     assert f"NOTE: Only {bench} benchmark visit" in out.stdout and "recommended (9 asked): " in out.stdout
     # every pick is printed, however far below the top 3 it ranks
-    printed = [line.split()[0] for line in out.stdout.splitlines()[-(len(set(picked["rank"]) | {1, 2, 3})):]]
-    assert set(map(int, printed)) == set(picked["rank"]) | {1, 2, 3}
+    printed = out.stdout.splitlines()[-(len(set(picked["rank"]) | {1, 2, 3})):]
+    assert set(int(line.split()[0]) for line in printed) == set(picked["rank"]) | {1, 2, 3}
+    # a service high on the list but not recommended says why (ranks 1-3 had said "monitor" alone)
+    by_rank = {int(line.split()[0]): line for line in printed}
+    shown = ranked.set_index("rank").loc[sorted(by_rank)]
+    assert (~shown["eligible"]).any()
+    for rank, row in shown.iterrows():
+        note = "not eligible: inspected within 12 months"
+        assert by_rank[rank].endswith(note) == (not row["eligible"]), by_rank[rank]
+        assert f" {row['months_since_inspection']} month" in by_rank[rank] or row["months_since_inspection"] == 0
+
+
+def question(db, name: str) -> pd.DataFrame:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute((REPO_ROOT / "sql" / "questions" / f"{name}.sql").read_text()).df()
+
+
+def test_real_files_questions_say_where_inspections_begin_and_welsh_services_are_in_wales(real_cli):
+    """The real scrape starts in March 2021: the 72 services with no inspection on record
+    (inspected before then, many of them) are listed with that date, and left out of the
+    longest since inspection, which says from when. The real lookup has no region column:
+    the Welsh services are in region Wales, the English ones '(no region given)' (all 155
+    had been one row, None)."""
+    db, _ = real_cli
+    never, longest = question(db, "never_inspected"), question(db, "longest_since_inspection")
+    begin = pd.Timestamp("2021-03-09")
+    assert len(never) == 72 and (never["inspection_records_begin"] == begin).all()
+    assert (longest["inspection_records_begin"] == begin).all()
+    assert not set(never["yjs_name"]) & set(longest["yjs_name"])
+    regions = question(db, "recommendations_by_region").set_index("region")["services"].to_dict()
+    assert regions == {"Wales": 17, "(no region given)": 138}
+
+
+def test_cli_prints_never_inspected_services_alike_and_says_from_when(real_cli):
+    """A service with no inspection on record was printed '<NA>  None'; now 'none on
+    record' and '-', with a line saying where the records read begin."""
+    db, out = real_cli
+    lines = out.stdout.splitlines()
+    header = next(i for i, line in enumerate(lines) if line.startswith("rank"))
+    table, after = lines[header + 1:-1], lines[-1]
+    assert "<NA>" not in out.stdout and "None" not in out.stdout
+    never = [row for row in table if "none on record" in row]
+    assert never and all(row.split("none on record")[1].split()[0] == "-" for row in never)
+    assert after == "none on record: the inspection records read begin in March 2021; an inspection before " \
+        "then would not show."
 
 
 def test_cli_fails_with_one_line_naming_the_file(tmp_path):
