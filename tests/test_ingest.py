@@ -92,16 +92,35 @@ def test_a_welsh_service_without_a_region_is_in_region_wales(tmp_path, path):
     assert real.loc[~welsh, "region"].isna().all()
 
 
-def test_services_quarantines_bad_codes_and_second_owners(tmp_path):
+def test_services_quarantines_bad_codes_and_keeps_a_repeated_assignment_once(tmp_path):
     write(tmp_path, "services/a.csv", "LA Code;LA name;YJS name;Region\n"
           "E06000001;Hartlepool;Hartlepool;North East\nE0600;Bad;Bad;\n"
-          "E06000001;Hartlepool;South Tees;North East\nE06000001;Hartlepool;Hartlepool;North East\n")
+          "E06000001;Hartlepool;Hartlepool;North East\n")
     got = read_services(tmp_path)
     assert got.table[["la_code", "yjs_name", "region"]].values.tolist() == [["E06000001", "Hartlepool", "North East"]]
     problems = dict(zip(got.quarantine.row_number, got.quarantine.problem))
-    assert problems[3] == "column LA Code: 'E0600' is not a GSS code (like E06000001)"
-    assert "already assigned to service 'Hartlepool' (services/a.csv row 2)" in problems[4]
-    assert 5 not in problems  # the same assignment twice is harmless
+    assert problems == {3: "column LA Code: 'E0600' is not a GSS code (like E06000001)"}  # row 4 is harmless
+
+
+@pytest.mark.parametrize("path", ["blocks", "rows"])
+def test_an_la_assigned_to_two_services_stops_the_refresh_naming_both_rows(tmp_path, path):
+    """Keeping the first row (as before) let the order of the rows decide which service an LA's
+    population and figures went to; the contract says one LA belongs to one service."""
+    write(tmp_path, "services/a.csv", "la_code,la_name,yjs_name\nE08000015,Wirral,Wirral\n"
+          "E06000050,Cheshire West and Chester,Cheshire West\n")
+    write(tmp_path, "services/b.csv", "la_code,la_name,yjs_name\nE08000015,Wirral,Wirral\n"
+          "E08000015,Wirral,Cheshire West\nE08000001,Bolton,Bolton\nE08000001,Bolton,Wigan\n")
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext(), pytest.raises(IngestError) as stop:
+        read_services(tmp_path)
+    assert str(stop.value) == (
+        "services/b.csv: row 3 assigns la_code E08000015 (Wirral) to service 'Cheshire West', but services/a.csv "
+        "row 2 assigns it to 'Wirral': an LA belongs to one service, so the lookup must say which (1 more LA "
+        "is assigned to two services)")
+    # the real crosswalk gives each of its 318 codes one row, so it reads as before
+    shutil.rmtree(tmp_path / "services")
+    copy_real(tmp_path, "services", "la_to_yjs_crosswalk_2024.csv")
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        assert len(read_services(tmp_path).table) == 318
 
 
 @pytest.mark.parametrize("path", ["blocks", "rows"])

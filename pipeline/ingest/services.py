@@ -2,7 +2,10 @@
 
 Every other source is joined to services through this table (populations by
 ``la_code``, indicators and inspections by name), so it is strict: codes must
-be GSS codes and an LA may belong to only one service.
+be GSS codes and an LA may belong to only one service. A lookup that assigns
+one LA to two services stops the refresh, naming both rows: keeping the
+first would decide the LA's service (its population, its figures) by the
+order of the rows (the same assignment twice is harmless).
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.ingest.cells import RowProblem, without_notes
+from pipeline.ingest.errors import IngestError
 from pipeline.ingest.names import NAME_HEADERS, normalise_name, slugify
 from pipeline.ingest.results import ROW_FILE, ROW_NUMBER, Collector, Ingested, row_by_row
 from pipeline.ingest.tables import Block, Col, Layout, Row, Sheet, read_source
@@ -45,7 +49,7 @@ def read_services(data_dir: Path) -> Ingested:
     if not row_by_row():
         return _assign(log, log.parse_blocks(sheets, _parse_block, _parse_row, list(COLUMNS)))
     records = log.parse(sheets, _parse_row)
-    rows, owner, first_named = [], {}, {}
+    rows, owner, first_named, clashes = [], {}, {}, []
     for record in records:
         values, row = record.values, record.rows[0]
         # Spellings that name one service ("St Helens", "St. Helens YOT") are
@@ -56,18 +60,33 @@ def read_services(data_dir: Path) -> Ingested:
         if code in owner:
             earlier_row, earlier = owner[code]
             if earlier["yjs_id"] != values["yjs_id"]:
-                log.reject(row, f"column la_code: {code} is already assigned to service "
-                                f"'{earlier['yjs_name']}' ({earlier_row.file} row {earlier_row.number}); "
-                                "an LA belongs to one service")
+                clashes.append((code, values["la_name"], row.file, row.number, values["yjs_name"],
+                                earlier_row.file, earlier_row.number, earlier["yjs_name"]))
             continue  # a repeat of the same assignment adds nothing
         owner[code] = (row, values)
         rows.append(values)
+    if clashes:
+        raise _two_services(clashes)
     return log.result(rows, COLUMNS)
+
+
+def _two_services(clashes: list[tuple]) -> IngestError:
+    """The error for LAs assigned to two services: the first, by both its rows
+    (code, LA name, the later row's file, number and service, the earlier
+    row's), and how many more."""
+    code, la_name, file, number, service, earlier_file, earlier_number, earlier = clashes[0]
+    more = len({c[0] for c in clashes}) - 1
+    others = f" ({more} more LA{' is' if more == 1 else 's are'} assigned to two services)" if more else ""
+    return IngestError(
+        f"{file}: row {number} assigns la_code {code} ({la_name}) to service '{service}', but {earlier_file} "
+        f"row {earlier_number} assigns it to '{earlier}': an LA belongs to one service, so the lookup must say "
+        f"which{others}")
 
 
 def _assign(log: Collector, frame: pd.DataFrame) -> Ingested:
     """The loop of :func:`read_services` over a frame of records: each
-    service named as first spelt, each LA kept in its first row."""
+    service named as first spelt, each LA kept in its first row (an LA
+    given to two services stops the refresh)."""
     same = [_same_service(name, slug) for name, slug in zip(frame["yjs_name"], frame["yjs_id"])]
     frame[["yjs_id", "yjs_name"]] = frame.groupby(same, sort=False)[["yjs_id", "yjs_name"]].transform("first")
     first = ~frame.duplicated("la_code").to_numpy()
@@ -75,12 +94,11 @@ def _assign(log: Collector, frame: pd.DataFrame) -> Ingested:
     later = frame[~first]
     earlier = owner.loc[later["la_code"]]
     clash = later[later["yjs_id"].to_numpy() != earlier["yjs_id"].to_numpy()]
-    earlier = owner.loc[clash["la_code"]]
-    log.reject_rows(clash, [
-        f"column la_code: {code} is already assigned to service '{name}' ({file} row {number}); "
-        "an LA belongs to one service"
-        for code, name, file, number in zip(clash["la_code"], earlier["yjs_name"], earlier[ROW_FILE],
-                                            earlier[ROW_NUMBER])])
+    if len(clash):
+        earlier = owner.loc[clash["la_code"]]
+        raise _two_services(list(zip(clash["la_code"], clash["la_name"], clash[ROW_FILE], clash[ROW_NUMBER],
+                                     clash["yjs_name"], earlier[ROW_FILE], earlier[ROW_NUMBER],
+                                     earlier["yjs_name"])))
     return log.result(frame[first], COLUMNS)
 
 

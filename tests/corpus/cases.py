@@ -161,6 +161,10 @@ CASES = [
     Case("la_in_no_service", "a lookup row whose service is blank", "services",
          lambda d: write(d, "services/extra.csv", "la_code,la_name,yjs_name\nE06000002,Middlesbrough,\n"),
          "quarantine", "column yjs_name: empty; a name is required", rows=12),
+    Case("la_in_two_services", "a lookup row giving Bolton's LA to Hartlepool as well", "services",
+         lambda d: write(d, "services/extra.csv", "la_code,la_name,yjs_name\nE08000001,Bolton,Hartlepool\n"),
+         "stop", "services/lookup.csv: row 3 assigns la_code E08000001 (Bolton) to service 'Bolton', but "
+         "services/extra.csv row 2 assigns it to 'Hartlepool': an LA belongs to one service"),
     Case("population_la_outside_lookup", "population of an LA no service covers", "population",
          lambda d: write(d, "population/extra.csv", "la_code,year,age,population\n"
                          + "".join(f"E06000002,2021,{a},2500\n" for a in range(10, 18))),
