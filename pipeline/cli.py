@@ -58,7 +58,7 @@ def run_refresh(args: argparse.Namespace) -> int:
                            exclusion_months=args.exclusion_months, lag_months=args.lag_months)
     if not data_dir.is_dir():
         raise s.SettingsError(f"data dir {data_dir} does not exist")
-    limits = s.Limits(args.max_national_rate_factor, args.max_services_dropped_share)
+    limits = s.Limits(args.max_national_rate_factor, args.max_services_dropped_share, args.max_inspections_lost)
     ensure_dagster_home()
 
     import dagster as dg  # imported late: `--help` stays fast
@@ -73,7 +73,8 @@ def run_refresh(args: argparse.Namespace) -> int:
               "lag_months": rules.lag_months, "n_full_joint": rules.n_full_joint,
               "n_benchmark": rules.n_benchmark, "exclusion_months": rules.exclusion_months,
               "max_national_rate_factor": limits.max_national_rate_factor,
-              "max_services_dropped_share": limits.max_services_dropped_share}
+              "max_services_dropped_share": limits.max_services_dropped_share,
+              "max_inspections_lost": limits.max_inspections_lost}
     job = defs.resolve_job_def("monthly_refresh")
     lock, instance = contextlib.ExitStack(), dg.DagsterInstance.get()
     try:  # one refresh at a time: held for the whole run, so a second CLI refuses at once; one per
@@ -203,7 +204,9 @@ def _quarantined(result, asset: str) -> str:
     ``asset``, most in one source, with its first row's problem: a check that
     stops the refresh often follows from rows set aside (a table by sex,
     names that match nothing), and with nothing published the analyst has no
-    quarantine table to look in."""
+    quarantine table to look in. Said "separately": those rows may have
+    nothing to do with what the check found (one unmatched name beside a
+    rate that is out of range)."""
     from pipeline import ingest
     from pipeline.indicators import INDICATORS
     from pipeline.rank.targets import plural
@@ -224,8 +227,11 @@ def _quarantined(result, asset: str) -> str:
     kinds = quarantine["problem"].str.replace(r"'[^']*'|\d+", "_", regex=True)  # a problem, whatever its values
     common = kinds.value_counts(sort=True)
     row = quarantine[kinds == common.index[0]].iloc[0]
-    return (f"; the run quarantined {plural(n, 'row')} of {source}, {common.iloc[0]} like {row['file']} row "
-            f"{row['row_number']}: {row['problem']}")
+    said = " ".join(e.description or "" for e in result.get_asset_check_evaluations() if not e.passed)
+    if re.search(re.escape(f"{row['file']} row {row['row_number']}") + r"\b", said):
+        return ""  # the check's own line names that row (a source mostly quarantined)
+    return (f"; separately, the run quarantined {plural(n, 'row')} of {source}, {common.iloc[0]} like "
+            f"{row['file']} row {row['row_number']}: {row['problem']}")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -265,6 +271,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--max-services-dropped-share", type=float,
                    default=limits.max_services_dropped_share, help="stop if more than this share of "
                    "services disappears (default %(default)s; 1: off)")
+    r.add_argument("--max-inspections-lost", type=int, default=limits.max_inspections_lost,
+                   help="stop if more than this many published inspections are gone (default %(default)s; "
+                   "raise it for one run to publish a correction)")
     return p
 
 

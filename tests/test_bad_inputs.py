@@ -42,7 +42,10 @@ def read_all(data_dir: Path) -> dict[str, ingest.Ingested]:
 
 
 def outputs(read: dict[str, ingest.Ingested]) -> dict[str, pd.DataFrame]:
-    """What the guards see of a refresh: the panel, services and their ranking rows."""
+    """What the guards see of a refresh: the panel, services and their ranking rows. Not its
+    inspections nor its files read: a case replaces its source's base file, which the guards on
+    lost data (inspections lost, an indicator's latest period earlier) would rightly take for a
+    lost file; they are tested on their own below."""
     tables = {s: read[s].table for s in INDICATORS}
     values, dispersion = panel.build_panel(tables, read["services"].table, read["population"].table, AS_OF, 3)
     services = panel.services_table(read["services"].table, read["population"].table)
@@ -171,3 +174,77 @@ def test_a_run_as_of_a_date_before_the_published_periods_has_lost_nothing(publis
     assert len(guards.national_rate_changes(empty, old, 2.0)) == len(gone)  # no cut-off: every period counts
     guards.check_refresh({**published, "indicator_dispersion": empty}, published, guards.Limits(),
                          cutoff=first - pd.DateOffset(days=1))
+
+
+def _inspections(rows) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=["yjs_id", "yjs_name", "published", "inspection_type", "overall_rating"]).assign(
+        published=lambda d: pd.to_datetime(d["published"]))
+
+
+PUBLISHED_INSPECTIONS = _inspections([
+    ("bolton", "Bolton", "2019-05-01", "standard", "Good"),
+    ("hartlepool", "Hartlepool", "2022-01-10", "standard", "Requires improvement"),
+    ("greenwich", "Greenwich", "2026-02-10", "small", "Inadequate"),
+    ("cumberland", "Cumberland", "2026-06-01", "FJI", "Good"),
+    ("west-mercia", "West Mercia", "2026-10-20", "FJI", "Outstanding"),
+])
+FILES = pd.DataFrame({"source": "inspections", "file": ["inspections/a.csv", "inspections/b.csv"], "rows": [3, 2]})
+
+
+def test_published_inspections_lost_are_stopped_naming_the_latest(published):
+    """Deleting the demo's inspections file (or every rating unreadable) took 176 of 203 inspections
+    away with exit 0: services inspected months before became "never inspected" and were picked."""
+    services = published["services"]
+    kept = PUBLISHED_INSPECTIONS.iloc[[0, 1]]  # the file b.csv with the three latest is gone
+    quarantine = pd.DataFrame({"source": ["inspections"], "file": ["inspections/a.csv"], "row_number": [4],
+                               "problem": ["column overall_rating: 'Splendid' is not a rating"], "raw": [""]})
+    problems = guards.lost_inspections(kept, PUBLISHED_INSPECTIONS, services, 0, dt.date(2026, 10, 1),
+                                       FILES.iloc[:1], FILES, quarantine)
+    assert problems == [
+        "2 of the 4 published inspections would be lost (limit 0), latest first: Cumberland 2026-06-01 Good, "
+        "Greenwich 2026-02-10 Inadequate (files read: inspections/a.csv; no longer read: inspections/b.csv; 1 "
+        "row of inspections/ quarantined, e.g. inspections/a.csv row 4: column overall_rating: 'Splendid' is not "
+        "a rating): those services would count as never or long ago inspected; is an inspections/ file missing, "
+        "or are its rows quarantined? (--max-inspections-lost 2 publishes a genuine correction)"]
+    # West Mercia's inspection, published after the run's as-of, is not one it could have
+    assert guards.lost_inspections(kept, PUBLISHED_INSPECTIONS, services, 2, dt.date(2026, 10, 1)) == []
+    assert guards.lost_inspections(kept, PUBLISHED_INSPECTIONS, services, 0, dt.date(2026, 1, 1)) == []
+    # a service the refresh no longer has: its inspections are the dropped-services guard's to report
+    gone = services[~services["yjs_id"].isin(["greenwich", "cumberland"])]
+    assert guards.lost_inspections(kept, PUBLISHED_INSPECTIONS, gone, 0, dt.date(2026, 10, 1)) == []
+    # the same service and day, its rating or type corrected, is the same inspection
+    corrected = PUBLISHED_INSPECTIONS.assign(overall_rating="Good", inspection_type="FJI; joint")
+    assert guards.lost_inspections(corrected, PUBLISHED_INSPECTIONS, services, 0) == []
+    new = {**published, "inspections": kept}
+    with pytest.raises(guards.GuardError, match=r"2 of the 4 published inspections would be lost \(limit 0\)"):
+        guards.check_refresh(new, {**published, "inspections": PUBLISHED_INSPECTIONS}, guards.Limits(),
+                             as_of=dt.date(2026, 10, 1))
+    guards.check_refresh(new, {**published, "inspections": PUBLISHED_INSPECTIONS},
+                         guards.Limits(max_inspections_lost=2), as_of=dt.date(2026, 10, 1))
+    guards.check_refresh(new, published, guards.Limits())  # a first publish: nothing to lose
+
+
+def test_an_indicator_whose_latest_period_is_earlier_than_published_is_stopped(published):
+    """Deleting the demo's fte_2020_2025.csv made FTE end in December 2019, as of 2026-12-02,
+    and changed the picks with exit 0 and no warning."""
+    old = published["indicator_dispersion"]
+    fte = old["indicator"] == "fte"
+    new = old[~fte | (old["period_end"] < old.loc[fte, "period_end"].max())]  # its latest period gone
+    files = pd.DataFrame({"source": "first_time_entrants", "file": ["first_time_entrants/fte.csv"], "rows": [18]})
+    before = pd.concat([files, files.assign(file="first_time_entrants/fte_2023.csv")])
+    problems = guards.stale_indicators(new, old, None, files, before)
+    assert problems == [
+        "fte: its latest period would end 2022-03-31, where the published warehouse's ends 2023-03-31 (files "
+        "read: first_time_entrants/fte.csv; no longer read: first_time_entrants/fte_2023.csv): is a newer "
+        "first_time_entrants/ file missing, or its rows quarantined? (--max-national-rate-factor 0 lets a "
+        "withdrawn period through)"]
+    # a backfill, as of a date before the published latest period ended, has lost nothing
+    assert guards.stale_indicators(new, old, pd.Timestamp("2023-03-30"), files, before) == []
+    assert guards.stale_indicators(old, old, None, files, files) == []
+    # a period with no national rate (every figure suppressed) is no latest period
+    blank = old.assign(national_rate=old["national_rate"].where(~fte | (old["period_end"] < "2023-01-01")))
+    assert guards.stale_indicators(blank, old, None)[0].startswith("fte: its latest period would end 2022-03-31")
+    tables = {**published, "indicator_dispersion": new, "source_files": files}
+    with pytest.raises(guards.GuardError, match="fte: its latest period would end 2022-03-31"):
+        guards.check_refresh(tables, {**published, "source_files": before}, guards.Limits())
+    guards.check_refresh(tables, published, guards.Limits(max_national_rate_factor=0))  # off with the rate check

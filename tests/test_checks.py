@@ -51,6 +51,83 @@ def test_implausible_rates_catch_wrong_denominators_and_impossible_proportions()
     assert set(q.implausible_rates(values)["yjs_id"]) == {"a", "b", "d"}
 
 
+def test_an_implausible_rate_is_named_with_its_service_period_and_figures():
+    """The blocking check said only "1 implausible rows": which indicator, service, period, figures?"""
+    values = pd.DataFrame({
+        "yjs_id": ["barnet", "bolton", "leeds", "hull", "york"], "indicator": ["fte", "reoffending", "fte", "fte", "fte"],
+        "period_end": pd.to_datetime(["2023-12-31", "2024-03-31", "2023-12-31", "2022-12-31", "2021-12-31"]),
+        "period_months": [12, 3, 12, 12, 12], "numerator": [2400.0, 41, 60, 9000, 7000],
+        "denominator": [42256.0, 40, 30000, 100000, 100000], "rate": [5679.6, 102.5, 200.0, 9000.0, 7000.0]})
+    bad = q.implausible_rates(values)
+    assert q.describe_implausible(bad.iloc[:1], {"barnet": "Barnet"}) == (
+        "1 implausible row: fte Barnet 2023-12-31: 2,400 of 42,256 = 5,680 per 100,000 aged 10-17 (plausible "
+        "0-5,000); the figures come from first_time_entrants/, population/: a count in another unit, a wrong "
+        "population, or a misread column?")
+    said = checks.rates_plausible(values).description
+    assert said.startswith("4 implausible rows: fte barnet 2023-12-31: 2,400 of 42,256") and " and 1 more; " in said
+    assert "from first_time_entrants/, population/, reoffending/:" in said  # the fourth row's too
+    assert checks.rates_plausible(values.iloc[[1]]).description.startswith(
+        "1 implausible row: reoffending bolton 2024-03-31: 41 of 40 = 102.5% (plausible 0-100); the figures come "
+        "from reoffending/:")
+    assert checks.rates_plausible(values[values["yjs_id"] == "leeds"]).description == "all plausible"
+
+
+def _files(**rows) -> pd.DataFrame:
+    return pd.DataFrame({"source": "inspections", "file": [f"inspections/{f}.csv" for f in rows],
+                         "rows": list(rows.values())})
+
+
+def _quarantined(file: str, problem: str, n: int, start: int = 2) -> pd.DataFrame:
+    return pd.DataFrame({"source": "inspections", "file": f"inspections/{file}.csv",
+                         "row_number": range(start, start + n), "problem": problem, "raw": ""})
+
+
+def test_a_source_mostly_quarantined_or_without_data_rows_is_unusable():
+    """'Splendid' in every rating quarantined 176 of the demo's 203 inspections; published, on a
+    first refresh without a word, as if those services had never been inspected."""
+    splendid = "column overall_rating: 'Splendid' is not a rating"
+    stop = q.unusable_source("inspections", _quarantined("a", splendid, 176), _files(a=176, scrape=27))
+    assert stop == ["inspections: 176 of its 203 rows quarantined (87%, more than 50%): 176 in inspections/a.csv; "
+                    f"the first, inspections/a.csv row 2: {splendid}"]
+    assert q.unusable_source("inspections", _quarantined("a", splendid, 0), _files(a=0, b=0)) == [
+        "inspections/: no data rows in any file (inspections/a.csv, inspections/b.csv: a header only): an export "
+        "cut short, or the wrong file?"]
+    # one bad file among good ones (the demo's FTE file of 931 rows all text: 46%), a small file's few rows
+    assert q.unusable_source("inspections", _quarantined("a", splendid, 931), _files(a=931, b=1085)) == []
+    assert q.unusable_source("inspections", _quarantined("a", splendid, 19), _files(a=19, b=2)) == []
+    assert q.unusable_source("inspections", _quarantined("a", splendid, 0), _files(a=0, b=3)) == []
+    # rows set aside by design count on neither side: a table by sex (boys and girls beside each total),
+    # a merged service's parts beside its total, notes under the table (never counted as data rows)
+    by_sex = _quarantined("a", "column sex: 'Male' is not all children; of a table by sex only the rows for all "
+                               "children (Total, ...) are read", 200)
+    parts = _quarantined("a", "Bury: part of Bury and Rochdale, whose figure for the whole service this file also "
+                              "gives for this period: added to it, the part would count twice", 40, start=300)
+    notes = _quarantined("a", "footnote or note row, not data", 30, start=400)
+    assert q.unusable_source("inspections", pd.concat([by_sex, parts, notes]), _files(a=340)) == []
+    # nor rows for services the lookup does not list: a lookup of six services reads national files
+    national = _quarantined("b", "service name 'Barnet' matches no service in the services lookup", 190)
+    assert q.unusable_source("inspections", national, _files(b=200)) == []
+    # but of the rows left, more than half unreadable is still too many
+    unread = _quarantined("a", splendid, 51, start=500)
+    assert q.unusable_source("inspections", pd.concat([by_sex, parts, notes, unread]), _files(a=340))[0].startswith(
+        "inspections: 51 of its 100 rows quarantined (51%, more than 50%)")
+
+
+def test_an_indicator_long_out_of_date_for_the_cutoff_is_warned_of():
+    values = pd.DataFrame({"indicator": ["fte", "fte", "custody", "reoffending"], "yjs_id": "a",
+                           "period_end": pd.to_datetime(["2019-12-31", "2018-12-31", "2024-09-30", "2023-09-30"]),
+                           "rate": [1.0, 1.0, 1.0, float("nan")]})
+    values = pd.concat([values, values.iloc[[3]].assign(period_end=pd.Timestamp("2023-06-30"), rate=30.0)])
+    stale = q.stale_latest_periods(values, pd.Timestamp("2026-09-02"))
+    assert stale == ["fte: its latest period ends 2019-12-31, 81 months before the cut-off 2026-09-02 (a warning "
+                     "beyond 24): is a newer first_time_entrants/ file missing, or its rows quarantined?",
+                     "reoffending: its latest period ends 2023-06-30, 39 months before the cut-off 2026-09-02 (a "
+                     "warning beyond 36): is a newer reoffending/ file missing, or its rows quarantined?"]
+    result = checks.latest_period_recent(values, pd.Timestamp("2026-09-02"))
+    assert not result.passed and result.severity == dg.AssetCheckSeverity.WARN
+    assert checks.latest_period_recent(values.iloc[[2]], pd.Timestamp("2026-09-02")).passed
+
+
 def test_latest_period_coverage_counts_services_reported_suppressed_or_not():
     values = pd.DataFrame({"indicator": "fte", "yjs_id": ["a", "b", "a", "c"],
                            "period_end": pd.to_datetime(["2024-12-31", "2024-12-31", "2025-12-31",
@@ -78,10 +155,12 @@ def test_every_check_runs_in_the_monthly_refresh_job():
     names = {checks.SERVICES_MAPPED, checks.UNIQUE_KEYS, checks.RATES_PLAUSIBLE,
              checks.LATEST_PERIOD_COMPLETE, checks.ONE_ROW_PER_SERVICE, checks.QUARANTINE_NOT_GROWING,
              checks.PUBLISHED_KEYS_UNIQUE, checks.PUBLISHED_ONE_ROW_PER_SERVICE,
-             checks.PUBLISHED_SERVICES_MAPPED, checks.PUBLISHED_VIEWS_ANSWER}
+             checks.PUBLISHED_SERVICES_MAPPED, checks.PUBLISHED_VIEWS_ANSWER, checks.ROWS_USABLE,
+             checks.LATEST_PERIOD_RECENT}
     assert names <= {name for _, name in keys}
     assert ("indicator_values", checks.LATEST_PERIOD_COMPLETE) in keys
     assert ("first_time_entrants", checks.QUARANTINE_NOT_GROWING) in keys
+    assert {(source, checks.ROWS_USABLE) for source in checks.SOURCES} <= keys
 
 
 @pytest.fixture(scope="module")
@@ -160,7 +239,7 @@ def test_a_stopped_refresh_says_what_it_quarantined(tmp_path):
                       "--as-of", AS_OF)
     lines = out.stderr.strip().splitlines()
     assert out.returncode != 0 and len(lines) == 1, out.stderr
-    assert lines[0].endswith("; nothing was published; the run quarantined 3 rows of first_time_entrants, 2 like "
+    assert lines[0].endswith("; nothing was published; separately, the run quarantined 3 rows of first_time_entrants, 2 like "
                              "first_time_entrants/fte_2026_by_sex.csv row 4: column sex: 'Male' is not all "
                              "children; of a table by sex only the rows for all children (Total, All, All "
                              "children, Persons, Both, Boys and girls, Overall, or no sex given) are read"), lines[0]

@@ -107,6 +107,77 @@ def test_a_file_in_the_wrong_unit_is_stopped_before_publishing(data_dir, warehou
     assert sha(warehouse) == before and not wh.staging_files(warehouse)
 
 
+def _rewrite(path, keep) -> None:
+    """Keep the rows of a CSV (a dict per row) for which ``keep`` is true."""
+    with path.open(encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        header, rows = reader.fieldnames, [row for row in reader if keep(row)]
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.DictWriter(fh, header)
+        writer.writeheader()
+        writer.writerows(rows)
+
+
+def test_lost_inspections_and_a_stale_indicator_stop_the_refresh(data_dir, warehouse, tmp_path):
+    """The inspections file gone (the 2023 scrape kept) and FTE's last two years gone: each left a
+    list that looked right (services inspected months before "never inspected" and picked; FTE
+    two years stale), published with exit 0. Now one line names what went, and
+    max_inspections_lost lets a correction through."""
+    bad = shutil.copytree(data_dir, tmp_path / "bad")
+    (bad / "inspections" / "inspections.csv").unlink()
+    _rewrite(bad / "first_time_entrants" / "fte_2020_2025.csv", lambda row: row["period_end"] < "2024")
+    before = sha(warehouse)
+    step, message = failure(run_refresh(bad, warehouse, as_of=AS_OF[0]))
+    assert step == "warehouse" and "\n" not in message, message
+    lost = re.search(r"(\d+) of the (\d+) published inspections would be lost \(limit 0\), latest first: "
+                     r"(.+?) \(files read: inspections/hmi_scrape_2023.csv; no longer read: "
+                     r"inspections/inspections.csv\)", message)
+    assert lost and int(lost[1]) > 30, message
+    assert re.fullmatch(r"[A-Z][\w ]+ 2026-0[1-5]-\d\d [A-Z][\w ]+, .+ and \d+ more", lost[3]), lost[3]
+    assert ("fte: its latest period would end 2023-12-31, where the published warehouse's ends 2025-12-31 (files "
+            "read: first_time_entrants/fte_2013_2019.csv, first_time_entrants/fte_2020_2025.csv, "
+            "first_time_entrants/zz_corrections.csv; 6 rows of first_time_entrants/ quarantined, e.g. ") in message
+    assert sha(warehouse) == before and not wh.staging_files(warehouse)
+    # a correction: as many inspections allowed to go as went; FTE still stops it
+    step, message = failure(run_refresh(bad, warehouse, as_of=AS_OF[0], max_inspections_lost=int(lost[1])))
+    assert "inspections" not in message and "fte: its latest period would end 2023-12-31" in message
+    assert sha(warehouse) == before
+
+
+def test_a_first_refresh_stops_on_a_source_mostly_quarantined_or_without_rows(data_dir, tmp_path):
+    """With no warehouse to compare with, every rating unreadable ('Splendid') published a list on
+    which every service was "never inspected", and header-only reoffending files one without
+    reoffending, both with exit 0 and no warning."""
+    bad = shutil.copytree(data_dir, tmp_path / "bad")
+    for path in (bad / "reoffending").glob("*.csv"):
+        _rewrite(path, lambda row: False)
+    _rewrite(bad / "inspections" / "inspections.csv", lambda row: row.update(overall_rating="Splendid") or True)
+    db = tmp_path / "first.duckdb"
+    result = run_refresh(bad, db, as_of=AS_OF[0])
+    found = {e.asset_key.to_user_string(): e for e in result.get_asset_check_evaluations()
+             if e.check_name == "most_rows_usable" and not e.passed}
+    assert not result.success and sorted(found) == ["inspections", "reoffending"]
+    assert all(e.severity == dg.AssetCheckSeverity.ERROR for e in found.values())
+    assert found["reoffending"].description == (
+        "reoffending/: no data rows in any file (reoffending/reoffending_12_month_cohorts_2013_2016.csv, "
+        "reoffending/reoffending_3_month_cohorts_2017_2024.csv, reoffending/zz_corrections.csv: a header only): "
+        "an export cut short, or the wrong file?")
+    assert re.fullmatch(r"inspections: (\d+) of its \d+ rows quarantined \(\d+%, more than 50%\): \1 in "
+                        r"inspections/inspections.csv; the first, inspections/inspections.csv row 2: column "
+                        r"overall_rating: 'Splendid' is not a rating \(.*\)", found["inspections"].description)
+    assert not db.exists()
+    # the CLI's one line: the check's own words, the quarantined row not repeated after them
+    shutil.rmtree(bad / "reoffending")
+    shutil.copytree(data_dir / "reoffending", bad / "reoffending")
+    run = cli(bad, db, tmp_path)
+    assert run.wait(timeout=120) == 1
+    line = run.stderr.read().strip().splitlines()
+    assert len(line) == 1 and line[0].startswith(
+        "refresh stopped by check inspections:most_rows_usable: inspections: ") and line[0].endswith(
+        "; nothing was published"), line
+    assert not db.exists()
+
+
 def test_a_warehouse_path_holding_another_file_is_left_as_it_is(data_dir, tmp_path):
     not_ours = tmp_path / "warehouse.duckdb"
     not_ours.write_bytes(b"a spreadsheet saved under the warehouse's name " * 100)
@@ -252,7 +323,7 @@ def test_the_ui_listens_on_this_machine_unless_told_otherwise():
 
 def test_settings_are_validated_before_anything_runs():
     for bad in ({"max_national_rate_factor": 0.5}, {"max_national_rate_factor": -1},
-                {"max_services_dropped_share": 1.5}):
+                {"max_services_dropped_share": 1.5}, {"max_inspections_lost": -1}):
         with pytest.raises(SettingsError, match=next(iter(bad))):
             RefreshSettings(**bad).guard_limits()
     with pytest.raises(SettingsError, match="as_of"):

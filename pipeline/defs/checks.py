@@ -24,6 +24,7 @@ import pandas as pd
 from pipeline import ingest
 from pipeline.defs.metadata import md_table
 from pipeline.defs.resources import RefreshSettings
+from pipeline.model import panel
 from pipeline.publish.warehouse import PublishError, read_only
 from pipeline.report import quality as q
 
@@ -33,6 +34,8 @@ RATES_PLAUSIBLE = "rates_in_plausible_ranges"
 LATEST_PERIOD_COMPLETE = "latest_period_complete"
 ONE_ROW_PER_SERVICE = "one_row_per_service"
 QUARANTINE_NOT_GROWING = "quarantine_not_growing"
+ROWS_USABLE = "most_rows_usable"
+LATEST_PERIOD_RECENT = "latest_period_recent"
 PUBLISHED_KEYS_UNIQUE = "published_keys_unique"
 PUBLISHED_ONE_ROW_PER_SERVICE = "published_one_row_per_service"
 PUBLISHED_SERVICES_MAPPED = "published_services_mapped"
@@ -78,10 +81,23 @@ def indicator_values_unique(indicator_values: pd.DataFrame) -> dg.AssetCheckResu
                                description=f"{len(dup)} duplicated keys" if len(dup) else "keys unique")
 
 
-def rates_plausible(indicator_values: pd.DataFrame) -> dg.AssetCheckResult:
+def _names(services: ingest.Ingested | None) -> dict[str, str]:
+    t = services.table if services is not None else None
+    return {} if t is None or t.empty else t.drop_duplicates("yjs_id").set_index("yjs_id")["yjs_name"].to_dict()
+
+
+def rates_plausible(indicator_values: pd.DataFrame, services: ingest.Ingested | None = None) -> dg.AssetCheckResult:
     bad = q.implausible_rates(indicator_values)
     return dg.AssetCheckResult(passed=bad.empty, metadata={"rows": _rows_md(bad)},
-                               description=f"{len(bad)} implausible rows" if len(bad) else "all plausible")
+                               description=q.describe_implausible(bad, _names(services)) if len(bad)
+                               else "all plausible")
+
+
+def latest_period_recent(indicator_values: pd.DataFrame, cutoff) -> dg.AssetCheckResult:
+    stale = q.stale_latest_periods(indicator_values, cutoff)
+    return dg.AssetCheckResult(passed=not stale, severity=WARN, description="; ".join(stale) or (
+        f"every indicator has a period within {min(q.STALE_MONTHS.values())}-{max(q.STALE_MONTHS.values())} "
+        f"months of the cut-off {pd.Timestamp(cutoff):%Y-%m-%d}"))
 
 
 def latest_period_complete(indicator_values: pd.DataFrame, services: ingest.Ingested) -> dg.AssetCheckResult:
@@ -134,31 +150,48 @@ def _quarantine_spec(source: str) -> dg.AssetCheckSpec:
         "warehouse, so new rejects are noticed; see the quarantine table for why."))
 
 
+def rows_usable(source: str, ingested: ingest.Ingested) -> dg.AssetCheckResult:
+    return _result(q.unusable_source(source, ingested.quarantine, ingested.files),
+                   f"{int(ingested.files['rows'].sum()):,} rows read, {len(ingested.quarantine):,} quarantined")
+
+
+def _rows_usable_spec(source: str) -> dg.AssetCheckSpec:
+    return dg.AssetCheckSpec(ROWS_USABLE, asset=source, blocking=True, description=(
+        f"Stops the refresh when the {source}/ files hold no data rows at all, or when more than half of "
+        "its rows (and at least 20) were quarantined, not counting rows set aside by design (rows for boys "
+        "or girls, a merged service's parts beside its total, notes) or for services and areas the lookup "
+        "does not list: ranking on the rest would pass for a complete source, even on a first publish."))
+
+
 # --- the checks on the in-memory assets -------------------------------------
 
 @dg.multi_asset_check(name="services_checks", can_subset=True, ins={"services": dg.AssetIn("services")}, specs=[
     dg.AssetCheckSpec(SERVICES_MAPPED, asset="services", blocking=True, description=(
         "Every service has at least one local authority with a valid GSS code; no LA is in two services.")),
     _quarantine_spec("services"),
+    _rows_usable_spec("services"),
 ])
 def services_checks(context, settings: RefreshSettings, services: ingest.Ingested) -> Iterator[dg.AssetCheckResult]:
     yield from _run(context, {
         _key("services", SERVICES_MAPPED): lambda: services_mapped(services),
         _key("services", QUARANTINE_NOT_GROWING): lambda: quarantine_not_growing(settings, "services", services),
+        _key("services", ROWS_USABLE): lambda: rows_usable("services", services),
     })
 
 
 @dg.multi_asset_check(name="quarantine_checks", can_subset=True,
                       ins={source: dg.AssetIn(source) for source in SOURCES[1:]},
-                      specs=[_quarantine_spec(source) for source in SOURCES[1:]])
+                      specs=[spec(source) for source in SOURCES[1:] for spec in (_quarantine_spec, _rows_usable_spec)])
 def quarantine_checks(context, settings: RefreshSettings, population: ingest.Ingested,
                       first_time_entrants: ingest.Ingested, reoffending: ingest.Ingested,
                       custody: ingest.Ingested, inspections: ingest.Ingested) -> Iterator[dg.AssetCheckResult]:
     ingested = {"population": population, "first_time_entrants": first_time_entrants,
                 "reoffending": reoffending, "custody": custody, "inspections": inspections}
-    yield from _run(context, {
-        _key(source, QUARANTINE_NOT_GROWING): functools.partial(quarantine_not_growing, settings, source, value)
-        for source, value in ingested.items()})
+    rules = {}
+    for source, value in ingested.items():
+        rules[_key(source, QUARANTINE_NOT_GROWING)] = functools.partial(quarantine_not_growing, settings, source, value)
+        rules[_key(source, ROWS_USABLE)] = functools.partial(rows_usable, source, value)
+    yield from _run(context, rules)
 
 
 @dg.multi_asset_check(
@@ -173,14 +206,20 @@ def quarantine_checks(context, settings: RefreshSettings, population: ingest.Ing
                           additional_deps=["services"], description=(
             "Most services have a value in each indicator's latest period: a warning below 80%, "
             "an error (publication stopped) below 50%, which means a partial file.")),
+        dg.AssetCheckSpec(LATEST_PERIOD_RECENT, asset="indicator_values", description=(
+            "Warns (never blocks) when an indicator's latest period ended long before the run's cut-off "
+            "(as-of minus the lag): more than 24 months for FTE and custody, 36 for reoffending, "
+            "which means a year's release missed.")),
     ])
-def indicator_values_checks(context, indicator_values: pd.DataFrame,
+def indicator_values_checks(context, settings: RefreshSettings, indicator_values: pd.DataFrame,
                             services: ingest.Ingested) -> Iterator[dg.AssetCheckResult]:
     values = indicator_values
+    cutoff = panel.indicator_cutoff(settings.as_of_date(), settings.rules().lag_months)
     yield from _run(context, {
         _key("indicator_values", UNIQUE_KEYS): lambda: indicator_values_unique(values),
-        _key("indicator_values", RATES_PLAUSIBLE): lambda: rates_plausible(values),
+        _key("indicator_values", RATES_PLAUSIBLE): lambda: rates_plausible(values, services),
         _key("indicator_values", LATEST_PERIOD_COMPLETE): lambda: latest_period_complete(values, services),
+        _key("indicator_values", LATEST_PERIOD_RECENT): lambda: latest_period_recent(values, cutoff),
     })
 
 

@@ -50,9 +50,10 @@ def warehouse(context, settings: RefreshSettings, services: ingest.Ingested,
     path = settings.warehouse_path()
     with refresh_lock(path):  # the guards compare with what is published now
         # one read of the published file: the guards' tables and the history to extend
-        before = read_tables(path, ["indicator_dispersion", "services", "inspection_targets", HISTORY_TABLE])
+        before = read_tables(path, ["indicator_dispersion", "services", "inspection_targets", "inspections",
+                                    "source_files", HISTORY_TABLE])
         guards.check_refresh(out, before, settings.guard_limits(),
-                             cutoff=panel.indicator_cutoff(as_of, settings.rules().lag_months))
+                             cutoff=panel.indicator_cutoff(as_of, settings.rules().lag_months), as_of=as_of)
         counts = publish(path, out, t.view_statements(), history=before[HISTORY_TABLE])
     # the run's log says what was published, as the CLI's output does
     made_up = f" {synthetic_note(data_dir)}".rstrip()

@@ -66,6 +66,9 @@ class RefreshSettings(dg.ConfigurableResource):
         "Stop the refresh if a national rate moves by more than this factor from the published one; 0: off."))
     max_services_dropped_share: float = Field(default=LIMITS.max_services_dropped_share, description=(
         "Stop the refresh if more than this share of the published services disappears; 1: off."))
+    max_inspections_lost: int = Field(default=LIMITS.max_inspections_lost, description=(
+        "Stop the refresh if it would lose more than this many of the published inspections; "
+        "raise it for a genuine correction."))
 
     _lock: contextlib.ExitStack | None = PrivateAttr(default=None)
 
@@ -99,7 +102,8 @@ class RefreshSettings(dg.ConfigurableResource):
         return s.resolve_as_of(self.as_of)
 
     def guard_limits(self) -> s.Limits:
-        return s.Limits(self.max_national_rate_factor, self.max_services_dropped_share)
+        return s.Limits(self.max_national_rate_factor, self.max_services_dropped_share,
+                        self.max_inspections_lost)
 
     def rules(self) -> s.RankingRules:
         return s.RankingRules(

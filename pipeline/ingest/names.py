@@ -119,6 +119,10 @@ def loose(name: str) -> str:
     return " ".join(words)
 
 
+# what the quarantine says of a row naming a service the lookup does not list (see pipeline.ingest)
+NO_SERVICE = "matches no service in the services lookup"
+
+
 class ServiceMatcher:
     """Finds a service's ``yjs_id`` from any name a publisher gives it.
 
@@ -155,7 +159,7 @@ class ServiceMatcher:
         """The ``yjs_id`` for ``name``; a :class:`RowProblem` when nothing matches."""
         yjs_id = self.match(name)
         if yjs_id is None:
-            raise RowProblem(f"service name {name!r} matches no service in the services lookup")
+            raise RowProblem(f"service name {name!r} {NO_SERVICE}")
         return yjs_id
 
     def match(self, name: str) -> str | None:

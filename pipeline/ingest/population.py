@@ -72,6 +72,10 @@ PERSONS = frozenset({"", "persons", "person", "all", "allpersons", "allpeople", 
 MALES = frozenset({"males", "male", "m", "1", "men", "man", "boys", "boy"})
 FEMALES = frozenset({"females", "female", "f", "2", "women", "woman", "girls", "girl"})
 SEXES = {1: "males", 2: "females"}
+# what the quarantine says of a row for one sex beside the area's persons row: set aside by design
+PERSONS_COUNT = "the area's rows for all persons count"
+# and of a row for an area no service of the lookup covers (see pipeline.ingest.OUTSIDE_LOOKUP)
+NOT_IN_LOOKUP = "is not a local authority in the services lookup"
 _SAME = {False: "same code, year and age", True: "same code, year, age and sex"}  # a duplicate's, by sex column
 # The estimates' year, said so: "mye2020...", "mye22final" (ONS's names from mid-2022), "...mid2020...",
 # "Mid-2019", "ukmidyearestimates20192020ladcodes.xls" (ONS's to mid-2019: the estimates' year, then the codes')
@@ -239,7 +243,7 @@ def _sum_frame(log: Collector, frame: pd.DataFrame, la_codes: set[str], by_sex: 
     # as _one_count: one sex beside persons; ages incomplete (of a sex); one sex without the other
     area = _groups(file, code, year)
     beside = (sex > 0) & (np.bincount(area, weights=sex == 0) > 0)[area]
-    reject(beside, lambda bad: in_area(bad, lambda x: f"a row for {SEXES[x]}; the area's rows for all persons count"))
+    reject(beside, lambda bad: in_area(bad, lambda x: f"a row for {SEXES[x]}; {PERSONS_COUNT}"))
     area = _groups(file, code, year, sex)
     first = np.flatnonzero(first_of_groups(area))  # each area's (or its sex's) first row
     # each one's ages, as bits (its ages are distinct, so their sum)
@@ -398,8 +402,7 @@ def _one_count(group: list[Record], code: str, year: int, log: Collector) -> lis
         by_sex[record.values["sex"]].append(record)
     if 0 in by_sex:
         for sex in (1, 2):
-            reject(by_sex.pop(sex, []), f"la_code {code} year {year}: a row for {SEXES[sex]}; "
-                                        "the area's rows for all persons count")
+            reject(by_sex.pop(sex, []), f"la_code {code} year {year}: a row for {SEXES[sex]}; {PERSONS_COUNT}")
     for sex in sorted(by_sex):
         try:
             _complete({r.values["age"] for r in by_sex[sex]}, code, year, sex)
@@ -448,7 +451,7 @@ def _carry(code: str, la_codes: set[str]) -> str:
                    "the county's row counts (ONS's upper-tier file)")
         else:
             why = ""
-        raise RowProblem(f"la_code {code}{carried} is not a local authority in the services lookup{why}")
+        raise RowProblem(f"la_code {code}{carried} {NOT_IN_LOOKUP}{why}")
     return target
 
 

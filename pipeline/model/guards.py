@@ -19,11 +19,21 @@ than publish a wrong list that looks right:
   refresh: England and Wales' published figures 2007-2024 lie well inside);
 - a service-period whose count exceeds 10% of its population aged 10-17 in a
   year (real rates are below 1.5%): counts in the wrong unit;
+- an indicator whose latest period (with a national rate) ends earlier
+  than the published warehouse's latest one the run could see: a newer file
+  missing, or its rows quarantined, leaves the indicator years stale while
+  every other check passes. Switched off with the rate check (factor 0);
 - more than ``max_services_dropped_share`` of the published services gone
-  from ``services`` or ``inspection_targets``.
+  from ``services`` or ``inspection_targets``;
+- more than ``max_inspections_lost`` (default 0) published inspections gone:
+  those of services the refresh still has, published by its as-of date. A
+  lost inspections file, or one whose ratings are all unreadable, turns
+  recently inspected services into "never inspected" ones and puts them at
+  the top of the list.
 
-A genuine change (a reorganisation of services) is let through by raising
-the limit for one run: factor 0 or share 1 switches a check off.
+A genuine change (a reorganisation of services, a corrected inspection
+list) is let through by raising the limit for one run: factor 0 or share 1
+switches a check off, ``max_inspections_lost`` N lets N inspections go.
 """
 
 from __future__ import annotations
@@ -51,18 +61,31 @@ class GuardError(RuntimeError):
 
 
 def check_refresh(new: dict[str, pd.DataFrame], published: dict[str, pd.DataFrame | None],
-                  limits: Limits, cutoff=None) -> None:
+                  limits: Limits, cutoff=None, as_of=None) -> None:
     """Raise :class:`GuardError` naming every implausible change, else
-    return. ``cutoff``: the last period end this run could use, if known."""
+    return. ``cutoff``: the last period end this run could use, if known;
+    ``as_of``: the run's as-of date (inspections published later do not
+    count). ``new`` and ``published`` map table names to frames; the
+    inspection and staleness guards need ``inspections`` and
+    ``source_files`` (and ``quarantine``, to say what was set aside), and
+    are passed over where a caller has none."""
     problems = implausible_national_rates(new["indicator_dispersion"])
     problems += implausible_service_counts(new["indicator_values"])
     if limits.max_national_rate_factor:
         problems += national_rate_changes(new["indicator_dispersion"],
                                           published.get("indicator_dispersion"),
                                           limits.max_national_rate_factor, cutoff)
+        if "source_files" in new:  # it names the files read
+            problems += stale_indicators(new["indicator_dispersion"], published.get("indicator_dispersion"),
+                                         cutoff, new["source_files"], published.get("source_files"),
+                                         new.get("quarantine"))
     for table in ("services", "inspection_targets"):
         problems += dropped_services(table, new[table], published.get(table),
                                      limits.max_services_dropped_share)
+    if "inspections" in new:
+        problems += lost_inspections(new["inspections"], published.get("inspections"), new["services"],
+                                     limits.max_inspections_lost, as_of, new.get("source_files"),
+                                     published.get("source_files"), new.get("quarantine"))
     if problems:
         raise GuardError("refresh stopped before publishing, the published warehouse is "
                          "unchanged: " + "; ".join(problems))
@@ -145,3 +168,93 @@ def dropped_services(table: str, new: pd.DataFrame, old: pd.DataFrame | None, sh
     return [f"{len(gone)} of the {len(names)} published services would be dropped from {table} "
             f"({len(gone) / len(names):.0%}, limit {share:.0%}: {some_of(gone, SHOWN)}): check the services/ "
             "lookup and the indicator files"]
+
+
+def _files(files: pd.DataFrame | None, source: str) -> list[str]:
+    """The files of ``source`` in a ``source_files`` table (none without one)."""
+    if files is None or files.empty:
+        return []
+    return sorted(files.loc[files["source"] == source, "file"].astype(str))
+
+
+def _what_was_read(source: str, new_files: pd.DataFrame | None, old_files: pd.DataFrame | None,
+                   quarantine: pd.DataFrame | None) -> str:
+    """The files of ``source`` this refresh read, those the published
+    warehouse read that it no longer does, and how many of its rows it
+    quarantined, with the first: where to look for what went missing."""
+    parts = []
+    if new_files is not None:
+        now = _files(new_files, source)
+        parts.append(f"files read: {', '.join(now) or 'none'}")
+        if gone := [f for f in _files(old_files, source) if f not in now]:
+            parts.append(f"no longer read: {', '.join(gone)}")
+    if quarantine is not None and len(mine := quarantine[quarantine["source"] == source]):
+        first, rows = mine.iloc[0], f"{len(mine):,} row{'s' if len(mine) != 1 else ''}"
+        parts.append(f"{rows} of {source}/ quarantined, e.g. {first['file']} row {first['row_number']}: "
+                     f"{first['problem']}")
+    return "; ".join(parts)
+
+
+def _latest_periods(dispersion: pd.DataFrame | None) -> pd.Series:
+    """Per indicator, the end of its latest period with a national rate."""
+    if dispersion is None or dispersion.empty:
+        return pd.Series(dtype="datetime64[ns]")
+    rated = dispersion[dispersion["national_rate"].notna()]
+    return to_datetime(rated["period_end"]).groupby(rated["indicator"]).max()
+
+
+def stale_indicators(new: pd.DataFrame, old: pd.DataFrame | None, cutoff=None,
+                     new_files: pd.DataFrame | None = None, old_files: pd.DataFrame | None = None,
+                     quarantine: pd.DataFrame | None = None) -> list[str]:
+    """One line per indicator whose latest period ends earlier than the
+    published warehouse's latest for it, among the published periods ending
+    by ``cutoff`` (a backfill of an earlier month is no loss), naming both
+    ends and the files read. An indicator with no rate at all any more is
+    :func:`national_rate_changes`' to report."""
+    if old is not None and cutoff is not None:
+        old = old[to_datetime(old["period_end"]) <= pd.Timestamp(cutoff)]
+    before, now = _latest_periods(old), _latest_periods(new)
+    out = []
+    for indicator in sorted(set(before.index) & set(now.index)):
+        if now[indicator] < before[indicator]:
+            source = BY_KEY[indicator].source if indicator in BY_KEY else indicator
+            read = _what_was_read(source, new_files, old_files, quarantine)
+            out.append(f"{indicator}: its latest period would end {now[indicator]:%Y-%m-%d}, where the published "
+                       f"warehouse's ends {before[indicator]:%Y-%m-%d} ({read or f'see {source}/'}): is a newer "
+                       f"{source}/ file missing, or its rows quarantined? (--max-national-rate-factor 0 lets a "
+                       "withdrawn period through)")
+    return out
+
+
+def _inspection_keys(inspections: pd.DataFrame) -> pd.Series:
+    """(yjs_id, publication day) of each inspection, as one comparable value."""
+    day = to_datetime(inspections["published"]).dt.normalize()
+    return inspections["yjs_id"].astype(str) + " " + day.dt.strftime("%Y-%m-%d")
+
+
+def lost_inspections(new: pd.DataFrame, old: pd.DataFrame | None, services: pd.DataFrame, limit: int,
+                     as_of=None, new_files: pd.DataFrame | None = None, old_files: pd.DataFrame | None = None,
+                     quarantine: pd.DataFrame | None = None) -> list[str]:
+    """A line if more than ``limit`` inspections of the published warehouse
+    (a service and publication date, published by ``as_of``) are not in the
+    refresh's ``new`` inspections, naming the latest :data:`SHOWN` of them
+    (service, date, rating) and the files read. Inspections of services the
+    refresh no longer has are :func:`dropped_services`' to report."""
+    if old is None or old.empty:
+        return []
+    old = old[old["yjs_id"].isin(set(services["yjs_id"]))]
+    if as_of is not None:
+        old = old[to_datetime(old["published"]) <= pd.Timestamp(as_of)]
+    keys = _inspection_keys(old)
+    gone = old[~keys.isin(set(_inspection_keys(new)))].drop_duplicates(["yjs_id", "published"])
+    if len(gone) <= limit:
+        return []
+    gone = gone.sort_values(["published", "yjs_id"], ascending=[False, True])
+    name = gone["yjs_name"] if "yjs_name" in gone else gone["yjs_id"]
+    shown = [f"{n} {pd.Timestamp(d):%Y-%m-%d} {r}" for n, d, r in
+             zip(name, gone["published"], gone["overall_rating"].fillna("no rating"))]
+    read = _what_was_read("inspections", new_files, old_files, quarantine)
+    return [f"{len(gone)} of the {keys.nunique()} published inspections would be lost (limit {limit}), latest first: "
+            f"{some_of(shown, SHOWN)}{f' ({read})' if read else ''}: those services would count as never or "
+            "long ago inspected; is an inspections/ file missing, or are its rows quarantined? "
+            f"(--max-inspections-lost {len(gone)} publishes a genuine correction)"]

@@ -13,6 +13,11 @@ import re
 import duckdb
 import pandas as pd
 
+from pipeline.indicators import BY_KEY
+from pipeline.ingest import BY_DESIGN, OUTSIDE_LOOKUP
+from pipeline.ingest.tables import NOTE_PROBLEM
+
+
 def some_of(names, shown: int) -> str:
     """The first ``shown`` of ``names`` and how many more: "a, b, c and 4 more"."""
     names = list(names)
@@ -27,6 +32,11 @@ PLAUSIBLE_RATES = {
     "custody": (0.0, 20.0),  # per 1,000 aged 10-17 (national ~0.1-0.4)
 }
 GSS_CODE = re.compile(r"^[EW]\d{8}$")
+# A source with more than this share of its rows quarantined, and at least MIN_QUARANTINED rows,
+# stops the refresh (rows set aside by design, or outside the lookup, not counted): a file in another
+# layout, a column of unreadable values. Below it, one bad file among good ones (the demo's newer FTE
+# file is 46% of its rows), or a small file with a few bad rows, goes on with its rows in the quarantine.
+MAX_QUARANTINED_SHARE, MIN_QUARANTINED = 0.5, 20
 
 # The key of each published table (one row per ...), from the contract.
 TABLE_KEYS = {
@@ -68,6 +78,42 @@ def ranked_list_problems(ranked: pd.DataFrame, service_ids) -> list[str]:
     return problems
 
 
+def describe_implausible(bad: pd.DataFrame, names: dict[str, str] | None = None, shown: int = 3) -> str:
+    """What :func:`implausible_rates` found, on one line: how many rows, the
+    first ``shown`` (indicator, service, period end, numerator of
+    denominator = rate) and the folders their figures come from (the panel
+    keeps no file or row of its own: the quarantine and ``source_files``
+    name those)."""
+    names = names or {}
+
+    def one(r) -> str:
+        low, high = PLAUSIBLE_RATES.get(r.indicator, (0.0, float("inf")))
+        figures = f"{_figure(r.numerator)} of {_figure(r.denominator)} = {_figure(r.rate)}"
+        if r.indicator in BY_KEY:
+            unit = BY_KEY[r.indicator].unit
+            figures += unit if unit == "%" else f" {unit}"
+        return (f"{r.indicator} {names.get(r.yjs_id, r.yjs_id)} {pd.Timestamp(r.period_end):%Y-%m-%d}: {figures} "
+                f"(plausible {low:,g}-{high:,g})")
+
+    folders = []
+    for indicator in dict.fromkeys(bad["indicator"]):
+        ind = BY_KEY.get(indicator)
+        if ind is not None:
+            folders += [f"{ind.source}/"] + (["population/"] if ind.family == "poisson" else [])
+    rows = [one(r) for r in bad.head(shown).itertuples()]
+    more = f" and {len(bad) - shown} more" if len(bad) > shown else ""
+    return (f"{len(bad)} implausible row{'s' if len(bad) != 1 else ''}: {'; '.join(rows)}{more}; the figures "
+            f"come from {', '.join(dict.fromkeys(folders)) or 'the indicator folders'}: a count in another unit, "
+            "a wrong population, or a misread column?")
+
+
+def _figure(value) -> str:
+    """A number as the messages show it: 1,234 or 12.5; none at all is 'none'."""
+    if value is None or pd.isna(value):
+        return "none"
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.4g}"
+
+
 def implausible_rates(values: pd.DataFrame) -> pd.DataFrame:
     """Rows whose rate is outside PLAUSIBLE_RATES, or whose counts are
     negative or (for proportions) exceed the cohort."""
@@ -79,8 +125,35 @@ def implausible_rates(values: pd.DataFrame) -> pd.DataFrame:
             out = pd.concat([out, v[v["numerator"] > v["denominator"]]])
         bad.append(out)
     bad.append(values[(values["numerator"] < 0) | (values["denominator"] < 0)])
-    cols = ["yjs_id", "indicator", "period_end", "numerator", "denominator", "rate"]
-    return pd.concat(bad)[cols].drop_duplicates()
+    cols = ["yjs_id", "indicator", "period_end", "period_months", "numerator", "denominator", "rate"]
+    bad = pd.concat(bad)
+    return bad[[c for c in cols if c in bad.columns]].drop_duplicates()
+
+
+# months from an indicator's latest period end to the run's cut-off (as-of minus the lag) after which
+# the check warns: FTE and custody are published for the year to March or December some 6-9 months
+# on, so the newest is at most ~21 months old at the cut-off; a reoffending cohort is followed for
+# 12 months and 6 more for the proven offences, so its newest is ~2 years old. Beyond these, a
+# year's release has been missed (a file missing, or its rows all quarantined).
+STALE_MONTHS = {"fte": 24, "custody": 24, "reoffending": 36}
+
+
+def stale_latest_periods(values: pd.DataFrame, cutoff) -> list[str]:
+    """One line per indicator whose latest period with a figure ended more
+    than :data:`STALE_MONTHS` before ``cutoff``."""
+    cutoff = pd.Timestamp(cutoff)
+    out = []
+    rated = values[values["rate"].notna()]
+    for indicator, ends in rated.groupby("indicator")["period_end"]:
+        latest = pd.Timestamp(ends.max())
+        months = (cutoff.year - latest.year) * 12 + cutoff.month - latest.month
+        limit = STALE_MONTHS.get(indicator)
+        if limit is not None and months > limit:
+            folder = BY_KEY[indicator].source if indicator in BY_KEY else indicator
+            out.append(f"{indicator}: its latest period ends {latest:%Y-%m-%d}, {months} months before the "
+                       f"cut-off {cutoff:%Y-%m-%d} (a warning beyond {limit}): is a newer {folder}/ file missing, "
+                       "or its rows quarantined?")
+    return out
 
 
 def latest_period_coverage(values: pd.DataFrame, n_services: int) -> pd.DataFrame:
@@ -95,6 +168,44 @@ def latest_period_coverage(values: pd.DataFrame, n_services: int) -> pd.DataFram
                      "services_reported": int(reported), "services": int(n_services),
                      "share": reported / n_services if n_services else 0.0})
     return pd.DataFrame(rows, columns=["indicator", "period_end", "services_reported", "services", "share"])
+
+
+def unusable_source(source: str, quarantine: pd.DataFrame, files: pd.DataFrame) -> list[str]:
+    """A source whose files hold no data rows at all (headers only), or
+    most of whose rows were quarantined: more than
+    :data:`MAX_QUARANTINED_SHARE` of them and at least
+    :data:`MIN_QUARANTINED`, of the rows that could have been used. Either
+    way the refresh would rank on the rest as if the source were complete:
+    inspections gone make services "never inspected", an indicator gone is
+    left out of every score.
+
+    Rows set aside by design (:data:`pipeline.ingest.BY_DESIGN`: a table's
+    rows for boys or girls, a merged service's parts beside its total, an
+    area's row for one sex beside its persons row, notes under a table) are
+    neither faults nor rows to use, so they count on neither side; nor do
+    rows for services or areas the lookup does not list
+    (:data:`pipeline.ingest.OUTSIDE_LOOKUP`): a lookup of a few services
+    reads national files, and a lookup that lost services is the
+    dropped-services guard's to judge."""
+    if files.empty:
+        return []
+    names = files["file"].astype(str).tolist()
+    read = int(files["rows"].sum())
+    if read == 0:
+        return [f"{source}/: no data rows in any file ({some_of(names, 5)}: a header only): an export cut short, "
+                "or the wrong file?"]
+    rows = quarantine.drop_duplicates(["file", "row_number"])
+    design = rows["problem"].astype(str).str.contains("|".join(map(re.escape, BY_DESIGN + OUTSIDE_LOOKUP)))
+    not_data = rows["problem"].astype(str).str.contains(re.escape(NOTE_PROBLEM))  # never counted as read
+    bad = rows[~design]
+    usable = read - int((design & ~not_data).sum())
+    if len(bad) < MIN_QUARANTINED or len(bad) <= MAX_QUARANTINED_SHARE * usable:
+        return []
+    per_file = bad["file"].value_counts()
+    first = bad.iloc[0]
+    return [f"{source}: {len(bad):,} of its {usable:,} rows quarantined ({len(bad) / max(usable, 1):.0%}, more "
+            f"than {MAX_QUARANTINED_SHARE:.0%}): {some_of([f'{n:,} in {f}' for f, n in per_file.items()], 3)}; "
+            f"the first, {first['file']} row {first['row_number']}: {first['problem']}"]
 
 
 def unmapped_services(lookup: pd.DataFrame) -> list[str]:
