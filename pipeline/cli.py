@@ -53,7 +53,7 @@ def _root_cause(error) -> str:
 def run_refresh(args: argparse.Namespace) -> int:
     data_dir = s.resolve_path(args.data_dir, "YJT_DATA_DIR", s.DEFAULT_DATA_DIR)
     warehouse = s.resolve_path(args.warehouse, "YJT_WAREHOUSE", s.DEFAULT_WAREHOUSE)
-    as_of = s.resolve_as_of(args.as_of)
+    as_of = s.resolve_as_of(args.as_of, "--as-of")
     rules = s.RankingRules(n_full_joint=args.full_joint, n_benchmark=args.benchmark,
                            exclusion_months=args.exclusion_months, lag_months=args.lag_months)
     if not data_dir.is_dir():
@@ -65,7 +65,9 @@ def run_refresh(args: argparse.Namespace) -> int:
     import pandas as pd
 
     from pipeline.definitions import defs
-    from pipeline.publish.warehouse import PublishError, read_tables, refresh_lock, storage_lock
+    from pipeline.defs.run_owners import PID_TAG, fail_orphaned_runs
+    from pipeline.publish.warehouse import (PublishError, after_today_warning, published_as_of, read_tables,
+                                            refresh_lock, storage_lock)
     from pipeline.model.panel import indicator_cutoff as cutoff_of
     from pipeline.rank import targets
 
@@ -77,6 +79,9 @@ def run_refresh(args: argparse.Namespace) -> int:
               "max_inspections_lost": limits.max_inspections_lost}
     job = defs.resolve_job_def("monthly_refresh")
     lock, instance = contextlib.ExitStack(), dg.DagsterInstance.get()
+    for run in fail_orphaned_runs(instance, by="a CLI refresh"):  # else the runs queued behind it wait for good
+        print(f"NOTE: marked run {run.run_id} failed: it was left STARTED by a refresh that died "
+              f"(pid {run.tags[PID_TAG]}), and held back the runs queued behind it.")
     try:  # one refresh at a time: held for the whole run, so a second CLI refuses at once; one per
         # Dagster home, whose storage holds the assets' outputs between steps, and one per warehouse.
         # In the order a run from the UI takes them (its storage at its start, the warehouse to publish)
@@ -88,31 +93,32 @@ def run_refresh(args: argparse.Namespace) -> int:
         print(f"refresh refused: {busy}", file=sys.stderr)
         return EXIT_BUSY
     with lock, instance:
+        # With the lock held, the warehouse changes only if this run publishes: whether it did is
+        # read from the file itself, not from which steps ran (one may fail after the swap).
+        previous, before = published_as_of(warehouse), _file_version(warehouse)
         result = job.execute_in_process(
             run_config={"resources": {"settings": {"config": config}},
                         "loggers": {"console": {"config": {"log_level": "CRITICAL"}}}},
             instance=instance,
             raise_on_error=False, tags={"as_of": as_of.isoformat(), "launched_by": "cli"})
-    if not result.success:
-        stopped = [e for e in result.get_asset_check_evaluations()
-                   if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR]
+        replaced, listed = _file_version(warehouse) != before, published_as_of(warehouse)
+    if not replaced and not result.success:  # the published warehouse is exactly as it was
+        stopped = _stopped_by(result)
         if stopped:
-            e = stopped[0]
-            asset = e.asset_key.to_user_string()
-            print(f"refresh stopped by check {asset}:{e.check_name}: "
-                  f"{(e.description or 'failed').splitlines()[0]}; nothing was published{_quarantined(result, asset)}",
-                  file=sys.stderr)
+            asset = stopped.asset_key.to_user_string()
+            print(f"refresh stopped by check {asset}:{stopped.check_name}: "
+                  f"{(stopped.description or 'failed').splitlines()[0]}; nothing was published"
+                  f"{_quarantined(result, asset)}", file=sys.stderr)
             return EXIT_FAILED
-        failure = next((e for e in result.all_events if e.is_step_failure), None)
-        step = failure.step_key if failure else "run"
-        cause = _root_cause(failure.step_failure_data.error) if failure else "run failed"
+        step, cause = _failed_step(result)
         print(f"refresh failed in {step}: {cause}", file=sys.stderr)
         return EXIT_FAILED
 
-    published = read_tables(warehouse, ["inspection_targets", "ranking_history", "run_metadata"])
-    ranked, latest = published["inspection_targets"], published["run_metadata"]["as_of"].iloc[0]
-    backfill = pd.Timestamp(latest).date() != as_of
-    if backfill:  # an earlier month than the published list's: its list went to ranking_history alone
+    # a backfill (pipeline.publish.warehouse.is_backfill) added its list to ranking_history alone
+    backfill = listed != as_of
+    published = read_tables(warehouse, ["inspection_targets", "ranking_history"])
+    ranked = published["inspection_targets"]
+    if backfill:
         history = published["ranking_history"]
         ranked = history[pd.to_datetime(history["as_of"]).dt.date == as_of]
     made_up = s.synthetic_note(data_dir)
@@ -121,7 +127,11 @@ def run_refresh(args: argparse.Namespace) -> int:
     print(f"{'Backfilled' if backfill else 'Published'} {warehouse} as of {as_of}: {targets.summary(ranked)}.")
     if backfill:
         print(f"A backfill: this list was added to ranking_history; inspection_targets and the other "
-              f"tables still hold the latest refresh, as of {pd.Timestamp(latest).date()}.")
+              f"tables still hold the latest refresh, as of {listed}.")
+    elif previous and previous > as_of:  # only a list dated after today gives way to an earlier one
+        print(f"It replaced the list as of {previous}, which was dated after today (ranking_history keeps it).")
+    if warning := after_today_warning(as_of):
+        print(f"WARNING: {warning}")
     if len(ranked) and ranked["reasons"].str.contains(targets.NO_FIGURES, regex=False).all():
         print(f"NOTE: no indicator figures were published by {as_of} (periods ending by "
               f"{cutoff_of(as_of, rules.lag_months):%d %B %Y}, after the {rules.lag_months}-month publication lag), "
@@ -139,6 +149,16 @@ def run_refresh(args: argparse.Namespace) -> int:
     print(ranked_table(show, rules))
     if show["last_inspected"].isna().any():  # say what "none on record" can hide
         print(none_on_record_note(warehouse, as_of))
+    if not result.success:  # a step after the swap failed: say that the warehouse was replaced all the same
+        stopped = _stopped_by(result)
+        if stopped:
+            what = (f"check {stopped.asset_key.to_user_string()}:{stopped.check_name} failed: "
+                    f"{(stopped.description or 'failed').splitlines()[0]}")
+        else:
+            what = "{} failed: {}".format(*_failed_step(result))
+        print(f"refresh failed after publishing: {warehouse} WAS {'backfilled' if backfill else 'published'} "
+              f"as of {as_of}, then {what}", file=sys.stderr)
+        return EXIT_FAILED
     return 0
 
 
@@ -197,6 +217,32 @@ def none_on_record_note(warehouse: Path, as_of) -> str:
         return f"{NONE_ON_RECORD}: the inspection records read hold none published by {as_of}."
     return (f"{NONE_ON_RECORD}: the inspection records read begin in {begin:%B %Y}; "
             "an inspection before then would not show.")
+
+
+def _file_version(path: Path) -> tuple[int, int, int] | None:
+    """Which version of the file at ``path`` is there (None: no file): each
+    publication swaps in a new file, a new inode."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+def _stopped_by(result):
+    """The first blocking check that failed (an ERROR), or None."""
+    import dagster as dg
+
+    return next((e for e in result.get_asset_check_evaluations()
+                 if not e.passed and e.severity == dg.AssetCheckSeverity.ERROR), None)
+
+
+def _failed_step(result) -> tuple[str, str]:
+    """The first failed step and its cause, on one line."""
+    failure = next((e for e in result.all_events if e.is_step_failure), None)
+    if failure is None:
+        return "run", "run failed"
+    return failure.step_key, _root_cause(failure.step_failure_data.error)
 
 
 def _quarantined(result, asset: str) -> str:

@@ -8,8 +8,10 @@ repo root, never the working directory, so ``dagster dev`` and the CLI agree.
 
 from __future__ import annotations
 
+import calendar
 import datetime as dt
 import os
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,17 +32,35 @@ def resolve_path(value: str | os.PathLike | None, env_var: str, default: str) ->
     return path if path.is_absolute() else (REPO_ROOT / path).resolve()
 
 
-def resolve_as_of(value: str | dt.date | None) -> dt.date:
-    """The as-of date from a flag or ``YJT_AS_OF``; today when neither is set."""
-    raw = value or os.environ.get("YJT_AS_OF") or ""
-    if isinstance(raw, dt.date):
-        return raw
-    if not raw:
+def resolve_as_of(value: str | dt.date | None, name: str = "as_of") -> dt.date:
+    """The as-of date from a flag or setting (called ``name`` in errors:
+    ``--as-of`` for the CLI's) or ``YJT_AS_OF``; today when neither is set."""
+    if not value and os.environ.get("YJT_AS_OF"):
+        value, name = os.environ["YJT_AS_OF"], "YJT_AS_OF"  # an error names where the value came from
+    if isinstance(value, dt.date):
+        return value
+    if not value:
         return dt.date.today()
+    text = str(value).strip()
     try:
-        return dt.date.fromisoformat(str(raw).strip())
+        return dt.date.fromisoformat(text)
     except ValueError:
-        raise SettingsError(f"as_of: {raw!r} is not a date in YYYY-MM-DD form") from None
+        raise SettingsError(f"{name}: {value!r} is {_not_a_day(text)}") from None
+
+
+def _not_a_day(text: str) -> str:
+    """Why ``text``, which ``date.fromisoformat`` refused, is not a date: a
+    day the calendar lacks (``2024-02-30``) is in the right form."""
+    form = re.fullmatch(r"(\d{4})-(\d{2})-(\d{2})", text)
+    if not form:
+        return "not a date in YYYY-MM-DD form"
+    year, month, _ = map(int, form.groups())
+    if year == 0:
+        return "not a day of the calendar: there is no year 0"
+    if not 1 <= month <= 12:
+        return f"not a day of the calendar: there is no month {month}"
+    days = calendar.monthrange(year, month)[1]
+    return f"not a day of the calendar: {calendar.month_name[month]} {year} has {days} days"
 
 
 @dataclass(frozen=True)

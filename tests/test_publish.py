@@ -320,3 +320,70 @@ def test_history_keeps_its_column_types_when_a_list_has_only_missing_values_in_o
     assert merged.dtypes.to_dict() == old.dtypes.to_dict() and len(merged) == 6
     assert merged["last_rating"].tolist() == [None] * 3 + ["Good", None, "Inadequate"]
     assert merged["last_inspected"].isna().sum() == 4
+
+
+# --- a list dated after today, checks before the swap -----------------------
+
+def test_a_backfill_is_earlier_than_a_published_list_dated_on_or_before_today():
+    import datetime as dt
+
+    today, d = dt.date(2026, 12, 2), dt.date.fromisoformat
+    assert wh.is_backfill(d("2026-11-01"), d("2026-12-01"), today)  # a month before the published one
+    assert wh.is_backfill(d("2026-11-01"), today, today)
+    assert not wh.is_backfill(today, today, today)  # a rerun replaces
+    assert not wh.is_backfill(d("2026-12-03"), today, today)  # later: published
+    assert not wh.is_backfill(today, d("2100-01-01"), today)  # the published list is dated after today
+    assert not wh.is_backfill(d("2099-01-01"), d("2100-01-01"), today)
+    assert not wh.is_backfill(d("2026-11-01"), None, today)  # nothing published yet
+    assert wh.after_today_warning(today, today) is None
+    assert wh.after_today_warning(d("2100-01-01"), today).startswith(
+        "as of 2100-01-01 is after today (2026-12-02): this list is published, but the next refresh as of "
+        "today or earlier will replace it")
+
+
+def test_a_list_dated_after_today_is_replaced_by_the_next_list_as_of_today(tmp_path):
+    """A typo (2100 for 2026) published once; the next refresh as of today had been a backfill, and
+    every one after it, the year-2100 list published for good."""
+    import datetime as dt
+
+    db, today = tmp_path / "w.duckdb", dt.date.today()
+    meta = pd.DataFrame({"as_of": [pd.Timestamp("2100-01-01")]})
+    wh.publish(db, {"inspection_targets": targets("2100-01-01", offset=50), "run_metadata": meta})
+    assert wh.published_as_of(db) == dt.date(2100, 1, 1)
+    counts = wh.publish(db, {"inspection_targets": targets(str(today)),
+                             "run_metadata": meta.assign(as_of=pd.Timestamp(today))})
+    assert set(counts) == {"inspection_targets", "run_metadata", "ranking_history"}
+    assert wh.published_as_of(db) == today  # the published list's, not ranking_history's latest (2100)
+    assert (pd.to_datetime(wh.read_table(db, "run_metadata")["as_of"]).dt.date == today).all()
+    assert wh.read_table(db, "ranking_history")["as_of"].nunique() == 2
+    earlier = today - dt.timedelta(days=31)  # now an earlier list is a backfill again
+    assert wh.publish(db, {"inspection_targets": targets(str(earlier))}) == {"ranking_history": 9}
+    assert wh.published_as_of(db) == today
+
+
+def test_a_staging_copy_that_fails_its_checks_is_not_swapped_in(tmp_path):
+    db = tmp_path / "w.duckdb"
+    wh.publish(db, {"inspection_targets": targets("2025-01-01")})
+    before, seen = sha(db), []
+
+    def verify(con):
+        seen.append(con.execute("SELECT count(*) FROM inspection_targets").fetchone()[0])
+        return ["inspection_targets: 1 duplicated keys"]
+
+    with pytest.raises(wh.PublishError, match=rf"^{re.escape(str(db))} was not replaced: the new version fails "
+                                              "its checks: inspection_targets: 1 duplicated keys$"):
+        wh.publish(db, {"inspection_targets": targets("2025-02-01", n=5)}, verify=verify)
+    assert seen == [5] and sha(db) == before and not wh.staging_files(db)
+
+
+def test_an_exports_folder_that_cannot_be_written_is_found_before_publishing(tmp_path):
+    from pipeline.report.exports import check_writable, exports_folder
+
+    folder = exports_folder(tmp_path / "w.duckdb")
+    check_writable(folder)  # made, and left empty
+    assert folder.is_dir() and not list(folder.iterdir())
+    folder.rmdir()
+    folder.write_text("a file in the way")
+    with pytest.raises(wh.PublishError, match=rf"^the exports folder {re.escape(str(folder))} cannot be written "
+                                              r"\(FileExistsError: File exists\); nothing was published"):
+        check_writable(folder)

@@ -7,6 +7,7 @@ real one, on the demo data cut to 40 services (tests/corpus/mini.py)."""
 from __future__ import annotations
 
 import csv
+import functools
 import hashlib
 import json
 import os
@@ -361,3 +362,172 @@ def test_nothing_secret_is_in_the_repo():
     assert not found, found
     ignored = (REPO_ROOT / ".gitignore").read_text()
     assert ".dagster_home/*" in ignored and "data/warehouse.duckdb*" in ignored
+
+
+# --- a list dated after today, failures after the swap, runs left STARTED ----
+
+def cli_here(monkeypatch, capsys, tmp_path, *args: str) -> tuple[int, str, str]:
+    """`python -m pipeline refresh ARGS` in this process, so that a test can patch a step; on its own
+    Dagster home, without the YJT_ variables. Returns the exit code, stdout and stderr."""
+    from pipeline.cli import main
+
+    for name in [k for k in os.environ if k.startswith("YJT_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
+    code = main(["refresh", *args])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def listed(db) -> str:
+    return answers(db, "SELECT DISTINCT CAST(as_of AS VARCHAR) FROM inspection_targets")[0]
+
+
+def test_a_list_dated_after_today_is_replaced_by_the_next_refresh(data_dir, warehouse, tmp_path, monkeypatch,
+                                                                    capsys):
+    """A typo (2100 for 2026) was published, and every refresh after it, as of today or the schedule's
+    month, was a backfill: the year-2100 list stayed published for good."""
+    import datetime as dt
+
+    today = dt.date.today().isoformat()
+    refresh = functools.partial(cli_here, monkeypatch, capsys, tmp_path, "--data-dir", str(data_dir),
+                                "--warehouse", str(warehouse))
+    code, out, err = refresh("--as-of", "2100-01-01")
+    assert code == 0, err
+    assert f"Published {warehouse} as of 2100-01-01: 40 services" in out
+    assert f"\nWARNING: as of 2100-01-01 is after today ({today}): this list is published, but the next " \
+           "refresh as of today or earlier will replace it" in out
+    code, out, err = refresh()  # as of today
+    assert code == 0, err
+    assert f"\nPublished {warehouse} as of {today}: 40 services" in out and "Backfill" not in out
+    assert "It replaced the list as of 2100-01-01, which was dated after today" in out
+    assert "WARNING: as of" not in out
+    assert listed(warehouse) == today
+    months = "SELECT {}(months_since_inspection) FROM {}"  # today's, not the year-2100 list's hundreds
+    assert answers(warehouse, f"SELECT ({months.format('max', 'inspection_targets')}) < "
+                              f"({months.format('min', 'ranking_history')} WHERE as_of = '2100-01-01')") == (True,)
+    # the UI and the schedule follow the same rule: an earlier month is a backfill again; a date after
+    # today is published, with a warning in the run's log
+    instance = dg.DagsterInstance.ephemeral()
+    for as_of, said in ((AS_OF[1], f"Backfill as of {AS_OF[1]}: its list was added to ranking_history"),
+                        ("2100-01-01", "As of 2100-01-01 is after today")):
+        result = run_refresh(data_dir, warehouse, as_of=as_of, instance=instance)
+        assert result.success, failure(result)
+        logs = [e.user_message for e in instance.all_logs(result.run_id)]
+        assert any(m.startswith(said) for m in logs), logs
+    assert listed(warehouse) == "2100-01-01"
+
+
+def test_exports_that_cannot_be_written_stop_the_refresh_before_publishing(data_dir, warehouse, tmp_path):
+    """A file named exports beside the warehouse: the exports step failed after the swap, and the CLI
+    said 'refresh failed in exports' of a warehouse it had replaced."""
+    (warehouse.parent / "exports").write_text("in the way")
+    before, run = sha(warehouse), cli(data_dir, warehouse, tmp_path)
+    assert run.wait(timeout=120) == 1
+    assert run.stderr.read().strip().splitlines() == [
+        f"refresh failed in warehouse: the exports folder {warehouse.parent / 'exports'} cannot be written "
+        "(FileExistsError: File exists); nothing was published: move what is in the way or make the folder "
+        "writable"]
+    assert sha(warehouse) == before and not wh.staging_files(warehouse)
+
+
+def test_a_failure_after_the_swap_says_the_warehouse_was_published(data_dir, warehouse, tmp_path, monkeypatch,
+                                                                    capsys):
+    """The exports, and the checks on the published file, run after the swap: a failure there is
+    reported as one, the warehouse named as published, with the usual summary."""
+    from pipeline.defs import checks
+
+    def full_disk(*_):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("pipeline.defs.exports.write_exports", full_disk)
+    refresh = functools.partial(cli_here, monkeypatch, capsys, tmp_path, "--data-dir", str(data_dir),
+                                "--warehouse", str(warehouse))
+    before = sha(warehouse)
+    code, out, err = refresh("--as-of", AS_OF[1])
+    assert code == 1 and sha(warehouse) != before and listed(warehouse) == AS_OF[1]
+    assert f"Published {warehouse} as of {AS_OF[1]}: 40 services" in out
+    assert err.strip().splitlines() == [
+        f"refresh failed after publishing: {warehouse} WAS published as of {AS_OF[1]}, then exports failed: "
+        "OSError: [Errno 28] No space left on device"]
+
+    monkeypatch.setattr(checks, "_published_keys_unique",
+                        lambda con: checks._result(["ranking_history: 3 duplicated keys"], "every key unique"))
+    code, out, err = refresh("--as-of", AS_OF[0])  # a backfill now
+    assert code == 1 and f"Backfilled {warehouse} as of {AS_OF[0]}: 40 services" in out
+    assert err.strip().splitlines() == [
+        f"refresh failed after publishing: {warehouse} WAS backfilled as of {AS_OF[0]}, then check "
+        "warehouse:published_keys_unique failed: ranking_history: 3 duplicated keys"]
+
+
+def started_run(instance, **tags) -> str:
+    """A run record left STARTED, as a refresh killed outright leaves it."""
+    run = instance.add_run(dg.DagsterRun(job_name="monthly_refresh", status=dg.DagsterRunStatus.STARTED,
+                                         tags=tags))
+    return run.run_id
+
+
+def test_a_run_left_started_by_a_process_that_died_is_marked_failed(tmp_path):
+    """One STARTED run whose process was killed held back every run queued after it from the UI or the
+    schedule, for good (one run at a time): the sensor's evaluation, run by the daemon, marks it failed;
+    never a run whose process is alive, or without the tags, or from another host."""
+    from pipeline.defs.run_owners import HOST_TAG, PID_TAG, STARTED_TAG, owner_tags
+    from pipeline.defs.sensors import data_dir_changed
+
+    gone = subprocess.Popen([sys.executable, "-c", "import os; print(os.getpid())"], stdout=subprocess.PIPE)
+    gone.wait()
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copy(REPO_ROOT / "dagster.yaml", home)
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        mine = owner_tags()
+        runs = {
+            "dead": started_run(instance, **{**mine, PID_TAG: str(gone.pid), STARTED_TAG: "boot/1"}),
+            "pid reused": started_run(instance, **{**mine, STARTED_TAG: "another boot/1"}),
+            "alive": started_run(instance, **mine),
+            "untagged": started_run(instance),
+            "elsewhere": started_run(instance, **{**mine, HOST_TAG: "another-host", PID_TAG: str(gone.pid)}),
+        }
+        with dg.build_sensor_context(instance=instance, resources={
+                "settings": RefreshSettings(data_dir=str(tmp_path))}) as context:
+            data_dir_changed.evaluate_tick(context)
+        status = {name: instance.get_run_by_id(run_id).status.value for name, run_id in runs.items()}
+        assert status == {"dead": "FAILURE", "pid reused": "FAILURE", "alive": "STARTED", "untagged": "STARTED",
+                          "elsewhere": "STARTED"}
+        said = [e.message for e in instance.all_logs(runs["dead"]) if e.message.startswith("Marked failed")]
+        assert said and f"the process that ran it (pid {gone.pid} on " in said[0]
+
+
+def test_a_killed_cli_refresh_is_marked_failed_by_the_next(data_dir, warehouse, tmp_path):
+    marker, home = tmp_path / "paused", tmp_path / "dagster_home"
+    first = cli(data_dir, warehouse, tmp_path, YJT_PAUSE_AT="ingest", YJT_PAUSE_MARKER=str(marker))
+    try:
+        wait_for(marker)
+    finally:
+        first.send_signal(signal.SIGKILL)
+        first.wait()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        (killed,) = instance.get_runs()
+        assert killed.status == dg.DagsterRunStatus.STARTED and killed.tags["yjt/pid"] == str(first.pid)
+    second = cli(data_dir, warehouse, tmp_path)
+    assert second.wait(timeout=300) == 0, second.stderr.read()
+    assert f"NOTE: marked run {killed.run_id} failed: it was left STARTED by a refresh that died (pid " \
+           f"{first.pid})" in second.stdout.read()
+    with dg.DagsterInstance.from_config(str(home)) as instance:
+        assert [r.status.value for r in instance.get_runs()] == ["SUCCESS", "FAILURE"]
+
+
+@pytest.mark.parametrize("flag, env, said", [
+    ("garbage", None, "--as-of: 'garbage' is not a date in YYYY-MM-DD form"),
+    (None, "garbage", "YJT_AS_OF: 'garbage' is not a date in YYYY-MM-DD form"),
+    ("2024-02-30", None, "--as-of: '2024-02-30' is not a day of the calendar: February 2024 has 29 days"),
+    (None, "2026-13-01", "YJT_AS_OF: '2026-13-01' is not a day of the calendar: there is no month 13"),
+])
+def test_a_bad_as_of_names_the_flag_or_variable_it_came_from(monkeypatch, capsys, flag, env, said):
+    from pipeline.cli import main
+
+    monkeypatch.delenv("YJT_AS_OF", raising=False)
+    if env:
+        monkeypatch.setenv("YJT_AS_OF", env)
+    assert main(["refresh", *(["--as-of", flag] if flag else [])]) == 1
+    assert capsys.readouterr().err == f"refresh failed: {said}\n"

@@ -3,7 +3,10 @@
 Blocking checks sit on the in-memory assets upstream of ``warehouse``: an
 ERROR there skips publication, so a bad month never replaces a good
 warehouse. Checks on ``warehouse`` read the published file read-only and gate
-the exports. The rules themselves are in ``pipeline.report.quality``.
+the exports; as they run after the swap, the ``warehouse`` asset runs their
+blocking rules on its staging copy first (``quality.publication_problems``),
+and a failure here after all is one the CLI reports as after publication.
+The rules themselves are in ``pipeline.report.quality``.
 
 Checks that read the same inputs run together, one step per group (a
 ``multi_asset_check``), each still reported under its own name: every step
@@ -235,14 +238,12 @@ def one_row_per_service(inspection_targets: pd.DataFrame, services: ingest.Inges
 
 def _published_keys_unique(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
     counts = q.published_duplicate_keys(con)
-    problems = [f"{t}: {n} duplicated keys" for t, n in counts.items() if n]
-    return _result(problems, "every key unique", **counts)
+    return _result(q.duplicate_key_problems(counts), "every key unique", **counts)
 
 
 def _published_one_row_per_service(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:
-    ranked = con.execute("SELECT * FROM inspection_targets").df()
-    ids = con.execute("SELECT yjs_id FROM services").df()["yjs_id"]
-    return _result(q.ranked_list_problems(ranked, ids), f"{len(ranked)} services ranked once each")
+    rows, problems = q.published_list_problems(con)
+    return _result(problems, f"{rows} services ranked once each")
 
 
 def _published_services_mapped(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckResult:

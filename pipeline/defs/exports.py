@@ -10,7 +10,7 @@ from __future__ import annotations
 import dagster as dg
 
 from pipeline.defs.resources import RefreshSettings
-from pipeline.report.exports import write_exports
+from pipeline.report.exports import exports_folder, write_exports
 
 GROUP = "publish"
 
@@ -20,6 +20,6 @@ GROUP = "publish"
     "recommendation, a per-service profile sheet, an about sheet) in the warehouse's exports/ folder."))
 def exports(settings: RefreshSettings) -> dg.MaterializeResult:
     warehouse = settings.warehouse_path()
-    paths = write_exports(warehouse, warehouse.parent / "exports")
+    paths = write_exports(warehouse, exports_folder(warehouse))
     return dg.MaterializeResult(metadata={
         p.suffix.lstrip("."): dg.MetadataValue.path(str(p)) for p in paths})

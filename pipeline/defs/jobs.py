@@ -7,8 +7,8 @@ Dagster 1.13's Partitions tab counts only assets' partitions). The assets
 themselves are not partitioned: each run is one whole refresh as of one date, its checks see
 that run's values, and a run without a partition (the CLI, a sensor, the
 launchpad) ranks as of the configured date or today. A backfilled month adds
-its list to ``ranking_history`` without replacing the latest list
-(``pipeline.publish.warehouse``).
+its list to ``ranking_history`` without replacing the latest list, unless
+that is dated after today (``pipeline.publish.warehouse.is_backfill``).
 """
 
 from __future__ import annotations

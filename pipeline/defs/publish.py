@@ -10,9 +10,12 @@ from pipeline import ingest
 from pipeline.defs.resources import RefreshSettings
 from pipeline.model import guards, panel
 from pipeline.publish import tables as t
-from pipeline.publish.warehouse import HISTORY_TABLE, publish, read_tables, refresh_lock
+from pipeline.publish.warehouse import (HISTORY_TABLE, after_today_warning, listed_as_of, publish,
+                                        read_tables, refresh_lock)
 from pipeline.rank.targets import summary
+from pipeline.report.exports import check_writable, exports_folder
 from pipeline.report.markdown import markdown_table
+from pipeline.report.quality import publication_problems
 from pipeline.settings import synthetic_note
 
 GROUP = "publish"
@@ -48,22 +51,30 @@ def warehouse(context, settings: RefreshSettings, services: ingest.Ingested,
     }
     out = {name: t.ordered(name, df) for name, df in out.items()}
     path = settings.warehouse_path()
+    check_writable(exports_folder(path))  # the exports step comes after the swap: fail before it
     with refresh_lock(path):  # the guards compare with what is published now
         # one read of the published file: the guards' tables and the history to extend
         before = read_tables(path, ["indicator_dispersion", "services", "inspection_targets", "inspections",
                                     "source_files", HISTORY_TABLE])
         guards.check_refresh(out, before, settings.guard_limits(),
                              cutoff=panel.indicator_cutoff(as_of, settings.rules().lag_months), as_of=as_of)
-        counts = publish(path, out, t.view_statements(), history=before[HISTORY_TABLE])
+        previous = listed_as_of(before["inspection_targets"])
+        counts = publish(path, out, t.view_statements(), history=before[HISTORY_TABLE], published=previous,
+                         verify=publication_problems)
+    backfill = "inspection_targets" not in counts  # a backfill writes ranking_history alone
     # the run's log says what was published, as the CLI's output does
     made_up = f" {synthetic_note(data_dir)}".rstrip()
-    latest = before[HISTORY_TABLE]["as_of"].max() if before[HISTORY_TABLE] is not None else None
-    if latest is not None and pd.Timestamp(latest).date() > as_of:
+    if backfill:
         context.log.info(f"Backfill as of {as_of}: its list was added to ranking_history of {path}; the "
-                         f"published list stays as of {pd.Timestamp(latest).date()}.{made_up}")
+                         f"published list stays as of {previous}.{made_up}")
     else:
         context.log.info(f"Published {path} as of {as_of}: {summary(inspection_targets)}.{made_up}")
+    if not backfill and previous is not None and previous > as_of:
+        context.log.info(f"It replaced the list as of {previous}, dated after today (still in ranking_history).")
+    if warning := after_today_warning(as_of):
+        context.log.warning(warning[0].upper() + warning[1:])
     return dg.MaterializeResult(metadata={
+        "as_of": str(as_of), "backfill": backfill,  # a backfill: the published list stays as it was
         "path": dg.MetadataValue.path(str(path)),
         "tables": dg.MetadataValue.md(markdown_table(pd.Series(counts, name="rows").rename_axis("table")
                                                      .reset_index())),

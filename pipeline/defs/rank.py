@@ -9,7 +9,7 @@ import pandas as pd
 from pipeline import ingest
 from pipeline.defs.resources import RefreshSettings
 from pipeline.model import outcome, scores
-from pipeline.publish.warehouse import published_as_of
+from pipeline.publish.warehouse import is_backfill, published_as_of
 from pipeline.rank import targets
 from pipeline.report.markdown import markdown_table
 from pipeline.report.plots import stamp_of
@@ -51,9 +51,10 @@ def recommended_markdown(ranked: pd.DataFrame, synthetic: str, notes: list[str] 
 
 def backfill_banner(as_of, published) -> str:
     """Above every view of a list for an earlier month than the one published
-    (a backfill): it goes to ``ranking_history`` only, so the asset's latest
-    materialisation is not the published list."""
-    if published is None or published <= as_of:
+    (a backfill, :func:`~pipeline.publish.warehouse.is_backfill`): it goes to
+    ``ranking_history`` only, so the asset's latest materialisation is not
+    the published list."""
+    if not is_backfill(as_of, published):
         return ""
     return (f"**Backfill: this list ranks as of {as_of} and was added to `ranking_history` only; the "
             f"published list (`inspection_targets`) is as of {published}.**\n\n")

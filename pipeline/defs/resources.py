@@ -78,14 +78,19 @@ class RefreshSettings(dg.ConfigurableResource):
         in a run, take the instance's storage lock (waiting up to
         ``STORAGE_LOCK_WAIT`` s for another refresh to finish), held until
         the run ends: runs sharing a Dagster home would otherwise mix their
-        assets' outputs (:func:`pipeline.publish.warehouse.storage_lock`)."""
+        assets' outputs (:func:`pipeline.publish.warehouse.storage_lock`).
+        With the lock, the run is tagged with the host and process running
+        it, so that it is marked failed if that process dies unreported
+        (:mod:`pipeline.defs.run_owners`)."""
         self.as_of_date(), self.rules(), self.guard_limits()
         if context.run is None or context.instance is None:  # a sensor's evaluation: no outputs
             return
+        from pipeline.defs.run_owners import claim
         from pipeline.publish.warehouse import storage_lock
 
         self._lock = contextlib.ExitStack()
         self._lock.enter_context(storage_lock(context.instance.storage_directory(), STORAGE_LOCK_WAIT))
+        claim(context.instance, context.run.run_id)
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._lock is not None:

@@ -18,6 +18,10 @@ re-entrant within a process: the CLI holds it for a whole refresh, and the
 A second lock, on the Dagster instance's storage (:func:`storage_lock`), keeps
 refreshes of different warehouses that share it from mixing their outputs.
 
+A list for an earlier date than the published one is a backfill, added to
+``ranking_history`` alone, unless the published one is dated after today
+(:func:`is_backfill`): one such list must not hold back every later refresh.
+
 Table and view names are ours (validated below); values always reach DuckDB
 through ``register``, never pasted into SQL.
 """
@@ -183,18 +187,51 @@ def read_tables(warehouse: Path, tables: list[str]) -> dict[str, pd.DataFrame | 
 
 
 def published_as_of(warehouse: Path) -> dt.date | None:
-    """The latest as-of the warehouse has published a list for (None if none,
-    or if the file cannot be read: publication then says why, naming it)."""
+    """The as-of of the published list, ``inspection_targets`` (None if
+    none, or if the file cannot be read: publication then says why, naming
+    it). Not the latest in ``ranking_history``: that may be a list dated
+    after today that a later refresh replaced (:func:`is_backfill`)."""
     if not Path(warehouse).exists():
         return None
     with contextlib.suppress(PublishError), read_only(warehouse) as con:
         names = {r[0] for r in con.execute(
             "SELECT table_name FROM information_schema.tables WHERE table_catalog = current_database()"
         ).fetchall()}
-        if HISTORY_TABLE not in names:
+        if "inspection_targets" not in names:
             return None
-        return con.execute(f'SELECT max(CAST(as_of AS DATE)) FROM "{HISTORY_TABLE}"').fetchone()[0]
+        return con.execute('SELECT max(CAST(as_of AS DATE)) FROM "inspection_targets"').fetchone()[0]
     return None
+
+
+def listed_as_of(ranked: pd.DataFrame | None) -> dt.date | None:
+    """The as-of of a ranked list (``inspection_targets``), None if there is none."""
+    if ranked is None or ranked.empty:
+        return None
+    latest = to_datetime(ranked["as_of"]).max()
+    return None if pd.isna(latest) else latest.date()
+
+
+def is_backfill(as_of: dt.date | None, published: dt.date | None, today: dt.date | None = None) -> bool:
+    """Whether a list as of ``as_of`` is a backfill: added to ``ranking_history``
+    only, the published list (as of ``published``) staying as it is. It is
+    when the published list is dated on or before today and later than
+    ``as_of``. A published list dated after today never holds the next one
+    back: one typo (2062 for 2026) or a leftover ``YJT_AS_OF`` would
+    otherwise freeze it for good, every later refresh a backfill. The one
+    rule for the CLI, the UI and the schedule (:func:`publish` applies it)."""
+    today = today or dt.date.today()
+    return as_of is not None and published is not None and as_of < published <= today
+
+
+def after_today_warning(as_of: dt.date, today: dt.date | None = None) -> str | None:
+    """What to say of a list dated after today (None for one that is not):
+    allowed, for simulated data, but it is published only until the next
+    refresh as of today or earlier (:func:`is_backfill`)."""
+    today = today or dt.date.today()
+    if as_of <= today:
+        return None
+    return (f"as of {as_of} is after today ({today}): this list is published, but the next refresh as of "
+            "today or earlier will replace it (a date after today suits simulated data; is it a typo?)")
 
 
 def _select_list(df: pd.DataFrame) -> str:
@@ -250,7 +287,7 @@ _UNREAD = object()
 
 
 def publish(warehouse: Path, tables: dict[str, pd.DataFrame], views_sql: list[str] = (),
-            after_write=None, history=_UNREAD) -> dict[str, int]:
+            after_write=None, history=_UNREAD, published=_UNREAD, verify=None) -> dict[str, int]:
     """Write ``tables`` (plus the merged ``ranking_history``) and ``views_sql``
     to a staging copy and swap it in. Returns row counts per table.
 
@@ -258,27 +295,31 @@ def publish(warehouse: Path, tables: dict[str, pd.DataFrame], views_sql: list[st
     here from the published file's history: ``history`` when the caller has
     already read it (``read_tables``, None if absent) while holding
     ``refresh_lock``, so the file is not read twice; otherwise it is read
-    here. A list for an earlier as-of than the latest published (a backfill)
-    only adds to ``ranking_history``. ``after_write`` (tests) is called with
-    the staging path just before the swap.
+    here; likewise ``published``, the as-of of the published list
+    (:func:`published_as_of`). A backfill (:func:`is_backfill`) only adds to
+    ``ranking_history``: the counts then name that table alone.
+    ``verify(con)``, given the staging file's connection once it is written,
+    returns problems that stop publication (:class:`PublishError`) before
+    the swap. ``after_write`` (tests) is called with the staging path just
+    before the swap.
     """
     warehouse = Path(warehouse).resolve()  # a link: replace its target, beside it
     warehouse.parent.mkdir(parents=True, exist_ok=True)
-    if history is not _UNREAD and not _HELD.get(_lock_path(warehouse)):
+    if (history is not _UNREAD or published is not _UNREAD) and not _HELD.get(_lock_path(warehouse)):
         # read without the lock, another refresh may have published since
-        raise ValueError("publish(history=...) needs the history read while holding refresh_lock")
+        raise ValueError("publish(history=..., published=...) needs them read while holding refresh_lock")
     with refresh_lock(warehouse):
         for stale in staging_files(warehouse):
             stale.unlink(missing_ok=True)
         tables = dict(tables)
         if history is _UNREAD:
             history = read_table(warehouse, HISTORY_TABLE)
+        if published is _UNREAD:
+            published = published_as_of(warehouse)
         history = merge_history(history, tables["inspection_targets"])
-        # A backfill (a list for an earlier month than the latest published)
-        # adds its rows to ranking_history and changes nothing else: every
-        # other table stays as the latest refresh published it.
-        backfill = to_datetime(tables["inspection_targets"]["as_of"]).max() \
-            < to_datetime(history["as_of"]).max()
+        # A backfill adds its rows to ranking_history and changes nothing
+        # else: every other table stays as the latest refresh published it.
+        backfill = is_backfill(listed_as_of(tables["inspection_targets"]), published)
         tables = {HISTORY_TABLE: history} if backfill else {**tables, HISTORY_TABLE: history}
         staging = warehouse.with_name(f"{warehouse.name}.staging-{os.getpid()}")
         try:
@@ -292,6 +333,9 @@ def publish(warehouse: Path, tables: dict[str, pd.DataFrame], views_sql: list[st
                 for sql in views_sql:
                     con.execute(sql)
                 con.commit()
+                if verify is not None and (problems := verify(con)):
+                    raise PublishError(f"{warehouse} was not replaced: the new version fails its checks: "
+                                       f"{'; '.join(problems)}")
                 con.execute("CHECKPOINT")
             if after_write is not None:
                 after_write(staging)

@@ -19,13 +19,14 @@ import datetime as dt
 import math
 import os
 import re
+import tempfile
 import zipfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from pipeline.publish.warehouse import read_only
+from pipeline.publish.warehouse import PublishError, read_only
 from pipeline.settings import DEMO_NOTE
 
 RECOMMENDATIONS = ("full_joint_inspection", "benchmark_visit", "monitor")
@@ -245,6 +246,27 @@ def _write_xlsx(path: Path, sheets: dict[str, Sheet]) -> None:
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as z:
         for name, xml in parts.items():
             z.writestr(name, xml.encode("utf-8"))
+
+
+def exports_folder(warehouse: Path) -> Path:
+    """Where the exports of ``warehouse`` go: ``exports/`` beside it."""
+    return Path(warehouse).parent / "exports"
+
+
+def check_writable(folder: Path) -> None:
+    """Make ``folder`` if need be and write a file in it (removed at once),
+    raising :class:`PublishError` naming it where that fails (a file named
+    ``exports``, no permission). The refresh calls this before it publishes:
+    the exports are written after the swap, when their failure could no
+    longer leave the last published warehouse as it was."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=folder, prefix=".writable-"):
+            pass
+    except OSError as error:
+        raise PublishError(f"the exports folder {folder} cannot be written ({type(error).__name__}: "
+                           f"{error.strerror or error}); nothing was published: move what is in the way "
+                           "or make the folder writable") from None
 
 
 def write_exports(warehouse: Path, folder: Path) -> list[Path]:

@@ -236,6 +236,28 @@ def published_duplicate_keys(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     return counts
 
 
+def duplicate_key_problems(counts: dict[str, int]) -> list[str]:
+    """One sentence per table of :func:`published_duplicate_keys` with keys twice."""
+    return [f"{t}: {n} duplicated keys" for t, n in counts.items() if n]
+
+
+def published_list_problems(con: duckdb.DuckDBPyConnection) -> tuple[int, list[str]]:
+    """Rows of the published ``inspection_targets``, and what
+    :func:`ranked_list_problems` finds in it against the published services."""
+    ranked = con.execute("SELECT * FROM inspection_targets").df()
+    ids = con.execute("SELECT yjs_id FROM services").df()["yjs_id"]
+    return len(ranked), ranked_list_problems(ranked, ids)
+
+
+def publication_problems(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """What the blocking checks on the published file (keys unique, one row
+    per service) find in the warehouse at ``con``. The refresh runs them on
+    its staging copy before the swap: the checks themselves run after it, on
+    the published file, when a failure could no longer keep the last good
+    warehouse (they then pass, on the same file)."""
+    return duplicate_key_problems(published_duplicate_keys(con)) + published_list_problems(con)[1]
+
+
 def services_without_la_or_population(services: pd.DataFrame) -> tuple[list[str], list[str]]:
     """Published services with no local authority codes, and with no population aged 10-17."""
     no_la = services.loc[services["la_codes"].fillna("").str.strip() == "", "yjs_id"].tolist()
