@@ -58,7 +58,7 @@ def run_refresh(args: argparse.Namespace) -> int:
                            exclusion_months=args.exclusion_months, lag_months=args.lag_months)
     if not data_dir.is_dir():
         raise s.SettingsError(f"data dir {data_dir} does not exist")
-    limits = s.Limits(args.max_national_rate_factor, args.max_services_dropped_share, args.max_inspections_lost)
+    limits = s.Limits(args.max_national_rate_factor, args.max_services_dropped_share, args.max_inspections_lost_share)
     ensure_dagster_home()
 
     import dagster as dg  # imported late: `--help` stays fast
@@ -76,7 +76,7 @@ def run_refresh(args: argparse.Namespace) -> int:
               "n_benchmark": rules.n_benchmark, "exclusion_months": rules.exclusion_months,
               "max_national_rate_factor": limits.max_national_rate_factor,
               "max_services_dropped_share": limits.max_services_dropped_share,
-              "max_inspections_lost": limits.max_inspections_lost}
+              "max_inspections_lost_share": limits.max_inspections_lost_share}
     job = defs.resolve_job_def("monthly_refresh")
     lock, instance = contextlib.ExitStack(), dg.DagsterInstance.get()
     for run in fail_orphaned_runs(instance, by="a CLI refresh"):  # else the runs queued behind it wait for good
@@ -317,9 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--max-services-dropped-share", type=float,
                    default=limits.max_services_dropped_share, help="stop if more than this share of "
                    "services disappears (default %(default)s; 1: off)")
-    r.add_argument("--max-inspections-lost", type=int, default=limits.max_inspections_lost,
-                   help="stop if more than this many published inspections are gone (default %(default)s; "
-                   "raise it for one run to publish a correction)")
+    r.add_argument("--max-inspections-lost-share", type=float, default=limits.max_inspections_lost_share,
+                   help="stop if more than this share of the published inspections are gone "
+                   "(default %(default)s; 1: off, for one run to publish a correction)")
     return p
 
 

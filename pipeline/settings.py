@@ -144,20 +144,20 @@ def synthetic_note(data_dir: Path) -> str:
 @dataclass(frozen=True)
 class Limits:
     """The plausibility guards' limits (``pipeline.model.guards``): a factor of 0 or a share of 1
-    switches its check off; ``max_inspections_lost`` is how many published inspections may go."""
+    switches its check off."""
 
     max_national_rate_factor: float = 2.0
     max_services_dropped_share: float = 0.10
-    # published inspections a refresh may no longer have (a correction); any more stops it
-    max_inspections_lost: int = 0
+    # the share of the published inspections a refresh may no longer have (a correction); more stops it
+    max_inspections_lost_share: float = 0.10
 
     def __post_init__(self) -> None:
         factor, share = self.max_national_rate_factor, self.max_services_dropped_share
-        lost = self.max_inspections_lost
+        lost = self.max_inspections_lost_share
         if not (isinstance(factor, (int, float)) and (factor == 0 or 1 < factor <= 1_000)):
             raise SettingsError(f"max_national_rate_factor: {factor!r} must be above 1 "
                                 "(at most 1000), or 0 to switch the check off")
         if not (isinstance(share, (int, float)) and 0 <= share <= 1):
             raise SettingsError(f"max_services_dropped_share: {share!r} must be from 0 to 1")
-        if isinstance(lost, bool) or not isinstance(lost, int) or lost < 0:
-            raise SettingsError(f"max_inspections_lost: {lost!r} must be a whole number >= 0")
+        if isinstance(lost, bool) or not isinstance(lost, (int, float)) or not 0 <= lost <= 1:
+            raise SettingsError(f"max_inspections_lost_share: {lost!r} must be from 0 to 1")

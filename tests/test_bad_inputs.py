@@ -198,29 +198,35 @@ def test_published_inspections_lost_are_stopped_naming_the_latest(published):
     kept = PUBLISHED_INSPECTIONS.iloc[[0, 1]]  # the file b.csv with the three latest is gone
     quarantine = pd.DataFrame({"source": ["inspections"], "file": ["inspections/a.csv"], "row_number": [4],
                                "problem": ["column overall_rating: 'Splendid' is not a rating"], "raw": [""]})
-    problems = guards.lost_inspections(kept, PUBLISHED_INSPECTIONS, services, 0, dt.date(2026, 10, 1),
+    problems = guards.lost_inspections(kept, PUBLISHED_INSPECTIONS, services, 0.1, dt.date(2026, 10, 1),
                                        FILES.iloc[:1], FILES, quarantine)
     assert problems == [
-        "2 of the 4 published inspections would be lost (limit 0), latest first: Cumberland 2026-06-01 Good, "
+        "2 of the 4 published inspections would be lost (50%, limit 10%), latest first: Cumberland 2026-06-01 Good, "
         "Greenwich 2026-02-10 Inadequate (files read: inspections/a.csv; no longer read: inspections/b.csv; 1 "
         "row of inspections/ quarantined, e.g. inspections/a.csv row 4: column overall_rating: 'Splendid' is not "
         "a rating): those services would count as never or long ago inspected; is an inspections/ file missing, "
-        "or are its rows quarantined? (--max-inspections-lost 2 publishes a genuine correction)"]
+        "or are its rows quarantined? (--max-inspections-lost-share 1 publishes a genuine correction)"]
     # West Mercia's inspection, published after the run's as-of, is not one it could have
-    assert guards.lost_inspections(kept, PUBLISHED_INSPECTIONS, services, 2, dt.date(2026, 10, 1)) == []
-    assert guards.lost_inspections(kept, PUBLISHED_INSPECTIONS, services, 0, dt.date(2026, 1, 1)) == []
+    assert guards.lost_inspections(kept, PUBLISHED_INSPECTIONS, services, 0.5, dt.date(2026, 10, 1)) == []
+    assert guards.lost_inspections(kept, PUBLISHED_INSPECTIONS, services, 0.1, dt.date(2026, 1, 1)) == []
+    # a correction of one in ten goes through at the default limit; two in ten do not
+    ten = pd.concat([PUBLISHED_INSPECTIONS.iloc[[0]].assign(published=pd.Timestamp(2020, 1, 1) + pd.DateOffset(months=m))
+                     for m in range(10)], ignore_index=True)
+    assert guards.lost_inspections(ten.iloc[1:], ten, services, 0.1) == []
+    assert guards.lost_inspections(ten.iloc[2:], ten, services, 0.1)[0].startswith(
+        "2 of the 10 published inspections would be lost (20%, limit 10%)")
     # a service the refresh no longer has: its inspections are the dropped-services guard's to report
     gone = services[~services["yjs_id"].isin(["greenwich", "cumberland"])]
-    assert guards.lost_inspections(kept, PUBLISHED_INSPECTIONS, gone, 0, dt.date(2026, 10, 1)) == []
+    assert guards.lost_inspections(kept, PUBLISHED_INSPECTIONS, gone, 0.1, dt.date(2026, 10, 1)) == []
     # the same service and day, its rating or type corrected, is the same inspection
     corrected = PUBLISHED_INSPECTIONS.assign(overall_rating="Good", inspection_type="FJI; joint")
-    assert guards.lost_inspections(corrected, PUBLISHED_INSPECTIONS, services, 0) == []
+    assert guards.lost_inspections(corrected, PUBLISHED_INSPECTIONS, services, 0.1) == []
     new = {**published, "inspections": kept}
-    with pytest.raises(guards.GuardError, match=r"2 of the 4 published inspections would be lost \(limit 0\)"):
+    with pytest.raises(guards.GuardError, match=r"2 of the 4 published inspections would be lost \(50%, limit 10%\)"):
         guards.check_refresh(new, {**published, "inspections": PUBLISHED_INSPECTIONS}, guards.Limits(),
                              as_of=dt.date(2026, 10, 1))
     guards.check_refresh(new, {**published, "inspections": PUBLISHED_INSPECTIONS},
-                         guards.Limits(max_inspections_lost=2), as_of=dt.date(2026, 10, 1))
+                         guards.Limits(max_inspections_lost_share=0.5), as_of=dt.date(2026, 10, 1))
     guards.check_refresh(new, published, guards.Limits())  # a first publish: nothing to lose
 
 

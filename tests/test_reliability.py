@@ -123,14 +123,14 @@ def test_lost_inspections_and_a_stale_indicator_stop_the_refresh(data_dir, wareh
     """The inspections file gone (the 2023 scrape kept) and FTE's last two years gone: each left a
     list that looked right (services inspected months before "never inspected" and picked; FTE
     two years stale), published with exit 0. Now one line names what went, and
-    max_inspections_lost lets a correction through."""
+    max_inspections_lost_share lets a correction through."""
     bad = shutil.copytree(data_dir, tmp_path / "bad")
     (bad / "inspections" / "inspections.csv").unlink()
     _rewrite(bad / "first_time_entrants" / "fte_2020_2025.csv", lambda row: row["period_end"] < "2024")
     before = sha(warehouse)
     step, message = failure(run_refresh(bad, warehouse, as_of=AS_OF[0]))
     assert step == "warehouse" and "\n" not in message, message
-    lost = re.search(r"(\d+) of the (\d+) published inspections would be lost \(limit 0\), latest first: "
+    lost = re.search(r"(\d+) of the (\d+) published inspections would be lost \(\d+%, limit 10%\), latest first: "
                      r"(.+?) \(files read: inspections/hmi_scrape_2023.csv; no longer read: "
                      r"inspections/inspections.csv\)", message)
     assert lost and int(lost[1]) > 30, message
@@ -139,8 +139,8 @@ def test_lost_inspections_and_a_stale_indicator_stop_the_refresh(data_dir, wareh
             "read: first_time_entrants/fte_2013_2019.csv, first_time_entrants/fte_2020_2025.csv, "
             "first_time_entrants/zz_corrections.csv; 6 rows of first_time_entrants/ quarantined, e.g. ") in message
     assert sha(warehouse) == before and not wh.staging_files(warehouse)
-    # a correction: as many inspections allowed to go as went; FTE still stops it
-    step, message = failure(run_refresh(bad, warehouse, as_of=AS_OF[0], max_inspections_lost=int(lost[1])))
+    # a correction: the guard off for one run; FTE still stops it
+    step, message = failure(run_refresh(bad, warehouse, as_of=AS_OF[0], max_inspections_lost_share=1.0))
     assert "inspections" not in message and "fte: its latest period would end 2023-12-31" in message
     assert sha(warehouse) == before
 
@@ -324,7 +324,7 @@ def test_the_ui_listens_on_this_machine_unless_told_otherwise():
 
 def test_settings_are_validated_before_anything_runs():
     for bad in ({"max_national_rate_factor": 0.5}, {"max_national_rate_factor": -1},
-                {"max_services_dropped_share": 1.5}, {"max_inspections_lost": -1}):
+                {"max_services_dropped_share": 1.5}, {"max_inspections_lost_share": 1.5}):
         with pytest.raises(SettingsError, match=next(iter(bad))):
             RefreshSettings(**bad).guard_limits()
     with pytest.raises(SettingsError, match="as_of"):

@@ -66,9 +66,9 @@ class RefreshSettings(dg.ConfigurableResource):
         "Stop the refresh if a national rate moves by more than this factor from the published one; 0: off."))
     max_services_dropped_share: float = Field(default=LIMITS.max_services_dropped_share, description=(
         "Stop the refresh if more than this share of the published services disappears; 1: off."))
-    max_inspections_lost: int = Field(default=LIMITS.max_inspections_lost, description=(
-        "Stop the refresh if it would lose more than this many of the published inspections; "
-        "raise it for a genuine correction."))
+    max_inspections_lost_share: float = Field(default=LIMITS.max_inspections_lost_share, description=(
+        "Stop the refresh if it would lose more than this share of the published inspections; "
+        "1: off, for a genuine correction."))
 
     _lock: contextlib.ExitStack | None = PrivateAttr(default=None)
 
@@ -108,7 +108,7 @@ class RefreshSettings(dg.ConfigurableResource):
 
     def guard_limits(self) -> s.Limits:
         return s.Limits(self.max_national_rate_factor, self.max_services_dropped_share,
-                        self.max_inspections_lost)
+                        self.max_inspections_lost_share)
 
     def rules(self) -> s.RankingRules:
         return s.RankingRules(

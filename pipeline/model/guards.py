@@ -25,15 +25,16 @@ than publish a wrong list that looks right:
   every other check passes. Switched off with the rate check (factor 0);
 - more than ``max_services_dropped_share`` of the published services gone
   from ``services`` or ``inspection_targets``;
-- more than ``max_inspections_lost`` (default 0) published inspections gone:
-  those of services the refresh still has, published by its as-of date. A
-  lost inspections file, or one whose ratings are all unreadable, turns
-  recently inspected services into "never inspected" ones and puts them at
-  the top of the list.
+- more than ``max_inspections_lost_share`` (default 10%) of the published
+  inspections gone: those of services the refresh still has, published by
+  its as-of date. A lost inspections file, or one whose ratings are all
+  unreadable, turns recently inspected services into "never inspected" ones
+  and puts them at the top of the list; a correction of a few (a date put
+  right, a duplicate removed) is not that, and goes through.
 
 A genuine change (a reorganisation of services, a corrected inspection
 list) is let through by raising the limit for one run: factor 0 or share 1
-switches a check off, ``max_inspections_lost`` N lets N inspections go.
+switches a check off.
 """
 
 from __future__ import annotations
@@ -84,7 +85,7 @@ def check_refresh(new: dict[str, pd.DataFrame], published: dict[str, pd.DataFram
                                      limits.max_services_dropped_share)
     if "inspections" in new:
         problems += lost_inspections(new["inspections"], published.get("inspections"), new["services"],
-                                     limits.max_inspections_lost, as_of, new.get("source_files"),
+                                     limits.max_inspections_lost_share, as_of, new.get("source_files"),
                                      published.get("source_files"), new.get("quarantine"))
     if problems:
         raise GuardError("refresh stopped before publishing, the published warehouse is "
@@ -232,11 +233,12 @@ def _inspection_keys(inspections: pd.DataFrame) -> pd.Series:
     return inspections["yjs_id"].astype(str) + " " + day.dt.strftime("%Y-%m-%d")
 
 
-def lost_inspections(new: pd.DataFrame, old: pd.DataFrame | None, services: pd.DataFrame, limit: int,
+def lost_inspections(new: pd.DataFrame, old: pd.DataFrame | None, services: pd.DataFrame, limit: float,
                      as_of=None, new_files: pd.DataFrame | None = None, old_files: pd.DataFrame | None = None,
                      quarantine: pd.DataFrame | None = None) -> list[str]:
-    """A line if more than ``limit`` inspections of the published warehouse
-    (a service and publication date, published by ``as_of``) are not in the
+    """A line if more than the share ``limit`` of the inspections of the
+    published warehouse (a service and publication date, published by
+    ``as_of``) are not in the
     refresh's ``new`` inspections, naming the latest :data:`SHOWN` of them
     (service, date, rating) and the files read. Inspections of services the
     refresh no longer has are :func:`dropped_services`' to report."""
@@ -247,14 +249,15 @@ def lost_inspections(new: pd.DataFrame, old: pd.DataFrame | None, services: pd.D
         old = old[to_datetime(old["published"]) <= pd.Timestamp(as_of)]
     keys = _inspection_keys(old)
     gone = old[~keys.isin(set(_inspection_keys(new)))].drop_duplicates(["yjs_id", "published"])
-    if len(gone) <= limit:
+    if len(gone) <= limit * keys.nunique():
         return []
     gone = gone.sort_values(["published", "yjs_id"], ascending=[False, True])
     name = gone["yjs_name"] if "yjs_name" in gone else gone["yjs_id"]
     shown = [f"{n} {pd.Timestamp(d):%Y-%m-%d} {r}" for n, d, r in
              zip(name, gone["published"], gone["overall_rating"].fillna("no rating"))]
     read = _what_was_read("inspections", new_files, old_files, quarantine)
-    return [f"{len(gone)} of the {keys.nunique()} published inspections would be lost (limit {limit}), latest first: "
+    return [f"{len(gone)} of the {keys.nunique()} published inspections would be lost ({len(gone) / keys.nunique():.0%}, "
+            f"limit {limit:.0%}), latest first: "
             f"{some_of(shown, SHOWN)}{f' ({read})' if read else ''}: those services would count as never or "
             "long ago inspected; is an inspections/ file missing, or are its rows quarantined? "
-            f"(--max-inspections-lost {len(gone)} publishes a genuine correction)"]
+            "(--max-inspections-lost-share 1 publishes a genuine correction)"]
