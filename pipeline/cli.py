@@ -81,7 +81,7 @@ def run_refresh(args: argparse.Namespace) -> int:
     lock, instance = contextlib.ExitStack(), dg.DagsterInstance.get()
     for run in fail_orphaned_runs(instance, by="a CLI refresh"):  # else the runs queued behind it wait for good
         print(f"NOTE: marked run {run.run_id} failed: it was left STARTED by a refresh that died "
-              f"(pid {run.tags[PID_TAG]}), and held back the runs queued behind it.")
+              f"(pid {run.tags[PID_TAG]}); left so, it would hold back any run queued behind it.")
     try:  # one refresh at a time: held for the whole run, so a second CLI refuses at once; one per
         # Dagster home, whose storage holds the assets' outputs between steps, and one per warehouse.
         # In the order a run from the UI takes them (its storage at its start, the warehouse to publish)
@@ -214,8 +214,8 @@ def none_on_record_note(warehouse: Path, as_of) -> str:
     published = pd.to_datetime(inspections["published"] if inspections is not None else [])
     begin = published[published <= pd.Timestamp(as_of)].min()
     if pd.isna(begin):
-        return f"{NONE_ON_RECORD}: the inspection records read hold none published by {as_of}."
-    return (f"{NONE_ON_RECORD}: the inspection records read begin in {begin:%B %Y}; "
+        return f"{NONE_ON_RECORD}: no inspection of these services on record was published by {as_of}."
+    return (f"{NONE_ON_RECORD}: the inspections on record begin in {begin:%B %Y}; "
             "an inspection before then would not show.")
 
 

@@ -205,13 +205,27 @@ def test_published_inspections_lost_are_stopped_naming_the_latest(published):
         "Greenwich 2026-02-10 Inadequate (files read: inspections/a.csv; no longer read: inspections/b.csv; 1 "
         "row of inspections/ quarantined, e.g. inspections/a.csv row 4: column overall_rating: 'Splendid' is not "
         "a rating): those services would count as never or long ago inspected; is an inspections/ file missing, "
-        "or are its rows quarantined? (--max-inspections-lost-share 1 publishes a genuine correction)"]
+        "or are its rows quarantined? (--max-inspections-lost-share 1 publishes it anyway)"]
     # West Mercia's inspection, published after the run's as-of, is not one it could have
-    assert guards.lost_inspections(kept, PUBLISHED_INSPECTIONS, services, 0.5, dt.date(2026, 10, 1)) == []
+    # below the share, inspections of the last 12 months lost still stop it: those services, just
+    # inspected, would be eligible again (all of the last 23 months' lost, 9% of the demo's, had published
+    # Kingston and Richmond, inspected 10 months before, as a full joint pick)
+    assert guards.lost_inspections(kept, PUBLISHED_INSPECTIONS, services, 0.5, dt.date(2026, 10, 1)) == [
+        "2 of the inspections published in the 12 months before 2026-10-01 would be lost: Cumberland 2026-06-01 "
+        "Good, Greenwich 2026-02-10 Inadequate: just inspected, those services would be eligible for a visit "
+        "again; is an inspections/ file cut short? (--max-inspections-lost-share 1 publishes it anyway)"]
+    assert guards.lost_inspections(kept, PUBLISHED_INSPECTIONS, services, 0.5, dt.date(2026, 10, 1),
+                                   recent_months=6) == [guards.lost_inspections(
+        kept, PUBLISHED_INSPECTIONS, services, 0.5, dt.date(2026, 10, 1))[0].replace("12 months", "6 months").replace(
+        "2 of the", "1 of the").replace(", Greenwich 2026-02-10 Inadequate", "")]
+    assert guards.lost_inspections(kept, PUBLISHED_INSPECTIONS, services, 1.0, dt.date(2026, 10, 1)) == []
+    # a recent inspection's date put right is no loss
+    moved = PUBLISHED_INSPECTIONS.assign(published=PUBLISHED_INSPECTIONS["published"] + pd.Timedelta(days=2))
+    assert guards.lost_inspections(moved, PUBLISHED_INSPECTIONS, services, 1 - 1e-9, dt.date(2026, 10, 1)) == []
     assert guards.lost_inspections(kept, PUBLISHED_INSPECTIONS, services, 0.1, dt.date(2026, 1, 1)) == []
     # a correction of one in ten goes through at the default limit; two in ten do not
-    ten = pd.concat([PUBLISHED_INSPECTIONS.iloc[[0]].assign(published=pd.Timestamp(2020, 1, 1) + pd.DateOffset(months=m))
-                     for m in range(10)], ignore_index=True)
+    ten = pd.concat([PUBLISHED_INSPECTIONS.iloc[[0]].assign(published=pd.Timestamp(2010, 1, 1) + pd.DateOffset(years=y))
+                     for y in range(10)], ignore_index=True)
     assert guards.lost_inspections(ten.iloc[1:], ten, services, 0.1) == []
     assert guards.lost_inspections(ten.iloc[2:], ten, services, 0.1)[0].startswith(
         "2 of the 10 published inspections would be lost (20%, limit 10%)")
@@ -226,8 +240,28 @@ def test_published_inspections_lost_are_stopped_naming_the_latest(published):
         guards.check_refresh(new, {**published, "inspections": PUBLISHED_INSPECTIONS}, guards.Limits(),
                              as_of=dt.date(2026, 10, 1))
     guards.check_refresh(new, {**published, "inspections": PUBLISHED_INSPECTIONS},
-                         guards.Limits(max_inspections_lost_share=0.5), as_of=dt.date(2026, 10, 1))
+                         guards.Limits(max_inspections_lost_share=1.0), as_of=dt.date(2026, 10, 1))
     guards.check_refresh(new, published, guards.Limits())  # a first publish: nothing to lose
+
+
+def test_a_stop_says_when_the_published_warehouse_came_from_another_data_dir(published):
+    """The demo's warehouse refreshed from real files: every demo inspection 'lost', with no word that
+    the data dir had changed, and the override called a 'correction'."""
+    kept = PUBLISHED_INSPECTIONS.iloc[[0, 1]]
+    meta = {"old": pd.DataFrame({"data_dir": ["/repo/data/demo"]}), "new": pd.DataFrame({"data_dir": ["/data/real"]})}
+    with pytest.raises(guards.GuardError) as stop:
+        guards.check_refresh({**published, "inspections": kept, "run_metadata": meta["new"]},
+                             {**published, "inspections": PUBLISHED_INSPECTIONS, "run_metadata": meta["old"]},
+                             guards.Limits(), as_of=dt.date(2026, 10, 1))
+    assert str(stop.value).endswith(
+        "publishes it anyway). The published warehouse was built from the data dir /repo/data/demo, this run "
+        "reads /data/real: to start afresh from it, publish to a new warehouse (--warehouse), or switch the "
+        "guards named off for one run")
+    with pytest.raises(guards.GuardError) as same:
+        guards.check_refresh({**published, "inspections": kept, "run_metadata": meta["old"]},
+                             {**published, "inspections": PUBLISHED_INSPECTIONS, "run_metadata": meta["old"]},
+                             guards.Limits(), as_of=dt.date(2026, 10, 1))
+    assert str(same.value).endswith("publishes it anyway)")
 
 
 def test_an_indicator_whose_latest_period_is_earlier_than_published_is_stopped(published):

@@ -107,6 +107,17 @@ def test_a_source_mostly_quarantined_or_without_data_rows_is_unusable():
     # nor rows for services the lookup does not list: a lookup of six services reads national files
     national = _quarantined("b", "service name 'Barnet' matches no service in the services lookup", 190)
     assert q.unusable_source("inspections", national, _files(b=200)) == []
+    # but not one row used stops it: every name unknown to a national lookup ('Unit Reading' for Reading:
+    # 203 inspections, every service "none on record", published without a word on a first refresh);
+    # a lookup of a few services may find none of them in a national file
+    unknown = _quarantined("b", "service name 'Unit Reading' matches no service in the services lookup", 203)
+    assert q.unusable_source("inspections", unknown, _files(b=203), services=155) == [
+        "inspections: none of its 203 rows could be used (203: service name '...' matches no service in the "
+        "services lookup); the first, inspections/b.csv row 2: service name 'Unit Reading' matches no service "
+        "in the services lookup"]
+    assert q.unusable_source("inspections", unknown, _files(b=203), services=5) == []
+    assert q.unusable_source("inspections", _quarantined("a", splendid, 12), _files(a=12), services=5)[0].startswith(
+        "inspections: none of its 12 rows could be used (12: column overall_rating: '...' is not a rating)")
     # but of the rows left, more than half unreadable is still too many
     unread = _quarantined("a", splendid, 51, start=500)
     assert q.unusable_source("inspections", pd.concat([by_sex, parts, notes, unread]), _files(a=340))[0].startswith(

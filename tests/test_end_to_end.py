@@ -231,7 +231,7 @@ def test_cli_prints_never_inspected_services_alike_and_says_from_when(real_cli):
     assert "<NA>" not in out.stdout and "None" not in out.stdout
     never = [row for row in table if "none on record" in row]
     assert never and all(row.split("none on record")[1].split()[0] == "-" for row in never)
-    assert after == "none on record: the inspection records read begin in March 2021; an inspection before " \
+    assert after == "none on record: the inspections on record begin in March 2021; an inspection before " \
         "then would not show."
 
 

@@ -221,7 +221,7 @@ def test_reasons_name_the_indicators_a_service_has_no_figures_for(quality):
 def test_no_inspection_on_record_says_from_when_the_inspections_read_start(quality):
     rows = [("svc-00", "2022-03-10", "Inadequate", 4)]
     out = ranked(quality, rows, inspections_from=pd.Timestamp("2021-03-04")).set_index("yjs_id")
-    assert ("; no inspection on record (the inspection records read begin in March 2021: an earlier inspection "
+    assert ("; no inspection on record (the inspections on record begin in March 2021: an earlier inspection "
             "would not show); concern ") in out.loc["svc-01", "reasons"]
     assert "; no inspection on record; concern " in ranked(quality, rows).set_index("yjs_id").loc["svc-01", "reasons"]
 

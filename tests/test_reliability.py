@@ -141,7 +141,7 @@ def test_lost_inspections_and_a_stale_indicator_stop_the_refresh(data_dir, wareh
     assert sha(warehouse) == before and not wh.staging_files(warehouse)
     # a correction: the guard off for one run; FTE still stops it
     step, message = failure(run_refresh(bad, warehouse, as_of=AS_OF[0], max_inspections_lost_share=1.0))
-    assert "inspections" not in message and "fte: its latest period would end 2023-12-31" in message
+    assert "inspections would be lost" not in message and "fte: its latest period would end 2023-12-31" in message
     assert sha(warehouse) == before
 
 

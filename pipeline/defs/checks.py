@@ -153,13 +153,15 @@ def _quarantine_spec(source: str) -> dg.AssetCheckSpec:
         "warehouse, so new rejects are noticed; see the quarantine table for why."))
 
 
-def rows_usable(source: str, ingested: ingest.Ingested) -> dg.AssetCheckResult:
-    return _result(q.unusable_source(source, ingested.quarantine, ingested.files),
+def rows_usable(source: str, ingested: ingest.Ingested, services: int | None = None) -> dg.AssetCheckResult:
+    return _result(q.unusable_source(source, ingested.quarantine, ingested.files, services),
                    f"{int(ingested.files['rows'].sum()):,} rows read, {len(ingested.quarantine):,} quarantined")
 
 
 def _rows_usable_spec(source: str) -> dg.AssetCheckSpec:
-    return dg.AssetCheckSpec(ROWS_USABLE, asset=source, blocking=True, description=(
+    # the lookup's size says whether a source whose every name it does not know is misnamed
+    deps = ["services"] if source != "services" else None
+    return dg.AssetCheckSpec(ROWS_USABLE, asset=source, blocking=True, additional_deps=deps, description=(
         f"Stops the refresh when the {source}/ files hold no data rows at all, or when more than half of "
         "its rows (and at least 20) were quarantined, not counting rows set aside by design (rows for boys "
         "or girls, a merged service's parts beside its total, notes) or for services and areas the lookup "
@@ -183,9 +185,9 @@ def services_checks(context, settings: RefreshSettings, services: ingest.Ingeste
 
 
 @dg.multi_asset_check(name="quarantine_checks", can_subset=True,
-                      ins={source: dg.AssetIn(source) for source in SOURCES[1:]},
+                      ins={source: dg.AssetIn(source) for source in SOURCES},
                       specs=[spec(source) for source in SOURCES[1:] for spec in (_quarantine_spec, _rows_usable_spec)])
-def quarantine_checks(context, settings: RefreshSettings, population: ingest.Ingested,
+def quarantine_checks(context, settings: RefreshSettings, services: ingest.Ingested, population: ingest.Ingested,
                       first_time_entrants: ingest.Ingested, reoffending: ingest.Ingested,
                       custody: ingest.Ingested, inspections: ingest.Ingested) -> Iterator[dg.AssetCheckResult]:
     ingested = {"population": population, "first_time_entrants": first_time_entrants,
@@ -193,7 +195,8 @@ def quarantine_checks(context, settings: RefreshSettings, population: ingest.Ing
     rules = {}
     for source, value in ingested.items():
         rules[_key(source, QUARANTINE_NOT_GROWING)] = functools.partial(quarantine_not_growing, settings, source, value)
-        rules[_key(source, ROWS_USABLE)] = functools.partial(rows_usable, source, value)
+        rules[_key(source, ROWS_USABLE)] = functools.partial(rows_usable, source, value,
+                                                             services.table["yjs_id"].nunique())
     yield from _run(context, rules)
 
 

@@ -55,9 +55,10 @@ def warehouse(context, settings: RefreshSettings, services: ingest.Ingested,
     with refresh_lock(path):  # the guards compare with what is published now
         # one read of the published file: the guards' tables and the history to extend
         before = read_tables(path, ["indicator_dispersion", "services", "inspection_targets", "inspections",
-                                    "source_files", HISTORY_TABLE])
+                                    "source_files", "run_metadata", HISTORY_TABLE])
         guards.check_refresh(out, before, settings.guard_limits(),
-                             cutoff=panel.indicator_cutoff(as_of, settings.rules().lag_months), as_of=as_of)
+                             cutoff=panel.indicator_cutoff(as_of, settings.rules().lag_months), as_of=as_of,
+                             recent_months=settings.rules().exclusion_months)
         previous = listed_as_of(before["inspection_targets"])
         counts = publish(path, out, t.view_statements(), history=before[HISTORY_TABLE], published=previous,
                          verify=publication_problems)

@@ -62,11 +62,13 @@ class GuardError(RuntimeError):
 
 
 def check_refresh(new: dict[str, pd.DataFrame], published: dict[str, pd.DataFrame | None],
-                  limits: Limits, cutoff=None, as_of=None) -> None:
+                  limits: Limits, cutoff=None, as_of=None, recent_months: int = 12) -> None:
     """Raise :class:`GuardError` naming every implausible change, else
     return. ``cutoff``: the last period end this run could use, if known;
     ``as_of``: the run's as-of date (inspections published later do not
-    count). ``new`` and ``published`` map table names to frames; the
+    count); ``recent_months``: the exclusion window, within which a lost
+    inspection makes its service eligible again. ``new`` and ``published``
+    map table names to frames; the
     inspection and staleness guards need ``inspections`` and
     ``source_files`` (and ``quarantine``, to say what was set aside), and
     are passed over where a caller has none."""
@@ -86,10 +88,22 @@ def check_refresh(new: dict[str, pd.DataFrame], published: dict[str, pd.DataFram
     if "inspections" in new:
         problems += lost_inspections(new["inspections"], published.get("inspections"), new["services"],
                                      limits.max_inspections_lost_share, as_of, new.get("source_files"),
-                                     published.get("source_files"), new.get("quarantine"))
+                                     published.get("source_files"), new.get("quarantine"), recent_months)
     if problems:
         raise GuardError("refresh stopped before publishing, the published warehouse is "
-                         "unchanged: " + "; ".join(problems))
+                         "unchanged: " + "; ".join(problems) + _another_data_dir(new, published))
+
+
+def _another_data_dir(new: dict, published: dict) -> str:
+    """Where the published warehouse was built from another data dir: say so,
+    as what the guards call lost or changed may be a switch of data, not a
+    fault (the demo's warehouse refreshed from real files)."""
+    was, now = (t["data_dir"].iloc[0] if t is not None and "data_dir" in t and len(t) else None
+                for t in (published.get("run_metadata"), new.get("run_metadata")))
+    if was is None or now is None or str(was) == str(now):
+        return ""
+    return (f". The published warehouse was built from the data dir {was}, this run reads {now}: to start "
+            "afresh from it, publish to a new warehouse (--warehouse), or switch the guards named off for one run")
 
 
 def _period(row) -> str:
@@ -227,37 +241,62 @@ def stale_indicators(new: pd.DataFrame, old: pd.DataFrame | None, cutoff=None,
     return out
 
 
-def _inspection_keys(inspections: pd.DataFrame) -> pd.Series:
-    """(yjs_id, publication day) of each inspection, as one comparable value."""
-    day = to_datetime(inspections["published"]).dt.normalize()
-    return inspections["yjs_id"].astype(str) + " " + day.dt.strftime("%Y-%m-%d")
-
-
 def lost_inspections(new: pd.DataFrame, old: pd.DataFrame | None, services: pd.DataFrame, limit: float,
                      as_of=None, new_files: pd.DataFrame | None = None, old_files: pd.DataFrame | None = None,
-                     quarantine: pd.DataFrame | None = None) -> list[str]:
+                     quarantine: pd.DataFrame | None = None, recent_months: int = 12) -> list[str]:
     """A line if more than the share ``limit`` of the inspections of the
-    published warehouse (a service and publication date, published by
-    ``as_of``) are not in the
+    published warehouse (published by ``as_of``) are gone from the
     refresh's ``new`` inspections, naming the latest :data:`SHOWN` of them
-    (service, date, rating) and the files read. Inspections of services the
-    refresh no longer has are :func:`dropped_services`' to report."""
+    (service, date, rating) and the files read; or if, below that share, any
+    published in the ``recent_months`` before ``as_of`` is gone, as that
+    makes a service just inspected eligible for a visit again. Gone: no
+    inspection of the service within :data:`SAME_INSPECTION_DAYS` of it (a
+    date put right is no loss). A ``limit`` of 1 switches both off.
+    Inspections of services the refresh no longer has are
+    :func:`dropped_services`' to report."""
     if old is None or old.empty:
         return []
     old = old[old["yjs_id"].isin(set(services["yjs_id"]))]
     if as_of is not None:
         old = old[to_datetime(old["published"]) <= pd.Timestamp(as_of)]
-    keys = _inspection_keys(old)
-    gone = old[~keys.isin(set(_inspection_keys(new)))].drop_duplicates(["yjs_id", "published"])
-    if len(gone) <= limit * keys.nunique():
+    old = old.drop_duplicates(["yjs_id", "published"])
+    gone = _gone(old, new)
+    if limit >= 1 or gone.empty:
         return []
+    if len(gone) <= limit * len(old):
+        if as_of is None:
+            return []
+        gone = gone[to_datetime(gone["published"]) > pd.Timestamp(as_of) - pd.DateOffset(months=recent_months)]
+        if gone.empty:
+            return []
+        return [f"{len(gone)} of the inspections published in the {recent_months} months before {as_of} would be "
+                f"lost: {some_of(_shown(gone), SHOWN)}: just inspected, those services would be eligible for a "
+                "visit again; is an inspections/ file cut short? (--max-inspections-lost-share 1 publishes it anyway)"]
+    read = _what_was_read("inspections", new_files, old_files, quarantine)
+    return [f"{len(gone)} of the {len(old)} published inspections would be lost ({len(gone) / len(old):.0%}, "
+            f"limit {limit:.0%}), latest first: "
+            f"{some_of(_shown(gone), SHOWN)}{f' ({read})' if read else ''}: those services would count as never or "
+            "long ago inspected; is an inspections/ file missing, or are its rows quarantined? "
+            "(--max-inspections-lost-share 1 publishes it anyway)"]
+
+
+SAME_INSPECTION_DAYS = 31  # a published inspection with one of its service this near in the refresh is kept
+
+
+def _gone(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
+    """The ``old`` inspections with no inspection of the same service in
+    ``new`` within :data:`SAME_INSPECTION_DAYS` of them."""
+    pairs = old[["yjs_id", "published"]].reset_index().merge(
+        new[["yjs_id", "published"]].rename(columns={"published": "again"}), on="yjs_id")
+    near = (to_datetime(pairs["published"]) - to_datetime(pairs["again"])).abs() <= pd.Timedelta(
+        days=SAME_INSPECTION_DAYS)
+    return old.drop(index=pairs.loc[near, "index"].unique())
+
+
+def _shown(gone: pd.DataFrame) -> list[str]:
+    """Lost inspections as "Reading 2026-10-15 Inadequate", latest first."""
     gone = gone.sort_values(["published", "yjs_id"], ascending=[False, True])
     name = gone["yjs_name"] if "yjs_name" in gone else gone["yjs_id"]
-    shown = [f"{n} {pd.Timestamp(d):%Y-%m-%d} {r}" for n, d, r in
-             zip(name, gone["published"], gone["overall_rating"].fillna("no rating"))]
-    read = _what_was_read("inspections", new_files, old_files, quarantine)
-    return [f"{len(gone)} of the {keys.nunique()} published inspections would be lost ({len(gone) / keys.nunique():.0%}, "
-            f"limit {limit:.0%}), latest first: "
-            f"{some_of(shown, SHOWN)}{f' ({read})' if read else ''}: those services would count as never or "
-            "long ago inspected; is an inspections/ file missing, or are its rows quarantined? "
-            "(--max-inspections-lost-share 1 publishes a genuine correction)"]
+    return [f"{n} {pd.Timestamp(d):%Y-%m-%d} {r}" for n, d, r in
+            zip(name, gone["published"], gone["overall_rating"].fillna("no rating"))]
+

@@ -148,7 +148,7 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
     inspected = df["last_inspected"].notna()
     never = "no inspection on record"
     if inspections_from is not None and not pd.isna(inspections_from):
-        never += (f" (the inspection records read begin in {pd.Timestamp(inspections_from):%B %Y}: an "
+        never += (f" (the inspections on record begin in {pd.Timestamp(inspections_from):%B %Y}: an "
                   "earlier inspection would not show)")
     last = np.where(inspected, "last inspected " + to_datetime(df["last_inspected"]).dt.strftime("%Y-%m")
                     + ", " + df["last_rating"].astype(str), never)

@@ -37,6 +37,8 @@ GSS_CODE = re.compile(r"^[EW]\d{8}$")
 # layout, a column of unreadable values. Below it, one bad file among good ones (the demo's newer FTE
 # file is 46% of its rows), or a small file with a few bad rows, goes on with its rows in the quarantine.
 MAX_QUARANTINED_SHARE, MIN_QUARANTINED = 0.5, 20
+# a lookup of this many services or more is a national one: a source none of whose names it knows is misnamed
+NATIONAL_LOOKUP = 20
 
 # The key of each published table (one row per ...), from the contract.
 TABLE_KEYS = {
@@ -170,7 +172,8 @@ def latest_period_coverage(values: pd.DataFrame, n_services: int) -> pd.DataFram
     return pd.DataFrame(rows, columns=["indicator", "period_end", "services_reported", "services", "share"])
 
 
-def unusable_source(source: str, quarantine: pd.DataFrame, files: pd.DataFrame) -> list[str]:
+def unusable_source(source: str, quarantine: pd.DataFrame, files: pd.DataFrame,
+                    services: int | None = None) -> list[str]:
     """A source whose files hold no data rows at all (headers only), or
     most of whose rows were quarantined: more than
     :data:`MAX_QUARANTINED_SHARE` of them and at least
@@ -186,7 +189,12 @@ def unusable_source(source: str, quarantine: pd.DataFrame, files: pd.DataFrame) 
     rows for services or areas the lookup does not list
     (:data:`pipeline.ingest.OUTSIDE_LOOKUP`): a lookup of a few services
     reads national files, and a lookup that lost services is the
-    dropped-services guard's to judge."""
+    dropped-services guard's to judge. But a source none of whose rows could
+    be used stops the refresh: for a fault, or for names the lookup does not
+    know where it lists :data:`NATIONAL_LOOKUP` services or more (its
+    ``services``): every inspection named as the lookup does not name it
+    left every service "none on record". A lookup of a few services may
+    well find none of them in a national file."""
     if files.empty:
         return []
     names = files["file"].astype(str).tolist()
@@ -195,6 +203,13 @@ def unusable_source(source: str, quarantine: pd.DataFrame, files: pd.DataFrame) 
         return [f"{source}/: no data rows in any file ({some_of(names, 5)}: a header only): an export cut short, "
                 "or the wrong file?"]
     rows = quarantine.drop_duplicates(["file", "row_number"])
+    data = rows[~rows["problem"].astype(str).str.contains(re.escape(NOTE_PROBLEM))]  # notes are not rows read
+    outside = data["problem"].astype(str).str.contains("|".join(map(re.escape, OUTSIDE_LOOKUP)))
+    if len(data) >= read and (not outside.all() or (services or 0) >= NATIONAL_LOOKUP):  # not one row used
+        kinds = data["problem"].astype(str).str.replace(r"'[^']*'", "'...'", regex=True).value_counts()
+        first = data.iloc[0]
+        return [f"{source}: none of its {read:,} rows could be used ({some_of([f'{n:,}: {k}' for k, n in kinds.items()], 2)}); "
+                f"the first, {first['file']} row {first['row_number']}: {first['problem']}"]
     design = rows["problem"].astype(str).str.contains("|".join(map(re.escape, BY_DESIGN + OUTSIDE_LOOKUP)))
     not_data = rows["problem"].astype(str).str.contains(re.escape(NOTE_PROBLEM))  # never counted as read
     bad = rows[~design]
