@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
+import hashlib
 import os
 import re
 from dataclasses import dataclass, field
@@ -101,12 +103,15 @@ class RankingRules:
 # A source folder holding this file declares its tables synthetic (the demo writes one in each), so
 # that a data dir mixing demo folders with real ones still says which figures are made up.
 SYNTHETIC_MARKER = "SYNTHETIC.md"
+DEMO_DIR = REPO_ROOT / DEFAULT_DATA_DIR  # the repo's own demo, whose files are recognised wherever copied
 
 
 def synthetic_sources(data_dir: Path) -> list[str]:
     """The source folders of ``data_dir`` whose tables are synthetic: every
     folder where the data dir declares itself synthetic (the demo's README.md
-    says so in its first line), else those holding :data:`SYNTHETIC_MARKER`."""
+    says so in its first line), else those holding :data:`SYNTHETIC_MARKER`
+    or a file byte for byte one of the demo's in the folder of that name (its
+    CSVs copied without the marker: :func:`_holds_demo_file`)."""
     data_dir = Path(data_dir)
     folders = sorted(p.name for p in data_dir.iterdir() if p.is_dir()) if data_dir.is_dir() else []
     readme = data_dir / "README.md"
@@ -114,7 +119,59 @@ def synthetic_sources(data_dir: Path) -> list[str]:
         first = readme.read_text(encoding="utf-8", errors="replace").lstrip().splitlines()[:1]
         if first and "synthetic" in first[0].lower():
             return folders
-    return [f for f in folders if (data_dir / f / SYNTHETIC_MARKER).is_file()]
+    return [f for f in folders
+            if (data_dir / f / SYNTHETIC_MARKER).is_file() or _holds_demo_file(data_dir / f)]
+
+
+@functools.lru_cache(maxsize=None)
+def _demo_sizes() -> dict[str, dict[int, tuple[Path, ...]]]:
+    """The demo's synthetic files by folder and size (once a process): the
+    files of each demo folder holding :data:`SYNTHETIC_MARKER`, the marker
+    aside (``services/``, whose names are real, has none)."""
+    sizes: dict[str, dict[int, tuple[Path, ...]]] = {}
+    if not DEMO_DIR.is_dir():
+        return sizes
+    for folder in sorted(p for p in DEMO_DIR.iterdir() if p.is_dir()):
+        if not (folder / SYNTHETIC_MARKER).is_file():
+            continue
+        by_size: dict[int, tuple[Path, ...]] = {}
+        for path in sorted(folder.iterdir()):
+            if path.name != SYNTHETIC_MARKER and path.is_file():
+                size = path.stat().st_size
+                if size:
+                    by_size[size] = by_size.get(size, ()) + (path,)
+        sizes[folder.name] = by_size
+    return sizes
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+_demo_sha256 = functools.lru_cache(maxsize=None)(_sha256)  # a demo file's hash, once a process
+
+
+def _holds_demo_file(folder: Path) -> bool:
+    """Whether ``folder`` holds a file byte for byte one of the demo's
+    synthetic files in the demo folder of the same name. Sizes first: only a
+    file as large as one of the demo's is hashed, so a real data dir costs
+    a listing."""
+    by_size = _demo_sizes().get(folder.name)
+    if not by_size:
+        return False
+    try:
+        files = [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
+        for path in files:
+            twins = by_size.get(path.stat().st_size)
+            if twins and _sha256(path) in {_demo_sha256(t) for t in twins}:
+                return True
+    except OSError:  # unreadable: the ingest says so, naming the file
+        return False
+    return False
 
 
 def is_synthetic(data_dir: Path) -> bool:

@@ -114,10 +114,50 @@ def test_demo_folders_say_they_are_synthetic_even_beside_real_ones(tmp_path):
     assert synthetic_note(mixed) == ("Partly demo data: the tables in custody, first_time_entrants and "
                                      "reoffending are the demo's SYNTHETIC figures; the others are the data dir's own.")
     assert synthetic_note(DEMO) == DEMO_NOTE and "populations and ratings" in DEMO_NOTE
-    (mixed / "first_time_entrants" / SYNTHETIC_MARKER).unlink()
+    (mixed / "first_time_entrants" / SYNTHETIC_MARKER).unlink()  # and its files the analyst's own
+    for csv in (mixed / "first_time_entrants").glob("*.csv"):
+        csv.write_text(csv.read_text(encoding="utf-8") + "Hartlepool,2026-03,5\n", encoding="utf-8")
     assert synthetic_sources(mixed) == ["custody", "reoffending"] and is_synthetic(mixed)
     assert synthetic_sources(tmp_path / "absent") == [] and not is_synthetic(mixed / "services")
     assert synthetic_note(mixed / "services") == ""
+
+
+def test_demo_files_copied_without_the_marker_are_still_flagged(tmp_path, monkeypatch):
+    """The demo's indicator CSVs copied beside a real lookup, populations and ratings, without the
+    folders' SYNTHETIC.md: no NOTE was printed, and a list resting on made-up figures passed as real."""
+    import pipeline.settings as settings
+
+    mixed = tmp_path / "mixed"
+    for source in ("first_time_entrants", "reoffending", "custody"):  # `cp data/demo/SOURCE/*.csv`
+        (mixed / source).mkdir(parents=True)
+        for csv in (DEMO / source).glob("*.csv"):
+            shutil.copy(csv, mixed / source)
+    for source in ("services", "population", "inspections"):
+        (mixed / source).mkdir()
+    (mixed / "services" / "services.csv").write_bytes((DEMO / "services" / "services.csv").read_bytes())
+    (mixed / "population" / "own.csv").write_text("la_code,age,population\nE06000001,10,1200\n")
+    # the demo's file with one figure changed, the size kept: the analyst's own, not the demo's
+    demo_ratings = (DEMO / "inspections" / "inspections.csv").read_bytes()
+    digit = next(i for i in range(len(demo_ratings) - 1, 0, -1) if demo_ratings[i:i + 1].isdigit())
+    other = b"1" if demo_ratings[digit:digit + 1] != b"1" else b"2"
+    changed = demo_ratings[:digit] + other + demo_ratings[digit + 1:]
+    (mixed / "inspections" / "inspections.csv").write_bytes(changed)
+    hashed = []
+    monkeypatch.setattr(settings, "_sha256", lambda path: _sha256_spy(path, hashed), raising=False)  # data dir files
+    assert synthetic_sources(mixed) == ["custody", "first_time_entrants", "reoffending"]
+    # services/ holds the demo's lookup, whose names are real: not made up, as in the demo itself
+    assert synthetic_note(mixed) == ("Partly demo data: the tables in custody, first_time_entrants and "
+                                     "reoffending are the demo's SYNTHETIC figures; the others are the data dir's own.")
+    # only files as large as one of the demo's are hashed (the real-looking population file is not)
+    assert "own.csv" not in hashed and "inspections.csv" in hashed
+    assert not (mixed / "custody" / SYNTHETIC_MARKER).exists()
+
+
+def _sha256_spy(path, seen: list) -> str:
+    import hashlib
+
+    seen.append(Path(path).name)
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
 
 
 def test_every_contract_folder_has_the_contract_columns():
