@@ -387,3 +387,34 @@ def test_an_exports_folder_that_cannot_be_written_is_found_before_publishing(tmp
     with pytest.raises(wh.PublishError, match=rf"^the exports folder {re.escape(str(folder))} cannot be written "
                                               r"\(FileExistsError: File exists\); nothing was published"):
         check_writable(folder)
+
+
+def test_only_this_projects_exports_of_lists_dated_later_are_removed(tmp_path):
+    """A list dated after today (2100-01-01) left its exports beside today's when a refresh replaced it,
+    sorting as the newest: an inspector picking the newest file got the replaced list."""
+    import datetime as dt
+
+    from pipeline.report.exports import exported_as_of, remove_replaced
+
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    ours = ["inspection_targets_2026-11-01.csv", "inspection_targets_2026-12-02.csv",
+            "inspection_targets_2026-12-02.xlsx", "inspection_targets_2100-01-01.csv",
+            "inspection_targets_2100-01-01.xlsx", "inspection_targets_2101-06-01.csv"]
+    others = ["inspection_targets_2100-01-01.csv.bak", "inspection_targets_2100-01-01 (copy).xlsx",
+              "notes_2100-01-01.csv", "inspection_targets_2100-13-45.csv", "inspection_targets_2100-01-01.ods",
+              "my_inspection_targets_2100-01-01.csv", ".inspection_targets_2100-01-01.csv.tmp"]
+    for name in ours + others:
+        (folder / name).write_text("x")
+    (folder / "inspection_targets_2100-02-01.csv").mkdir()  # not a file: left alone
+    (folder / "inspection_targets_2100-03-01.csv").symlink_to(folder / "notes_2100-01-01.csv")
+    assert exported_as_of(folder / ours[3]) == dt.date(2100, 1, 1) and exported_as_of(folder / others[3]) is None
+
+    removed = remove_replaced(folder, dt.date(2026, 12, 2))
+    assert {d: [p.name for p in paths] for d, paths in removed.items()} == {
+        dt.date(2100, 1, 1): ["inspection_targets_2100-01-01.csv", "inspection_targets_2100-01-01.xlsx"],
+        dt.date(2101, 6, 1): ["inspection_targets_2101-06-01.csv"]}
+    assert sorted(p.name for p in folder.iterdir()) == sorted(
+        ours[:3] + others + ["inspection_targets_2100-02-01.csv", "inspection_targets_2100-03-01.csv"])
+    assert remove_replaced(folder, dt.date(2026, 12, 2)) == {}
+    assert remove_replaced(tmp_path / "absent", dt.date(2026, 12, 2)) == {}

@@ -418,6 +418,40 @@ def test_a_list_dated_after_today_is_replaced_by_the_next_refresh(data_dir, ware
     assert listed(warehouse) == "2100-01-01"
 
 
+def test_the_exports_of_a_list_dated_after_today_go_when_a_refresh_replaces_it(data_dir, warehouse, monkeypatch):
+    """After `--as-of 2100-01-01` and a refresh as of today, exports/ held inspection_targets_2100-01-01.csv
+    and .xlsx beside today's, sorting as the newest: an inspector picking the newest got the replaced list."""
+    import datetime as dt
+
+    for name in [k for k in os.environ if k.startswith("YJT_")]:
+        monkeypatch.delenv(name)
+    today, exports = dt.date.today().isoformat(), warehouse.parent / "exports"
+    instance = dg.DagsterInstance.ephemeral()
+
+    def refresh(as_of):
+        result = run_refresh(data_dir, warehouse, as_of=as_of, instance=instance)
+        assert result.success, failure(result)
+        logs = [e.user_message for e in instance.all_logs(result.run_id)]
+        meta = result.asset_materializations_for_node("exports")[0].metadata
+        return [m for m in logs if m.startswith("Removed the exports")], meta.get("removed")
+
+    assert refresh("2100-01-01") == ([], None)
+    kept = ["inspection_targets_2100-01-01.csv.bak", "notes_2100-01-01.csv", "inspection_targets_2100-01-01.ods"]
+    for name in kept:  # not this project's export names: never removed
+        (exports / name).write_text("the analyst's own")
+    logs, removed = refresh(today)
+    said = f"emoved the exports of the list as of 2100-01-01, which this refresh replaced (it published the list " \
+           f"as of {today})"
+    assert logs == [f"R{said}: inspection_targets_2100-01-01.csv, inspection_targets_2100-01-01.xlsx"]
+    assert removed.value == f"r{said}."
+    assert sorted(p.name for p in exports.iterdir()) == sorted(
+        [f"inspection_targets_{today}.csv", f"inspection_targets_{today}.xlsx", *kept])
+    # a backfill of an earlier month publishes nothing, so it removes nothing, even a file dated later
+    shutil.copy(exports / f"inspection_targets_{today}.csv", exports / "inspection_targets_2100-01-01.csv")
+    assert refresh(AS_OF[1]) == ([], None)
+    assert (exports / "inspection_targets_2100-01-01.csv").is_file() and listed(warehouse) == today
+
+
 def test_exports_that_cannot_be_written_stop_the_refresh_before_publishing(data_dir, warehouse, tmp_path):
     """A file named exports beside the warehouse: the exports step failed after the swap, and the CLI
     said 'refresh failed in exports' of a warehouse it had replaced."""

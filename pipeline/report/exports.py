@@ -33,6 +33,7 @@ RECOMMENDATIONS = ("full_joint_inspection", "benchmark_visit", "monitor")
 LIST_COLUMNS = ["rank", "yjs_name", "region", "recommendation", "concern_score", "rank_low",
                 "rank_high", "months_since_inspection", "last_rating", "reasons"]
 WIDTHS = {"reasons": 120, "yjs_name": 28, "region": 24, "recommendation": 22}
+EXPORT_NAME = re.compile(r"inspection_targets_(\d{4}-\d{2}-\d{2})\.(csv|xlsx)")  # this project's files only
 
 
 def read_published(warehouse: Path) -> dict[str, pd.DataFrame]:
@@ -272,7 +273,8 @@ def check_writable(folder: Path) -> None:
 def write_exports(warehouse: Path, folder: Path) -> list[Path]:
     """Write ``inspection_targets_<as_of>.csv`` and ``.xlsx`` into folder;
     returns their paths. A rerun for the same as-of overwrites them; earlier
-    months' files stay as the record of what was handed out."""
+    months' files stay as the record of what was handed out (a list dated
+    later, which a published one replaced, goes: :func:`remove_replaced`)."""
     t = read_published(warehouse)
     ranked, profile = t["ranked"], t["profile"]
     as_of = pd.Timestamp(ranked["as_of"].iloc[0]).date().isoformat() if len(ranked) else "empty"
@@ -295,3 +297,35 @@ def write_exports(warehouse: Path, folder: Path) -> list[Path]:
         raise
     xlsx = _replace(xlsx_tmp, stem.with_suffix(".xlsx"))
     return [csv, xlsx]
+
+
+def exported_as_of(path: Path) -> dt.date | None:
+    """The as-of of an export file by its name (``inspection_targets_<as_of>.csv``
+    or ``.xlsx``), None for any other name."""
+    name = EXPORT_NAME.fullmatch(Path(path).name)
+    if not name:
+        return None
+    try:
+        return dt.date.fromisoformat(name.group(1))
+    except ValueError:  # 2026-13-45: not a date, so not one of ours
+        return None
+
+
+def remove_replaced(folder: Path, as_of: dt.date) -> dict[dt.date, list[Path]]:
+    """Remove the exports in ``folder`` of lists dated after ``as_of``, the
+    list a refresh has just published: those lists were published once (a
+    date after today) and this one replaced them, yet their files would sort
+    as the newest. Only this project's names (``inspection_targets_<YYYY-MM-DD>``
+    ``.csv`` / ``.xlsx``, regular files) are touched; returns the removed
+    files by the as-of of their list. Call it only for a refresh that
+    published: a backfill leaves the published list, and every file, as they are."""
+    removed: dict[dt.date, list[Path]] = {}
+    if not folder.is_dir():
+        return removed
+    for path in sorted(folder.iterdir()):
+        dated = exported_as_of(path)
+        if dated is None or dated <= as_of or path.is_symlink() or not path.is_file():
+            continue
+        path.unlink()
+        removed.setdefault(dated, []).append(path)
+    return removed
