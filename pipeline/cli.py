@@ -129,7 +129,8 @@ def run_refresh(args: argparse.Namespace) -> int:
         print(f"A backfill: this list was added to ranking_history; inspection_targets and the other "
               f"tables still hold the latest refresh, as of {listed}.")
     elif previous and previous > as_of:  # only a list dated after today gives way to an earlier one
-        print(f"It replaced the list as of {previous}, which was dated after today (ranking_history keeps it).")
+        print(f"It replaced the list as of {previous}, which was dated after today (ranking_history keeps it; "
+              "its exports go).")
     if warning := after_today_warning(as_of):
         print(f"WARNING: {warning}")
     if len(ranked) and ranked["reasons"].str.contains(targets.NO_FIGURES, regex=False).all():
