@@ -42,9 +42,6 @@ HALF_LIFE_MONTHS = 12
 RATING_HALF_LIFE_MONTHS = 36
 CREDIBLE_Z = 1.6448536  # 90% credible interval
 TIME_CAP_MONTHS = 72
-# draws for the rank intervals: with 2,000 an endpoint moved by up to 6 ranks
-# between seeds, with 10,000 by up to 2
-RANK_DRAWS = 10_000
 
 
 def _windows(ends: np.ndarray, month_no: np.ndarray, lengths: np.ndarray, cuts: np.ndarray,
@@ -340,7 +337,7 @@ def concern_terms(df: pd.DataFrame, evidence: pd.DataFrame, weights: dict[str, f
 
 
 def concern_scores(services: pd.DataFrame, evidence: pd.DataFrame, history: pd.DataFrame,
-                   weights: dict[str, float], n_draws: int = RANK_DRAWS, seed: int = 20121) -> pd.DataFrame:
+                   weights: dict[str, float], n_draws: int | None = None, seed: int = 20121) -> pd.DataFrame:
     """One row per service: concern score (higher = more concern), its sd,
     rank (1 = most concern) and 90% rank interval."""
     ids = services[["yjs_id", "yjs_name"]].drop_duplicates("yjs_id").set_index("yjs_id")
@@ -349,7 +346,7 @@ def concern_scores(services: pd.DataFrame, evidence: pd.DataFrame, history: pd.D
     return rank_by_concern(df.reset_index(), n_draws=n_draws, seed=seed)
 
 
-def rank_by_concern(df: pd.DataFrame, n_draws: int = RANK_DRAWS, seed: int = 20121) -> pd.DataFrame:
+def rank_by_concern(df: pd.DataFrame, n_draws: int | None = None, seed: int = 20121) -> pd.DataFrame:
     """Sort by ``concern_score`` (ties by yjs_id), rank 1 = most concern, and
     a 90% rank interval simulated from ``concern_sd``, widened where needed
     to contain the rank itself. A service without indicator evidence
