@@ -418,3 +418,6 @@ def test_only_this_projects_exports_of_lists_dated_later_are_removed(tmp_path):
         ours[:3] + others + ["inspection_targets_2100-02-01.csv", "inspection_targets_2100-03-01.csv"])
     assert remove_replaced(folder, dt.date(2026, 12, 2)) == {}
     assert remove_replaced(tmp_path / "absent", dt.date(2026, 12, 2)) == {}
+    # another warehouse in the folder published today; a first publish as of an earlier month keeps its files
+    assert remove_replaced(folder, dt.date(2026, 11, 1), today=dt.date(2026, 12, 2)) == {}
+    assert "inspection_targets_2026-12-02.csv" in {p.name for p in folder.iterdir()}

@@ -311,20 +311,23 @@ def exported_as_of(path: Path) -> dt.date | None:
         return None
 
 
-def remove_replaced(folder: Path, as_of: dt.date) -> dict[dt.date, list[Path]]:
+def remove_replaced(folder: Path, as_of: dt.date, today: dt.date | None = None) -> dict[dt.date, list[Path]]:
     """Remove the exports in ``folder`` of lists dated after ``as_of``, the
-    list a refresh has just published: those lists were published once (a
-    date after today) and this one replaced them, yet their files would sort
-    as the newest. Only this project's names (``inspection_targets_<YYYY-MM-DD>``
+    list a refresh has just published, and after ``today``: those lists
+    were published once (a date after today) and this one replaced them, yet
+    their files would sort as the newest. A list dated today or earlier is
+    never removed: warehouses in one folder share ``exports/``, and another
+    warehouse's list of an earlier date than this one's is not replaced by it. Only this project's names (``inspection_targets_<YYYY-MM-DD>``
     ``.csv`` / ``.xlsx``, regular files) are touched; returns the removed
     files by the as-of of their list. Call it only for a refresh that
     published: a backfill leaves the published list, and every file, as they are."""
     removed: dict[dt.date, list[Path]] = {}
     if not folder.is_dir():
         return removed
+    after = max(as_of, today or dt.date.today())
     for path in sorted(folder.iterdir()):
         dated = exported_as_of(path)
-        if dated is None or dated <= as_of or path.is_symlink() or not path.is_file():
+        if dated is None or dated <= after or path.is_symlink() or not path.is_file():
             continue
         path.unlink()
         removed.setdefault(dated, []).append(path)
