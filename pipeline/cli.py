@@ -105,10 +105,8 @@ def run_refresh(args: argparse.Namespace) -> int:
     if not replaced and not result.success:  # the published warehouse is exactly as it was
         stopped = _stopped_by(result)
         if stopped:
-            asset = stopped.asset_key.to_user_string()
-            print(f"refresh stopped by check {asset}:{stopped.check_name}: "
-                  f"{(stopped.description or 'failed').splitlines()[0]}; nothing was published"
-                  f"{_quarantined(result, asset)}", file=sys.stderr)
+            print(f"refresh stopped by check {_check_line(stopped, 'failed')}; nothing was published"
+                  f"{_quarantined(result, stopped.asset_key.to_user_string())}", file=sys.stderr)
             return EXIT_FAILED
         step, cause = _failed_step(result)
         print(f"refresh failed in {step}: {cause}", file=sys.stderr)
@@ -116,7 +114,7 @@ def run_refresh(args: argparse.Namespace) -> int:
 
     # a backfill (pipeline.publish.warehouse.is_backfill) added its list to ranking_history alone
     backfill = listed != as_of
-    published = read_tables(warehouse, ["inspection_targets", "ranking_history"])
+    published = read_tables(warehouse, ["inspection_targets", "ranking_history", "inspections"])
     ranked = published["inspection_targets"]
     if backfill:
         history = published["ranking_history"]
@@ -142,19 +140,17 @@ def run_refresh(args: argparse.Namespace) -> int:
             print(f"NOTE: {note}")
     for e in result.get_asset_check_evaluations():  # published, but worth a look (as in the UI)
         if not e.passed:
-            print(f"WARNING: check {e.asset_key.to_user_string()}:{e.check_name}: "
-                  f"{(e.description or 'did not pass').splitlines()[0]}")
+            print(f"WARNING: check {_check_line(e, 'did not pass')}")
     top = ranked.sort_values("rank").head(args.top)
     picked = ranked[ranked["recommendation"] != "monitor"].sort_values("rank")  # every pick, however low
     show = pd.concat([top, picked]).drop_duplicates("yjs_id").sort_values("rank")
     print(ranked_table(show, rules))
     if show["last_inspected"].isna().any():  # say what "none on record" can hide
-        print(none_on_record_note(warehouse, as_of))
+        print(none_on_record_note(published["inspections"], as_of))
     if not result.success:  # a step after the swap failed: say that the warehouse was replaced all the same
         stopped = _stopped_by(result)
         if stopped:
-            what = (f"check {stopped.asset_key.to_user_string()}:{stopped.check_name} failed: "
-                    f"{(stopped.description or 'failed').splitlines()[0]}")
+            what = f"check {_check_line(stopped, 'failed', ' failed: ')}"
         else:
             what = "{} failed: {}".format(*_failed_step(result))
         print(f"refresh failed after publishing: {warehouse} WAS {'backfilled' if backfill else 'published'} "
@@ -203,15 +199,12 @@ def _ago(months) -> str:
     return "<1 month ago" if months < 1 else f"{months} month{'s' if months > 1 else ''} ago"
 
 
-def none_on_record_note(warehouse: Path, as_of) -> str:
+def none_on_record_note(inspections, as_of) -> str:
     """What "none on record" means: no inspection in the records read, which
     may begin late (the HMI Probation scrape starts in March 2021) and so
     cannot tell a service never inspected from one inspected before them."""
     import pandas as pd
 
-    from pipeline.publish.warehouse import read_tables
-
-    inspections = read_tables(warehouse, ["inspections"])["inspections"]
     published = pd.to_datetime(inspections["published"] if inspections is not None else [])
     begin = published[published <= pd.Timestamp(as_of)].min()
     if pd.isna(begin):
@@ -228,6 +221,13 @@ def _file_version(path: Path) -> tuple[int, int, int] | None:
     except FileNotFoundError:
         return None
     return st.st_ino, st.st_mtime_ns, st.st_size
+
+
+def _check_line(evaluation, otherwise: str, between: str = ": ") -> str:
+    """ "indicator_values:rates_in_plausible_ranges: <its description's first
+    line>" (``otherwise`` without one): a check as the CLI's lines name it."""
+    return (f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}{between}"
+            f"{(evaluation.description or otherwise).splitlines()[0]}")
 
 
 def _stopped_by(result):

@@ -36,6 +36,7 @@ def warehouse(context, settings: RefreshSettings, services: ingest.Ingested,
                "first_time_entrants": first_time_entrants, "reoffending": reoffending,
                "custody": custody, "inspections": inspections}
     quarantine, files = t.collect(sources)
+    note = synthetic_note(data_dir)  # which figures are the demo's: the table and the log say it alike
     out = {
         "services": panel.services_table(services.table, population.table),
         "indicator_values": indicator_values,
@@ -47,7 +48,7 @@ def warehouse(context, settings: RefreshSettings, services: ingest.Ingested,
         "indicator_evidence": indicator_evidence,
         "backtest_scores": backtest_scores,
         "backtest_metrics": backtest_metrics,
-        "run_metadata": t.run_metadata(as_of, data_dir, synthetic_note(data_dir), settings.rules()),
+        "run_metadata": t.run_metadata(as_of, data_dir, note, settings.rules()),
     }
     out = {name: t.ordered(name, df) for name, df in out.items()}
     path = settings.warehouse_path()
@@ -64,7 +65,7 @@ def warehouse(context, settings: RefreshSettings, services: ingest.Ingested,
                          verify=publication_problems)
     backfill = "inspection_targets" not in counts  # a backfill writes ranking_history alone
     # the run's log says what was published, as the CLI's output does
-    made_up = f" {synthetic_note(data_dir)}".rstrip()
+    made_up = f" {note}".rstrip()
     if backfill:
         context.log.info(f"Backfill as of {as_of}: its list was added to ranking_history of {path}; the "
                          f"published list stays as of {previous}.{made_up}")

@@ -183,8 +183,7 @@ def rank_intervals(mean, sd, n_draws: int | None = None, level: float = 0.90, se
     """
     mean = np.asarray(mean, float)
     sd = np.nan_to_num(np.asarray(sd, float))
-    rng = np.random.default_rng(seed)
-    draws = mean + sd * rng.standard_normal((n_draws or draws_for(mean.size), mean.size))
+    draws = _draws(mean, sd, n_draws, seed)
     order = np.argsort(-draws, axis=1)
     q = (1.0 - level) / 2.0
     certain = np.sort(mean[sd == 0])
@@ -202,6 +201,12 @@ def rank_intervals(mean, sd, n_draws: int | None = None, level: float = 0.90, se
     return _rank_quantile(low_ranks, q, np.floor), _rank_quantile(high_ranks, 1.0 - q, np.ceil)
 
 
+def _draws(mean: np.ndarray, sd: np.ndarray, n_draws: int | None, seed: int) -> np.ndarray:
+    """(draws x areas) values from independent normal posteriors, the same
+    for the rank intervals and the pick probabilities at the same seed."""
+    return mean + sd * np.random.default_rng(seed).standard_normal((n_draws or draws_for(mean.size), mean.size))
+
+
 def top_k_probability(mean, sd, k: int, n_draws: int | None = None, seed: int = 20121) -> np.ndarray:
     """For each area, the share of draws from the same independent normal
     posteriors as ``rank_intervals`` in which it is among the ``k`` highest:
@@ -212,8 +217,7 @@ def top_k_probability(mean, sd, k: int, n_draws: int | None = None, seed: int = 
         return np.zeros(mean.size)
     if k >= mean.size:
         return np.ones(mean.size)
-    sd = np.nan_to_num(np.asarray(sd, float))
-    draws = mean + sd * np.random.default_rng(seed).standard_normal((n_draws or draws_for(mean.size), mean.size))
+    draws = _draws(mean, np.nan_to_num(np.asarray(sd, float)), n_draws, seed)
     kth = np.partition(draws, mean.size - k, axis=1)[:, mean.size - k]  # the k-th highest of each draw
     return (draws >= kth[:, None]).mean(axis=0)
 

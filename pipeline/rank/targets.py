@@ -196,8 +196,7 @@ def concern_text(df: pd.DataFrame) -> pd.Series:
         if not has:
             shown[0] = "indicators: no data"
         out.append(f"concern {round(total * 100) / 100:.2f} = " + ", ".join(shown))
-    return pd.Series([t.replace("+0.00", "0.00").replace("-0.00", "0.00").replace("concern -0.00", "concern 0.00")
-                      for t in out], index=df.index)
+    return pd.Series([t.replace("+0.00", "0.00").replace("-0.00", "0.00") for t in out], index=df.index)
 
 
 def plural(n: int, word: str) -> str:

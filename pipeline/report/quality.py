@@ -203,17 +203,18 @@ def unusable_source(source: str, quarantine: pd.DataFrame, files: pd.DataFrame,
         return [f"{source}/: no data rows in any file ({some_of(names, 5)}: a header only): an export cut short, "
                 "or the wrong file?"]
     rows = quarantine.drop_duplicates(["file", "row_number"])
-    data = rows[~rows["problem"].astype(str).str.contains(re.escape(NOTE_PROBLEM))]  # notes are not rows read
-    outside = data["problem"].astype(str).str.contains("|".join(map(re.escape, OUTSIDE_LOOKUP)))
-    if len(data) >= read and (not outside.all() or (services or 0) >= NATIONAL_LOOKUP):  # not one row used
-        kinds = data["problem"].astype(str).str.replace(r"'[^']*'", "'...'", regex=True).value_counts()
+    problem = rows["problem"].astype(str)
+    note = problem.str.contains(re.escape(NOTE_PROBLEM))  # notes under a table: never counted as rows read
+    outside = problem.str.contains("|".join(map(re.escape, OUTSIDE_LOOKUP)))
+    data = rows[~note]
+    if len(data) >= read and (not outside[~note].all() or (services or 0) >= NATIONAL_LOOKUP):  # not one row used
+        kinds = problem[~note].str.replace(r"'[^']*'", "'...'", regex=True).value_counts()
         first = data.iloc[0]
         return [f"{source}: none of its {read:,} rows could be used ({some_of([f'{n:,}: {k}' for k, n in kinds.items()], 2)}); "
                 f"the first, {first['file']} row {first['row_number']}: {first['problem']}"]
-    design = rows["problem"].astype(str).str.contains("|".join(map(re.escape, BY_DESIGN + OUTSIDE_LOOKUP)))
-    not_data = rows["problem"].astype(str).str.contains(re.escape(NOTE_PROBLEM))  # never counted as read
+    design = outside | problem.str.contains("|".join(map(re.escape, BY_DESIGN)))
     bad = rows[~design]
-    usable = read - int((design & ~not_data).sum())
+    usable = read - int((design & ~note).sum())
     if len(bad) < MIN_QUARANTINED or len(bad) <= MAX_QUARANTINED_SHARE * usable:
         return []
     per_file = bad["file"].value_counts()
