@@ -164,8 +164,11 @@ class Distinct:
             except RowProblem:
                 results.append(failed)
                 accepted.append(False)
-        return (pd.Series(results, dtype=dtype).to_numpy()[self.codes],
-                np.array(accepted, dtype=bool)[self.codes])
+        dtype = np.dtype(dtype)
+        # datetimes through pandas, which converts Timestamps and NaT; fromiter keeps a tuple one object
+        values = (pd.Series(results, dtype=dtype).to_numpy() if dtype.kind == "M"
+                  else np.fromiter(results, dtype=dtype, count=len(results)))
+        return values[self.codes], np.array(accepted, dtype=bool)[self.codes]
 
     def counts(self, column: str) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`parse` with :func:`parse_count`, quicker for a column of many

@@ -150,7 +150,7 @@ class Collector:
         quarantine: block << 32 | position), in the order :meth:`parse`
         makes them.
         """
-        frames = []
+        frames, files, numbers, kept_at = [], [], [], []  # each block's records and where they come from
         for sheet in sheets:
             rows = 0
             for block in sheet.blocks():
@@ -175,13 +175,18 @@ class Collector:
                 if len(values):
                     positions, kept = np.unique(values.index.to_numpy(), return_inverse=True)
                     self._kept.append((data.take(positions) if len(positions) < len(data) else data).compact())
-                    values[ROW_FILE], values[ROW_NUMBER] = sheet.file, data.number[positions][kept]
-                    values[ROW_KEPT] = (len(self._kept) - 1 << 32) + kept
                     frames.append(values)
+                    files.append(np.full(len(values), sheet.file, dtype=object))
+                    numbers.append(data.number[positions][kept])
+                    kept_at.append((len(self._kept) - 1 << 32) + kept)
             self._list_file(sheet, rows)
         if not frames:
             return pd.DataFrame(columns=[*columns, ROW_FILE, ROW_NUMBER, ROW_KEPT])
-        return pd.concat(frames, ignore_index=True)
+        # the bookkeeping columns added once to the whole frame, not to each block's
+        frame = pd.concat(frames, ignore_index=True)
+        frame[ROW_FILE], frame[ROW_NUMBER] = np.concatenate(files), np.concatenate(numbers)
+        frame[ROW_KEPT] = np.concatenate(kept_at)
+        return frame
 
     def rows(self, frame: pd.DataFrame) -> list[Row]:
         """The input rows of the records of a :meth:`parse_blocks` frame."""
@@ -212,19 +217,28 @@ class Collector:
                                    "problem": problem, "raw": raw(sheet.columns, cells)})
 
     def result(self, rows: Iterable[dict] | pd.DataFrame, columns: dict[str, str]) -> Ingested:
-        """The tidy table with ``columns`` (name -> dtype), even when empty."""
+        """The tidy table with ``columns`` (name -> dtype), even when empty.
+
+        The quarantine (sorted by file and row number) and the file list are
+        made a column at a time with their dtypes given: a frame of a few
+        rows costs less so than built from records and converted."""
         if isinstance(rows, pd.DataFrame):
-            table = rows[list(columns)].astype(columns, copy=False)
+            table = rows[list(columns)]
+            converted = {c: dtype for c, dtype in columns.items() if table[c].dtype != dtype}
+            if converted:  # only the columns not yet of their dtype
+                table = table.astype(converted, copy=False)
         else:
             table = pd.DataFrame(list(rows), columns=list(columns)).astype(columns)
-        quarantine = (
-            pd.DataFrame(self._rejected, columns=QUARANTINE_COLUMNS)
-            .astype({"row_number": "int64"})
-            .sort_values(["file", "row_number"], kind="stable", ignore_index=True)
-        )
-        files = pd.DataFrame(self._files, columns=FILES_COLUMNS).astype({"rows": "int64"})
+        rejected = sorted(self._rejected, key=lambda r: (r["file"], r["row_number"]))  # stable
+        quarantine = _frame(rejected, QUARANTINE_COLUMNS, {"row_number": np.int64})
+        files = _frame(self._files, FILES_COLUMNS, {"rows": np.int64})
         files["ingested_at"] = to_datetime(files["ingested_at"], utc=True)
         return Ingested(table.reset_index(drop=True), quarantine, files)
+
+
+def _frame(records: list[dict], columns: list[str], dtypes: dict) -> pd.DataFrame:
+    """``records`` as a frame of ``columns``, each of its dtype in ``dtypes`` (else object)."""
+    return pd.DataFrame({c: np.array([r[c] for r in records], dtype=dtypes.get(c, object)) for c in columns})
 
 
 def resolve_duplicates(records: list[Record], key: tuple[str, ...], log: Collector) -> list[Record]:
