@@ -238,6 +238,8 @@ def _consistency(lines: list[str], delimiter: str) -> tuple[int, int]:
     The true delimiter splits every line of a table alike; a comma inside
     numbers ("1,234") or text splits only some of them.
     """
+    if not any(delimiter in line for line in lines):  # every line one field: no need to split them
+        return 0, 0
     counts = [len(r) for r in csv.reader(lines, delimiter=delimiter) if any(c.strip() for c in r)]
     counts = [c for c in counts if c > 1]
     if not counts:

@@ -63,10 +63,14 @@ class Header:
     cells: list[str]  # the header's labels, one per column
 
 
+_NOT_KEY = re.compile(r"[^0-9a-z]")
+_YEAR_AFTER = re.compile(r"\d{2,4}$")  # "ladcode23": a code column named with its geography's year
+
+
 def key(label: str) -> str:
     """Header matching ignores case, spaces, underscores and punctuation, and
     footnote references ("fte_count [note 2]")."""
-    return re.sub(r"[^0-9a-z]", "", without_notes(str(label).strip()).lower())
+    return _NOT_KEY.sub("", without_notes(str(label).strip()).lower())
 
 
 def label(cell: str) -> str:
@@ -80,8 +84,9 @@ def find_header(rows: list[list[str]], layouts: list[Layout]) -> tuple[Header | 
     for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
         candidates = [row] + ([_two_rows(rows[index - 1], row)] if index else [])
         for cells in candidates:
+            keys = [key(cell) for cell in cells]  # once for every layout tried
             for layout in layouts:
-                found, missing = _match(cells, layout)
+                found, missing = _match(keys, layout)
                 if missing is None:
                     continue
                 if not missing:
@@ -116,16 +121,16 @@ def _two_rows(upper: list[str], lower: list[str]) -> list[str]:
     return combined
 
 
-def _match(header: list[str], layout: Layout) -> tuple[dict[str, int], list[Col] | None]:
-    """Column positions of a layout's fields in a header row, and those
-    missing (None: a layout with a series, and no column of it)."""
-    keys = [key(cell) for cell in header]
+def _match(keys: list[str], layout: Layout) -> tuple[dict[str, int], list[Col] | None]:
+    """Column positions of a layout's fields in a header row (its cells as
+    :func:`key` keys them), and those missing (None: a layout with a series,
+    and no column of it)."""
     found, missing = {}, []
     for col in layout.columns:
         wanted = [key(n) for n in (col.name, *col.aliases)]
         position = next((keys.index(w) for w in wanted if w in keys), None)
         if position is None and col.suffix:
-            position = next((i for i, k in enumerate(keys) if re.sub(r"\d{2,4}$", "", k).endswith(key(col.suffix))),
+            position = next((i for i, k in enumerate(keys) if _YEAR_AFTER.sub("", k).endswith(key(col.suffix))),
                             None)
         if position is not None:
             found[col.name] = position

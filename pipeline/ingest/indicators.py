@@ -362,7 +362,8 @@ def _not_financial_year_rows(table: pd.DataFrame, period: str, log: Collector) -
     if bad.any():
         log.reject_rows(table[bad], [_bare_year(period, v, files[f])
                                      for v, f in zip(table[period][bad], table["_file"][bad])])
-    return table[~bad].assign(_fy=False)  # said; "2011-12" and "Dec 2011" of one figure are one figure
+        table = table[~bad]
+    return table.assign(_fy=False)  # said; "2011-12" and "Dec 2011" of one figure are one figure
 
 
 def _financial_year(value: str, column: str) -> pd.Timestamp:
@@ -466,9 +467,9 @@ def _whole_part_rows(parts: pd.DataFrame, key: tuple[str, ...], matcher: Service
         return parts
     group = parts.groupby([ROW_FILE, *key], sort=False, dropna=False).ngroup().to_numpy()
     problems = np.full(len(parts), None, dtype=object)  # set for the rows of the groups with a part only
+    yjs_id, unit = parts["yjs_id"].to_numpy(), parts["_unit"].to_numpy()
     for members in group_rows(group, np.unique(group[partial])).values():
-        subset = parts.iloc[members]
-        problems[members] = _part_problems(subset["yjs_id"].iloc[0], subset["_unit"].tolist(), matcher)
+        problems[members] = _part_problems(yjs_id[members[0]], unit[members].tolist(), matcher)
     bad = pd.notna(problems)
     if bad.any():
         log.reject_rows(parts[bad], problems[bad].tolist())

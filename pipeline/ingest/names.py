@@ -74,6 +74,8 @@ ALIASES = {
 
 
 def _strip_accents(text: str) -> str:
+    if text.isascii():  # no accents, and NFKD leaves ASCII as it is
+        return text
     return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
@@ -140,17 +142,18 @@ class ServiceMatcher:
         self.areas: dict[str, dict[str, str]] = {}  # yjs_id -> its LAs, la_code -> la_name
         self._index: dict[str, tuple[str, frozenset[str]]] = {}  # form -> (yjs_id, the LAs it names)
         self._seen: dict[str, tuple[str, frozenset[str]] | None] = {}  # big tables repeat each name many times
-        for row in services.itertuples(index=False):
-            self.names.setdefault(row.yjs_id, row.yjs_name)
-            self.areas.setdefault(row.yjs_id, {})[row.la_code] = row.la_name
+        ids, la_codes = services["yjs_id"].tolist(), services["la_code"].tolist()
+        given = {column: services[column].tolist() for column in ("yjs_name", "la_name")}
+        for yjs_id, yjs_name, la_code, la_name in zip(ids, given["yjs_name"], la_codes, given["la_name"]):
+            self.names.setdefault(yjs_id, yjs_name)
+            self.areas.setdefault(yjs_id, {})[la_code] = la_name
         whole = {yjs_id: frozenset(areas) for yjs_id, areas in self.areas.items()}
-        normal = {column: [normalise_name(n) for n in services[column]] for column in ("yjs_name", "la_name")}
-        named = {"yjs_name": [whole[i] for i in services["yjs_id"]],
-                 "la_name": [frozenset([c]) for c in services["la_code"]]}
+        normal = {column: [normalise_name(n) for n in names] for column, names in given.items()}
+        named = {"yjs_name": [whole[i] for i in ids], "la_name": [frozenset([c]) for c in la_codes]}
         # exact forms before loose ones, services' names before their LAs'
         for shape in (None, loose):
             for column in ("yjs_name", "la_name"):
-                for name, yjs_id, areas in zip(normal[column], services["yjs_id"], named[column]):
+                for name, yjs_id, areas in zip(normal[column], ids, named[column]):
                     form = shape(name) if shape else name
                     if form:
                         self._index.setdefault(form, (yjs_id, areas))

@@ -248,7 +248,7 @@ class Sheet:
         and the count of data rows so far."""
         n = len(lengths)
         block = Block(self, np.arange(first, first + n, dtype=np.int64), np.zeros(n, dtype=bool),
-                      [np.array(c, dtype=object) for c in columns], np.array(lengths, dtype=np.int64),
+                      [np.fromiter(c, dtype=object, count=n) for c in columns], np.array(lengths, dtype=np.int64),
                       np.fromiter((beyond.get(i) for i in range(n)), dtype=object, count=n) if beyond else None)
         # A filled field right of the first column makes a data row; the other
         # rows are looked at cell by cell, as read() does.
