@@ -165,7 +165,8 @@ class Distinct:
                 results.append(failed)
                 accepted.append(False)
         dtype = np.dtype(dtype)
-        # datetimes through pandas, which converts Timestamps and NaT; fromiter keeps a tuple one object
+        # datetimes through pandas, which converts Timestamps and NaT; np.fromiter keeps each result one
+        # element, even a tuple
         values = (pd.Series(results, dtype=dtype).to_numpy() if dtype.kind == "M"
                   else np.fromiter(results, dtype=dtype, count=len(results)))
         return values[self.codes], np.array(accepted, dtype=bool)[self.codes]
