@@ -150,9 +150,13 @@ EVIDENCE_COLUMNS = [
     "period_months", "last_period_end"]
 
 
-def _pooled_statistics(p: dict[str, np.ndarray], ind) -> dict[str, np.ndarray]:
-    """Steps 2-3 of the method for one window: ``p`` holds, per service, the
-    weighted sums wo, wn, we, w2n, w2e as arrays."""
+def _pooled_statistics(p: dict[str, np.ndarray], ind, bounds: np.ndarray) -> dict[str, np.ndarray]:
+    """Steps 2-3 of the method for every window at once: ``p`` holds, per
+    window x service, the weighted sums wo, wn, we, w2n, w2e as arrays, the
+    windows' services in the slices between consecutive ``bounds``. The
+    per-window estimates (phi, tau^2, the median se^2) are computed window by
+    window; everything else is elementwise, so is computed over all windows
+    in one pass (one call of each scipy ufunc rather than one per window)."""
     if ind.family == "poisson":
         y, target, _ = stats.transformed(p["wo"], p["we"], None, "poisson")
         size, p0 = p["we"] ** 2 / p["w2e"], None  # effective expected count
@@ -162,18 +166,20 @@ def _pooled_statistics(p: dict[str, np.ndarray], ind) -> dict[str, np.ndarray]:
         y, target, _ = stats.transformed(p["wo"], p["wn"], p0, "binomial")
         size, count = p["wn"] ** 2 / p["w2n"], p["wo"] * p["wn"] / p["w2n"]  # effective cohort
     se = 1.0 / (2.0 * np.sqrt(size))
-    d = stats.dispersion(y, target, se)
-    tau2_re = stats.random_effects_tau2(y, target, se)
+    per_window = []  # tau2, phi, tau2_shrinkage, median se^2 of each window
+    for lo, hi in zip(bounds[:-1], bounds[1:]):
+        d = stats.dispersion(y[lo:hi], target[lo:hi], se[lo:hi])
+        per_window.append((d["tau2"], d["phi"], stats.random_effects_tau2(y[lo:hi], target[lo:hi], se[lo:hi]),
+                           np.nanmedian(se[lo:hi] ** 2)))
+    tau2, phi, tau2_re, median_var = np.repeat(np.array(per_window, float), np.diff(bounds), axis=0).T
     mean, sd = stats.shrink(y, target, se, tau2_re)
-    scale = np.sqrt(tau2_re + np.nanmedian(se**2))
+    scale = np.sqrt(tau2_re + median_var)
     national = p["we"] / p["wn"] * ind.multiplier
-    n = len(y)
     out = {"rate": p["wo"] / p["wn"] * ind.multiplier, "national_rate": national,
            "z": stats.effective_exact_z(count, size, p0, ind.family)
-           / stats.overdispersion_factor(se, d["tau2"]),
+           / stats.overdispersion_factor(se, tau2),
            "e": (mean - target) / scale, "e_sd": sd / scale,
-           "tau2": np.full(n, d["tau2"]), "phi": np.full(n, d["phi"]),
-           "tau2_shrinkage": np.full(n, tau2_re)}
+           "tau2": tau2, "phi": phi, "tau2_shrinkage": tau2_re}
     for col, v in (("shrunk_rate", mean), ("shrunk_rate_low", mean - CREDIBLE_Z * sd),
                    ("shrunk_rate_high", mean + CREDIBLE_Z * sd)):
         out[col] = _back_transform(v, national, ind.multiplier, ind.family)
@@ -187,8 +193,9 @@ def evidence_at_cuts(panel: pd.DataFrame, cuts: dict[str, list], window_months: 
     periods that ended on or before it, with a ``cut`` column. The
     back-test's many months and the refresh's one go through this same code.
     Pooling and trends are vectorised over all cuts at once (sums per window
-    x service with ``np.bincount``); the per-window statistics (dispersion,
-    tau^2, shrinkage) loop over windows on arrays."""
+    x service with ``np.bincount``); so are the pooled statistics, all windows
+    in one pass, but for each window's dispersion, tau^2 and median se^2
+    (``_pooled_statistics``)."""
     out = []
     by_indicator = panel.groupby("indicator", sort=False).indices
     for ind in INDICATORS:
@@ -223,8 +230,7 @@ def evidence_at_cuts(panel: pd.DataFrame, cuts: dict[str, list], window_months: 
         sums = {name: v[present] for name, v in sums.items()}
         cut_of = present // len(ids)
         bounds = np.flatnonzero(np.r_[True, cut_of[1:] != cut_of[:-1], True])
-        blocks = [_pooled_statistics({c: v[lo:hi] for c, v in sums.items()}, ind)
-                  for lo, hi in zip(bounds[:-1], bounds[1:])]
+        pooled = _pooled_statistics(sums, ind, bounds)
         trend = _trend_sums(key, k, months[cut], o, e, n_keys, per_window=len(ids))
         no_trend = trend.pop("n")[present] == 0
         trend = {c: np.where(no_trend, np.nan, v[present]) for c, v in trend.items()}
@@ -232,7 +238,7 @@ def evidence_at_cuts(panel: pd.DataFrame, cuts: dict[str, list], window_months: 
             "cut": cut_dates[cut_of], "yjs_id": ids[present % len(ids)], "indicator": ind.key,
             "window_end": latest[cut_of], "window_months": span[cut_of], "periods_used": used[present],
             "period_months": months[cut_of], "last_period_end": last[present].view("datetime64[ns]"),
-            **{col: np.concatenate([b[col] for b in blocks]) for col in blocks[0]}, **trend})
+            **pooled, **trend})
         if not no_trend.any():
             ev["rising_periods"] = ev["rising_periods"].astype(int)
         ev["band"] = stats.funnel_band(ev["z"])

@@ -145,14 +145,16 @@ def funnel_band(z) -> np.ndarray:
     return out
 
 
-def shrink(y, target, se, tau2: float):
+def shrink(y, target, se, tau2):
     """Empirical-Bayes (normal-normal) estimate of each area's underlying value
     on the variance-stabilised scale: the posterior mean
     target + B (y - target) and sd sqrt(B) se, with B = tau^2/(tau^2 + se^2)
     (Efron and Morris 1975; Spiegelhalter 2005). With tau^2 = 0 every area is
-    shrunk to the target."""
-    y, target, se = (np.asarray(a, float) for a in (y, target, se))
-    b = tau2 / (tau2 + se**2) if tau2 > 0 else np.zeros_like(se)
+    shrunk to the target. ``tau2`` is one value, or one per area (areas of
+    several groups shrunk at once, each to its group's tau^2)."""
+    y, target, se, tau2 = (np.asarray(a, float) for a in (y, target, se, tau2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        b = np.where(tau2 > 0, tau2 / (tau2 + se**2), 0.0)
     return target + b * (y - target), np.sqrt(b) * se
 
 
@@ -460,15 +462,13 @@ def exact_z(observed, denominator, p0, family: str):
 
 
 def _mid_tails(o, d, p0, family: str):
-    """The mid-p lower and upper tails of the count ``o`` (see ``exact_z``)."""
+    """The mid-p lower and upper tails of the count ``o`` (see ``exact_z``):
+    ``_mid_p`` and ``_mid_q``, sharing P(X = O)."""
     with np.errstate(invalid="ignore", divide="ignore"):
-        if family == "poisson":
-            lower = _mid_p(o, d, None, family)
-            upper = _discrete("sf", family, o, d) + 0.5 * _discrete("pmf", family, o, d)
-        else:
-            n = np.where(d > 0, d, 1)
-            lower = _mid_p(o, p0, n, family)
-            upper = _discrete("sf", family, o, p0, n) + 0.5 * _discrete("pmf", family, o, p0, n)
+        mean, n = (d, None) if family == "poisson" else (p0, np.where(d > 0, d, 1))
+        pmf = _discrete("pmf", family, o, mean, n)
+        lower = np.where(o < 0, 0.0, _discrete("cdf", family, o - 1, mean, n) + 0.5 * pmf)
+        upper = _discrete("sf", family, o, mean, n) + 0.5 * pmf
     return lower, upper
 
 
