@@ -176,7 +176,8 @@ def rank_intervals(mean, sd, n_draws: int | None = None, level: float = 0.90, se
 
     Returns (rank_low, rank_high) arrays of ints: the (1-level)/2 and
     (1+level)/2 quantiles of the simulated ranks. Vectorised: one
-    (n_draws x n) matrix, one argsort and its inverse permutation.
+    (n_draws x n) matrix and one argsort, from which each area's histogram
+    of ranks is counted directly (``_rank_counts``).
 
     Areas with no uncertainty (sd 0 or NaN: no evidence) and the same mean
     draw the same value every time, so nothing orders them: each takes, in
@@ -189,24 +190,23 @@ def rank_intervals(mean, sd, n_draws: int | None = None, level: float = 0.90, se
     order = np.argsort(-draws, axis=1)
     q = (1.0 - level) / 2.0
     certain = np.sort(mean[sd == 0])
-    tied = (certain[1:] == certain[:-1]).any()  # ties of exactly equal draws
-    if tied:
+    if (certain[1:] == certain[:-1]).any():  # ties of exactly equal draws
         first, last = _tie_blocks(np.take_along_axis(draws, order, axis=1))
-    else:
-        first = last = np.arange(1, mean.size + 1)[None, :]
-    low_ranks = np.empty_like(order)
-    np.put_along_axis(low_ranks, order, first, axis=1)
-    high_ranks = low_ranks  # without ties each draw's rank is one place, not a block
-    if tied:
-        high_ranks = np.empty_like(order)
-        np.put_along_axis(high_ranks, order, last, axis=1)
-    return _rank_quantile(low_ranks, q, np.floor), _rank_quantile(high_ranks, 1.0 - q, np.ceil)
+        return (_rank_quantile(_rank_counts(order, first), q, np.floor),
+                _rank_quantile(_rank_counts(order, last), 1.0 - q, np.ceil))
+    # without ties each draw's rank is one place, not a block: one histogram serves both ends
+    counts = _rank_counts(order, np.arange(1, mean.size + 1)[None, :])
+    return _rank_quantile(counts, q, np.floor), _rank_quantile(counts, 1.0 - q, np.ceil)
 
 
 def _draws(mean: np.ndarray, sd: np.ndarray, n_draws: int | None, seed: int) -> np.ndarray:
     """(draws x areas) values from independent normal posteriors, the same
-    for the rank intervals and the pick probabilities at the same seed."""
-    return mean + sd * np.random.default_rng(seed).standard_normal((n_draws or draws_for(mean.size), mean.size))
+    for the rank intervals and the pick probabilities at the same seed:
+    mean + sd x standard normal, scaled and shifted in place."""
+    draws = np.random.default_rng(seed).standard_normal((n_draws or draws_for(mean.size), mean.size))
+    draws *= sd
+    draws += mean
+    return draws
 
 
 def top_k_probability(mean, sd, k: int, n_draws: int | None = None, seed: int = 20121) -> np.ndarray:
@@ -224,14 +224,22 @@ def top_k_probability(mean, sd, k: int, n_draws: int | None = None, seed: int = 
     return (draws >= kth[:, None]).mean(axis=0)
 
 
-def _rank_quantile(ranks: np.ndarray, q: float, whole) -> np.ndarray:
+def _rank_counts(order: np.ndarray, ranks: np.ndarray) -> np.ndarray:
+    """(areas x ranks) histogram: how many draws give each area each rank
+    1..n, where ``order[d, p]`` is the area sorted to position ``p`` of draw
+    ``d`` and ``ranks[d, p]`` (broadcast) the rank it takes there."""
+    n = order.shape[1]
+    return np.bincount((order * n + (ranks - 1)).ravel(), minlength=n * n).reshape(n, n)
+
+
+def _rank_quantile(counts: np.ndarray, q: float, whole) -> np.ndarray:
     """``whole(np.quantile(ranks, q, axis=0))`` (linear interpolation) as
-    ints, from each column's histogram of ranks 1..n rather than a sort of
-    each column: the order statistics x[i] and x[i+1] (i = floor((N-1)q))
-    are the smallest ranks whose cumulative count passes i and i+1."""
-    draws, n = ranks.shape
-    counts = np.bincount((ranks - 1 + n * np.arange(n)[None, :]).ravel(), minlength=n * n)
-    cum = np.cumsum(counts.reshape(n, n), axis=1)
+    ints, from each area's histogram of ranks 1..n (``_rank_counts``) rather
+    than a sort of each column: the order statistics x[i] and x[i+1]
+    (i = floor((N-1)q)) are the smallest ranks whose cumulative count passes
+    i and i+1."""
+    cum = np.cumsum(counts, axis=1)
+    draws = int(cum[0, -1]) if cum.size else 0
     h = (draws - 1) * q
     i = int(np.floor(h))
     below = (cum < i + 1).sum(axis=1) + 1
