@@ -315,3 +315,15 @@ def test_rank_intervals_of_tied_certain_areas_span_the_ranks_they_share():
     low, high = stats.rank_intervals(mean, sd)
     assert low.tolist() == np.floor(np.quantile(ranks, 0.05, axis=0)).astype(int).tolist()
     assert high.tolist() == np.ceil(np.quantile(ranks, 0.95, axis=0)).astype(int).tolist()
+
+
+@pytest.mark.parametrize("family", ["poisson", "binomial"])
+def test_exact_limits_of_alike_areas_are_each_areas_own(family):
+    # areas of one size in one period share their search (stats._distinct); each gets its own answer
+    d = np.array([40.0, 40.0, 7.0, 40.0, 7.0, 0.0, np.nan, 40.0])
+    p0 = np.array([0.3, 0.3, 0.3, 0.2, 0.3, 0.3, 0.3, 0.3])
+    z = np.array([1.96, 1.96, 3.09, 1.96, 3.09, 1.96, 1.96, -0.0])
+    together = np.stack(stats.exact_limits(d, p0, family, z))
+    alone = np.stack([np.r_[stats.exact_limits(d[i:i + 1], p0[i:i + 1], family, z[i:i + 1])]
+                      for i in range(d.size)], axis=1)
+    np.testing.assert_array_equal(together, alone)

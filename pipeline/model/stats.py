@@ -381,21 +381,30 @@ def _smallest_k(holds, lo, hi, guess=None):
     """Smallest integer k in [lo, hi] for which the monotone predicate
     ``holds(k, i)`` (of the elements at positions ``i``) is true,
     elementwise; ``hi`` where it never holds. With a ``guess`` the bracket
-    is first narrowed by two probes around it; then vectorised bisection of
-    the elements still open only, about log2(width) evaluations. The answer
-    does not depend on the guess, only the number of evaluations does."""
+    is first narrowed by probes: the guess, its neighbour on the side the
+    answer lies (the answer is most often the guess or next to it, which
+    closes the bracket after two evaluations), and, for the elements still
+    open, a step beyond; then vectorised bisection of the elements still
+    open only, about log2(width) evaluations. The answer does not depend on
+    the guess, only the number of evaluations does."""
     lo = np.floor(np.asarray(lo, float))
     hi = np.ceil(np.asarray(hi, float))
     lo, hi = (a.copy() for a in np.broadcast_arrays(lo, hi))
-    everyone = np.arange(lo.size)
     if guess is not None and lo.size:
-        g = np.clip(np.round(np.nan_to_num(guess, nan=0.0)), lo, hi)
-        reach = 3.0 + np.ceil(0.1 * np.sqrt(np.abs(g)))
-        for _ in range(2):  # the guess, then a step beyond it on the side the answer lies
-            ok = holds(g, everyone)
-            hi = np.where(ok, np.minimum(hi, g), hi)
-            lo = np.where(ok, lo, np.maximum(lo, g + 1))
-            g = np.clip(np.where(ok, g - reach, g + reach), lo, hi)
+        probe = np.clip(np.round(np.nan_to_num(guess, nan=0.0)), lo, hi)
+        down = holds(probe, np.arange(lo.size))  # the answer is the guess or below it
+        hi = np.where(down, np.minimum(hi, probe), hi)
+        lo = np.where(down, lo, np.maximum(lo, probe + 1))
+        reach = 3.0 + np.ceil(0.1 * np.sqrt(np.abs(probe)))
+        for step in (np.ones_like(reach), reach):  # the neighbour, then a step beyond
+            i = np.flatnonzero(hi > lo)
+            if not i.size:
+                break
+            at = np.clip(np.where(down[i], probe[i] - step[i], probe[i] + step[i]), lo[i], hi[i])
+            ok = holds(at, i)
+            hi[i] = np.where(ok, at, hi[i])
+            lo[i] = np.where(ok, lo[i], at + 1)
+            probe[i] = at
     for _ in range(64):
         i = np.flatnonzero(hi > lo)
         if not i.size:
@@ -540,14 +549,34 @@ def exact_limits(denominator, p0: float, family: str, z):
 
     ``denominator`` is the population (Poisson, expected = p0 x population)
     or the cohort size (binomial). ``z`` may be an array (over-dispersion
-    widens it per area: z * ``overdispersion_factor``)."""
+    widens it per area: z * ``overdispersion_factor``).
+
+    The limits are a function of (denominator, p0, z) alone, elementwise, and
+    areas of one size in one period share all three: each distinct triple
+    (alike to the bit) is searched for once and its limits given to all."""
     with np.errstate(invalid="ignore", divide="ignore"):
         d = np.asarray(denominator, float)
         shape = np.broadcast_shapes(d.shape, np.shape(p0), np.shape(z))
         d, p0, z = (np.broadcast_to(a, shape).reshape(-1) for a in (d, np.asarray(p0, float),
                                                                      np.asarray(z, float)))
-        lower, upper = _exact_limits(d, p0, family, z)
-        return lower.reshape(shape), upper.reshape(shape)
+        first, again = _distinct(d, p0, z)
+        lower, upper = _exact_limits(d[first], p0[first], family, z[first])
+        return lower[again].reshape(shape), upper[again].reshape(shape)
+
+
+def _distinct(*columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of the float ``columns`` alike to the bit: the position of one
+    row of each group, and each row's group (a sort, then neighbours
+    compared; cheaper than ``np.unique`` of the rows)."""
+    order = np.lexsort(columns[::-1])
+    bits = [c[order].view(np.int64) for c in columns]
+    new = np.zeros(order.size, dtype=bool)
+    new[:1] = True
+    for b in bits:
+        new[1:] |= b[1:] != b[:-1]
+    group = np.empty(order.size, dtype=np.intp)
+    group[order] = np.cumsum(new) - 1
+    return order[new], group
 
 
 def _exact_limits(d, p0, family, z):
