@@ -327,3 +327,27 @@ def test_exact_limits_of_alike_areas_are_each_areas_own(family):
     alone = np.stack([np.r_[stats.exact_limits(d[i:i + 1], p0[i:i + 1], family, z[i:i + 1])]
                       for i in range(d.size)], axis=1)
     np.testing.assert_array_equal(together, alone)
+
+
+@settings(max_examples=60, deadline=None)
+@given(n_groups=st.integers(1, 12), n=st.integers(0, 300), spread=st.sampled_from([1.0, 1.5, 3.0]),
+       gaps=st.booleans(), seed=st.integers(0, 99))
+def test_dispersions_of_groups_are_each_groups_own(n_groups, n, spread, gaps, seed):
+    # every period (or window) at once, to the bit what dispersion, random_effects_tau2 and
+    # nanmedian give each alone; some groups empty or of fewer than 3, some values missing
+    rng = np.random.default_rng(seed)
+    group = rng.integers(0, n_groups, n)
+    se, target = rng.random(n) * 0.2 + 0.01, np.ones(n)
+    y = target + rng.normal(0, spread, n) * se
+    if gaps:
+        y[rng.random(n) < 0.1] = np.nan
+        se[rng.random(n) < 0.05] = np.inf
+        y[: n // 4] = target[: n // 4]  # z exactly 0
+    got = stats.dispersions(y, target, se, group, n_groups)
+    for g in range(n_groups):
+        i = np.flatnonzero(group == g)
+        alone = {**stats.dispersion(y[i], target[i], se[i]),
+                 "tau2_shrinkage": stats.random_effects_tau2(y[i], target[i], se[i]),
+                 "median_var": np.nanmedian(se[i] ** 2) if i.size else np.nan}
+        for name, value in alone.items():
+            np.testing.assert_array_equal(got[name][g], value, err_msg=f"{name} of group {g}")

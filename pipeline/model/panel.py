@@ -110,13 +110,17 @@ def _score_indicator(counts: pd.DataFrame, ind: Indicator) -> tuple[pd.DataFrame
     g["expected"] = p0 * g["denominator"]
     scale = (g["expected"] if ind.family == "poisson" else g["denominator"]).to_numpy()
     y, target, se = stats.transformed(g["numerator"], scale, p0, ind.family)
-    tau2 = np.zeros(len(g))
-    dispersion = []
-    for (period_end, months), idx in g.groupby(keys).indices.items():
-        d = stats.dispersion(y[idx], target[idx], se[idx])
-        tau2[idx] = d["tau2"]
-        dispersion.append({"indicator": ind.key, "period_end": period_end, "period_months": months,
-                           **d, "national_rate": p0_by_period.get((period_end, months), np.nan) * m})
+    periods = g.groupby(keys).indices
+    period = np.full(len(g), len(periods))  # a row without a period (none in practice) is in none
+    for i, idx in enumerate(periods.values()):
+        period[idx] = i
+    d = stats.dispersions(y, target, se, period, len(periods) + 1)  # every period's at once
+    tau2 = d["tau2"][period] * (period < len(periods))
+    dispersion = [{"indicator": ind.key, "period_end": period_end, "period_months": months,
+                   "n_services": int(d["n_services"][i]), "phi": float(d["phi"][i]),
+                   "tau2": float(d["tau2"][i]), "adjusted": bool(d["adjusted"][i]),
+                   "national_rate": p0_by_period.get((period_end, months), np.nan) * m}
+                  for i, (period_end, months) in enumerate(periods)]
     factor = stats.overdispersion_factor(se, tau2)
     g["z_unadjusted"] = stats.exact_z(g["numerator"], scale, p0, ind.family)
     g["z_score"] = g["z_unadjusted"] / factor

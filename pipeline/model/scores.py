@@ -154,9 +154,10 @@ def _pooled_statistics(p: dict[str, np.ndarray], ind, bounds: np.ndarray) -> dic
     """Steps 2-3 of the method for every window at once: ``p`` holds, per
     window x service, the weighted sums wo, wn, we, w2n, w2e as arrays, the
     windows' services in the slices between consecutive ``bounds``. The
-    per-window estimates (phi, tau^2, the median se^2) are computed window by
-    window; everything else is elementwise, so is computed over all windows
-    in one pass (one call of each scipy ufunc rather than one per window)."""
+    per-window estimates (phi, tau^2, the median se^2) come from
+    ``stats.dispersions``, all windows at once; everything else is
+    elementwise, so is computed over all windows in one pass (one call of
+    each scipy ufunc rather than one per window)."""
     if ind.family == "poisson":
         y, target, _ = stats.transformed(p["wo"], p["we"], None, "poisson")
         size, p0 = p["we"] ** 2 / p["w2e"], None  # effective expected count
@@ -166,12 +167,9 @@ def _pooled_statistics(p: dict[str, np.ndarray], ind, bounds: np.ndarray) -> dic
         y, target, _ = stats.transformed(p["wo"], p["wn"], p0, "binomial")
         size, count = p["wn"] ** 2 / p["w2n"], p["wo"] * p["wn"] / p["w2n"]  # effective cohort
     se = 1.0 / (2.0 * np.sqrt(size))
-    per_window = []  # tau2, phi, tau2_shrinkage, median se^2 of each window
-    for lo, hi in zip(bounds[:-1], bounds[1:]):
-        d = stats.dispersion(y[lo:hi], target[lo:hi], se[lo:hi])
-        per_window.append((d["tau2"], d["phi"], stats.random_effects_tau2(y[lo:hi], target[lo:hi], se[lo:hi]),
-                           np.nanmedian(se[lo:hi] ** 2)))
-    tau2, phi, tau2_re, median_var = np.repeat(np.array(per_window, float), np.diff(bounds), axis=0).T
+    window = np.repeat(np.arange(bounds.size - 1), np.diff(bounds))
+    d = stats.dispersions(y, target, se, window, bounds.size - 1)
+    tau2, phi, tau2_re, median_var = (d[c][window] for c in ("tau2", "phi", "tau2_shrinkage", "median_var"))
     mean, sd = stats.shrink(y, target, se, tau2_re)
     scale = np.sqrt(tau2_re + median_var)
     national = p["we"] / p["wn"] * ind.multiplier
@@ -194,8 +192,7 @@ def evidence_at_cuts(panel: pd.DataFrame, cuts: dict[str, list], window_months: 
     back-test's many months and the refresh's one go through this same code.
     Pooling and trends are vectorised over all cuts at once (sums per window
     x service with ``np.bincount``); so are the pooled statistics, all windows
-    in one pass, but for each window's dispersion, tau^2 and median se^2
-    (``_pooled_statistics``)."""
+    in one pass (``_pooled_statistics``)."""
     out = []
     by_indicator = panel.groupby("indicator", sort=False).indices
     for ind in INDICATORS:

@@ -125,6 +125,100 @@ def dispersion(y, target, se, alpha: float = 0.05) -> dict:
     return {"n_services": n, "phi": phi, "tau2": tau2, "adjusted": adjust}
 
 
+def dispersions(y, target, se, group, n_groups: int, alpha: float = 0.05) -> dict[str, np.ndarray]:
+    """``dispersion`` of each group of areas at once (``group``: each area's,
+    0 .. n_groups-1), as arrays by group; each group's figures are those of
+    ``dispersion`` of its areas alone, to the bit (the sums, quantiles and
+    means below are numpy's own arithmetic per group), and its random-effects
+    ``tau2_shrinkage`` (``random_effects_tau2``) and median se^2
+    (``median_var``, NaN where no se) come with them. The chi-square noise
+    levels of all groups are one call."""
+    y, target, se = (np.asarray(a, float) for a in (y, target, se))
+    group = np.asarray(group, np.intp)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        z = (y - target) / se
+    ok = np.isfinite(z)
+    z_ok, g_ok = z[ok], group[ok]
+    n = np.bincount(g_ok, minlength=n_groups)
+    phi = _winsorised_phis(z_ok, g_ok, n_groups)
+    with np.errstate(invalid="ignore"):
+        adjust = (n >= 3) & np.isfinite(phi) & (n * phi > _chi2_ppf(1.0 - alpha, n - 1))
+        phi_re = _group_sums(z_ok**2, g_ok, n_groups) / n  # random_effects_tau2's phi: mean z^2
+    w_ok = ok & np.isfinite(se) & (se > 0)  # dl_tau2's areas
+    return {"n_services": n, "phi": phi, "tau2": _dl_tau2s(se[w_ok], group[w_ok], n_groups, phi, adjust),
+            "adjusted": adjust,
+            "tau2_shrinkage": _dl_tau2s(se[w_ok], group[w_ok], n_groups, phi_re, n >= 3),
+            "median_var": _group_medians(se**2, group, n_groups)}
+
+
+def _group_sums(v: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    """``v[group == g].sum()`` for each g (0 where empty), each group's
+    values summed in their order by ``np.add.reduce``, to the bit what
+    ``sum`` and ``mean`` give (numpy's pairwise summation; ``np.bincount``
+    and ``np.add.reduceat`` sum in other orders)."""
+    x = v[np.argsort(group, kind="stable")]
+    ends = np.cumsum(np.bincount(group, minlength=n_groups)).tolist()
+    return np.array([np.add.reduce(x[a:b]) if b > a else 0.0 for a, b in zip([0, *ends[:-1]], ends)])
+
+
+def _sorted_groups(v: np.ndarray, group: np.ndarray, n_groups: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each group's values (no NaN), sorted, as a row of a matrix padded with
+    NaN (one small sort per row); and each group's count."""
+    n = np.bincount(group, minlength=n_groups)
+    order = np.argsort(group, kind="stable")
+    starts = np.r_[0, np.cumsum(n)[:-1]]
+    rows = np.full((n_groups, int(n.max(initial=0))), np.nan)
+    rows[group[order], np.arange(group.size) - np.repeat(starts, n)] = v[order]
+    return np.sort(rows, axis=1), n
+
+
+def _winsorised_phis(z: np.ndarray, group: np.ndarray, n_groups: int, tail: float = 0.10) -> np.ndarray:
+    """``winsorised_phi`` of each group's (finite) ``z``: the group's
+    ``np.quantile(z, [tail, 1 - tail], method="linear")`` from its sorted
+    values (numpy's virtual index (n-1)q and its lerp), then the mean of the
+    clipped squares; NaN for an empty group."""
+    rows, n = _sorted_groups(z, group, n_groups)
+    if not z.size:
+        return np.full(n_groups, np.nan)
+    bounds, every = [], np.arange(n_groups)
+    for q in (tail, 1.0 - tail):
+        at = (n - 1) * q
+        below = np.floor(at)
+        last = at >= n - 1  # numpy takes the largest value there, with its index -1
+        a = rows[every, np.where(last, n - 1, below).astype(np.intp).clip(0)]
+        b = rows[every, np.where(last, n - 1, below + 1).astype(np.intp).clip(0)]
+        gamma = at - np.where(last, -1, below)
+        diff = b - a
+        bounds.append(np.where(gamma >= 0.5, b - diff * (1 - gamma), a + diff * gamma))
+    clipped = np.clip(z, bounds[0][group], bounds[1][group])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, _group_sums(clipped**2, group, n_groups) / n, np.nan)
+
+
+def _dl_tau2s(se: np.ndarray, group: np.ndarray, n_groups: int, phi: np.ndarray, where: np.ndarray):
+    """``dl_tau2`` of each group's areas (``se`` finite and > 0 only) with
+    its ``phi``, where ``where``; 0 elsewhere."""
+    n = np.bincount(group, minlength=n_groups)
+    w = 1.0 / se**2
+    sw = _group_sums(w, group, n_groups)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        denom = sw - _group_sums(w**2, group, n_groups) / sw
+        tau2 = (n * phi - (n - 1)) / denom
+    return np.where(where & (n >= 3) & (denom > 0) & (tau2 > 0), tau2, 0.0)
+
+
+def _group_medians(v: np.ndarray, group: np.ndarray, n_groups: int) -> np.ndarray:
+    """``np.nanmedian(v[group == g])`` for each g: the middle value, or the
+    mean of the middle two, of the group's sorted non-NaN values."""
+    keep = ~np.isnan(v)
+    rows, n = _sorted_groups(v[keep], group[keep], n_groups)
+    if not rows.size:
+        return np.full(n_groups, np.nan)
+    every = np.arange(n_groups)
+    a, b = rows[every, ((n - 1) // 2).clip(0)], rows[every, n // 2 - (n == 0)]
+    return np.where(n > 0, np.where(n % 2 == 1, a, (a + b) / 2), np.nan)
+
+
 def adjusted_z(y, target, se, tau2: float):
     """z-score with the additive random-effects adjustment:
     (y - target) / sqrt(se^2 + tau^2) (Spiegelhalter 2005)."""
