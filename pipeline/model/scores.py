@@ -195,32 +195,36 @@ def evidence_at_cuts(panel: pd.DataFrame, cuts: dict[str, list], window_months: 
     in one pass (``_pooled_statistics``)."""
     out = []
     by_indicator = panel.groupby("indicator", sort=False).indices
+    # the columns as arrays once; each indicator's rows are positions in them
+    period_end = panel["period_end"].to_numpy("datetime64[ns]")
+    numerator, denominator, expected = (panel[c].to_numpy(float) for c in ("numerator", "denominator", "expected"))
     for ind in INDICATORS:
         if ind.key not in cuts or ind.key not in by_indicator:
             continue
-        rows = panel.iloc[by_indicator[ind.key]]
-        rows = rows.loc[rows["denominator"] > 0, WINDOW_COLUMNS]
-        if rows.empty:
+        rows = by_indicator[ind.key]
+        rows = rows[denominator[rows] > 0]
+        if not rows.size:
             continue
-        rows = rows.sort_values("period_end", kind="stable")
-        end = rows["period_end"].astype("datetime64[ns]")
-        codes, ids = pd.factorize(rows["yjs_id"], sort=True)
+        rows = rows[np.argsort(period_end[rows], kind="stable")]  # by period end
+        end = period_end[rows]
+        codes, ids = pd.factorize(panel["yjs_id"].iloc[rows], sort=True)
         cut_dates = np.unique(to_datetime(pd.Series(list(cuts[ind.key]))).to_numpy("datetime64[ns]"))
+        month_no = end.astype("datetime64[M]").astype(np.int64) + 1970 * 12 + 1  # year * 12 + month
         idx, cut, k, latest, months, span = _windows(
-            end.to_numpy(), (end.dt.year * 12 + end.dt.month).to_numpy(),
-            rows["period_months"].to_numpy().astype(int), cut_dates, window_months)
+            end, month_no, panel["period_months"].iloc[rows].to_numpy().astype(int), cut_dates,
+            window_months)
         if idx.size == 0:
             continue
         n_keys = cut_dates.size * len(ids)
         key = cut * len(ids) + codes[idx]
-        o, n, e = (rows[c].to_numpy(float)[idx] for c in ("numerator", "denominator", "expected"))
+        o, n, e = (a[rows[idx]] for a in (numerator, denominator, expected))
         wgt = 0.5 ** (k * months[cut] / half_life_months)
         ok = ~np.isnan(o)
         sums = {name: np.bincount(key[ok], weights=v[ok], minlength=n_keys) for name, v in (
             ("wo", wgt * o), ("wn", wgt * n), ("we", wgt * e), ("w2n", wgt**2 * n), ("w2e", wgt**2 * e))}
         used = np.bincount(key[ok], minlength=n_keys)
         last = np.full(n_keys, np.iinfo(np.int64).min)  # each key's latest period with a figure
-        np.maximum.at(last, key[ok], end.to_numpy("datetime64[ns]").view(np.int64)[idx[ok]])
+        np.maximum.at(last, key[ok], end.view(np.int64)[idx[ok]])
         present = np.flatnonzero(used)  # window x service keys, by window then service
         if present.size == 0:  # every count in the windows suppressed: no evidence, as with no rows
             continue
