@@ -320,10 +320,11 @@ def concern_terms(df: pd.DataFrame, evidence: pd.DataFrame, weights: dict[str, f
     den = pd.Series(0.0, index=df.index)
     var = pd.Series(0.0, index=df.index)
     evidenced = np.zeros(len(df), dtype=bool)
+    rows_of = evidence.groupby("indicator", sort=False).indices  # each indicator's rows, in order
     for key in BY_KEY:
-        ev = evidence[evidence["indicator"] == key]
+        ev = evidence[["e", "e_sd"]].iloc[rows_of.get(key, [])].reindex(df.index)  # one look-up for both
         wt = float(weights.get(key, 0.0))
-        e, sd = (ev[c].reindex(df.index).astype(float) for c in ("e", "e_sd"))  # typed even when empty
+        e, sd = (ev[c].astype(float) for c in ("e", "e_sd"))  # typed even when empty
         num += (wt * e).fillna(0.0)
         var += (wt**2 * sd**2).fillna(0.0)
         den += wt * e.notna()
