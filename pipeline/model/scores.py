@@ -141,7 +141,6 @@ def _back_transform(v, national, multiplier: float, family: str):
     return np.sin(np.clip(v, 0, np.pi / 2)) ** 2 * multiplier
 
 
-WINDOW_COLUMNS = ["yjs_id", "period_end", "period_months", "numerator", "denominator", "expected"]
 EVIDENCE_COLUMNS = [
     "yjs_id", "indicator", "window_end", "window_months", "periods_used", "rate", "national_rate",
     "z", "band", "shrunk_rate", "shrunk_rate_low", "shrunk_rate_high", "e", "e_sd", "tau2", "phi",
@@ -197,7 +196,8 @@ def evidence_at_cuts(panel: pd.DataFrame, cuts: dict[str, list], window_months: 
     by_indicator = panel.groupby("indicator", sort=False).indices
     # the columns as arrays once; each indicator's rows are positions in them
     period_end = panel["period_end"].to_numpy("datetime64[ns]")
-    numerator, denominator, expected = (panel[c].to_numpy(float) for c in ("numerator", "denominator", "expected"))
+    numerator, denominator, expected = (panel[c].to_numpy(float)
+                                        for c in ("numerator", "denominator", "expected"))
     for ind in INDICATORS:
         if ind.key not in cuts or ind.key not in by_indicator:
             continue
