@@ -38,22 +38,26 @@ def within_month(df: pd.DataFrame, score: str, group: str = "as_of") -> pd.DataF
     ``tied`` (same score, itself included); a missing score ranks last.
 
     What ``groupby(group)[score].rank(method="min" / "max", ascending=False)``
-    gives, by one sort instead of two grouped ranks: in each month's
-    descending order, a run of equal scores starting at position p (from 0)
-    has ``above`` = p and ``tied`` = its length."""
-    if df.empty:
-        return pd.DataFrame({"n": np.zeros(0, np.int64), "above": np.zeros(0), "tied": np.zeros(0)},
-                            index=df.index)
-    s = df[score].fillna(-np.inf).to_numpy(float)
-    codes = pd.factorize(df[group])[0]
+    gives, by one sort instead of two grouped ranks (:func:`month_positions`)."""
+    pos = month_positions(df[score].fillna(-np.inf).to_numpy(float), pd.factorize(df[group])[0])
+    return pd.DataFrame(pos, index=df.index)
+
+
+def month_positions(s: np.ndarray, month: np.ndarray) -> dict[str, np.ndarray]:
+    """:func:`within_month` on arrays: the scores ``s`` (no NaN) and each
+    row's month as an integer code. In each month's descending order, a run
+    of equal scores starting at position p (from 0) has ``above`` = p and
+    ``tied`` = its length."""
     n_rows = len(s)
+    if not n_rows:
+        return {"n": np.zeros(0, np.int64), "above": np.zeros(0), "tied": np.zeros(0)}
     # by month, then riskiest first: a sort by score, then a stable one by month (a radix sort of
     # small integers), twice as fast as np.lexsort; the order within a run of equal scores,
     # which the unstable first sort leaves arbitrary, changes nothing below
     by_score = np.argsort(-s)
-    month = codes.astype(np.int16) if codes.max() < 2 ** 15 else codes
-    order = by_score[np.argsort(month[by_score], kind="stable")]
-    g, v = codes[order], s[order]
+    small = month.astype(np.int16) if month.max() < 2 ** 15 else month
+    order = by_score[np.argsort(small[by_score], kind="stable")]
+    g, v = month[order], s[order]
     new_group = np.r_[True, g[1:] != g[:-1]]
     new_run = new_group | np.r_[True, v[1:] != v[:-1]]
     group_start = np.maximum.accumulate(np.where(new_group, np.arange(n_rows), 0))
@@ -63,16 +67,16 @@ def within_month(df: pd.DataFrame, score: str, group: str = "as_of") -> pd.DataF
     above, tied = np.empty(n_rows), np.empty(n_rows)
     above[order] = run_start[run_id] - group_start
     tied[order] = run_len[run_id]
-    return pd.DataFrame({"n": np.bincount(codes)[codes], "above": above, "tied": tied}, index=df.index)
+    return {"n": np.bincount(month)[month], "above": above, "tied": tied}
 
 
-def share_in_top(pos: pd.DataFrame, k) -> np.ndarray:
+def share_in_top(pos, k) -> np.ndarray:
     """Probability each row is among the top ``k`` (a count, or an array of
     counts) under random tie-breaking."""
-    return np.clip((np.asarray(k, float) - pos["above"].to_numpy()) / pos["tied"].to_numpy(), 0, 1)
+    return np.clip((np.asarray(k, float) - np.asarray(pos["above"])) / np.asarray(pos["tied"]), 0, 1)
 
 
-def risk_percentile(pos: pd.DataFrame) -> np.ndarray:
+def risk_percentile(pos) -> np.ndarray:
     """Share of the month's services ranked below, ties counted half: 1 = riskiest."""
     return (pos["n"] - pos["above"] - (pos["tied"] + 1) / 2) / pos["n"]
 

@@ -81,15 +81,16 @@ def positions(monthly: pd.DataFrame, methods: pd.DataFrame, rules: RankingRules,
     cols = {}
     elig = monthly["eligible"].to_numpy(bool) & monthly["evidenced"].to_numpy(bool)
     keep = np.ones(len(monthly), bool) if rows is None else np.asarray(rows, bool)
+    month = pd.factorize(monthly["as_of"])[0]  # once for every method
     for m in methods:
-        df = pd.DataFrame({"as_of": monthly["as_of"], m: methods[m]})
-        pos = mt.within_month(df, m)[keep]
+        score = methods[m].fillna(-np.inf).to_numpy(float)  # missing ranks last
+        pos = {k: v[keep] for k, v in mt.month_positions(score, month).items()}
         cols.update({f"{m}_n": pos["n"], f"{m}_above": pos["above"], f"{m}_tied": pos["tied"],
                      f"{m}_pct": mt.risk_percentile(pos),
                      f"{m}_top10": mt.share_in_top(pos, 0.1 * pos["n"]),
                      f"{m}_top20": mt.share_in_top(pos, 0.2 * pos["n"])})
-        pick = np.zeros(len(df))
-        pick[elig] = mt.share_in_top(mt.within_month(df[elig], m), rules.n_full_joint)
+        pick = np.zeros(len(monthly))
+        pick[elig] = mt.share_in_top(mt.month_positions(score[elig], month[elig]), rules.n_full_joint)
         cols[f"{m}_pick"] = pick[keep]
     return pd.DataFrame(cols, index=monthly.index[keep])
 
