@@ -129,6 +129,8 @@ def _cell(ref: str, v, style: int = _PLAIN) -> str:
     a formula) and control characters XML cannot hold are dropped (openpyxl
     refused the whole workbook)."""
     s = f' s="{style}"' if style else ""
+    if type(v) is str:  # most cells: text, as the last line below writes it, without the tests before it
+        return f'<c r="{ref}"{s} t="inlineStr">{_text(v)}</c>'
     if isinstance(v, np.generic):  # a numpy scalar in an object column
         v = v.item()
     if v is None or v is pd.NaT or (isinstance(v, float) and math.isnan(v)):
