@@ -271,6 +271,24 @@ def test_top_k_probability_counts_how_often_an_area_is_among_the_k_highest():
     np.testing.assert_allclose(stats.top_k_probability([0.3] * 3, [0.2] * 3, k=2), own)
 
 
+@pytest.mark.parametrize("cells", [1, 50, 7_000, 10**9])
+def test_draws_in_chunks_are_one_matrix_and_do_not_move_the_results(monkeypatch, cells):
+    rng = np.random.default_rng(4)
+    mean, sd = rng.normal(size=30), rng.uniform(0.1, 1, 30)
+    mean[:4], sd[:4] = 0.2, 0.0  # a tied block of certain areas
+    whole = mean + sd * np.random.default_rng(7).standard_normal((2_500, 30))
+    before = (np.r_[stats.rank_intervals(mean, sd, n_draws=2_500, seed=7)],
+              stats.top_k_probability(mean, sd, 5, 2_500, 7))
+    monkeypatch.setattr(stats, "CHUNK_CELLS", cells)  # chunks of 30 rows (at least one per area) up to one
+    chunks = [chunk.copy() for chunk in stats._draws(mean, sd, 2_500, 7)]
+    assert len(chunks) == {1: 84, 50: 84, 7_000: 11, 10**9: 1}[cells]
+    np.testing.assert_array_equal(np.vstack(chunks), whole)
+    # negated mean and sd: the same values negated, which the rank intervals sort ascending
+    np.testing.assert_array_equal(np.vstack([-c for c in stats._draws(-mean, -sd, 2_500, 7)]), whole)
+    np.testing.assert_array_equal(np.r_[stats.rank_intervals(mean, sd, n_draws=2_500, seed=7)], before[0])
+    np.testing.assert_array_equal(stats.top_k_probability(mean, sd, 5, 2_500, 7), before[1])
+
+
 def test_a_long_list_gets_fewer_draws_never_under_2000():
     # 10,000 draws of 3,875 services (the 100x benchmark) had cost 1.2 GB more and seconds of sorting
     assert [stats.draws_for(n) for n in (155, 800, 3875, 100_000)] == [10_000, 10_000, 2064, 2000]

@@ -257,6 +257,10 @@ def shrink(y, target, se, tau2):
 # fewer (never under 2,000), so that each draws x services matrix stays under 8 million cells (64 MB):
 # at 3,875 services, 10,000 draws had taken 1.2 GB more and seconds of sorting.
 MAX_DRAWS, MIN_DRAWS, DRAW_CELLS = 10_000, 2_000, 8_000_000
+# The draws are made and used a chunk of rows at a time, in one buffer of about this many cells
+# (512 KB) that stays in cache: the whole matrix at once (12 MB at 155 services) was fresh memory
+# on every call, page-faulted in, and so were its argsort and temporaries.
+CHUNK_CELLS = 65_536
 
 
 def draws_for(n_areas: int) -> int:
@@ -269,9 +273,9 @@ def rank_intervals(mean, sd, n_draws: int | None = None, level: float = 0.90, se
     independent normal posteriors (Goldstein and Spiegelhalter 1996).
 
     Returns (rank_low, rank_high) arrays of ints: the (1-level)/2 and
-    (1+level)/2 quantiles of the simulated ranks. Vectorised: one
-    (n_draws x n) matrix and one argsort, from which each area's histogram
-    of ranks is counted directly (``_rank_counts``).
+    (1+level)/2 quantiles of the simulated ranks. Vectorised by chunks of
+    draws (``_draws``): each chunk's argsort gives each area's histogram of
+    ranks directly (``_rank_counts``), summed over the chunks.
 
     Areas with no uncertainty (sd 0 or NaN: no evidence) and the same mean
     draw the same value every time, so nothing orders them: each takes, in
@@ -280,27 +284,44 @@ def rank_intervals(mean, sd, n_draws: int | None = None, level: float = 0.90, se
     """
     mean = np.asarray(mean, float)
     sd = np.nan_to_num(np.asarray(sd, float))
-    draws = _draws(mean, sd, n_draws, seed)
-    order = np.argsort(-draws, axis=1)
     q = (1.0 - level) / 2.0
     certain = np.sort(mean[sd == 0])
-    if (certain[1:] == certain[:-1]).any():  # ties of exactly equal draws
-        first, last = _tie_blocks(np.take_along_axis(draws, order, axis=1))
-        return (_rank_quantile(_rank_counts(order, first), q, np.floor),
-                _rank_quantile(_rank_counts(order, last), 1.0 - q, np.ceil))
+    tied = bool((certain[1:] == certain[:-1]).any())  # ties of exactly equal draws
     # without ties each draw's rank is one place, not a block: one histogram serves both ends
-    counts = _rank_counts(order, np.arange(1, mean.size + 1)[None, :])
-    return _rank_quantile(counts, q, np.floor), _rank_quantile(counts, 1.0 - q, np.ceil)
+    place = np.arange(1, mean.size + 1)[None, :]
+    low = np.zeros((mean.size, mean.size), np.intp)
+    high = np.zeros((mean.size, mean.size), np.intp) if tied else low
+    for draws in _draws(-mean, -sd, n_draws, seed):  # negated (see _draws): ascending is highest first
+        order = np.argsort(draws, axis=1)
+        if tied:
+            first, last = _tie_blocks(np.take_along_axis(draws, order, axis=1))
+            low += _rank_counts(order, first)
+            high += _rank_counts(order, last)
+        else:
+            low += _rank_counts(order, place)
+    return _rank_quantile(low, q, np.floor), _rank_quantile(high, 1.0 - q, np.ceil)
 
 
-def _draws(mean: np.ndarray, sd: np.ndarray, n_draws: int | None, seed: int) -> np.ndarray:
-    """(draws x areas) values from independent normal posteriors, the same
-    for the rank intervals and the pick probabilities at the same seed:
-    mean + sd x standard normal, scaled and shifted in place."""
-    draws = np.random.default_rng(seed).standard_normal((n_draws or draws_for(mean.size), mean.size))
-    draws *= sd
-    draws += mean
-    return draws
+def _draws(mean: np.ndarray, sd: np.ndarray, n_draws: int | None, seed: int):
+    """The (draws x areas) values from independent normal posteriors, the
+    same for the rank intervals and the pick probabilities at the same seed,
+    in consecutive chunks of rows (the same numbers as one matrix): mean + sd
+    x standard normal, made in one buffer that each chunk overwrites (use a
+    chunk before asking for the next). A chunk has at least as many rows as
+    there are areas, so that a histogram of ranks per chunk (areas x areas)
+    costs no more than the chunk. ``-mean, -sd`` give the same values negated
+    (IEEE rounding is symmetric: -sd x z + -mean = -(sd x z + mean), up to
+    the sign of a zero)."""
+    total, n = n_draws or draws_for(mean.size), mean.size
+    rows = min(total, max(CHUNK_CELLS // max(n, 1), n, 1))
+    buffer = np.empty((rows, n))
+    rng = np.random.default_rng(seed)
+    for start in range(0, total, rows):
+        chunk = buffer[:min(rows, total - start)]
+        rng.standard_normal(out=chunk)
+        chunk *= sd
+        chunk += mean
+        yield chunk
 
 
 def top_k_probability(mean, sd, k: int, n_draws: int | None = None, seed: int = 20121) -> np.ndarray:
@@ -313,9 +334,12 @@ def top_k_probability(mean, sd, k: int, n_draws: int | None = None, seed: int = 
         return np.zeros(mean.size)
     if k >= mean.size:
         return np.ones(mean.size)
-    draws = _draws(mean, np.nan_to_num(np.asarray(sd, float)), n_draws, seed)
-    kth = np.partition(draws, mean.size - k, axis=1)[:, mean.size - k]  # the k-th highest of each draw
-    return (draws >= kth[:, None]).mean(axis=0)
+    n, draws_in, count = mean.size, 0, np.zeros(mean.size, np.intp)
+    for draws in _draws(mean, np.nan_to_num(np.asarray(sd, float)), n_draws, seed):
+        kth = np.partition(draws, n - k, axis=1)[:, n - k]  # the k-th highest of each draw
+        count += (draws >= kth[:, None]).sum(axis=0)
+        draws_in += len(draws)
+    return count / draws_in  # the mean of the in/out flags: their sums are exact
 
 
 def _rank_counts(order: np.ndarray, ranks: np.ndarray) -> np.ndarray:
@@ -323,7 +347,9 @@ def _rank_counts(order: np.ndarray, ranks: np.ndarray) -> np.ndarray:
     1..n, where ``order[d, p]`` is the area sorted to position ``p`` of draw
     ``d`` and ``ranks[d, p]`` (broadcast) the rank it takes there."""
     n = order.shape[1]
-    return np.bincount((order * n + (ranks - 1)).ravel(), minlength=n * n).reshape(n, n)
+    cells = order * n  # in place from here: a large temporary is fresh memory, page-faulted in
+    cells += ranks  # order * n + rank - 1, shifted by one: the first bin is dropped
+    return np.bincount(cells.ravel(), minlength=n * n + 1)[1:].reshape(n, n)
 
 
 def _rank_quantile(counts: np.ndarray, q: float, whole) -> np.ndarray:
