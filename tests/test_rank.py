@@ -263,3 +263,30 @@ def test_an_outcome_model_term_in_the_score_is_its_own_part(quality):
     out = targets.recommend(sc, ev, RankingRules(), AS_OF)
     assert out["concern_outcome_model"].to_numpy() == pytest.approx(0.3)
     assert out["reasons"].str.contains(r", outcome model \+0\.(?:29|30|31)$").all()  # rounding may take 0.01
+
+
+def test_reasons_order_the_indicators_by_evidence_and_the_benchmarks_by_z():
+    keys = ["fte", "reoffending", "custody"]
+    end = pd.Timestamp("2025-03-31")
+    ev = pd.DataFrame({
+        "yjs_id": ["a", "a", "a", "b", "b", "c", "c", "c"],
+        "indicator": keys + keys[:2] + keys,
+        "z": [0.5, 1.0, 1.5, -0.4, -0.2, -2.5, -3.0, -2.2], "e": [0.3, 0.1, 0.3, 0, 0, -1, -1, -1]})
+    ev = ev.assign(band=np.where(ev["z"] < -targets.Z95, "low_95", "within"), rate=1.0, national_rate=1.0,
+                   window_months=36, window_end=end, periods_used=3, period_months=12, last_period_end=end,
+                   trend_z=0.0, rising_periods=0)
+    df = pd.DataFrame({"yjs_id": ["a", "b", "c"], "recommendation": ["monitor", "monitor", "benchmark_visit"],
+                       "eligible": [True, True, True], "last_inspected": pd.NaT, "last_rating": None})
+    text = targets.reasons(df, ev, RankingRules()).tolist()
+    fte, reoffending, custody = (targets.BY_KEY[k].label for k in keys)
+
+    def named(t):  # the indicators a text names, in its order
+        return sorted((k for k in (fte, reoffending, custody) if k in t), key=t.find)
+    # by e, highest first, ties as the evidence has them
+    assert text[0].startswith("no indicator above the 95% limit; worse than national: ")
+    assert named(text[0]) == [fte, custody, reoffending] and text[0].endswith("; no inspection on record")
+    # the nearest to national: the highest z; the indicator others have is named as missing
+    assert text[1].startswith(f"no indicator worse than national; nearest to it: {reoffending} ")
+    assert text[1].endswith(f"; no figures for {custody}; no inspection on record")
+    # a benchmark's: lowest z first
+    assert text[2].startswith("better than national on ") and named(text[2]) == [reoffending, fte, custody]

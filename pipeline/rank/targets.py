@@ -95,12 +95,14 @@ def indicator_phrases(ev: pd.DataFrame) -> list[str]:
     rate relative to national (its ratio to expected): a rate falling more
     slowly than the nation's is rising against it. A trend is told only where
     its z is beyond 1.96 (``pipeline.model.scores._trend_sums``)."""
-    out = []
+    out, spans = [], {}  # most services share a span: its text is made once (dates format slowly)
     for key, rate, nat, months, end, used, length, last, z, band, tz, rising in zip(
             ev["indicator"], ev["rate"], ev["national_rate"], ev["window_months"], ev["window_end"],
             ev["periods_used"], ev["period_months"], ev["last_period_end"], ev["z"], ev["band"],
             ev["trend_z"], ev["rising_periods"]):
-        span = _span_text(int(months), end, int(used), int(length), last)
+        at = (months, end, used, length, last)
+        span = spans[at] if at in spans else spans.setdefault(
+            at, _span_text(int(months), end, int(used), int(length), last))
         text = (f"{BY_KEY[key].label} {format_rate(key, rate)} vs {format_rate(key, nat, False)} national "
                 f"({span}; z {z_text(z)}, {BAND_TEXT.get(band, 'no band')})")
         if tz > Z95:  # a run of rises alone is what noise gives one service in six
@@ -110,6 +112,22 @@ def indicator_phrases(ev: pd.DataFrame) -> list[str]:
             text += f", falling against national (trend z {tz:.1f})"
         out.append(text)
     return out
+
+
+def _joined(rows: list, key=None, keep=lambda row: True) -> dict:
+    """``"; ".join`` of the phrases of each service's evidence ``rows``
+    (yjs_id, e, z, band, phrase) that ``keep`` keeps, in the order of
+    ``key`` (stable: ties stay in the evidence's order), by service."""
+    out: dict = {}
+    for row in (sorted(rows, key=key) if key else rows):
+        if keep(row):
+            out.setdefault(row[0], []).append(row[4])
+    return {i: "; ".join(phrases) for i, phrases in out.items()}
+
+
+def _descending(value: float) -> tuple:
+    """Sort key: highest first, NaN last (as ``sort_values(ascending=False)``)."""
+    return (True, 0.0) if value != value else (False, -value)
 
 
 def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
@@ -123,39 +141,49 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
     have figures for and the service has none are named (its score rests on
     the rest); "no inspection on record" says from when the inspections read
     start (``inspections_from``), as a list that starts late cannot tell
-    never inspected from inspected before it."""
-    ev = evidence.assign(phrase=indicator_phrases(evidence))
-    by_e = ev.sort_values(["yjs_id", "e"], ascending=[True, False])
-    high = by_e[by_e["band"].isin(["high_99.8", "high_95"])].groupby("yjs_id")["phrase"].agg("; ".join)
-    worse = by_e[by_e["z"] > 0].groupby("yjs_id")["phrase"].agg("; ".join)
-    nearest = ev.sort_values(["yjs_id", "z"], ascending=[True, False]).groupby("yjs_id")["phrase"].first()
-    better = ev[ev["z"] < -Z95].sort_values(["yjs_id", "z"]).groupby("yjs_id")["phrase"].agg("; ".join)
-    ids = df["yjs_id"]
-    text = np.where(ids.map(high).notna(), ids.map(high),
-                    np.where(ids.map(worse).notna(),
-                             "no indicator above the 95% limit; worse than national: " + ids.map(worse).fillna(""),
-                             np.where(ids.map(nearest).notna(),
-                                      "no indicator worse than national; nearest to it: "
-                                      + ids.map(nearest).fillna(""), NO_FIGURES)))
-    bench = (df["recommendation"] == "benchmark_visit").to_numpy()
-    text = np.where(bench, "better than national on " + ids.map(better).fillna(""), text)
-    known = [key for key in BY_KEY if (evidence["indicator"] == key).any()]  # what others have
-    has = set(zip(evidence["yjs_id"], evidence["indicator"]))
-    lacking = ["no figures for " + " or ".join(BY_KEY[k].label for k in known if (i, k) not in has)
-               if any((i, k) not in has for k in known) and any((i, k) in has for k in known) else ""
-               for i in ids]
-    text = np.where(np.array(lacking) != "", text + "; " + np.array(lacking, dtype=object), text)
-    inspected = df["last_inspected"].notna()
+    never inspected from inspected before it. Built in plain Python over the
+    evidence's few rows a service (pandas' group-bys cost more than the text)."""
+    rows = list(zip(evidence["yjs_id"], evidence["e"], evidence["z"], evidence["band"],
+                    indicator_phrases(evidence)))
+    by_e = sorted(rows, key=lambda row: _descending(row[1]))  # services' order is immaterial
+    high = _joined(by_e, keep=lambda row: row[3] in ("high_99.8", "high_95"))
+    worse = _joined(by_e, keep=lambda row: row[2] > 0)
+    nearest = {}
+    for row in sorted(rows, key=lambda row: _descending(row[2])):
+        nearest.setdefault(row[0], row[4])
+    better = _joined(rows, key=lambda row: (row[2] != row[2], row[2]), keep=lambda row: row[2] < -Z95)
+    indicators = set(evidence["indicator"])
+    known = [key for key in BY_KEY if key in indicators]  # what others have
+    has: dict = {}
+    for i, key in zip(evidence["yjs_id"], evidence["indicator"]):
+        has.setdefault(i, set()).add(key)
     never = "no inspection on record"
     if inspections_from is not None and not pd.isna(inspections_from):
         never += (f" (the inspections on record begin in {pd.Timestamp(inspections_from):%B %Y}: an "
                   "earlier inspection would not show)")
-    last = np.where(inspected, "last inspected " + to_datetime(df["last_inspected"]).dt.strftime("%Y-%m")
-                    + ", " + df["last_rating"].astype(str), never)
-    out = pd.Series(text, index=df.index) + "; " + last
-    # first, where it decides: a service high on the list may be passed over for this alone
     excluded = f"not eligible: inspected within the last {rules.exclusion_months} months; "
-    return out.where(df["eligible"], excluded + out)
+    inspected = df["last_inspected"].notna()
+    months = to_datetime(df["last_inspected"]).dt.strftime("%Y-%m")
+    out = []
+    for i, rec, eligible, seen, month, rating in zip(
+            df["yjs_id"], df["recommendation"], df["eligible"], inspected, months, df["last_rating"]):
+        if rec == "benchmark_visit":
+            text = "better than national on " + better.get(i, "")
+        elif i in high:
+            text = high[i]
+        elif i in worse:
+            text = "no indicator above the 95% limit; worse than national: " + worse[i]
+        elif i in nearest:
+            text = "no indicator worse than national; nearest to it: " + nearest[i]
+        else:
+            text = NO_FIGURES
+        missing = [BY_KEY[k].label for k in known if k not in has.get(i, ())]
+        if missing and len(missing) < len(known):  # some figures, not all that others have
+            text += "; no figures for " + " or ".join(missing)
+        text += "; " + (f"last inspected {month}, {rating}" if seen else never)
+        # first, where it decides: a service high on the list may be passed over for this alone
+        out.append(text if eligible else excluded + text)
+    return pd.Series(out, index=df.index, dtype=object)
 
 
 def close_call_text(df: pd.DataFrame, rules: RankingRules) -> pd.Series:
