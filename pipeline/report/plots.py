@@ -33,13 +33,16 @@ LIMIT_COLUMNS = ["limit_95_low", "limit_95_high", "limit_998_low", "limit_998_hi
 
 def latest_period(values: pd.DataFrame, indicator: str) -> pd.DataFrame:
     """The rows of the indicator's latest period (the longest period length
-    when two end on the same date), with a usable rate."""
-    v = values[values["indicator"] == indicator]
-    if v.empty:
-        return v
-    v = v[v["period_end"] == v["period_end"].max()]
-    v = v[v["period_months"] == v["period_months"].max()]
-    return v[v["rate"].notna() & (v["denominator"] > 0)]
+    when two end on the same date), with a usable rate. One mask narrowed
+    step by step and one selection at the end: each selection copies every
+    column of ``values``."""
+    mine = (values["indicator"] == indicator).to_numpy()
+    if mine.any():
+        end, months = values["period_end"], values["period_months"]
+        mine &= (end == end[mine].max()).to_numpy()
+        mine &= (months == months[mine].max()).to_numpy()
+        mine &= (values["rate"].notna() & (values["denominator"] > 0)).to_numpy()
+    return values[mine]
 
 
 def _figure(figsize: tuple[float, float]) -> Figure:
