@@ -274,8 +274,9 @@ def rank_intervals(mean, sd, n_draws: int | None = None, level: float = 0.90, se
 
     Returns (rank_low, rank_high) arrays of ints: the (1-level)/2 and
     (1+level)/2 quantiles of the simulated ranks. Vectorised by chunks of
-    draws (``_draws``): each chunk's argsort gives each area's histogram of
-    ranks directly (``_rank_counts``), summed over the chunks.
+    draws (``_draws``): each chunk's argsort (``_argsort_rows`` where no two
+    areas are certain and tied) gives each area's histogram of ranks
+    directly (``_rank_counts``), summed over the chunks.
 
     Areas with no uncertainty (sd 0 or NaN: no evidence) and the same mean
     draw the same value every time, so nothing orders them: each takes, in
@@ -291,8 +292,10 @@ def rank_intervals(mean, sd, n_draws: int | None = None, level: float = 0.90, se
     place = np.arange(1, mean.size + 1)[None, :]
     low = np.zeros((mean.size, mean.size), np.intp)
     high = np.zeros((mean.size, mean.size), np.intp) if tied else low
+    # a NaN mean would draw NaNs, which the packed sort would not put last as argsort does
+    argsort = _argsort_rows if not tied and np.isfinite(mean).all() else lambda d: np.argsort(d, axis=1)
     for draws in _draws(-mean, -sd, n_draws, seed):  # negated (see _draws): ascending is highest first
-        order = np.argsort(draws, axis=1)
+        order = argsort(draws)
         if tied:
             first, last = _tie_blocks(np.take_along_axis(draws, order, axis=1))
             low += _rank_counts(order, first)
@@ -322,6 +325,37 @@ def _draws(mean: np.ndarray, sd: np.ndarray, n_draws: int | None, seed: int):
         chunk *= sd
         chunk += mean
         yield chunk
+
+
+_MAGNITUDE = np.int64(0x7FFF_FFFF_FFFF_FFFF)  # a float64's bits but the sign
+
+
+def _argsort_rows(values: np.ndarray) -> np.ndarray:
+    """``np.argsort(values, axis=1)`` of float64 rows without NaNs, by a sort
+    of int64 keys (twice as fast as an argsort, which sorts pairs): each
+    value as an int64 in the same order (its magnitude's bits, negated for a
+    negative value: -0.0 and 0.0 alike), the lowest bits of which are
+    replaced by its column, so that the sorted keys carry their columns. A
+    row where two keys agree above those bits (equal values, or values within
+    ~1e-14 of each other: ~1e-10 of the rows of random draws) is left to
+    ``np.argsort``: elsewhere the values differ, so that there is one order."""
+    n = values.shape[1]
+    bits = max((n - 1).bit_length(), 1)
+    raw = values.view(np.int64)
+    negative = raw >> 63  # -1 where the sign bit is set, else 0
+    keys = raw & _MAGNITUDE
+    keys ^= negative
+    keys -= negative  # -magnitude where negative: (m ^ -1) + 1
+    keys >>= bits
+    keys <<= bits
+    keys |= np.arange(n)
+    keys.sort(axis=1)
+    order = keys & ((1 << bits) - 1)
+    keys >>= bits
+    clash = (keys[:, 1:] == keys[:, :-1]).any(axis=1)
+    if clash.any():
+        order[clash] = np.argsort(values[clash], axis=1)
+    return order
 
 
 def top_k_probability(mean, sd, k: int, n_draws: int | None = None, seed: int = 20121) -> np.ndarray:
