@@ -346,11 +346,11 @@ def _argsort_rows(values: np.ndarray) -> np.ndarray:
     keys = raw & _MAGNITUDE
     keys ^= negative
     keys -= negative  # -magnitude where negative: (m ^ -1) + 1
-    keys >>= bits
-    keys <<= bits
+    column = (1 << bits) - 1
+    keys &= ~column
     keys |= np.arange(n)
     keys.sort(axis=1)
-    order = keys & ((1 << bits) - 1)
+    order = keys & column
     keys >>= bits
     clash = (keys[:, 1:] == keys[:, :-1]).any(axis=1)
     if clash.any():
