@@ -153,6 +153,29 @@ def test_each_month_is_ranked_as_the_pipeline_would_have_ranked_it(small):
         assert (got["rank"] == expect["rank"]).all()
 
 
+def test_each_months_league_table_and_features_are_those_of_its_own_panel(small):
+    """The monthly rankings join their tables to the month x service grid by
+    array look-ups; each month's league table and outcome-model features are
+    those computed from that month's panel alone, also where a period end
+    has figures of two period lengths (both count in the league table)."""
+    svc, pop, tables, insp, values = small
+    rules = RankingRules()
+    twice = values[(values["indicator"] == "reoffending") & (values["period_end"] >= "2022-01-01")]
+    twice = twice.assign(period_months=twice["period_months"] * 2, rate=twice["rate"][::-1].to_numpy())
+    values = pd.concat([values, twice], ignore_index=True)
+    months = rankings.backtest_months(values, rules.lag_months, AS_OF)
+    monthly = rankings.monthly_rankings(values, svc, insp, rules, months)
+    for month in (months[0], pd.Timestamp("2023-02-01"), months[-1]):
+        cut = values[values["period_end"] <= panel.indicator_cutoff(month.date(), rules.lag_months)]
+        got = monthly[monthly["as_of"] == month].set_index("yjs_id")
+        league = rankings.league_table(cut).reindex(got.index)
+        np.testing.assert_allclose(got["league_table"], league, rtol=1e-14)  # the sum in another order
+        ev = scores.indicator_evidence(cut)
+        expect = outcome.features(svc[["yjs_id"]], ev, scores.inspection_history(insp, month.date()),
+                                  outcome.service_size(cut)).set_index("yjs_id").loc[got.index]
+        np.testing.assert_allclose(got[outcome.FEATURES], expect[outcome.FEATURES], rtol=1e-12)
+
+
 def test_a_month_without_a_services_figures_never_picks_it_as_the_refresh_would_not(small):
     """The refresh recommends no visit to a service without indicator figures
     (its score is its inspection terms alone); the back-test's picks follow

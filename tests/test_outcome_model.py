@@ -41,6 +41,34 @@ def test_features_treat_never_inspected_and_missing_evidence_neutrally():
     assert list(f.columns) == outcome.FEATURES
 
 
+def test_grid_features_are_the_features_of_every_month_at_once():
+    """``grid_features`` (the back-test's month x service arrays) gives
+    ``features`` of the same rows, a month without any size included."""
+    from pipeline.model import outcome_features
+    rng = np.random.default_rng(5)
+    months, ids = pd.date_range("2021-01-01", periods=3, freq="MS"), ["a", "b", "c", "d"]
+    keys = pd.MultiIndex.from_product([months, ids], names=["as_of", "yjs_id"]).to_frame(index=False)
+    evidence = keys.sample(frac=0.6, random_state=1).assign(indicator="fte")
+    evidence = pd.concat([evidence, keys.sample(frac=0.5, random_state=2).assign(indicator="custody")])
+    evidence = evidence.assign(e=rng.normal(size=len(evidence)), z=rng.normal(size=len(evidence)),
+                               trend_z=np.where(rng.random(len(evidence)) < 0.3, np.nan, 1.0))
+    history = keys.sample(frac=0.5, random_state=3).assign(
+        last_published=pd.Timestamp("2019-03-01"), last_rating_score=4.0, months_since_inspection=80)
+    size = keys[keys["as_of"] != months[1]].sample(frac=0.7, random_state=4)
+    size = size.assign(population=rng.uniform(1e3, 5e4, len(size)))
+    expect = outcome.features(keys, evidence, history, size)
+
+    def on_grid(table, col):
+        return keys.merge(table, on=["as_of", "yjs_id"], how="left")[col].to_numpy(float)
+
+    grid = outcome_features.grid_features(
+        {key: {f: on_grid(evidence[evidence["indicator"] == key], f) for f in ("e", "z", "trend_z")}
+         for key in ("fte", "custody")},
+        on_grid(size, "population").reshape(len(months), len(ids)),
+        keys.merge(history, on=["as_of", "yjs_id"], how="left"))
+    pd.testing.assert_frame_equal(pd.DataFrame(grid), expect[outcome.FEATURES])
+
+
 def test_training_rows_carry_the_features_of_the_month_before_publication():
     months = pd.date_range("2020-01-01", "2021-12-01", freq="MS")
     monthly = pd.DataFrame([{"as_of": m, "yjs_id": "a", **{c: float(i) for c in outcome.FEATURES}}

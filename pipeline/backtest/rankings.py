@@ -16,6 +16,12 @@ ranked at once, through the refresh's own functions:
 * the raw-rate league table and the service sizes are computed once per
   period and joined to the months that saw it.
 
+The joins are array look-ups on the month x service grid (``_Grid``), not
+merges: each table's rows are placed in a (key, service) array once, and
+every month reads its key's row (a pandas merge of these small tables costs
+more in its own machinery than in the join); the outcome model's features
+are then ``outcome_features.grid_features`` on that grid.
+
 Rank intervals are not needed by the back-test and are not simulated.
 """
 
@@ -33,7 +39,6 @@ from pipeline.settings import RankingRules
 
 MIN_PERIODS = 2  # months before every indicator has this many periods are not ranked
 KEYS = ["as_of", "yjs_id"]
-EVIDENCE_USED = ["e", "e_sd", "z", "trend_z"]  # by the concern score and the outcome model
 
 
 def first_month(panel: pd.DataFrame, lag_months: int) -> pd.Timestamp | None:
@@ -80,13 +85,6 @@ def latest_period(rows: pd.DataFrame, cutoffs: pd.Series) -> pd.Series:
     return out
 
 
-def _per_month(months: pd.DataFrame, by_period: pd.DataFrame, on: list[str]) -> pd.DataFrame:
-    """``by_period`` rows (keyed by ``on`` + period_end) joined to each month
-    whose latest period on or before its cut-off they are."""
-    seen = months.assign(period_end=latest_period(by_period, months["cutoff"])).dropna(subset=["period_end"])
-    return seen.merge(by_period, on=[*on, "period_end"])
-
-
 COLUMNS = ["as_of", "yjs_id", "concern_score", "rank", "eligible", "evidenced", "months_since", "league_table",
            *outcome_features.FEATURES]
 
@@ -130,45 +128,143 @@ def monthly_rankings(panel: pd.DataFrame, services: pd.DataFrame, inspections: p
     month = pd.DataFrame({"as_of": pd.DatetimeIndex(months).astype("datetime64[ns]")})
     month["cutoff"] = [panel_mod.indicator_cutoff(m.date(), rules.lag_months) for m in month["as_of"]]
     panel = panel.assign(period_end=panel["period_end"].astype("datetime64[ns]"))
-
     by_indicator = dict(tuple(panel.groupby("indicator", sort=False)))
     empty = panel.iloc[:0]
+    ids = services.drop_duplicates("yjs_id")["yjs_id"]
+    grid = _Grid(month["as_of"].to_numpy(), ids)
 
-    # evidence: once per indicator and latest period, joined to its months
-    evs, cuts = [], {}
+    # evidence: once per indicator and latest period, on the months that saw that period last
+    cuts, month_cut = {}, {}
     for ind in INDICATORS:
         rows = by_indicator.get(ind.key, empty)
-        rows = rows[rows["denominator"] > 0]
-        seen = month.assign(cut=latest_period(rows, month["cutoff"])).dropna(subset=["cut"])
-        cuts[ind.key] = seen["cut"].unique()
-        evs.append(seen[["as_of", "cut"]].assign(indicator=ind.key))
-    evidence = scores.evidence_at_cuts(panel, cuts)[["indicator", "cut", "yjs_id", *EVIDENCE_USED]]
-    ev = pd.concat(evs).merge(evidence, on=["indicator", "cut"]).drop(columns="cut")
+        month_cut[ind.key] = latest_period(rows[rows["denominator"] > 0], month["cutoff"]).to_numpy()
+        cuts[ind.key] = pd.unique(month_cut[ind.key][~np.isnat(month_cut[ind.key])])
+    evidence = scores.evidence_at_cuts(panel, cuts)
+    ev_rows = evidence.groupby("indicator", sort=False).indices
+    ev = {}  # per indicator: each grid cell's row of evidence (-1: none)
+    for ind in INDICATORS:
+        part = ev_rows.get(ind.key, np.zeros(0, int))
+        cell = grid.rows(month_cut[ind.key], evidence["cut"].to_numpy()[part],
+                         evidence["yjs_id"].iloc[part])[0]
+        ev[ind.key] = np.where(cell >= 0, part[np.maximum(cell, 0)] if part.size else -1, -1)
 
     # concern scores and ranks, every month at once
-    ids = services.drop_duplicates("yjs_id")["yjs_id"]
     history = scores.history_by_month(inspections, month["as_of"])
-    grid = pd.MultiIndex.from_product([month["as_of"], ids], names=KEYS)
-    df = pd.DataFrame(index=grid).join(history.set_index(KEYS), how="left")
-    df = scores.concern_terms(df, ev.set_index(KEYS), rules.weights).reset_index()
-    df = df.sort_values(["as_of", "concern_score", "yjs_id"], ascending=[True, False, True],
-                        ignore_index=True)
-    df["rank"] = df.groupby("as_of").cumcount() + 1
-    out = df[["as_of", "yjs_id", "concern_score", "rank", "evidenced", "months_since_inspection"]].rename(
-        columns={"months_since_inspection": "months_since"})
-    out["eligible"] = ~(out["months_since"] < rules.exclusion_months)
+    hist = grid.rows(grid.as_of, history["as_of"].to_numpy(), history["yjs_id"])[0]
+    df = pd.DataFrame({c: pd.api.extensions.take(history[c].to_numpy(), hist, allow_fill=True)
+                       for c in scores.HISTORY_COLUMNS}, index=grid.index())  # as a left join would
+    df = scores.concern_terms(df, _evidence_by_month(grid, evidence, ev), rules.weights)
+    order = grid.ranked(df["concern_score"].to_numpy(float))
 
-    # the raw-rate league table (as ``league_table``) and service sizes: once per period
-    league = pd.concat([_per_month(month.assign(indicator=ind.key),
-                                   rate_percentiles(by_indicator.get(ind.key, empty)), ["indicator"])
-                        for ind in INDICATORS])
-    league = league.groupby(KEYS)["pct"].mean().rename("league_table").reset_index()
-    out = out.merge(league, on=KEYS, how="left")
+    # the raw-rate league table (as ``league_table``) and the service sizes: once per period
+    league = _league_table(grid, by_indicator, empty, month["cutoff"])
     size = outcome_features.sizes_by_period(by_indicator.get("fte", empty))
-    sizes = _per_month(month, size, [])
+    cell = grid.rows(latest_period(size, month["cutoff"]).to_numpy(), size["period_end"].to_numpy(),
+                     size["yjs_id"])[0]
+    population = _at(size["population"].to_numpy(float), cell)
 
-    feats = outcome_features.features(out[KEYS], ev, history, sizes)
-    return pd.concat([out, feats.drop(columns=KEYS)], axis=1)[COLUMNS]
+    months_since = df["months_since_inspection"].to_numpy()
+    out = {"as_of": grid.as_of[order // grid.n_services], "yjs_id": grid.ids[order % grid.n_services],
+           "concern_score": df["concern_score"].to_numpy()[order],
+           "rank": np.tile(np.arange(1, grid.n_services + 1), grid.n_months),
+           "eligible": ~(months_since < rules.exclusion_months)[order],
+           "evidenced": df["evidenced"].to_numpy()[order], "months_since": months_since[order],
+           "league_table": league[order]}
+    feats = outcome_features.grid_features(
+        {key: {f: _at(evidence[f].to_numpy(float), ev[key]) for f in ("e", "z", "trend_z")} for key in ev},
+        population.reshape(grid.n_months, grid.n_services), df)
+    return pd.DataFrame({**out, **{c: v[order] for c, v in feats.items()}})[COLUMNS]
+
+
+def _league_table(grid, by_indicator: dict[str, pd.DataFrame], empty: pd.DataFrame,
+                  cutoff: pd.Series) -> np.ndarray:
+    """``league_table`` for each cell of ``grid``: the mean of each
+    indicator's percentile in its latest period on or before the month's
+    ``cutoff`` (NaN if none), the percentiles computed once per period. The
+    mean is Kahan-compensated and adds the values in the order pandas'
+    grouped mean would (indicator by indicator, a period end's rows in the
+    panel's order), so it is that mean to the last bit."""
+    total, compensation, count = np.zeros(grid.size), np.zeros(grid.size), np.zeros(grid.size)
+    for ind in INDICATORS:
+        pct = rate_percentiles(by_indicator.get(ind.key, empty))
+        value_of = pct["pct"].to_numpy(float)
+        for cell in grid.rows(latest_period(pct, cutoff).to_numpy(), pct["period_end"].to_numpy(),
+                              pct["yjs_id"]):
+            value = _at(value_of, cell)
+            known = ~np.isnan(value)
+            y = np.where(known, value, 0.0) - compensation
+            t = total + y
+            compensation = np.where(known, (t - total) - y, compensation)
+            total = np.where(known, t, total)
+            count += known
+    with np.errstate(invalid="ignore"):
+        return np.where(count > 0, total / count, np.nan)
+
+
+def _at(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``values[rows]``, NaN where a row is -1 (none)."""
+    if not values.size:
+        return np.full(rows.shape, np.nan)
+    return np.where(rows >= 0, values[np.maximum(rows, 0)], np.nan)
+
+
+class _Grid:
+    """The month x service cells of ``monthly_rankings``, months outer: cell
+    ``m * n_services + s``. Tables keyed by a date (a period end, a cut, the
+    month) and a service are joined to it by array look-ups, not merges."""
+
+    def __init__(self, as_of: np.ndarray, ids: pd.Series):
+        self.as_of, self.ids = as_of.astype("datetime64[ns]"), ids.to_numpy(object)
+        self.n_months, self.n_services = len(as_of), len(ids)
+        self.size = self.n_months * self.n_services
+        self._service = pd.Index(ids)
+
+    def index(self) -> pd.MultiIndex:
+        return pd.MultiIndex.from_product([pd.DatetimeIndex(self.as_of), self._service], names=KEYS)
+
+    def rows(self, month_key: np.ndarray, key: np.ndarray, yjs_id) -> np.ndarray:
+        """For each cell, the row of a table keyed by (``key``, ``yjs_id``)
+        whose key is its month's ``month_key`` (a date per month, NaT for
+        none): -1 where there is none, as a left join would leave it. Rows
+        of services not in the grid are dropped, as an inner join would.
+        One row per cell and layer: a key and service with several rows
+        (a period end of two period lengths) has them in successive layers,
+        in the table's order, as a join would list them; -1 in the layers
+        beyond a cell's rows."""
+        key = np.asarray(key, "datetime64[ns]").view(np.int64)
+        month_key = np.asarray(month_key, "datetime64[ns]").view(np.int64)
+        keys = np.unique(key)
+        s = self._service.get_indexer(yjs_id)
+        row = np.flatnonzero(s >= 0)
+        pair = np.searchsorted(keys, key[row]) * self.n_services + s[row]  # the table's cell of each row
+        layer = np.zeros(row.size, int)  # each row's place among its cell's rows
+        by_pair = np.argsort(pair, kind="stable")
+        repeat = np.r_[False, pair[by_pair][1:] == pair[by_pair][:-1]]
+        if repeat.any():
+            start = np.maximum.accumulate(np.where(repeat, 0, np.arange(row.size)))
+            layer[by_pair] = np.arange(row.size) - start
+        table = np.full((layer.max(initial=0) + 1, keys.size + 1, self.n_services), -1)  # the last: no key
+        table.reshape(len(table), -1)[layer, pair] = row
+        at = np.minimum(np.searchsorted(keys, month_key), max(keys.size - 1, 0))
+        found = (keys[at] == month_key) if keys.size else np.zeros(month_key.size, bool)
+        return table[:, np.where(found, at, keys.size)].reshape(len(table), -1)
+
+    def ranked(self, score: np.ndarray) -> np.ndarray:
+        """The cells by month, then score (highest first), then yjs_id."""
+        name = pd.factorize(self.ids, sort=True)[0]
+        return np.lexsort((np.tile(name, self.n_months), -score,
+                           np.repeat(np.arange(self.n_months), self.n_services)))
+
+
+def _evidence_by_month(grid: _Grid, evidence: pd.DataFrame, ev: dict[str, np.ndarray]) -> pd.DataFrame:
+    """Each cell's evidence (e, e_sd) per indicator, indexed by as_of and
+    yjs_id, with an ``indicator`` column: what ``scores.concern_terms`` reads."""
+    cells = [np.flatnonzero(ev[key] >= 0) for key in ev]
+    cell, row = np.concatenate(cells), np.concatenate([ev[key][c] for key, c in zip(ev, cells)])
+    index = pd.MultiIndex.from_arrays([pd.DatetimeIndex(grid.as_of[cell // grid.n_services]),
+                                       grid.ids[cell % grid.n_services]], names=KEYS)
+    return pd.DataFrame({"indicator": np.repeat(list(ev), [c.size for c in cells]),
+                         **{c: evidence[c].to_numpy(float)[row] for c in ("e", "e_sd")}}, index=index)
 
 
 def training_months(inspections: pd.DataFrame, months, as_of) -> list[pd.Timestamp]:

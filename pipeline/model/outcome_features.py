@@ -13,6 +13,8 @@ of the month before it was published, so no row ever sees its own outcome.
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 
@@ -54,19 +56,48 @@ def features(keys: pd.DataFrame, evidence: pd.DataFrame, history: pd.DataFrame,
     hist = history[on + ["last_published", "last_rating_score", "months_since_inspection"]]
     out = (keys.merge(ev.reset_index(), on=on, how="left").merge(hist, on=on, how="left")
            .merge(size[on + ["population"]], on=on, how="left"))
-    for col in INDICATOR_FEATURES:  # no evidence: national, no trend
-        out[col] = pd.to_numeric(out[col], errors="coerce").fillna(0.0) if col in out else 0.0
+    indicator = {col: pd.to_numeric(out[col], errors="coerce").to_numpy(float) for col in INDICATOR_FEATURES
+                 if col in out}
     pop = out["population"].astype(float)  # unknown size: the month's median
     if "as_of" in on:
-        median = pop.groupby(out["as_of"]).transform("median")
+        median = pop.groupby(out["as_of"]).transform("median").to_numpy()
     else:  # no size known at all (no first-time-entrant period yet): NaN without numpy's warning
         median = pop.median() if pop.notna().any() else np.nan
-    out["log_population"] = np.log(pop.fillna(median).fillna(1.0))
-    out["never_inspected"] = out["last_published"].isna().astype(float)
-    out["last_rating_score"] = out["last_rating_score"].astype(float).fillna(2.5)
-    out["months_since_inspection"] = (out["months_since_inspection"].astype(float)
-                                      .clip(0, TIME_CAP_MONTHS).fillna(TIME_CAP_MONTHS))
+    out = out[on].assign(**_finish(indicator, pop.to_numpy(), median, out))
     return out[on + FEATURES]
+
+
+def grid_features(evidence: dict[str, dict[str, np.ndarray]], population: np.ndarray,
+                  history: pd.DataFrame) -> dict[str, np.ndarray]:
+    """``features`` of every month x service at once, as arrays over the
+    cells of a grid, months outer: ``evidence[indicator][e | z | trend_z]``
+    and ``history``'s columns (last_published, last_rating_score,
+    months_since_inspection) one value per cell (NaN where none),
+    ``population`` one row per month. The back-test's rankings
+    (``pipeline.backtest.rankings.monthly_rankings``) join their tables to
+    such a grid by array look-ups instead of merges."""
+    indicator = {f"{key}_{f}": v for key, fs in evidence.items() for f, v in fs.items()}
+    with np.errstate(all="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a month of unknown sizes: NaN
+        median = np.nanmedian(population, axis=1) if population.size else np.zeros(len(population))
+    median = np.repeat(median, population.shape[1])
+    return _finish(indicator, population.ravel(), median, history)
+
+
+def _finish(indicator: dict[str, np.ndarray], population: np.ndarray, median,
+            history) -> dict[str, np.ndarray]:
+    """The FEATURES' values from the joined columns: missing evidence is
+    national with no trend (0), an unknown size the month's median (else
+    1), never inspected the neutral rating 2.5 and the capped time."""
+    out = {col: np.nan_to_num(indicator[col], nan=0.0) if col in indicator else np.zeros(len(population))
+           for col in INDICATOR_FEATURES}
+    pop = np.where(np.isnan(population), median, population)
+    out["log_population"] = np.log(np.where(np.isnan(pop), 1.0, pop))
+    out["last_rating_score"] = pd.Series(history["last_rating_score"]).astype(float).fillna(2.5).to_numpy()
+    out["months_since_inspection"] = (pd.Series(history["months_since_inspection"]).astype(float)
+                                      .clip(0, TIME_CAP_MONTHS).fillna(TIME_CAP_MONTHS).to_numpy())
+    out["never_inspected"] = pd.Series(history["last_published"]).isna().to_numpy(float)
+    return {col: out[col] for col in FEATURES}
 
 
 def lead_month(published) -> pd.Series:
