@@ -202,16 +202,18 @@ def wilson(x: float, n: float, level: float = 0.95) -> tuple[float, float]:
     return max(0.0, mid - half), min(1.0, mid + half)
 
 
-def method_metrics(scored: pd.DataFrame, method: str, idx: np.ndarray,
+def method_metrics(scored, method: str, idx: np.ndarray,
                    reference: str | None = None, cache: dict | None = None) -> dict:
     """One method's figures on the scored inspections (columns ``adverse``,
-    ``{method}_pct``, ``{method}_top10``, ``{method}_top20``, ``{method}_pick``).
+    ``{method}_pct``, ``{method}_top10``, ``{method}_top20``, ``{method}_pick``
+    of a DataFrame, or arrays in a dict: the back-test passes arrays, a
+    DataFrame per sample and method costing more than the figures).
     ``reference``: another method whose AUC this one's is compared with, on
     the same bootstrap resamples (a paired interval of the difference).
     ``cache``: a dict kept across calls, so that the bootstrap AUCs and
     sums of the same scores and outcomes on the same resamples are computed
     once."""
-    y = scored["adverse"].to_numpy(bool)
+    y = np.asarray(scored["adverse"], bool)
 
     def cached(kind: str, v: np.ndarray, compute) -> np.ndarray:
         key = (kind, y.tobytes(), v.tobytes())
@@ -224,22 +226,22 @@ def method_metrics(scored: pd.DataFrame, method: str, idx: np.ndarray,
         return b
 
     def boot(m: str) -> np.ndarray:  # the AUC of each resample
-        score = scored[f"{m}_pct"].to_numpy(float)
+        score = np.asarray(scored[f"{m}_pct"], float)
         return cached("auc", score, lambda: bootstrap_auc(y, score, idx))
 
     def resampled_sum(v: np.ndarray) -> np.ndarray:  # v's sum over each resample
         return cached("sum", v, lambda: v[idx].sum(1))
 
-    pct = scored[f"{method}_pct"].to_numpy(float)
+    pct = np.asarray(scored[f"{method}_pct"], float)
     a, lo, hi = _interval(y, pct, boot(method)) if len(y) else (np.nan, np.nan, np.nan)
     n, n_adv = len(y), int(y.sum())
     row = {"method": method, "n_inspections": n, "n_adverse": n_adv,
            "adverse_share": n_adv / n if n else np.nan, "auc": a, "auc_low": lo, "auc_high": hi}
     for q in ("10", "20"):
-        x = float(scored.loc[y, f"{method}_top{q}"].sum())
+        x = float(np.asarray(scored[f"{method}_top{q}"], float)[y].sum())
         row[f"caught_top{q}"] = x / n_adv if n_adv else np.nan
         row[f"caught_top{q}_low"], row[f"caught_top{q}_high"] = wilson(x, n_adv)
-    pick = scored[f"{method}_pick"].to_numpy(float)
+    pick = np.asarray(scored[f"{method}_pick"], float)
     n_pick, x_pick = pick.sum(), (pick * y).sum()
     row["n_picked"] = n_pick
     row["pick_precision"] = x_pick / n_pick if n_pick > 0 else np.nan
@@ -247,11 +249,11 @@ def method_metrics(scored: pd.DataFrame, method: str, idx: np.ndarray,
     for col in ("auc_gain", "caught_top20_gain"):
         row[col] = row[f"{col}_low"] = row[f"{col}_high"] = np.nan
     if reference is not None and n:
-        ref = scored[f"{reference}_pct"].to_numpy(float)
+        ref = np.asarray(scored[f"{reference}_pct"], float)
         diff = boot(method) - boot(reference)
         row["auc_gain"] = a - auc(y, ref)
         row["auc_gain_low"], row["auc_gain_high"] = _quantiles(diff)
-        top, ref_top = (scored[f"{k}_top20"].to_numpy(float) * y for k in (method, reference))
+        top, ref_top = (np.asarray(scored[f"{k}_top20"], float) * y for k in (method, reference))
         with np.errstate(invalid="ignore", divide="ignore"):
             gain = (resampled_sum(top) - resampled_sum(ref_top)) / resampled_sum(y)
         row["caught_top20_gain"] = (top.sum() - ref_top.sum()) / n_adv if n_adv else np.nan

@@ -32,6 +32,7 @@ from pipeline.settings import RankingRules
 METHODS = ("concern_score", "outcome_model", "concern_plus_model", "league_table",
            "time_since_inspection")
 CANDIDATE_WEIGHT = 1.0
+REFERENCE = "concern_score"  # the method every other's AUC and catch rate are compared with
 SCORE_COLUMNS = ["as_of", "yjs_id", "concern_score", "rank", "full_joint_pick", "outcome_model_score",
                  "league_table", "months_since_inspection", "eligible", "next_published", "next_rating",
                  "next_rating_score", "adverse", "window_complete", "scored_inspection"]
@@ -98,14 +99,20 @@ def positions(monthly: pd.DataFrame, methods: pd.DataFrame, rules: RankingRules,
 def metrics_table(scored: pd.DataFrame, available: pd.DataFrame, common: pd.Series) -> pd.DataFrame:
     """``backtest_metrics``: one row per sample x method."""
     rows, boots, resamples = [], {}, {}  # each computed once
+    # the columns as arrays, each sample's rows taken from them (not a DataFrame per sample and method)
+    kinds = ("pct", "top10", "top20", "pick")
+    columns = {"adverse": scored["adverse"].to_numpy(bool),
+               **{f"{m}_{k}": scored[f"{m}_{k}"].to_numpy(float) for m in METHODS for k in kinds}}
     for sample in ("common", "all"):
         for m in METHODS:
-            keep = available[m] & (common if sample == "common" else True)
-            s = scored[keep.to_numpy()]
-            if len(s) not in resamples:
-                resamples[len(s)] = mt.bootstrap_indices(len(s))
-            idx = resamples[len(s)]
-            rows.append({"sample": sample, **mt.method_metrics(s, m, idx, reference="concern_score",
+            keep = (available[m] & (common if sample == "common" else True)).to_numpy()
+            used = {"adverse", *(f"{x}_{k}" for x in (m, REFERENCE) for k in kinds)}
+            s = {c: columns[c][keep] for c in used}
+            n = int(keep.sum())
+            if n not in resamples:
+                resamples[n] = mt.bootstrap_indices(n)
+            idx = resamples[n]
+            rows.append({"sample": sample, **mt.method_metrics(s, m, idx, reference=REFERENCE,
                                                                cache=boots)})
     return pd.DataFrame(rows)
 
