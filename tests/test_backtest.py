@@ -228,6 +228,29 @@ def test_each_later_inspection_is_scored_once_by_the_month_before_it():
     assert not out.loc[out["as_of"] >= "2022-01-01", "window_complete"].any()
 
 
+def test_later_outcomes_are_the_forward_as_of_join_by_service():
+    """``later_outcomes`` finds each row's next inspection by one search;
+    it is pandas' forward as-of join (strictly later, by service)."""
+    rng = np.random.default_rng(11)
+    months = pd.date_range("2018-01-01", "2023-12-01", freq="MS")
+    monthly = pd.DataFrame([(m, s) for m in months for s in "abcde"], columns=["as_of", "yjs_id"])
+    dates = pd.Timestamp("2017-06-01") + pd.to_timedelta(rng.integers(0, 2600, 40), "D")
+    insp = factories.inspections([(s, str(d.date()), "Good" if r < 3 else "Inadequate", r) for s, d, r in zip(
+        rng.choice(list("abcdx"), 40), dates, rng.integers(1, 5, 40))])
+    insp = insp.drop_duplicates(["yjs_id", "published"])
+    insp.loc[insp.index[:3], "published"] = [pd.Timestamp("2020-03-01")] * 3  # a month's own date; ties
+    as_of = dt.date(2023, 6, 30)
+    out = outcomes.later_outcomes(monthly, insp, as_of)
+    seen = insp[insp["published"] <= pd.Timestamp(as_of)].sort_values("published")
+    expect = pd.merge_asof(monthly, seen[["yjs_id", "published", "rating_score"]], left_on="as_of",
+                           right_on="published", by="yjs_id", direction="forward", allow_exact_matches=False)
+    within = expect["published"] <= expect["as_of"] + pd.DateOffset(months=24)
+    np.testing.assert_array_equal(out["next_published"], expect["published"].where(within))
+    np.testing.assert_array_equal(out["next_rating_score"], expect["rating_score"].where(within))
+    np.testing.assert_array_equal(out["adverse"].fillna(False), within & (expect["rating_score"] >= 3))
+    assert (out["adverse"].isna() == ~within).all()
+
+
 @pytest.fixture(scope="module")
 def small_monthly(small):
     """Every month's ranking of the small data, under the default rules."""
