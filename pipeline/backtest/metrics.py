@@ -266,14 +266,16 @@ def method_metrics(scored, method: str, idx: np.ndarray,
     return row
 
 
-def catch_curve(scored: pd.DataFrame, method: str, grid: int = 101) -> pd.DataFrame:
-    """Share of adverse outcomes caught against share of services inspected."""
-    adv = scored[scored["adverse"].astype(bool)]
+def catch_curve(scored, method: str, grid: int = 101) -> pd.DataFrame:
+    """Share of adverse outcomes caught against share of services inspected
+    (``scored``: a DataFrame, or its columns adverse, ``{method}_n``,
+    ``_above`` and ``_tied`` as arrays in a dict)."""
+    adverse = np.asarray(scored["adverse"], bool)
+    n, above, tied = (np.asarray(scored[f"{method}_{c}"])[adverse] for c in ("n", "above", "tied"))
     shares = np.linspace(0, 1, grid)
-    pos = adv[[f"{method}_n", f"{method}_above", f"{method}_tied"]].set_axis(["n", "above", "tied"], axis=1)
-    if len(adv):  # share_in_top(pos, s * n).mean() at every share s, at once
-        k = shares[:, None] * pos["n"].to_numpy()[None, :]
-        caught = np.clip((k - pos["above"].to_numpy()) / pos["tied"].to_numpy(), 0, 1).mean(axis=1)
+    if adverse.any():  # share_in_top(pos, s * n).mean() at every share s, at once
+        k = shares[:, None] * n[None, :]
+        caught = np.clip((k - above) / tied, 0, 1).mean(axis=1)
     else:
         caught = np.full(grid, np.nan)
     return pd.DataFrame({"method": method, "share_inspected": shares, "share_caught": caught})

@@ -182,7 +182,10 @@ def _results(monthly: pd.DataFrame, out: pd.DataFrame, plain: pd.DataFrame, plai
     if stop():
         return None
     metrics = metrics_table(scored, available, common)
-    curves = [mt.catch_curve(scored[common.to_numpy()], m) for m in scoring]
+    in_common = common.to_numpy()  # the curves' inspections, their columns taken once
+    curve_columns = {c: scored[c].to_numpy()[in_common]
+                     for c in ["adverse", *(f"{m}_{k}" for m in scoring for k in ("n", "above", "tied"))]}
+    curves = [mt.catch_curve(curve_columns, m) for m in scoring]
     curves = (pd.concat(curves, ignore_index=True) if curves
               else pd.DataFrame(columns=["method", "share_inspected", "share_caught"]))
     return Backtest(table, metrics, curves)
