@@ -248,6 +248,29 @@ def test_evidence_at_each_cut_is_the_evidence_of_the_panel_cut_there(world):
         pd.testing.assert_frame_equal(got, direct)
 
 
+def test_the_history_of_every_month_is_the_backward_as_of_join_by_service():
+    """history_by_month finds each month's last inspection by one search; it
+    is pandas' backward as-of join by service, same-day ties included."""
+    rng = np.random.default_rng(4)
+    dates = pd.Timestamp("2016-01-01") + pd.to_timedelta(rng.integers(0, 2900, 60), "D")
+    insp = f.inspections([(s, str(d.date()), f"r{i}", int(r)) for i, (s, d, r) in enumerate(zip(
+        rng.choice(list("pqrstu"), 60), dates, rng.integers(1, 5, 60)))])
+    insp = pd.concat([insp, insp.iloc[:6].assign(overall_rating="tie")], ignore_index=True)  # same day
+    months = pd.date_range("2017-01-01", "2024-01-01", freq="MS")
+    got = scores.history_by_month(insp, months)
+    seen = insp.sort_values(["yjs_id", "published"])
+    seen["n_inspections"] = seen.groupby("yjs_id").cumcount() + 1
+    grid = pd.MultiIndex.from_product([months, sorted(insp["yjs_id"].unique())],
+                                      names=["as_of", "yjs_id"]).to_frame(index=False)
+    expect = pd.merge_asof(grid, seen.sort_values("published", kind="stable"), left_on="as_of",
+                           right_on="published", by="yjs_id", direction="backward")
+    expect = expect.dropna(subset=["published"])
+    assert got["yjs_id"].tolist() == expect["yjs_id"].tolist()
+    assert got["last_rating"].tolist() == expect["overall_rating"].tolist()
+    assert got["n_inspections"].tolist() == expect["n_inspections"].tolist()
+    np.testing.assert_array_equal(got["last_published"], expect["published"])
+
+
 def test_the_history_of_every_month_is_the_last_inspection_by_then():
     insp = f.inspections([("a", "2020-06-20", "Good", 2), ("a", "2021-03-01", "Inadequate", 4),
                           ("a", "2021-03-01", "Requires improvement", 3), ("b", "2022-05-02", "Good", 2)])

@@ -280,27 +280,38 @@ HISTORY_COLUMNS = ["last_published", "last_rating", "last_rating_score", "months
 def history_by_month(inspections: pd.DataFrame, months) -> pd.DataFrame:
     """Per month in ``months`` (column ``as_of``) and service inspected by
     then: the last inspection published on or before it, the months since,
-    and how many there had been. One as-of join for all months."""
+    and how many there had been. One as-of join for all months: the
+    inspections sorted by (service, date) as integer keys, each month x
+    service looks up the last key at or before its own (as
+    ``pd.merge_asof(direction="backward")``; tested)."""
     months = pd.DatetimeIndex(to_datetime(pd.Series(list(months)))).unique().sort_values()
     if inspections.empty:
         return pd.DataFrame(columns=["as_of", "yjs_id", *HISTORY_COLUMNS])
-    seen = inspections.assign(published=to_datetime(inspections["published"]).astype("datetime64[ns]"))
-    seen = seen.sort_values(["yjs_id", "published"])
-    seen["n_inspections"] = seen.groupby("yjs_id").cumcount() + 1
-    right = seen.sort_values("published", kind="stable")[
-        ["yjs_id", "published", "overall_rating", "rating_score", "n_inspections"]]
-    grid = pd.MultiIndex.from_product([months.astype("datetime64[ns]"), sorted(seen["yjs_id"].unique())],
-                                      names=["as_of", "yjs_id"]).to_frame(index=False)
-    m = pd.merge_asof(grid, right, left_on="as_of", right_on="published", by="yjs_id",
-                      direction="backward", allow_exact_matches=True)
-    m = m[m["published"].notna()].reset_index(drop=True)
+    published = to_datetime(inspections["published"]).to_numpy("datetime64[ns]")
+    service, ids = pd.factorize(inspections["yjs_id"], sort=True)
+    month = months.to_numpy("datetime64[ns]")
+    dates, date = np.unique(np.r_[month, published], return_inverse=True)  # dates as ranks: exact
+    date = date.reshape(-1)
+    # by service, then date, ties in the table's order; the count so far is the place in its service
+    order = np.lexsort((date[month.size:], service))
+    key = service[order] * (dates.size + 1) + date[month.size:][order]
+    first = np.searchsorted(service[order], service[order], side="left")
+    # every month x service, months outer; the last inspection on or before the month
+    cell_month, cell_service = np.divmod(np.arange(month.size * ids.size), ids.size)
+    at = np.searchsorted(key, cell_service * (dates.size + 1) + date[cell_month], side="right") - 1
+    found = at >= 0
+    found[found] = service[order][at[found]] == cell_service[found]
+    at, cell_month, cell_service = at[found], cell_month[found], cell_service[found]
+    rows = order[at]
+    last = pd.Series(published[rows])
+    as_of = month[cell_month]
     return pd.DataFrame({
-        "as_of": m["as_of"], "yjs_id": m["yjs_id"],
-        "last_published": m["published"],
-        "last_rating": m["overall_rating"],
-        "last_rating_score": m["rating_score"].astype(float),
-        "months_since_inspection": months_between(m["published"], m["as_of"]).to_numpy(),
-        "n_inspections": m["n_inspections"].astype(int),
+        "as_of": as_of, "yjs_id": ids.to_numpy()[cell_service],
+        "last_published": last,
+        "last_rating": inspections["overall_rating"].iloc[rows].to_numpy(),
+        "last_rating_score": inspections["rating_score"].to_numpy(float)[rows],
+        "months_since_inspection": months_between(last, as_of).to_numpy(),
+        "n_inspections": (at - first[at] + 1).astype(int),
     })
 
 
