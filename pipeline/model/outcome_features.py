@@ -111,6 +111,10 @@ def training_table(monthly: pd.DataFrame, inspections: pd.DataFrame, as_of) -> p
     seen = inspections[to_datetime(inspections["published"]) <= pd.Timestamp(as_of)]
     t = seen[["yjs_id", "published", "rating_score"]].assign(
         published=to_datetime(seen["published"]), as_of=lead_month(seen["published"]).to_numpy())
-    t = t.merge(monthly[["as_of", "yjs_id", *FEATURES]], on=["as_of", "yjs_id"])
+    # joined on the keys alone, the features then taken by row: not a copy of every month's features
+    t = t.merge(monthly[["as_of", "yjs_id"]].assign(_row=np.arange(len(monthly))), on=["as_of", "yjs_id"])
+    rows = t.pop("_row").to_numpy()
+    features_of = pd.DataFrame({c: monthly[c].to_numpy()[rows] for c in FEATURES}, index=t.index)
+    t = pd.concat([t, features_of], axis=1)
     t["adverse"] = t["rating_score"] >= ADVERSE_MIN_SCORE
     return t.sort_values(["published", "yjs_id"], ignore_index=True)
