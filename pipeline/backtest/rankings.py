@@ -28,6 +28,7 @@ Rank intervals are not needed by the back-test and are not simulated.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import numpy as np
 import pandas as pd
@@ -152,7 +153,7 @@ def monthly_rankings(panel: pd.DataFrame, services: pd.DataFrame, inspections: p
     history = scores.history_by_month(inspections, month["as_of"])
     hist = grid.rows(grid.as_of, history["as_of"].to_numpy(), history["yjs_id"])[0]
     df = pd.DataFrame({c: pd.api.extensions.take(history[c].to_numpy(), hist, allow_fill=True)
-                       for c in scores.HISTORY_COLUMNS}, index=grid.index())  # as a left join would
+                       for c in scores.HISTORY_COLUMNS}, index=grid.index)  # as a left join would
     df = scores.concern_terms(df, _evidence_by_month(grid, evidence, ev), rules.weights)
     order = grid.ranked(df["concern_score"].to_numpy(float))
 
@@ -219,7 +220,9 @@ class _Grid:
         self.size = self.n_months * self.n_services
         self._service = pd.Index(ids)
 
+    @functools.cached_property
     def index(self) -> pd.MultiIndex:
+        """The cells as (as_of, yjs_id)."""
         return pd.MultiIndex.from_product([pd.DatetimeIndex(self.as_of), self._service], names=KEYS)
 
     def rows(self, month_key: np.ndarray, key: np.ndarray, yjs_id) -> np.ndarray:
@@ -261,8 +264,9 @@ def _evidence_by_month(grid: _Grid, evidence: pd.DataFrame, ev: dict[str, np.nda
     yjs_id, with an ``indicator`` column: what ``scores.concern_terms`` reads."""
     cells = [np.flatnonzero(ev[key] >= 0) for key in ev]
     cell, row = np.concatenate(cells), np.concatenate([ev[key][c] for key, c in zip(ev, cells)])
-    index = pd.MultiIndex.from_arrays([pd.DatetimeIndex(grid.as_of[cell // grid.n_services]),
-                                       grid.ids[cell % grid.n_services]], names=KEYS)
+    # the grid's index at those cells: its levels, its codes taken (no values factorised again)
+    index = pd.MultiIndex(levels=grid.index.levels, codes=[c[cell] for c in grid.index.codes], names=KEYS,
+                          verify_integrity=False)
     return pd.DataFrame({"indicator": np.repeat(list(ev), [c.size for c in cells]),
                          **{c: evidence[c].to_numpy(float)[row] for c in ("e", "e_sd")}}, index=index)
 
