@@ -287,3 +287,26 @@ def test_the_history_of_every_month_is_the_last_inspection_by_then():
             assert got.loc[yjs, "months_since_inspection"] == scores.months_between(
                 pd.Series([last["published"]]), month).iloc[0]
     assert by_month.loc[by_month["as_of"] == "2021-03-01", "last_rating"].tolist() == ["Requires improvement"]
+
+
+def test_service_population_on_its_grid():
+    # LA 1 has 2020 twice (summed) and no 2021 (its latest, 2020, stands in); a gap makes figures float
+    svc = pd.DataFrame({"la_code": ["E06000002", "E06000001", "E06000001"],
+                        "yjs_id": ["svc-b", "svc-b", "svc-b"]})  # an LA listed twice counts once
+    pop = pd.DataFrame({"la_code": ["E06000001", "E06000001", "E06000002", "E06000002"],
+                        "year": [2020, 2020, 2020, 2021], "population_10_17": [100, 50, 10, 20]})
+    out = panel.service_population(svc, pop, [2021])
+    assert out.to_dict("list") == {"yjs_id": ["svc-b", "svc-b"], "year": [2020, 2021],
+                                   "population_10_17": [160.0, 170.0]}
+    assert out["population_10_17"].dtype == "float64"
+    full = panel.service_population(svc, pop[pop["la_code"] == "E06000002"].assign(la_code="E06000001"), [2020])
+    assert full["population_10_17"].dtype == "int64"  # no gaps: the contract's type
+
+
+def test_services_table_takes_the_first_name_given():
+    svc = pd.DataFrame({"la_code": ["E06000002", "E06000001", "E06000003"], "yjs_id": ["b", "b", "a"],
+                        "yjs_name": ["B2", None, "A"], "country": ["England"] * 3, "region": [None] * 3})
+    table = panel.services_table(svc, pd.DataFrame(columns=["la_code", "year", "population_10_17"]))
+    assert table[["yjs_id", "yjs_name", "la_codes"]].to_dict("list") == {
+        "yjs_id": ["a", "b"], "yjs_name": ["A", "B2"], "la_codes": ["E06000003", "E06000001,E06000002"]}
+    assert table["region"].tolist() == [None, None]

@@ -41,21 +41,47 @@ def service_population(services: pd.DataFrame, population: pd.DataFrame, years) 
     A service with an LA that has no population in any year has none: the
     sum of its other LAs would understate it and overstate its rates (an
     upper-tier file alone gives a unitary's figure but not the districts' of
-    the county it is served with). Returns yjs_id, year, population_10_17.
+    the county it is served with). Returns yjs_id, year, population_10_17,
+    ordered by service and year.
+
+    Worked on an LA x year grid in numpy (a pivot, merge and group-by on
+    frames this small cost more in pandas overhead than in work). The
+    figures keep their type (the contract's int64) where every LA has every
+    year asked for, else they are float64, as a pivot with gaps gives.
     """
     if population.empty:
         return pd.DataFrame(columns=["yjs_id", "year", "population_10_17"])
-    wide = population.pivot_table(index="la_code", columns="year", values="population_10_17",
-                                  aggfunc="sum")
-    latest = wide.ffill(axis=1).iloc[:, -1]
-    wanted = sorted(set(int(y) for y in years) | set(wide.columns))
-    wide = wide.reindex(columns=wanted)
-    wide = wide.apply(lambda col: col.fillna(latest))
-    long = wide.stack().rename("population_10_17").reset_index()
-    las = services[["la_code", "yjs_id"]].drop_duplicates()
-    complete = las["la_code"].isin(wide.index).groupby(las["yjs_id"]).all()
-    long = long.merge(las[las["yjs_id"].map(complete)], on="la_code")
-    return long.groupby(["yjs_id", "year"], as_index=False)["population_10_17"].sum()
+    rows = population[population["la_code"].notna() & population["year"].notna()]
+    la_of_row, las = pd.factorize(rows["la_code"], sort=True)
+    year_of_row, published = pd.factorize(rows["year"], sort=True)
+    values = rows["population_10_17"].to_numpy()
+    if values.dtype.kind == "f":
+        values = np.nan_to_num(values, nan=0.0)  # a missing figure adds nothing, as in a sum
+    grid = np.zeros((len(las), len(published)), values.dtype)
+    np.add.at(grid, (la_of_row, year_of_row), values)  # an LA's rows of one year summed
+    seen = np.zeros(grid.shape, bool)
+    seen[la_of_row, year_of_row] = True
+    latest = grid[np.arange(len(las)), len(published) - 1 - np.argmax(seen[:, ::-1], axis=1)]
+    wanted = np.array(sorted(set(int(y) for y in years) | set(published.tolist())), dtype=np.int64)
+    gaps = not seen.all() or len(wanted) > len(published)
+    full = np.repeat(latest[:, None], len(wanted), axis=1).astype(np.float64 if gaps else grid.dtype)
+    full[:, np.searchsorted(wanted, published.to_numpy())] = np.where(seen, grid, latest[:, None])
+    # each service's LAs (each once); a service with an LA outside the grid has none
+    service_of_row, ids = pd.factorize(services["yjs_id"], sort=True)
+    la_of_service_row = las.get_indexer(services["la_code"])
+    named = service_of_row >= 0
+    incomplete = np.zeros(len(ids), bool)
+    incomplete[service_of_row[named & (la_of_service_row < 0)]] = True
+    known = named & (la_of_service_row >= 0)
+    pairs = np.unique(service_of_row[known] * len(las) + la_of_service_row[known])
+    service, la = np.divmod(pairs, len(las))
+    keep = ~incomplete[service]
+    totals = np.zeros((len(ids), len(wanted)), full.dtype)
+    np.add.at(totals, service[keep], full[la[keep]])
+    listed = np.unique(service[keep])
+    return pd.DataFrame({"yjs_id": np.repeat(ids.to_numpy()[listed], len(wanted)),
+                         "year": np.tile(wanted, len(listed)),
+                         "population_10_17": totals[listed].ravel()})
 
 
 def _counts(ind: Indicator, table: pd.DataFrame, pop: pd.DataFrame) -> pd.DataFrame:
@@ -219,10 +245,25 @@ def build_panel(tables: dict[str, pd.DataFrame], services: pd.DataFrame,
 
 def services_table(services: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
     """The ``services`` table: one row per service with its local authorities
-    and its latest population aged 10-17."""
-    g = services.sort_values("la_code").groupby("yjs_id")
-    out = g.agg(yjs_name=("yjs_name", "first"), country=("country", "first"),
-                region=("region", "first"), la_codes=("la_code", ",".join)).reset_index()
+    and its latest population aged 10-17: per service (in order of their
+    ids), the first name, country and region given (in order of LA code;
+    None where none is) and its LA codes in order, comma-separated. Grouped
+    in numpy: the text columns are few and short, a pandas group-by's
+    overhead is most of its cost."""
+    rows = services.sort_values("la_code")
+    service, ids = pd.factorize(rows["yjs_id"], sort=True)
+    named = np.flatnonzero(service >= 0)
+    out = pd.DataFrame({"yjs_id": ids.to_numpy()})
+    for column in ("yjs_name", "country", "region"):
+        values = rows[column].to_numpy()
+        given = named[pd.notna(values[named])]
+        groups, first = np.unique(service[given], return_index=True)  # each service's first given
+        out[column] = np.full(len(ids), None, dtype=object)
+        out.loc[groups, column] = values[given[first]]
+    codes = [[] for _ in range(len(ids))]
+    for i, code in zip(service[named].tolist(), rows["la_code"].to_numpy()[named].tolist()):
+        codes[i].append(code)
+    out["la_codes"] = [",".join(c) for c in codes]
     if not population.empty:
         latest_year = int(population["year"].max())
         pop = service_population(services, population, [latest_year])
