@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from pipeline.indicators import BY_KEY
 from pipeline.model import panel, scores, stats
 from tests import factories as f
 
@@ -310,3 +311,18 @@ def test_services_table_takes_the_first_name_given():
     assert table[["yjs_id", "yjs_name", "la_codes"]].to_dict("list") == {
         "yjs_id": ["a", "b"], "yjs_name": ["A", "B2"], "la_codes": ["E06000003", "E06000001,E06000002"]}
     assert table["region"].tolist() == [None, None]
+
+
+def test_counts_sum_a_services_parts_per_period():
+    fte = BY_KEY["fte"]
+    table = pd.DataFrame({"yjs_id": ["b", "a", "a", "b", "c"],
+                          "period_end": pd.to_datetime(["2021-12-31"] * 3 + ["2022-12-31", "2021-12-31"]),
+                          "period_months": [12] * 5, "fte_count": [1.0, 2.0, 3.0, np.nan, 4.0],
+                          "suppressed": [False, False, False, False, True]})
+    pop = pd.DataFrame({"yjs_id": ["a", "b", "c"], "year": [2021] * 3, "population_10_17": [100, 200, 0]})
+    out = panel._counts(fte, table, pop)
+    expected = pd.DataFrame({"yjs_id": ["a", "b", "b", "c"], "numerator": [5.0, 1.0, np.nan, np.nan],
+                             "denominator": [200.0, 200.0, np.nan, np.nan],  # a: each part's population
+                             "suppressed": [False, False, True, True]})
+    pd.testing.assert_frame_equal(out[expected.columns], expected)
+    assert (out["indicator"] == "fte").all()

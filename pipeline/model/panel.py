@@ -89,28 +89,94 @@ def _counts(ind: Indicator, table: pd.DataFrame, pop: pd.DataFrame) -> pd.DataFr
 
     Rows of one service and period are summed (a merged service reported by
     its former parts); if any part is suppressed the total is suppressed.
+    Returns yjs_id, period_end, period_months, numerator, denominator,
+    suppressed and indicator, one row per service and period in key order
+    (rows with a missing key left out); a suppressed total has no numerator,
+    a zero or missing denominator (an empty cohort) none either.
+
+    Grouped in numpy, as a pandas group-by would (sums of what is given, NaN
+    where nothing is; the figures keep their type unless a missing value is
+    set in them), but without its overhead on these small frames. A rate's
+    denominator is its service's population in the period's year (``pop``,
+    from :func:`service_population`). ``table`` is not changed.
     """
     if ind.family == "binomial":
-        df = table.rename(columns={"cohort_end": "period_end", "cohort_months": "period_months",
-                                   "reoffenders": "numerator", "cohort_size": "denominator"})
+        ends, months = table["cohort_end"], table["cohort_months"]
+        numerator, denominator = table["reoffenders"].to_numpy(), table["cohort_size"].to_numpy()
     else:
-        count_col = {"fte": "fte_count", "custody": "custodial_sentences"}[ind.key]
-        df = table.rename(columns={count_col: "numerator"})
-        df["year"] = to_datetime(df["period_end"]).dt.year
-        df = df.merge(pop, on=["yjs_id", "year"], how="left")
-        df = df.rename(columns={"population_10_17": "denominator"})
-    df = df[["yjs_id", "period_end", "period_months", "numerator", "denominator", "suppressed"]]
-    df = df.assign(suppressed=df["suppressed"].astype(bool) | df["numerator"].isna())
-    keys = ["yjs_id", "period_end", "period_months"]
-    gb = df.groupby(keys)
-    agg = gb[["numerator", "denominator"]].sum(min_count=1)
-    agg["suppressed"] = gb["suppressed"].any()
-    agg = agg.reset_index()
-    agg.loc[agg["suppressed"], "numerator"] = np.nan
+        ends, months = table["period_end"], table["period_months"]
+        numerator = table[{"fte": "fte_count", "custody": "custodial_sentences"}[ind.key]].to_numpy()
+        denominator = _population_of(table["yjs_id"], to_datetime(ends).dt.year, pop)
+    suppressed = table["suppressed"].astype(bool).to_numpy() | pd.isna(numerator)
+    service, ids = pd.factorize(table["yjs_id"], sort=True)
+    end, end_values = pd.factorize(ends, sort=True)
+    month, month_values = pd.factorize(months, sort=True)
+    keyed = np.flatnonzero((service >= 0) & (end >= 0) & (month >= 0))  # a missing key: in no group
+    key = (service[keyed] * len(end_values) + end[keyed]) * len(month_values) + month[keyed]
+    groups, group = np.unique(key, return_inverse=True)  # in key order, as a sorted group-by
+    service, rest = np.divmod(groups, len(end_values) * len(month_values))
+    end, month = np.divmod(rest, len(month_values))
+    suppressed = np.bincount(group, weights=suppressed[keyed], minlength=len(groups)) > 0
+    numerator = _missing_where(_group_sum(numerator[keyed], group, len(groups)), suppressed)
+    denominator = _group_sum(denominator[keyed], group, len(groups))
     # a zero or missing denominator (an empty cohort) has no rate
-    agg.loc[~(agg["denominator"] > 0), "denominator"] = np.nan
-    agg["indicator"] = ind.key
-    return agg
+    denominator = _missing_where(denominator, ~_positive(denominator))
+    return pd.DataFrame({"yjs_id": ids.to_numpy()[service], "period_end": end_values[end],
+                         "period_months": month_values[month], "numerator": numerator,
+                         "denominator": denominator, "suppressed": suppressed, "indicator": ind.key})
+
+
+def _positive(values: np.ndarray) -> np.ndarray:
+    """``values > 0``, False where missing (also in an object column)."""
+    if values.dtype == object:
+        return (pd.Series(values) > 0).to_numpy()
+    with np.errstate(invalid="ignore"):
+        return values > 0
+
+
+def _missing_where(values: np.ndarray, missing: np.ndarray) -> np.ndarray:
+    """``values`` with NaN where ``missing``, as pandas' ``.loc[missing] =
+    NaN`` on a column gives: a column that cannot hold NaN (integers)
+    becomes float64 whenever it has rows, even where none is set."""
+    if len(values) and values.dtype.kind in "iub":
+        values = values.astype(np.float64)
+    if missing.any():
+        values = values.copy()
+        values[missing] = np.nan
+    return values
+
+
+def _population_of(services: pd.Series, years: pd.Series, pop: pd.DataFrame) -> np.ndarray:
+    """Each row's service's population in its year (``pop`` holds one row per
+    service and year), NaN where there is none, as a left merge gives: in
+    ``pop``'s type if every row has one, else float64."""
+    ids, known = pd.factorize(pd.concat([pop["yjs_id"], services], ignore_index=True))
+    pop_id, row_id = ids[:len(pop)], ids[len(pop):]
+    year = years.to_numpy(dtype=float, na_value=np.nan)
+    span = len(known) + 1
+    at = pd.Index(pop_id.astype(np.float64) + span * pop["year"].to_numpy(dtype=float)).get_indexer(
+        np.where(row_id >= 0, row_id + span * year, np.nan))
+    values = pop["population_10_17"].to_numpy()
+    if (at >= 0).all():
+        return values[at]
+    out = np.full(len(at), np.nan, dtype=object if values.dtype == object else np.float64)
+    out[at >= 0] = values[at[at >= 0]]
+    return out
+
+
+def _group_sum(values: np.ndarray, group: np.ndarray, groups: int) -> np.ndarray:
+    """Each group's sum of its values given (a missing one adds nothing), NaN
+    where none is given: a group-by's ``sum(min_count=1)``, in the values'
+    type unless a group has none. Whole counts add up exactly either way."""
+    if values.dtype == object:  # no population at all: its empty column's type
+        return pd.Series(values).groupby(group).sum(min_count=1).reindex(range(groups)).to_numpy()
+    if values.dtype.kind != "f":
+        out = np.zeros(groups, values.dtype)
+        np.add.at(out, group, values)
+        return out
+    given = ~np.isnan(values)
+    out = np.bincount(group, weights=np.where(given, values, 0.0), minlength=groups)
+    return np.where(np.bincount(group, weights=given, minlength=groups) > 0, out, np.nan)
 
 
 def _score_indicator(counts: pd.DataFrame, ind: Indicator) -> tuple[pd.DataFrame, list[dict]]:
@@ -211,7 +277,7 @@ def build_panel(tables: dict[str, pd.DataFrame], services: pd.DataFrame,
     pop = service_population(services, population, years)
     counts = {}
     for ind in INDICATORS:
-        c = _counts(ind, tables[ind.source].copy(), pop)
+        c = _counts(ind, tables[ind.source], pop)
         c = c[to_datetime(c["period_end"]) <= cutoff]
         if not c.empty:
             counts[ind.key] = c
