@@ -151,11 +151,10 @@ def _population_of(services: pd.Series, years: pd.Series, pop: pd.DataFrame) -> 
     service and year), NaN where there is none, as a left merge gives: in
     ``pop``'s type if every row has one, else float64."""
     ids, known = pd.factorize(pd.concat([pop["yjs_id"], services], ignore_index=True))
-    pop_id, row_id = ids[:len(pop)], ids[len(pop):]
-    year = years.to_numpy(dtype=float, na_value=np.nan)
-    span = len(known) + 1
-    at = pd.Index(pop_id.astype(np.float64) + span * pop["year"].to_numpy(dtype=float)).get_indexer(
-        np.where(row_id >= 0, row_id + span * year, np.nan))
+    ids = ids + 1.0  # 0 for a missing id, which a merge matches with a missing id
+    span = len(known) + 1  # a key per service and year: id + span x year
+    at = pd.Index(ids[:len(pop)] + span * pop["year"].to_numpy(dtype=float)).get_indexer(
+        ids[len(pop):] + span * years.to_numpy(dtype=float, na_value=np.nan))
     values = pop["population_10_17"].to_numpy()
     if (at >= 0).all():
         return values[at]
