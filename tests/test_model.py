@@ -326,3 +326,18 @@ def test_counts_sum_a_services_parts_per_period():
                              "suppressed": [False, False, True, True]})
     pd.testing.assert_frame_equal(out[expected.columns], expected)
     assert (out["indicator"] == "fte").all()
+
+
+def test_implausible_rates_and_counts_are_named_or_none():
+    from pipeline.model import guards
+    disp = pd.DataFrame({"indicator": ["fte", "fte", "custody"], "national_rate": [300.0, 9_000.0, np.nan],
+                         "period_end": pd.to_datetime(["2023-12-31", "2024-12-31", "2024-12-31"]),
+                         "period_months": [12, 12, 12]})
+    assert guards.implausible_national_rates(disp.iloc[[0, 2]]) == []
+    assert guards.implausible_national_rates(disp)[0].startswith("national fte rate outside the plausible 20-5000 in 1 ")
+    values = pd.DataFrame({"yjs_id": ["a", "b", "c"], "indicator": ["fte", "custody", "reoffending"],
+                           "numerator": [10.0, 30.0, 90.0], "denominator": [1000.0, 100.0, 100.0],
+                           "period_end": pd.to_datetime(["2024-12-31"] * 3), "period_months": [12, 12, 12]})
+    problems = guards.implausible_service_counts(values)  # a share of a cohort is no count: c passes
+    assert len(problems) == 1 and problems[0].startswith("custody: 1 service-periods count more than 10%")
+    assert guards.implausible_service_counts(values.iloc[[0, 2]]) == []

@@ -112,6 +112,11 @@ def _period(row) -> str:
 
 def implausible_national_rates(dispersion: pd.DataFrame) -> list[str]:
     """One line per indicator with national rates outside what any real year gave."""
+    bounds = [PLAUSIBLE_NATIONAL.get(i, (0, math.inf)) for i in dispersion["indicator"].tolist()]
+    rate = dispersion["national_rate"].to_numpy(dtype=float)
+    low, high = np.array(bounds, dtype=float).reshape(-1, 2).T
+    if not (np.isfinite(rate) & ((rate < low) | (rate > high))).any():
+        return []  # every rate checked on arrays; the frames below only to say which are out
     out = []
     for indicator, group in dispersion.groupby("indicator", sort=True):
         low, high = PLAUSIBLE_NATIONAL.get(indicator, (0, math.inf))
@@ -126,6 +131,14 @@ def implausible_national_rates(dispersion: pd.DataFrame) -> list[str]:
 
 
 def implausible_service_counts(values: pd.DataFrame) -> list[str]:
+    """One line per count indicator with service-periods counting more than
+    ``MAX_YEARLY_SHARE`` of the population in a year."""
+    counted = values["indicator"].isin([k for k, ind in BY_KEY.items() if ind.family == "poisson"]).to_numpy()
+    numerator, denominator, months = (values[c].to_numpy(dtype=float)
+                                      for c in ("numerator", "denominator", "period_months"))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        if not (counted & (denominator > 0) & (numerator / denominator * 12 / months > MAX_YEARLY_SHARE)).any():
+            return []  # every row checked on arrays; the frames below only to say which are out
     out = []
     for key, ind in BY_KEY.items():
         if ind.family != "poisson":
