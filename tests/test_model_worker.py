@@ -346,3 +346,36 @@ def test_an_unreadable_file_in_the_folder_the_worker_reads_fails_its_step_naming
     assert not r.success and [e.step_key for e in failed] == ["population"]
     cause = failed[0].step_failure_data.error.cause  # as when the run reads it itself
     assert cause.cls_name == "IngestError" and "population/zz_broken.csv" in cause.message
+
+
+def test_a_run_does_not_wait_for_a_worker_that_has_answered_everything_to_exit(monkeypatch):
+    """The child exits as its stdin closes; the run's teardown leaves the
+    waiting (the kernel's ~30 ms to tear down its memory) to a thread, which
+    reaps it. A worker with a call still running is closed at once."""
+    exiting = threading.Event()
+    closed: list[int | None] = []
+    real_close = Worker.close
+
+    def slow_close(self, timeout: float = 10.0):
+        exiting.wait(10.0)  # the child taking its time to go
+        closed.append(real_close(self, timeout))
+        return closed[-1]
+
+    monkeypatch.setattr(Worker, "close", slow_close)
+    resource = ModelWorker()
+    context = dg.build_init_resource_context()
+    log = logging.getLogger("test_model_worker")
+    resource.setup_for_execution(context)
+    proc = resource._worker._proc
+    assert resource.call(log, sum, [1, 2]) == 3
+    start = time.perf_counter()
+    resource.teardown_after_execution(context)
+    assert time.perf_counter() - start < 5.0 and not closed  # returned while close was still waiting
+    exiting.set()
+    deadline = time.monotonic() + 30
+    while proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert proc.poll() == 0  # exited cleanly, and reaped
+    while not closed and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert closed == [0]
