@@ -251,6 +251,28 @@ def test_later_outcomes_are_the_forward_as_of_join_by_service():
     assert (out["adverse"].isna() == ~within).all()
 
 
+def test_later_outcomes_with_no_inspection_on_record_find_none():
+    """A back-test month with no inspection published by the as-of date (an
+    early as-of; the ratings on record begin later) has no next inspection:
+    no error."""
+    monthly = pd.DataFrame({"as_of": pd.to_datetime(["2019-01-01", "2019-02-01"]), "yjs_id": ["a", "b"]})
+    later = factories.inspections([("a", "2021-03-01", "Good", 2)])
+    for insp in (later, later.iloc[:0]):  # published after the as-of date; none at all
+        out = outcomes.later_outcomes(monthly, insp, dt.date(2019, 6, 30))
+        assert out["next_published"].isna().all() and out["next_rating"].isna().all()
+        assert out["adverse"].isna().all() and not out["scored_inspection"].any()
+        assert out["next_rating_score"].dtype == float
+
+
+def test_later_outcomes_rating_scores_are_floats_when_every_row_has_one():
+    """The published ``next_rating_score`` keeps one type whether or not
+    some rows have no next inspection."""
+    monthly = pd.DataFrame({"as_of": pd.to_datetime(["2020-01-01", "2020-01-01"]), "yjs_id": ["a", "b"]})
+    insp = factories.inspections([("a", "2020-06-01", "Good", 2), ("b", "2020-07-01", "Inadequate", 4)])
+    out = outcomes.later_outcomes(monthly, insp, dt.date(2021, 6, 30))
+    assert out["next_rating_score"].dtype == float and out["next_rating_score"].tolist() == [2.0, 4.0]
+
+
 @pytest.fixture(scope="module")
 def small_monthly(small):
     """Every month's ranking of the small data, under the default rules."""

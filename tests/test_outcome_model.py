@@ -176,3 +176,16 @@ def test_the_model_term_is_pandas_standardisation_to_the_last_bit():
         pd.testing.assert_series_equal(outcome.model_term(x), by_pandas(x), check_exact=True)
     s = pd.Series([1.0, 2.0, np.nan], index=[5, 6, 7])
     pd.testing.assert_series_equal(outcome.model_term(s), by_pandas(s), check_exact=True)
+
+
+def test_an_infinite_evidence_z_stays_infinite_in_the_features():
+    """Missing evidence is 0 in the features; an infinite z (a tail beyond
+    floating point: 0 events where ~750 were expected) is passed on as it
+    is, not turned into the largest float."""
+    from pipeline.model import outcome_features
+    indicator = {col: np.array([np.nan, -np.inf, 1.5]) for col in outcome_features.INDICATOR_FEATURES}
+    history = {"last_rating_score": [np.nan] * 3, "months_since_inspection": [np.nan] * 3,
+               "last_published": [pd.NaT] * 3}
+    out = outcome_features._finish(indicator, np.array([100.0, 200.0, np.nan]), 150.0, history)
+    for col in outcome_features.INDICATOR_FEATURES:
+        assert out[col][0] == 0.0 and out[col][1] == -np.inf and out[col][2] == 1.5

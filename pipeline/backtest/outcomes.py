@@ -48,7 +48,8 @@ def later_outcomes(monthly: pd.DataFrame, inspections: pd.DataFrame, as_of,
     at = np.searchsorted(insp_key[order], row_key, side="right")  # the first strictly later
     found = at < order.size
     found[found] = service[len(month):][order[at[found]]] == service[:len(month)][found]
-    nxt = np.where(found, order[np.minimum(at, max(order.size - 1, 0))], -1)
+    nxt = np.full(len(month), -1, np.intp)  # none (also where no inspection is on record)
+    nxt[found] = order[at[found]]
     # the horizon's end per month, from the distinct dates (a few hundred) rather than every row
     ends = (pd.DatetimeIndex(dates) + pd.DateOffset(months=horizon_months)).to_numpy()[date[:len(month)]]
 
@@ -61,7 +62,7 @@ def later_outcomes(monthly: pd.DataFrame, inspections: pd.DataFrame, as_of,
     m = monthly.copy()
     m["next_published"] = take(published, nxt)
     m["next_rating"] = take(insp["overall_rating"].to_numpy(object), nxt)
-    m["next_rating_score"] = take(insp["rating_score"], nxt)
+    m["next_rating_score"] = take(insp["rating_score"].to_numpy(float), nxt)  # float, as with none
     adverse = pd.array(m["next_rating_score"].to_numpy() >= outcome.ADVERSE_MIN_SCORE, dtype="boolean")
     m["adverse"] = pd.Series(adverse, index=m.index).where(within, pd.NA)
     m["window_complete"] = ends <= np.datetime64(pd.Timestamp(as_of))

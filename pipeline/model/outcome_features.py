@@ -89,7 +89,9 @@ def _finish(indicator: dict[str, np.ndarray], population: np.ndarray, median,
     """The FEATURES' values from the joined columns: missing evidence is
     national with no trend (0), an unknown size the month's median (else
     1), never inspected the neutral rating 2.5 and the capped time."""
-    out = {col: np.nan_to_num(indicator[col], nan=0.0) if col in indicator else np.zeros(len(population))
+    # NaN (no evidence) is 0; an infinite z stays infinite, as fillna leaves it
+    out = {col: np.where(np.isnan(indicator[col]), 0.0, indicator[col]) if col in indicator
+           else np.zeros(len(population))
            for col in INDICATOR_FEATURES}
     pop = np.where(np.isnan(population), median, population)
     out["log_population"] = np.log(np.where(np.isnan(pop), 1.0, pop))
