@@ -147,13 +147,13 @@ def monthly_rankings(panel: pd.DataFrame, services: pd.DataFrame, inspections: p
         part = ev_rows.get(ind.key, np.zeros(0, int))
         cell = grid.rows(month_cut[ind.key], evidence["cut"].to_numpy()[part],
                          evidence["yjs_id"].iloc[part])[0]
-        ev[ind.key] = np.where(cell >= 0, part[np.maximum(cell, 0)] if part.size else -1, -1)
+        ev[ind.key] = _at(part, cell, fill=-1)
 
     # concern scores and ranks, every month at once
     history = scores.history_by_month(inspections, month["as_of"])
     hist = grid.rows(grid.as_of, history["as_of"].to_numpy(), history["yjs_id"])[0]
-    df = pd.DataFrame({c: pd.api.extensions.take(history[c].to_numpy(), hist, allow_fill=True)
-                       for c in scores.HISTORY_COLUMNS}, index=grid.index)  # as a left join would
+    df = pd.DataFrame({c: _at(history[c].to_numpy(), hist) for c in scores.HISTORY_COLUMNS},
+                      index=grid.index)
     df = scores.concern_terms(df, _evidence_by_month(grid, evidence, ev), rules.weights)
     order = grid.ranked(df["concern_score"].to_numpy(float))
 
@@ -202,11 +202,10 @@ def _league_table(grid, by_indicator: dict[str, pd.DataFrame], empty: pd.DataFra
         return np.where(count > 0, total / count, np.nan)
 
 
-def _at(values: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """``values[rows]``, NaN where a row is -1 (none)."""
-    if not values.size:
-        return np.full(rows.shape, np.nan)
-    return np.where(rows >= 0, values[np.maximum(rows, 0)], np.nan)
+def _at(values: np.ndarray, rows: np.ndarray, fill=None) -> np.ndarray:
+    """``values[rows]``, and where a row is -1 (none) ``fill``, by default
+    the values' missing value (NaN), as a left join leaves it."""
+    return pd.api.extensions.take(np.asarray(values), rows, allow_fill=True, fill_value=fill)
 
 
 class _Grid:
