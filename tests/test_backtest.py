@@ -407,6 +407,28 @@ def test_a_date_before_enough_history_gives_an_empty_backtest_not_a_failure(smal
     pd.testing.assert_series_equal(monthly.dtypes, typed.dtypes)
 
 
+
+def test_a_count_many_times_too_large_is_scored_and_learned_from_not_a_failure(small, few_outcomes_enough):
+    # one service's first-time entrants 25 times its figure in 2020: the
+    # exact mid-p tail underflows; its z was infinite and the outcome model's
+    # fit failed ("Input X contains infinity") in every month after it
+    svc, pop, tables, insp, _ = small
+    fte = tables["first_time_entrants"].copy()
+    wrong = (fte["yjs_id"] == "svc-03") & (fte["period_end"].dt.year == 2020)
+    fte.loc[wrong, "fte_count"] *= 25
+    values, _ = panel.build_panel({**tables, "first_time_entrants": fte}, svc, pop, AS_OF, 3)
+    rules = RankingRules()
+    monthly = rankings.monthly_rankings(values, svc, insp, rules,
+                                        rankings.backtest_months(values, rules.lag_months, AS_OF))
+    z = values.loc[values["yjs_id"].eq("svc-03") & values["indicator"].eq("fte")
+                   & values["period_end"].dt.year.eq(2020), "z_unadjusted"]
+    assert len(z) == 1 and 37.5 < z.iloc[0] < np.inf  # past a double's smallest tail, finite
+    numbers = monthly.select_dtypes("number")
+    assert not np.isinf(numbers.drop(columns=["months_since"], errors="ignore").to_numpy()).any()
+    bt = run.run_backtest(monthly, insp, rules, AS_OF, family="logistic")
+    assert np.isfinite(bt.scores["outcome_model_score"]).sum() > 100
+
+
 @pytest.fixture(scope="module")
 def demo(tmp_path_factory):
     db = tmp_path_factory.mktemp("backtest") / "warehouse.duckdb"

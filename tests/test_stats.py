@@ -186,6 +186,54 @@ def test_exact_z_handles_zero_and_small_counts():
     assert z[3] == pytest.approx(sps.norm.ppf(mid))
 
 
+
+def test_exact_z_is_finite_where_the_mid_p_tail_is_too_small_for_a_double():
+    # 0 events against 800 expected: mid-p 0.5 exp(-800), which underflows;
+    # its logarithm -800 - log 2 does not
+    z = stats.exact_z([0, 0], [800.0, 1e4], None, "poisson")
+    ndtri_exp = stats.scipy_special().ndtri_exp  # the inverse of log Phi
+    np.testing.assert_allclose(z, ndtri_exp(-np.array([800.0, 1e4]) - np.log(2)), rtol=1e-12)
+    assert z[0] == pytest.approx(-39.902, abs=1e-3)
+    lo = stats.exact_z([0], [1000.0], [0.6], "binomial")[0]  # 0.5 x 0.4^1000
+    assert lo == pytest.approx(ndtri_exp(1000 * np.log(0.4) - np.log(2)), rel=1e-12)
+    # a count many times too large: finite, and the larger the count the larger z
+    up = stats.exact_z([400, 1000, 2000, 20000], [45.0] * 4, None, "poisson")
+    assert np.isfinite(up).all() and (np.diff(up) > 0).all() and up[0] < 37.5 < up[1]  # both ways
+    hi = stats.exact_z([990, 1000], [1000.0] * 2, [0.3] * 2, "binomial")
+    assert np.isfinite(hi).all() and 0 < hi[0] < hi[1]
+    # an impossible count (a national proportion of 0 or 1) is still infinite
+    np.testing.assert_array_equal(stats.exact_z([3, 0], [10, 10], [0.0, 1.0], "binomial"),
+                                  [np.inf, -np.inf])
+
+
+@pytest.mark.parametrize("family, k, mean, n", [
+    ("poisson", [0, 3, 50, 200, 10, 60], [600, 500, 400, 300, 1.5, 20], None),
+    ("binomial", [0, 5, 900, 1000, 2, 40], [0.4, 0.5, 0.6, 0.5, 0.1, 0.2], [1000] * 4 + [30, 60]),
+])
+def test_the_log_tail_series_is_the_mid_p_tail_where_a_double_holds_it(family, k, mean, n):
+    k, mean = np.array(k, float), np.array(mean, float)
+    n = None if n is None else np.array(n, float)
+    lower, upper = stats._mid_tails(k, n if n is not None else mean, mean if n is not None else None,
+                                    family)
+    centre = mean if n is None else n * mean
+    for side, tail, far in (("lower", lower, k < centre), ("upper", upper, k > centre)):
+        np.testing.assert_allclose(stats._log_mid_tail(family, side, k[far], mean[far],
+                                                       None if n is None else n[far]),
+                                   np.log(tail[far]), rtol=1e-12, atol=1e-12)
+
+
+def test_effective_exact_z_interpolates_far_tails_in_their_logarithm():
+    o, e = np.array([0.0, 0.25, 0.5, 1.0]), np.full(4, 900.0)
+    z = stats.effective_exact_z(o, e, None, "poisson")
+    assert np.isfinite(z).all() and (np.diff(z) > 0).all()
+    np.testing.assert_array_equal(z[[0, 3]], stats.exact_z([0, 1], [900.0] * 2, None, "poisson"))
+    # linear in the tail: 0.5 at 0 events, with P(0) and P(1) = 900 P(0) at 1
+    np.testing.assert_allclose(z[1], stats.scipy_special().ndtri_exp(
+        -900 + np.log(0.75 * 0.5 + 0.25 * (1 + 0.5 * 900))), rtol=1e-12)
+    up = stats.effective_exact_z([800.5, 801.0], [30.0, 30.0], None, "poisson")
+    assert np.isfinite(up).all() and up[0] < up[1]
+
+
 def test_effective_exact_z_of_whole_counts_is_exact_z():
     o, e = np.array([0, 3, 12, 250]), np.array([2.0, 5.5, 4.0, 240.0])
     np.testing.assert_array_equal(stats.effective_exact_z(o, e, None, "poisson"),

@@ -629,7 +629,7 @@ def exact_z(observed, denominator, p0, family: str):
     o = np.asarray(observed, float)
     d = np.asarray(denominator, float)
     lower, upper = _mid_tails(o, d, p0, family)
-    return _z_of_tails(lower, upper, o, d)
+    return _far_z(_z_of_tails(lower, upper, o, d), o, d, p0, family)
 
 
 def _mid_tails(o, d, p0, family: str):
@@ -648,6 +648,94 @@ def _z_of_tails(lower, upper, o, d):
     with np.errstate(invalid="ignore", divide="ignore"):
         z = np.where(lower < 0.5, _norm_ppf(lower), _norm_isf(upper))
     return np.where((d > 0) & np.isfinite(o), z, np.nan)
+
+
+FAR_TERMS = 512  # terms of the far-tail series summed before its geometric bound
+
+
+def _log_pmf(family: str, k, mean, n=None):
+    """log P(X = k) of Poisson(mean) or Binomial(n, mean), finite where the
+    probability itself underflows (scipy.stats' logpmf formulas)."""
+    sp = scipy_special()
+    with np.errstate(all="ignore"):
+        if family == "poisson":
+            return sp.xlogy(k, mean) - sp.gammaln(k + 1) - mean
+        return (sp.gammaln(n + 1) - sp.gammaln(k + 1) - sp.gammaln(n - k + 1)
+                + sp.xlogy(k, mean) + sp.xlog1py(n - k, -mean))
+
+
+def _log_mid_tail(family: str, side: str, k, mean, n=None):
+    """log of the mid-p tail of whole counts ``k`` on ``side`` "lower"
+    (P(X < k) + P(X = k)/2) or "upper" (P(X > k) + P(X = k)/2), for a tail
+    too small for a double (under ~1e-308, where ``_mid_tails`` gives 0).
+
+    log P(X = k) + log(1/2 + sum_m r_1 ... r_m), r_i the ratio of each
+    probability to the one before it, moving away from k into the tail:
+    j/mean (Poisson) or j(1 - p)/((n - j + 1)p) (binomial) going down from
+    j = k; mean/(j + 1) or (n - j)p/((j + 1)(1 - p)) going up. Past the mode
+    the ratios fall, so the ``FAR_TERMS`` summed are followed by at most the
+    last term times r/(1 - r), r the next ratio, which is added (a bound,
+    below 1e-16 of the sum for counts up to ~10^5 events). A ratio is 0 past
+    the support (j = 0 going down, j = n going up), ending the series."""
+    k, mean = np.asarray(k, float), np.asarray(mean, float)
+    n = None if n is None else np.asarray(n, float)
+    out = np.empty(k.shape)
+    for lo in range(0, k.size, 4096):  # rows of FAR_TERMS ratios, 16 MiB at most
+        part = slice(lo, lo + 4096)
+        kk, mm = k[part, None], mean[part, None]
+        nn = None if n is None else n[part, None]
+        step = np.arange(FAR_TERMS + 1)
+        with np.errstate(all="ignore"):
+            if side == "lower":
+                j = kk - step
+                r = j / mm if nn is None else j * (1 - mm) / ((nn - j + 1) * mm)
+            else:
+                j = kk + step
+                r = mm / (j + 1) if nn is None else (nn - j) * mm / ((j + 1) * (1 - mm))
+            r = np.clip(r, 0, None)
+            terms = np.cumprod(r[:, :-1], axis=1)
+            last, nxt = terms[:, -1], r[:, -1]  # the last term summed, the ratio after it
+            rest = np.where(last == 0, 0.0, np.where(nxt < 1, last * nxt / (1 - nxt), np.inf))
+            total = 0.5 + terms.sum(axis=1) + rest
+            out[part] = _log_pmf(family, k[part], mean[part], None if n is None else n[part]) + np.log(total)
+    return out
+
+
+def _far_z(z, o, d, p0, family: str):
+    """``z`` with its infinite values, where the smaller mid-p tail
+    underflowed to 0 (0 events against ~745 or more expected, or a count
+    many times too large), recomputed from the tail's logarithm: the
+    inverse of log Phi (``scipy.special.ndtri_exp``) of ``_log_mid_tail``,
+    interpolated as ``effective_exact_z`` interpolates (linearly in the
+    tail between the whole counts either side of a fractional ``o``). An
+    impossible count (a proportion p0 of 0 or 1) stays infinite."""
+    z = np.array(z, float)
+    far = np.flatnonzero(np.isinf(z) & (np.broadcast_to(d, z.shape) > 0)
+                         & np.isfinite(np.broadcast_to(o, z.shape)))
+    if not far.size:
+        return z
+
+    def at(a):
+        return np.broadcast_to(np.asarray(a, float), z.shape).reshape(-1)[far]
+
+    oo, dd, zz = at(o), at(d), z.reshape(-1)[far]
+    mean, n = (dd, None) if family == "poisson" else (at(p0), dd)
+    below, frac = np.floor(oo), oo - np.floor(oo)
+    for side, sign in (("lower", 1.0), ("upper", -1.0)):
+        i = np.flatnonzero((zz < 0) == (side == "lower"))
+        if not i.size:
+            continue
+        ni = None if n is None else n[i]
+        log_tail = _log_mid_tail(family, side, below[i], mean[i], ni)
+        f = frac[i]
+        if (f > 0).any():
+            with np.errstate(divide="ignore"):
+                log_tail = np.logaddexp(np.log1p(-f) + log_tail,
+                                        np.log(f) + _log_mid_tail(family, side, below[i] + 1, mean[i], ni))
+        zz[i] = sign * scipy_special().ndtri_exp(log_tail)
+    flat = z.reshape(-1)
+    flat[far] = zz
+    return flat.reshape(z.shape)
 
 
 def effective_exact_z(observed, denominator, p0, family: str):
@@ -684,7 +772,7 @@ def effective_exact_z(observed, denominator, p0, family: str):
         lower[part] = (1 - f) * lower[part] + f * lo1
         upper[part] = (1 - f) * upper[part] + f * up1
         lower, upper = lower.reshape(o.shape), upper.reshape(o.shape)
-    return _z_of_tails(lower, upper, o, d)
+    return _far_z(_z_of_tails(lower, upper, o, d), o, d, p0, family)
 
 
 def overdispersion_factor(se, tau2: float):
