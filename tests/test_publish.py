@@ -421,3 +421,20 @@ def test_only_this_projects_exports_of_lists_dated_later_are_removed(tmp_path):
     # another warehouse in the folder published today; a first publish as of an earlier month keeps its files
     assert remove_replaced(folder, dt.date(2026, 11, 1), today=dt.date(2026, 12, 2)) == {}
     assert "inspection_targets_2026-12-02.csv" in {p.name for p in folder.iterdir()}
+
+
+def test_duckdb_started_on_a_thread_is_the_one_the_warehouse_uses(tmp_path, monkeypatch):
+    made = []
+    real = wh.duckdb.connect
+    monkeypatch.setattr(wh.duckdb, "connect", lambda *a, **k: made.append(real(*a, **k)) or made[-1])
+    monkeypatch.setattr(wh, "_duckdb", wh.functools.cache(wh._duckdb.__wrapped__))  # not started yet
+    thread = wh.start_duckdb()
+    assert thread is not None and thread.name == "duckdb start" and not thread.daemon
+    with wh._staging(tmp_path / "w.duckdb") as con:  # may ask while the thread is still starting it
+        con.execute("CREATE TABLE t AS SELECT 1 AS x")
+        con.commit()
+    thread.join(10)
+    assert len(made) == 1 and wh._duckdb() is made[0]  # one DuckDB, whichever call came first
+    assert wh.start_duckdb() is None  # started: nothing more to start
+    with wh.read_only(tmp_path / "w.duckdb") as con:
+        assert con.execute("SELECT x FROM t").fetchall() == [(1,)]
