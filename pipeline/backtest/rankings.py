@@ -12,7 +12,9 @@ ranked at once, through the refresh's own functions:
   months that saw that period last;
 * the inspection history of every month is one as-of join
   (``scores.history_by_month``); the concern score is
-  ``scores.concern_terms`` on a month x service index; ranks are a sort;
+  ``scores.concern_arrays`` on arrays over the month x service cells (what
+  ``scores.concern_terms`` computes, without its look-ups on an index of
+  every cell); ranks are a sort;
 * the raw-rate league table and the service sizes are computed once per
   period and joined to the months that saw it.
 
@@ -28,7 +30,6 @@ Rank intervals are not needed by the back-test and are not simulated.
 from __future__ import annotations
 
 import datetime as dt
-import functools
 
 import numpy as np
 import pandas as pd
@@ -39,7 +40,6 @@ from pipeline.model import outcome, outcome_features, panel as panel_mod, scores
 from pipeline.settings import RankingRules
 
 MIN_PERIODS = 2  # months before every indicator has this many periods are not ranked
-KEYS = ["as_of", "yjs_id"]
 
 
 def first_month(panel: pd.DataFrame, lag_months: int) -> pd.Timestamp | None:
@@ -152,10 +152,14 @@ def monthly_rankings(panel: pd.DataFrame, services: pd.DataFrame, inspections: p
     # concern scores and ranks, every month at once
     history = scores.history_by_month(inspections, month["as_of"])
     hist = grid.rows(grid.as_of, history["as_of"].to_numpy(), history["yjs_id"])[0]
-    df = pd.DataFrame({c: _at(history[c].to_numpy(), hist) for c in scores.HISTORY_COLUMNS},
-                      index=grid.index)
-    df = scores.concern_terms(df, _evidence_by_month(grid, evidence, ev), rules.weights)
-    order = grid.ranked(df["concern_score"].to_numpy(float))
+    df = {c: _at(history[c].to_numpy(), hist)
+          for c in ("last_published", "last_rating_score", "months_since_inspection")}
+    evidence_of = {f: evidence[f].to_numpy(float) for f in ("e", "e_sd", "z", "trend_z")}
+    df.update(scores.concern_arrays(
+        {key: (_at(evidence_of["e"], ev[key]), _at(evidence_of["e_sd"], ev[key])) for key in ev},
+        pd.Series(df["last_rating_score"]).astype(float).to_numpy(),
+        pd.Series(df["months_since_inspection"]).astype(float).to_numpy(), rules.weights))
+    order = grid.ranked(df["concern_score"])
 
     # the raw-rate league table (as ``league_table``) and the service sizes: once per period
     league = _league_table(grid, by_indicator, empty, month["cutoff"])
@@ -164,15 +168,15 @@ def monthly_rankings(panel: pd.DataFrame, services: pd.DataFrame, inspections: p
                      size["yjs_id"])[0]
     population = _at(size["population"].to_numpy(float), cell)
 
-    months_since = df["months_since_inspection"].to_numpy()
+    months_since = df["months_since_inspection"]
     out = {"as_of": grid.as_of[order // grid.n_services], "yjs_id": grid.ids[order % grid.n_services],
-           "concern_score": df["concern_score"].to_numpy()[order],
+           "concern_score": df["concern_score"][order],
            "rank": np.tile(np.arange(1, grid.n_services + 1), grid.n_months),
            "eligible": ~(months_since < rules.exclusion_months)[order],
-           "evidenced": df["evidenced"].to_numpy()[order], "months_since": months_since[order],
+           "evidenced": df["evidenced"][order], "months_since": months_since[order],
            "league_table": league[order]}
     feats = outcome_features.grid_features(
-        {key: {f: _at(evidence[f].to_numpy(float), ev[key]) for f in ("e", "z", "trend_z")} for key in ev},
+        {key: {f: _at(evidence_of[f], ev[key]) for f in ("e", "z", "trend_z")} for key in ev},
         population.reshape(grid.n_months, grid.n_services), df)
     return pd.DataFrame({**out, **{c: v[order] for c, v in feats.items()}})[COLUMNS]
 
@@ -219,11 +223,6 @@ class _Grid:
         self.size = self.n_months * self.n_services
         self._service = pd.Index(ids)
 
-    @functools.cached_property
-    def index(self) -> pd.MultiIndex:
-        """The cells as (as_of, yjs_id)."""
-        return pd.MultiIndex.from_product([pd.DatetimeIndex(self.as_of), self._service], names=KEYS)
-
     def rows(self, month_key: np.ndarray, key: np.ndarray, yjs_id) -> np.ndarray:
         """For each cell, the row of a table keyed by (``key``, ``yjs_id``)
         whose key is its month's ``month_key`` (a date per month, NaT for
@@ -256,18 +255,6 @@ class _Grid:
         name = pd.factorize(self.ids, sort=True)[0]
         return np.lexsort((np.tile(name, self.n_months), -score,
                            np.repeat(np.arange(self.n_months), self.n_services)))
-
-
-def _evidence_by_month(grid: _Grid, evidence: pd.DataFrame, ev: dict[str, np.ndarray]) -> pd.DataFrame:
-    """Each cell's evidence (e, e_sd) per indicator, indexed by as_of and
-    yjs_id, with an ``indicator`` column: what ``scores.concern_terms`` reads."""
-    cells = [np.flatnonzero(ev[key] >= 0) for key in ev]
-    cell, row = np.concatenate(cells), np.concatenate([ev[key][c] for key, c in zip(ev, cells)])
-    # the grid's index at those cells: its levels, its codes taken (no values factorised again)
-    index = pd.MultiIndex(levels=grid.index.levels, codes=[c[cell] for c in grid.index.codes], names=KEYS,
-                          verify_integrity=False)
-    return pd.DataFrame({"indicator": np.repeat(list(ev), [c.size for c in cells]),
-                         **{c: evidence[c].to_numpy(float)[row] for c in ("e", "e_sd")}}, index=index)
 
 
 def training_months(inspections: pd.DataFrame, months, as_of) -> list[pd.Timestamp]:
