@@ -100,6 +100,21 @@ def test_within_month_positions_are_pandas_grouped_ranks():
         pd.testing.assert_frame_equal(mt.within_month(df, "x"), by_ranks(df, "x"), check_exact=True)
 
 
+def test_rate_percentiles_are_pandas_grouped_percentile_ranks():
+    rng = np.random.default_rng(11)
+    for n in [0, 1, 2, 9, 60, 400]:
+        df = pd.DataFrame({"indicator": rng.choice(["fte", "custody"], n),
+                           "period_end": pd.Timestamp("2020-03-31") + pd.to_timedelta(rng.integers(0, 4, n) * 91, "D"),
+                           "yjs_id": rng.choice(["a", "b", "c"], n), "rate": np.round(rng.normal(size=n), 1)},
+                          index=rng.integers(0, 5, n))  # not unique
+        for value, share in [(np.nan, 0.15), (np.inf, 0.05), (-np.inf, 0.05), (-0.0, 0.1)]:
+            df.loc[rng.random(n) < share, "rate"] = value
+        df.loc[rng.random(n) < 0.05, "period_end"] = pd.NaT  # no period: no percentile
+        expect = df[["indicator", "period_end", "yjs_id"]].assign(
+            pct=df.groupby(["indicator", "period_end"])["rate"].rank(pct=True))
+        pd.testing.assert_frame_equal(rankings.rate_percentiles(df), expect, check_exact=True)
+
+
 def test_catch_curve_is_the_share_in_the_top_at_each_share_inspected():
     rng = np.random.default_rng(5)
     n = 90
