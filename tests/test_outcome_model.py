@@ -189,3 +189,26 @@ def test_an_infinite_evidence_z_stays_infinite_in_the_features():
     out = outcome_features._finish(indicator, np.array([100.0, 200.0, np.nan]), 150.0, history)
     for col in outcome_features.INDICATOR_FEATURES:
         assert out[col][0] == 0.0 and out[col][1] == -np.inf and out[col][2] == 1.5
+
+
+def test_training_table_joins_the_months_as_an_inner_merge_would():
+    """Each inspection takes the features of its lead month's row; duplicate
+    rows on either side and missing ids pair as pandas' inner merge pairs
+    them, in its order."""
+    from pipeline.model import outcome_features as of
+
+    monthly = pd.DataFrame({"as_of": pd.to_datetime(["2020-01-01"] * 4 + ["2020-02-01"] * 3 + ["2019-12-01"]),
+                            "yjs_id": ["a", None, np.nan, "b", "a", "a", None, "a"]})
+    for i, f in enumerate(of.FEATURES):
+        monthly[f] = np.arange(len(monthly), dtype=float) + i
+    insp = pd.DataFrame({"yjs_id": [None, "a", np.nan, "a", "c", "a"],
+                         "published": pd.to_datetime(["2020-02-10", "2020-03-05", "2020-02-11", "2020-02-10",
+                                                      "2020-02-01", "2020-03-05"]),
+                         "rating_score": [3, 2, 1, 4, 2, 3], "overall_rating": "Good"})
+    seen = insp.assign(as_of=of.lead_month(insp["published"]).to_numpy())
+    merged = seen[["yjs_id", "published", "rating_score", "as_of"]].merge(
+        monthly.assign(_row=np.arange(len(monthly)))[["as_of", "yjs_id", "_row"]], on=["as_of", "yjs_id"])
+    expect = pd.concat([merged.drop(columns="_row"), monthly[of.FEATURES].iloc[merged["_row"]].reset_index(drop=True)],
+                       axis=1).assign(adverse=lambda t: t["rating_score"] >= of.ADVERSE_MIN_SCORE)
+    expect = expect.sort_values(["published", "yjs_id"], ignore_index=True)
+    pd.testing.assert_frame_equal(of.training_table(monthly, insp, "2021-01-01"), expect, check_exact=True)
