@@ -59,15 +59,19 @@ def later_outcomes(monthly: pd.DataFrame, inspections: pd.DataFrame, as_of,
     within = take(published, nxt) <= ends  # NaT (none) is not
     nxt = np.where(within, nxt, -1)  # none within the horizon: as none at all
 
-    m = monthly.copy()
-    m["next_published"] = take(published, nxt)
-    m["next_rating"] = take(insp["overall_rating"].to_numpy(object), nxt)
-    m["next_rating_score"] = take(insp["rating_score"].to_numpy(float), nxt)  # float, as with none
-    adverse = pd.array(m["next_rating_score"].to_numpy() >= outcome.ADVERSE_MIN_SCORE, dtype="boolean")
-    m["adverse"] = pd.Series(adverse, index=m.index).where(within, pd.NA)
-    m["window_complete"] = ends <= np.datetime64(pd.Timestamp(as_of))
-    m["scored_inspection"] = within & (take(outcome.lead_month(published), nxt) == month)
-    return m
+    score = take(insp["rating_score"].to_numpy(float), nxt)  # float, as with none
+    later = {
+        "next_published": take(published, nxt),
+        "next_rating": take(insp["overall_rating"].to_numpy(object), nxt),
+        "next_rating_score": score,
+        # missing where there is no next inspection within the horizon
+        "adverse": pd.arrays.BooleanArray(within & (score >= outcome.ADVERSE_MIN_SCORE), ~within),
+        "window_complete": ends <= np.datetime64(pd.Timestamp(as_of)),
+        "scored_inspection": within & (take(outcome.lead_month(published), nxt) == month)}
+    if monthly.columns.isin(list(later)).any():  # replaced where they are, as assigning them would
+        return monthly.assign(**later)
+    # the new columns as one frame beside monthly's (~0.5 ms, against ~2 ms for a copy and six inserts)
+    return pd.concat([monthly, pd.DataFrame(later, index=monthly.index)], axis=1)
 
 
 def model_logits(monthly: pd.DataFrame, inspections: pd.DataFrame, as_of, family: str,
