@@ -8,8 +8,9 @@ ranked at once, through the refresh's own functions:
 
 * evidence changes only when a new period enters an indicator's window, so
   it is computed once per indicator and latest period
-  (``scores.evidence_at_cuts``, all windows in one pass) and joined to the
-  months that saw that period last;
+  (``scores.evidence_at_cuts``' rows, as arrays: ``scores.evidence_parts``,
+  all windows in one pass) and joined to the months that saw that period
+  last;
 * the inspection history of every month is one as-of join
   (``scores.history_by_month``); the concern score is
   ``scores.concern_arrays`` on arrays over the month x service cells (what
@@ -118,6 +119,8 @@ COLUMNS = ["as_of", "yjs_id", "concern_score", "rank", "eligible", "evidenced", 
            *outcome_features.FEATURES]
 
 
+EVIDENCE_READ = ("e", "e_sd", "z", "trend_z")  # the evidence the rankings read (concern score, features)
+
 # the panel's columns the rankings read (of panel.PANEL_COLUMNS): all the
 # worker is sent of it
 PANEL_COLUMNS_READ = ["indicator", "yjs_id", "period_end", "period_months", "numerator", "denominator",
@@ -171,23 +174,22 @@ def monthly_rankings(panel: pd.DataFrame, services: pd.DataFrame, inspections: p
         rows = by_indicator.get(ind.key, empty)
         month_cut[ind.key] = _latest_ends(rows.loc[rows["denominator"] > 0, "period_end"], cutoff)
         cuts[ind.key] = pd.unique(month_cut[ind.key][~np.isnat(month_cut[ind.key])])
-    evidence = scores.evidence_at_cuts(panel, cuts)
-    ev_rows = evidence.groupby("indicator", sort=False).indices
-    ev = {}  # per indicator: each grid cell's row of evidence (-1: none)
+    # (``scores.evidence_at_cuts``' rows as arrays, without its tables: only these columns are read)
+    parts = {part["indicator"]: part for part in scores.evidence_parts(panel, cuts)}
+    ev = {}  # per indicator: each grid cell's e, e_sd, z and trend_z (NaN: no evidence)
     for ind in INDICATORS:
-        part = ev_rows.get(ind.key, np.zeros(0, int))
-        cell = grid.rows(month_cut[ind.key], evidence["cut"].to_numpy()[part],
-                         evidence["yjs_id"].iloc[part])[0]
-        ev[ind.key] = _at(part, cell, fill=-1)
+        part = parts.get(ind.key, {"cut": np.zeros(0, "datetime64[ns]"), "yjs_id": np.zeros(0, object),
+                                   **{f: np.zeros(0) for f in EVIDENCE_READ}})
+        cell = grid.rows(month_cut[ind.key], part["cut"], part["yjs_id"])[0]
+        ev[ind.key] = {f: _at(np.asarray(part[f], float), cell) for f in EVIDENCE_READ}
 
     # concern scores and ranks, every month at once
     history = scores.history_by_month(inspections, month["as_of"])
     hist = grid.rows(grid.as_of, history["as_of"].to_numpy(), history["yjs_id"])[0]
     df = {c: _at(history[c].to_numpy(), hist)
           for c in ("last_published", "last_rating_score", "months_since_inspection")}
-    evidence_of = {f: evidence[f].to_numpy(float) for f in ("e", "e_sd", "z", "trend_z")}
     df.update(scores.concern_arrays(
-        {key: (_at(evidence_of["e"], ev[key]), _at(evidence_of["e_sd"], ev[key])) for key in ev},
+        {key: (ev[key]["e"], ev[key]["e_sd"]) for key in ev},
         pd.Series(df["last_rating_score"]).astype(float).to_numpy(),
         pd.Series(df["months_since_inspection"]).astype(float).to_numpy(), rules.weights))
     order = grid.ranked(df["concern_score"])
@@ -207,7 +209,7 @@ def monthly_rankings(panel: pd.DataFrame, services: pd.DataFrame, inspections: p
            "evidenced": df["evidenced"][order], "months_since": months_since[order],
            "league_table": league[order]}
     feats = outcome_features.grid_features(
-        {key: {f: _at(evidence_of[f], ev[key]) for f in ("e", "z", "trend_z")} for key in ev},
+        {key: {f: ev[key][f] for f in ("e", "z", "trend_z")} for key in ev},
         population.reshape(grid.n_months, grid.n_services), df)
     return pd.DataFrame({**out, **{c: v[order] for c, v in feats.items()}})[COLUMNS]
 

