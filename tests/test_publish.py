@@ -438,3 +438,10 @@ def test_duckdb_started_on_a_thread_is_the_one_the_warehouse_uses(tmp_path, monk
     assert wh.start_duckdb() is None  # started: nothing more to start
     with wh.read_only(tmp_path / "w.duckdb") as con:
         assert con.execute("SELECT x FROM t").fetchall() == [(1,)]
+
+
+
+def test_a_frame_without_columns_is_refused_as_duckdb_refuses_it(tmp_path):
+    with pytest.raises(duckdb.InvalidInputException, match="at least one column"):
+        wh.publish(tmp_path / "w.duckdb", {"inspection_targets": targets("2025-01-01"), "empty": pd.DataFrame()})
+    assert not (tmp_path / "w.duckdb").exists()
