@@ -440,6 +440,24 @@ def test_duckdb_started_on_a_thread_is_the_one_the_warehouse_uses(tmp_path, monk
         assert con.execute("SELECT x FROM t").fetchall() == [(1,)]
 
 
+@pytest.mark.parametrize("zone", ["Etc/UTC", "UTC", "Europe/London", "Africa/Casablanca", "Australia/Lord_Howe"])
+def test_the_run_metadata_the_exports_read_is_what_df_gives(zone):
+    """The exports read ``run_metadata`` without ``.df()``'s conversion of a
+    column with a time zone by the zone's name (slow the first time): the
+    same frame, in any zone, however old or far off the time, or missing."""
+    from pipeline.report import exports as ex
+
+    with duckdb.connect() as con:
+        con.execute(f"SET TimeZone = '{zone}'")
+        con.execute('CREATE TABLE run_metadata (as_of DATE, refreshed_at TIMESTAMPTZ, n INTEGER, "q""t" TIMESTAMPTZ)')
+        con.execute("INSERT INTO run_metadata VALUES (DATE '2026-11-01', TIMESTAMPTZ '2026-03-29 01:30:00.25+00', 1, "
+                    "NULL), (NULL, TIMESTAMPTZ '1901-01-01 00:00:00+00', NULL, TIMESTAMPTZ '2031-06-01 12:00:00+00'), "
+                    "(DATE '2020-02-29', NULL, 3, TIMESTAMPTZ '2024-10-27 01:00:00.000001+00')")
+        pd.testing.assert_frame_equal(ex._run_metadata(con), con.execute("SELECT * FROM run_metadata").df(),
+                                      check_exact=True)
+        con.execute("CREATE OR REPLACE TABLE run_metadata AS SELECT DATE '2026-11-01' AS as_of")
+        pd.testing.assert_frame_equal(ex._run_metadata(con), con.execute("SELECT * FROM run_metadata").df())
+
 
 def test_a_frame_without_columns_is_refused_as_duckdb_refuses_it(tmp_path):
     with pytest.raises(duckdb.InvalidInputException, match="at least one column"):
