@@ -4,6 +4,7 @@ data-dir sensor's cursor."""
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import dagster as dg
@@ -324,6 +325,13 @@ def test_published_rules_count_duplicate_keys_unmapped_services_and_broken_views
         assert q.published_duplicate_keys(con) == {t: int(t == "services") for t in q.TABLE_KEYS}
         rows, problems = q.view_row_counts(con)
     assert rows == {"fine": 2} and len(problems) == 1 and problems[0].startswith("broken: ")
+    with duckdb.connect() as con:  # a table missing: the error of its own query, as each table was queried alone
+        for table, keys in q.TABLE_KEYS.items():
+            if table != "indicator_evidence":
+                con.execute(f"CREATE TABLE {table} AS SELECT {', '.join(f'1 AS {k}' for k in keys)}")
+        with pytest.raises(duckdb.CatalogException, match=re.escape(
+                "LINE 1: SELECT count(*) FROM (SELECT yjs_id, indicator FROM indicator_evidence GROUP BY ALL")):
+            q.published_duplicate_keys(con)
     s = pd.DataFrame({"yjs_id": ["a", "b", "c"], "la_codes": ["E1", " ", None],
                       "population_10_17": [1.0, None, 3.0]})
     assert q.services_without_la_or_population(s) == (["b", "c"], ["b"])
