@@ -27,12 +27,24 @@ VIEWS_DIR = REPO_ROOT / "sql" / "views"
 
 
 def ordered(name: str, df: pd.DataFrame) -> pd.DataFrame:
-    """Contract columns first (all must be present), extra columns after."""
+    """Contract columns first (all must be present), extra columns after,
+    in a new frame indexed 0..n-1. One copy, not two: the columns taken by
+    position (``take``, as ``df[columns]`` takes them, without marking the
+    result a copy of ``df``), then ``reset_index`` only where the index is
+    not 0..n-1 already (it copies every column again: ~2.5 ms of the
+    ~3 ms a large table took)."""
     first = CONTRACT_COLUMNS.get(name, [])
     missing = [c for c in first if c not in df.columns]
     if missing:
         raise ValueError(f"table {name}: missing contract columns {missing}")
-    return df[first + [c for c in df.columns if c not in first]].reset_index(drop=True)
+    columns = first + [c for c in df.columns if c not in first]
+    if not df.columns.is_unique:  # df[columns] gives each name's columns, as many as it has
+        return df[columns].reset_index(drop=True)
+    out = df.take(df.columns.get_indexer(columns), axis=1)
+    index = out.index
+    if isinstance(index, pd.RangeIndex) and index.start == 0 and index.step == 1 and index.name is None:
+        return out
+    return out.reset_index(drop=True)
 
 
 def inspections_table(inspections: pd.DataFrame, as_of: dt.date) -> pd.DataFrame:
