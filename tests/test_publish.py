@@ -463,3 +463,22 @@ def test_a_frame_without_columns_is_refused_as_duckdb_refuses_it(tmp_path):
     with pytest.raises(duckdb.InvalidInputException, match="at least one column"):
         wh.publish(tmp_path / "w.duckdb", {"inspection_targets": targets("2025-01-01"), "empty": pd.DataFrame()})
     assert not (tmp_path / "w.duckdb").exists()
+
+
+def test_a_table_or_view_named_as_the_frame_written_is_not_read_in_its_place(tmp_path):
+    """The tables are copied in from the local frame ``incoming_frame`` by
+    DuckDB's replacement scan, which a table or view of that name would
+    shadow: one to write, or one in the file a backfill copies."""
+    import datetime as dt
+
+    db = tmp_path / "w.duckdb"
+    wh.publish(db, {"inspection_targets": targets("2025-03-01"), "incoming_frame": pd.DataFrame({"x": [1, 2]}),
+                    "other": pd.DataFrame({"y": [5.0]})})
+    with duckdb.connect(str(db)) as con:
+        assert con.execute("SELECT * FROM other").fetchall() == [(5.0,)]
+        con.execute("DROP TABLE incoming_frame")
+        con.execute("CREATE VIEW incoming_frame AS SELECT 42 AS z")
+    wh.publish(db, {"inspection_targets": targets("2025-01-01", offset=50)})  # a backfill: a copy of the file
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT as_of, count(*), min(concern_score) FROM ranking_history GROUP BY 1 "
+                           "ORDER BY 1").fetchall() == [(dt.date(2025, 1, 1), 3, 50.0), (dt.date(2025, 3, 1), 3, 0.0)]

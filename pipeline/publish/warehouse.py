@@ -297,16 +297,24 @@ def _write_tables(con: duckdb.DuckDBPyConnection, tables: dict[str, pd.DataFrame
     """Each frame copied in with one CREATE TABLE AS (no row-by-row inserts);
     the caller's transaction makes them one commit. The frame reaches DuckDB
     as the local variable ``incoming_frame``, which DuckDB's replacement scan
-    finds by its name (no table of ours is so named): ``register`` first
-    would make a view of it in the catalog, ~1.3 ms a table whatever its
-    size, ~17 ms of a demo refresh's 13 tables."""
+    finds by its name: ``register`` first would make a view of it in the
+    catalog, ~1.3 ms a table whatever its size, ~17 ms of a demo refresh's
+    13 tables. A table or view of that name (one to write, or one in the
+    file a backfill copies) would be found first: then each frame is
+    registered under a name of its own, as before."""
+    clash = _FRAME_NAME in tables or con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [_FRAME_NAME]).fetchall()[0][0]
     for i, (name, incoming_frame) in enumerate(tables.items()):
-        if not len(incoming_frame.columns):  # refused, with the error register gave it, not SQL's
-            con.register("incoming_frame", incoming_frame)
-        con.execute(f'CREATE TABLE "{checked_name(name)}" AS SELECT {_select_list(incoming_frame)} '
-                    "FROM incoming_frame")
+        source = _FRAME_NAME
+        if clash or not len(incoming_frame.columns):  # (no columns: refused with register's error, not SQL's)
+            source = f"incoming_{i}"
+            con.register(source, incoming_frame)
+        con.execute(f'CREATE TABLE "{checked_name(name)}" AS SELECT {_select_list(incoming_frame)} FROM {source}')
         if i == 0:
             pause_point("staging_write")  # a staging file half written
+
+
+_FRAME_NAME = "incoming_frame"  # _write_tables' local variable holding the frame it copies
 
 
 def merge_history(old: pd.DataFrame | None, new: pd.DataFrame) -> pd.DataFrame:
