@@ -469,7 +469,7 @@ def _discrete(what: str, family: str, k, mean, n=None):
         args, top, valid = (mean,), np.inf, mean >= 0  # poisson_gen._argcheck
         # poisson_gen._cdf, _sf, and _pmf = exp(_logpmf)
         ufunc = {"cdf": sp.pdtr, "sf": sp.pdtrc,
-                 "pmf": lambda k, mu: np.exp(sp.xlogy(k, mu) - sp.gammaln(k + 1) - mu)}[what]
+                 "pmf": lambda k, mu: np.exp(_log_pmf(family, k, mu))}[what]
     else:
         n = np.asarray(n, float)
         args, top = (n, mean), n
@@ -650,6 +650,12 @@ def _z_of_tails(lower, upper, o, d):
     return np.where((d > 0) & np.isfinite(o), z, np.nan)
 
 
+def _flat_at(a, shape, positions: np.ndarray) -> np.ndarray:
+    """``a`` (a scalar or an array broadcast to ``shape``) as floats, at the
+    flat ``positions`` of that shape."""
+    return np.broadcast_to(np.asarray(a, float), shape).reshape(-1)[positions]
+
+
 FAR_TERMS = 512  # terms of the far-tail series summed before its geometric bound
 
 
@@ -715,11 +721,8 @@ def _far_z(z, o, d, p0, family: str):
     if not far.size:
         return z
 
-    def at(a):
-        return np.broadcast_to(np.asarray(a, float), z.shape).reshape(-1)[far]
-
-    oo, dd, zz = at(o), at(d), z.reshape(-1)[far]
-    mean, n = (dd, None) if family == "poisson" else (at(p0), dd)
+    oo, dd, zz = _flat_at(o, z.shape, far), _flat_at(d, z.shape, far), z.reshape(-1)[far]
+    mean, n = (dd, None) if family == "poisson" else (_flat_at(p0, z.shape, far), dd)
     below, frac = np.floor(oo), oo - np.floor(oo)
     for side, sign in (("lower", 1.0), ("upper", -1.0)):
         i = np.flatnonzero((zz < 0) == (side == "lower"))
@@ -762,10 +765,8 @@ def effective_exact_z(observed, denominator, p0, family: str):
     lower, upper = _mid_tails(below, d, p0, family)
     part = np.flatnonzero(np.nan_to_num(frac) > 0)
     if part.size:
-        def at(a):
-            return np.broadcast_to(np.asarray(a, float), o.shape).reshape(-1)[part]
-
-        lo1, up1 = _mid_tails(below.reshape(-1)[part] + 1, at(d), at(p0) if p0 is not None else None,
+        lo1, up1 = _mid_tails(below.reshape(-1)[part] + 1, _flat_at(d, o.shape, part),
+                              _flat_at(p0, o.shape, part) if p0 is not None else None,
                               family)
         f = frac.reshape(-1)[part]
         lower, upper = lower.astype(float).reshape(-1), upper.astype(float).reshape(-1)
