@@ -422,7 +422,6 @@ def test_a_date_before_enough_history_gives_an_empty_backtest_not_a_failure(smal
     pd.testing.assert_series_equal(monthly.dtypes, typed.dtypes)
 
 
-
 def test_a_count_many_times_too_large_is_scored_and_learned_from_not_a_failure(small, few_outcomes_enough):
     # one service's first-time entrants 25 times its figure in 2020: the
     # exact mid-p tail underflows; its z was infinite and the outcome model's

@@ -28,9 +28,12 @@ DISPERSION_COLUMNS = [
 ]
 
 
-def indicator_cutoff(as_of: dt.date, lag_months: int) -> pd.Timestamp:
-    """The last period end an analyst could have seen on ``as_of``."""
-    return pd.Timestamp(as_of) - pd.DateOffset(months=lag_months)
+def indicator_cutoff(as_of, lag_months: int):
+    """The last period end an analyst could have seen on ``as_of``: a
+    Timestamp for a date, a DatetimeIndex for an array of dates (the
+    back-test's months, at once)."""
+    offset = pd.DateOffset(months=lag_months)
+    return pd.DatetimeIndex(as_of) - offset if np.ndim(as_of) else pd.Timestamp(as_of) - offset
 
 
 def service_population(services: pd.DataFrame, population: pd.DataFrame, years) -> pd.DataFrame:
