@@ -123,32 +123,9 @@ def training_table(monthly: pd.DataFrame, inspections: pd.DataFrame, as_of) -> p
     t = seen[["yjs_id", "published", "rating_score"]].assign(
         published=to_datetime(seen["published"]), as_of=lead_month(seen["published"]).to_numpy())
     # joined on the keys alone, the features then taken by row: not a copy of every month's features
-    matched, rows = _inner_join(t, monthly)
-    t = t.iloc[matched].reset_index(drop=True)
+    t = t.merge(monthly[["as_of", "yjs_id"]].assign(_row=np.arange(len(monthly))), on=["as_of", "yjs_id"])
+    rows = t.pop("_row").to_numpy()
     features_of = pd.DataFrame({c: monthly[c].to_numpy()[rows] for c in FEATURES}, index=t.index)
     t = pd.concat([t, features_of], axis=1)
     t["adverse"] = t["rating_score"] >= ADVERSE_MIN_SCORE
     return t.sort_values(["published", "yjs_id"], ignore_index=True)
-
-
-def _inner_join(left: pd.DataFrame, right: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    """The rows of ``left`` and ``right`` that an inner merge on (as_of,
-    yjs_id) pairs, in its order (left's rows in order, each with its matches
-    in right's order; missing ids match each other, as in a merge). By
-    array look-ups: only right's rows of left's months are keyed, and the
-    keys are integer codes (~1 ms on the demo's 21,000 monthly rows, against
-    ~3.5 ms for the merge, whose time goes on factorising every row's keys)."""
-    lead = left["as_of"].to_numpy("datetime64[ns]").view(np.int64)
-    month = right["as_of"].to_numpy("datetime64[ns]").view(np.int64)
-    candidates = np.flatnonzero(np.isin(month, lead))
-    ids, _ = pd.factorize(np.concatenate([left["yjs_id"].to_numpy(object),
-                                          right["yjs_id"].to_numpy(object)[candidates]]))
-    _, months = np.unique(np.r_[lead, month[candidates]], return_inverse=True)
-    key = months.reshape(-1) * (ids.max(initial=-1) + 2) + ids + 1  # a missing id (-1) is a code too
-    left_key, right_key = key[:len(left)], key[len(left):]
-    by_key = np.argsort(right_key, kind="stable")  # equal keys in right's order
-    first = np.searchsorted(right_key[by_key], left_key, side="left")
-    count = np.searchsorted(right_key[by_key], left_key, side="right") - first
-    matched = np.repeat(np.arange(len(left)), count)
-    within = np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)  # place among its matches
-    return matched, candidates[by_key[np.repeat(first, count) + within]]
