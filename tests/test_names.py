@@ -57,6 +57,7 @@ SERVICES = pd.DataFrame(
         ("London Borough of Hackney", "hackney"),
         ("City of Bristol", "bristol"),
         ("City of London", "city of london"),
+        ("City of London and Tower Hamlets YOT", "city of london and tower hamlets"),  # kept at the start too
         ("Kingston upon Hull, City of", "kingston upon hull"),
         ("Kingston-upon-Hull", "kingston upon hull"),
         ("St. Helens", "st helens"),
@@ -109,6 +110,7 @@ def test_slugify(name, slug):
         ("Royal Borough of Greenwich", "Greenwich"),
         ("An inspection of Tower Hamlets and City of London", "Tower Hamlets and City of London"),
         ("City of London", "Tower Hamlets and City of London"),
+        ("City of London and Tower Hamlets YOT", "Tower Hamlets and City of London"),
         ("Kingston upon Thames and Richmond upon Thames", "Kingston and Richmond"),  # merged name
         ("Ynys Môn", "Gwynedd and Ynys Môn"),
         ("Conwy & Denbighshire - JI", "Conwy and Denbighshire"),

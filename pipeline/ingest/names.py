@@ -34,6 +34,7 @@ _SUFFIXES = re.compile(
 _PREFIXES = re.compile(r"^(the|(?:(?:an|(?:full )?joint|full) inspection of )?youth (?:offending|justice) "
                        r"(?:services?|work|teams?) in|(?:an|(?:full )?joint|full) inspection of|royal borough of|"
                        r"london borough of|city and county of|city of)\s+")
+_CITY_OF_LONDON = re.compile(r"city of london(?: |$)")
 _ONS_INVERTED = re.compile(r",\s*(city|county) of\s*$")  # "Bristol, City of"
 # HMI Probation's joint-inspection marker, after any dash: "- JI", or in full "- Joint_Inspection"
 JOINT = re.compile(r"\s*[-\u2013\u2014]\s*(?:ji|joint[\s_]+inspection)\s*$", re.IGNORECASE)
@@ -94,7 +95,7 @@ def normalise_name(name: str) -> str:
     while text != previous:  # "An inspection of Hull YOS YJS" needs several passes
         previous = text
         text = _SUFFIXES.sub("", text)
-        if text != "city of london":
+        if not _CITY_OF_LONDON.match(text):  # "City of London" is the name, also at the start of one
             text = _PREFIXES.sub("", text)
     return text
 
