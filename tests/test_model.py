@@ -304,6 +304,19 @@ def test_service_population_on_its_grid():
     assert full["population_10_17"].dtype == "int64"  # no gaps: the contract's type
 
 
+def test_services_table_says_the_year_each_services_population_is_of():
+    # a: its LAs' latest is 2022; b: 2020 only (a Welsh LA missing from a later English file);
+    # c: one LA of 2022, one of 2020 (a figure partly of 2020); d: an LA with no population at all
+    svc = pd.DataFrame({"la_code": ["E06000001", "W06000015", "E06000002", "W06000016", "E06000003", "E06000009"],
+                        "yjs_id": ["a", "b", "c", "c", "d", "d"]})
+    pop = pd.DataFrame({"la_code": ["E06000001", "E06000001", "W06000015", "E06000002", "W06000016", "E06000003"],
+                        "year": [2020, 2022, 2020, 2022, 2020, 2022],
+                        "population_10_17": [900, 1000, 2000, 3000, 4000, 5000]})
+    table = panel.services_table(svc.assign(yjs_name=svc["yjs_id"], country=None, region=None), pop)
+    assert table["population_10_17"].tolist() == [1000, 2000, 7000, pd.NA]
+    assert table["population_year"].tolist() == [2022, 2020, 2020, pd.NA]
+
+
 def test_services_table_takes_the_first_name_given():
     svc = pd.DataFrame({"la_code": ["E06000002", "E06000001", "E06000003"], "yjs_id": ["b", "b", "a"],
                         "yjs_name": ["B2", None, "A"], "country": ["England"] * 3, "region": [None] * 3})

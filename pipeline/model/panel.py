@@ -311,9 +311,20 @@ def build_panel(tables: dict[str, pd.DataFrame], services: pd.DataFrame,
     return panel, dispersion
 
 
+def _population_years(services: pd.DataFrame, population: pd.DataFrame, ids: pd.Series) -> pd.Series:
+    """For each service in ``ids``, the year its latest population is of:
+    each of its LAs' latest year published (``service_population``), the
+    earliest of them where they differ (a figure partly that old)."""
+    rows = population[population["la_code"].notna() & population["year"].notna()]
+    la_year = rows.groupby("la_code")["year"].max()
+    year = services.assign(year=services["la_code"].map(la_year)).groupby("yjs_id")["year"].min()
+    return ids.map(year)
+
+
 def services_table(services: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
     """The ``services`` table: one row per service with its local authorities
-    and its latest population aged 10-17: per service (in order of their
+    and its latest population aged 10-17 and the year it is of
+    (``_population_years``; NULL where the population is): per service (in order of their
     ids), the first name, country and region given (in order of LA code;
     None where none is) and its LA codes in order, comma-separated. Grouped
     in numpy: the text columns are few and short, a pandas group-by's
@@ -337,7 +348,8 @@ def services_table(services: pd.DataFrame, population: pd.DataFrame) -> pd.DataF
         pop = service_population(services, population, [latest_year])
         pop = pop[pop["year"] == latest_year].set_index("yjs_id")["population_10_17"]
         out["population_10_17"] = out["yjs_id"].map(pop).astype("Int64")
-        out["population_year"] = latest_year
+        out["population_year"] = _population_years(services, population, out["yjs_id"]).where(
+            out["population_10_17"].notna()).astype("Int64")
     else:
         out["population_10_17"] = pd.array([pd.NA] * len(out), dtype="Int64")
         out["population_year"] = pd.NA
