@@ -744,6 +744,26 @@ def test_reoffending_cohorts(tmp_path, services):
     ]
 
 
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_a_missing_reoffences_count_leaves_the_reoffending_rate_published(tmp_path, services, path):
+    # the rate is reoffenders / cohort size: a suppressed or empty reoffences cell had suppressed it
+    write(tmp_path, "reoffending/r.csv", "YJS,cohort_end,cohort_months,cohort_size,reoffenders,reoffences\n"
+          "Bolton,2024-12,3,20,8,*\nHartlepool,2024-12,3,11,2,\nGreenwich,2024-12,3,30,x,x\n")
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_reoffending(tmp_path, services)
+    table = got.table.set_index("yjs_id")
+    assert table["suppressed"].to_dict() == {"bolton": False, "greenwich": True, "hartlepool": False}
+    assert table["reoffences"].isna().all() and got.quarantine.empty
+    empty = pd.DataFrame(columns=["yjs_id", "yjs_name", "period_end", "period_months", "suppressed"])
+    values, _ = model_panel.build_panel(
+        {"reoffending": got.table, "first_time_entrants": empty.assign(fte_count=[]),
+         "custody": empty.assign(custodial_sentences=[])}, services,
+        pd.DataFrame(columns=["la_code", "year", "population_10_17"]), dt.date(2026, 11, 1), 3)
+    rate = values.set_index("yjs_id")["rate"]
+    assert rate["bolton"] == pytest.approx(40.0) and rate["hartlepool"] == pytest.approx(200 / 11)
+    assert math.isnan(rate["greenwich"])
+
+
 def test_reoffending_headed_as_the_yjb_and_moj_head_it(tmp_path, services):
     write(tmp_path, "reoffending/r.csv", "YJS,Cohort,Cohort months,Number of children in cohort,"
           "Number of re-offenders,Number of reoffences\nBolton,Apr 2019 - Mar 2020,12,120,40,95\n")
@@ -1705,7 +1725,7 @@ def test_accepted_reoffending_counts_are_whole_as_written_and_rates_follow(rows,
     for row in table.itertuples(index=False):
         counts = [row.cohort_size, row.reoffenders, row.reoffences]
         assert all(math.isnan(v) or (v >= 0 and float(v).is_integer()) for v in counts)
-        assert row.suppressed == any(math.isnan(v) for v in counts)
+        assert row.suppressed == any(math.isnan(v) for v in counts[:2])  # the rate's counts alone
         assert not row.reoffenders > row.cohort_size and not row.reoffenders > row.reoffences
         expected = [_number(cell) for cell in written[(row.yjs_id, row.cohort_end, row.cohort_months)]]
         assert counts == pytest.approx(expected, nan_ok=True)

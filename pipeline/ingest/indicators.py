@@ -64,6 +64,14 @@ class Indicator:
     allowed_months: tuple[int, ...] | None = None
     at_most: tuple[tuple[str, str], ...] = ()  # (a, b): a count a may not exceed b
     aliases: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (column, its other headers) as publishers write them
+    # the counts the rate is made of, whose missing value makes the row ``suppressed``; None: all of them
+    rate_counts: tuple[str, ...] | None = None
+
+    @property
+    def suppressing(self) -> tuple[str, ...]:
+        """The counts a missing value of which suppresses the row's rate (a
+        missing count outside the rate is missing alone)."""
+        return self.rate_counts or self.counts
 
     @property
     def layout(self) -> Layout:
@@ -88,6 +96,7 @@ REOFFENDING = Indicator(
     "reoffending", "cohort_end", "cohort_months", ("cohort_size", "reoffenders", "reoffences"),
     default_months=None, allowed_months=(3, 12),
     at_most=(("reoffenders", "cohort_size"), ("reoffenders", "reoffences")),
+    rate_counts=("cohort_size", "reoffenders"),  # the rate is reoffenders / cohort size: reoffences play no part
     # the YJB's and MoJ's proven reoffending tables: "Number of children in cohort", "Number of reoffenders",
     # "Number of reoffences" (also "re-offenders"); MoJ's geographical data tool: "offenders", "Cohort"
     aliases=(("cohort_end", ("cohort",)),
@@ -153,7 +162,8 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
         yjs_id, unit = matcher.lookup(cells["yjs_name"]), matcher.part(cells["yjs_name"])
         outcome_table = sheet.layout is OUTCOME_TABLE
         return {"yjs_id": yjs_id, "yjs_name": matcher.names[yjs_id], spec.period: period,
-                spec.months: months, **counts, "suppressed": any(math.isnan(v) for v in counts.values()),
+                spec.months: months, **counts,
+                "suppressed": any(math.isnan(counts[c]) for c in counts if c in spec.suppressing),
                 "_file": row.file, "_part": row.number if outcome_table else unit, "_unit": unit,
                 "_fy": not outcome_table and months == 12 and bare_financial_year(cells[spec.period])}
 
@@ -200,7 +210,7 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
         values = pd.DataFrame({
             "yjs_id": yjs_id, "yjs_name": names.parse(lambda v: matcher.names[matcher.lookup(v)])[0],
             spec.period: period, spec.months: months, **counts,
-            "suppressed": np.isnan(np.column_stack(list(counts.values()))).any(axis=1),
+            "suppressed": np.isnan(np.column_stack([counts[c] for c in counts if c in spec.suppressing])).any(axis=1),
             "_file": sheet.file, "_part": block.number if custody is not None else unit, "_unit": unit,
             "_fy": False if custody is not None else (months == 12) & block.distinct(spec.period).parse(
                 bare_financial_year, bool, False)[0],  # a quarter's "2011-12" is no financial year
