@@ -728,6 +728,41 @@ def test_outcome_table_year_with_an_unreadable_custody_row_is_unknown_not_0(tmp_
             "Tier, Community or Custody)"]]
 
 
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_outcome_table_year_whose_custody_row_has_no_readable_year_is_unknown_in_every_year(tmp_path, services,
+                                                                                             path):
+    """A Custody row whose year cannot be read may be of any year of its service: each year's count in
+    that file is unknown (it had been 0, or the sum of the rows read); other services' stay."""
+    write(tmp_path, "custody/Outcome_Table.csv", "Financial_Year,YJS,Caution_or_sentence_tier,"
+          "Number_Cautioned_Sentenced\n2019-20,Bolton,Community,5\n2019-2O,Bolton,Custody,8\n"
+          "2020-21,Bolton,Custody,2\n2019-20,Hartlepool,Custody,3\n,Hartlepool,Community,4\n"
+          "2019-20,Greenwich,Custody,1\n2019-20,Greenwich,Community,6\n")
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_custody(tmp_path, services)
+    assert got.table[["yjs_id", "period_end", "custodial_sentences"]].astype(str).values.tolist() == [
+        ["greenwich", "2020-03-31", "1.0"], ["hartlepool", "2020-03-31", "3.0"]]
+    unknown = ("row 3, of tier 'Custody', has a financial year that could not be read (any year's row), so the "
+               "year's custodial sentences are unknown (not 0)")
+    assert got.quarantine[["row_number", "problem"]].values.tolist() == [
+        [2, f"yjs_id bolton period_end 2020-03-31: {unknown}"],
+        [3, "column Financial_Year: '2019-2O' is not a financial year (expected YYYY-YY)"],
+        [4, f"yjs_id bolton period_end 2021-03-31: {unknown}"],
+        [6, "column Financial_Year: '' is not a financial year (expected YYYY-YY)"]]
+
+
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_outcome_table_row_given_twice_is_counted_once(tmp_path, services, path):
+    """Rows equal in every cell are one row given twice (a download pasted twice into one file), not
+    two parts; rows alike in the columns read but not in another (the sentence type) are two parts."""
+    header = "Financial_Year,YJS,Caution_or_sentence_tier,Caution_or_sentence_type,Number_Cautioned_Sentenced\n"
+    block = "2019-20,Bolton,Custody,DTO,5\n2019-20,Bolton,Custody,S250,5\n2019-20,Bolton,Community,YRO,7\n"
+    write(tmp_path, "custody/Outcome_Table.csv", header + block + "2019-20,Hartlepool,Custody,DTO,2\n" + block)
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_custody(tmp_path, services)
+    assert got.table[["yjs_id", "custodial_sentences"]].values.tolist() == [["bolton", 10.0], ["hartlepool", 2.0]]
+    assert got.quarantine.empty
+
+
 # --- reoffending and custody ----------------------------------------------
 
 

@@ -20,7 +20,9 @@ of a service's local authorities but not all (one of them unnamed or
 unreadable), or beside the whole service's own figure, are quarantined
 (:func:`_part_problems`). Two rows for the same local authorities are a
 duplicate, not parts, however they are named ("Hull YOS" and
-"Kingston-upon-Hull").
+"Kingston-upon-Hull"); so are two rows of an outcome table equal in every
+cell (a download pasted twice into one file), where rows that differ in a
+column not read (the sentence type, an age group) are parts.
 """
 
 from __future__ import annotations
@@ -130,7 +132,8 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
     matcher = ServiceMatcher(services)
     layouts = [spec.layout] + ([OUTCOME_TABLE] if spec is CUSTODY else [])
 
-    # outcome table: (file, yjs_id, year) -> (row, tier) of a row that may be custody and was not read
+    # outcome table: (file, yjs_id, year or None: not read) -> (row, tier) of a row that may be custody and
+    # was not read
     unread: dict[tuple, tuple[int, str]] = {}
 
     def parse_row(row: Row, sheet: Sheet) -> dict | None:
@@ -164,7 +167,7 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
         return {"yjs_id": yjs_id, "yjs_name": matcher.names[yjs_id], spec.period: period,
                 spec.months: months, **counts,
                 "suppressed": any(math.isnan(counts[c]) for c in counts if c in spec.suppressing),
-                "_file": row.file, "_part": row.number if outcome_table else unit, "_unit": unit,
+                "_file": row.file, "_part": row.identity if outcome_table else unit, "_unit": unit,
                 "_fy": not outcome_table and months == 12 and bare_financial_year(cells[spec.period])}
 
     def parse_block(block: Block, sheet: Sheet) -> tuple[pd.DataFrame, np.ndarray]:
@@ -211,7 +214,7 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
             "yjs_id": yjs_id, "yjs_name": names.parse(lambda v: matcher.names[matcher.lookup(v)])[0],
             spec.period: period, spec.months: months, **counts,
             "suppressed": np.isnan(np.column_stack([counts[c] for c in counts if c in spec.suppressing])).any(axis=1),
-            "_file": sheet.file, "_part": block.number if custody is not None else unit, "_unit": unit,
+            "_file": sheet.file, "_part": block.identities() if custody is not None else unit, "_unit": unit,
             "_fy": False if custody is not None else (months == 12) & block.distinct(spec.period).parse(
                 bare_financial_year, bool, False)[0],  # a quarter's "2011-12" is no financial year
         }, index=where)
@@ -258,8 +261,9 @@ def _custody(tier: str, column: str) -> bool:
 
 def _note_unread(row: Row, sheet: Sheet, matcher: ServiceMatcher, unread: dict) -> None:
     """Note an outcome table row that could not be read, where it may be a
-    Custody row (its tier is custody, or not known) and says its service and
-    year: that year's count is unknown, not 0 (:func:`_known_years`)."""
+    Custody row (its tier is custody, or not known) and names its service:
+    its year's count is unknown, not 0 (:func:`_known_years`), or, where its
+    year cannot be read either, every year's of its service in the file."""
     cells, labels = row.cells, sheet.labels
     tier = cells["caution_or_sentence_tier"]
     try:
@@ -270,15 +274,26 @@ def _note_unread(row: Row, sheet: Sheet, matcher: ServiceMatcher, unread: dict) 
     try:
         year = _financial_year(cells["financial_year"], labels["financial_year"])
     except RowProblem:
-        return
+        year = None  # it may be of any year of its service in this file
     yjs_id = matcher.match(cells["yjs_name"])
     if yjs_id is not None:
         unread.setdefault((row.file, yjs_id, year), (row.number, tier.strip()))
 
 
-def _unknown(yjs_id: str, period: str, year: pd.Timestamp, unread: tuple[int, str]) -> str:
-    return (f"yjs_id {yjs_id} {period} {year:%Y-%m-%d}: row {unread[0]}, of tier {unread[1]!r}, could not be "
-            "read, so the year's custodial sentences are unknown (not 0)")
+def _unread(unread: dict, file: str, yjs_id: str, year: pd.Timestamp) -> tuple[int, str, bool] | None:
+    """The unread row noted for a service's year in a file, if any (one of
+    its year, else one whose year could not be read), and whether its year was read."""
+    if (found := unread.get((file, yjs_id, year))) is not None:
+        return (*found, True)
+    if (found := unread.get((file, yjs_id, None))) is not None:
+        return (*found, False)
+    return None
+
+
+def _unknown(yjs_id: str, period: str, year: pd.Timestamp, unread: tuple[int, str, bool]) -> str:
+    which = "could not be read" if unread[2] else "has a financial year that could not be read (any year's row)"
+    return (f"yjs_id {yjs_id} {period} {year:%Y-%m-%d}: row {unread[0]}, of tier {unread[1]!r}, {which}, so "
+            "the year's custodial sentences are unknown (not 0)")
 
 
 def _known_years(records: list[Record], period: str, unread: dict, log: Collector) -> list[Record]:
@@ -290,7 +305,7 @@ def _known_years(records: list[Record], period: str, unread: dict, log: Collecto
     kept = []
     for record in records:
         values = record.values
-        found = unread.get((values["_file"], values["yjs_id"], values[period]))
+        found = _unread(unread, values["_file"], values["yjs_id"], values[period])
         if found is None:
             kept.append(record)
         else:
@@ -301,7 +316,7 @@ def _known_years(records: list[Record], period: str, unread: dict, log: Collecto
 
 def _known_year_rows(table: pd.DataFrame, period: str, unread: dict, log: Collector) -> pd.DataFrame:
     """:func:`_known_years` for a frame of records."""
-    found = [unread.get(k) for k in zip(table["_file"], table["yjs_id"], table[period])]
+    found = [_unread(unread, *k) for k in zip(table["_file"], table["yjs_id"], table[period])]
     bad = np.array([f is not None for f in found], dtype=bool)
     if bad.any():
         log.reject_rows(table[bad], [_unknown(y, period, p, f) for y, p, f in

@@ -76,6 +76,18 @@ class Row:
         """The original cells as JSON object text, for the quarantine."""
         return raw(self._labels, self._original)
 
+    @property
+    def identity(self) -> int:
+        """:func:`row_identity` of the cells as read."""
+        return row_identity(self._original)
+
+
+def row_identity(cells) -> int:
+    """A number for a row's cells as read, the same for rows equal in every
+    cell (within a process: Python's hash of the cells), so that a row given
+    twice is told from two rows alike in the columns read."""
+    return hash(tuple(cells))
+
 
 class Block:
     """Consecutive rows of a sheet as columns, blank rows left out: what
@@ -139,6 +151,10 @@ class Block:
     def original(self, i: int) -> list[str]:
         """Row ``i``'s cells as read."""
         return list(self.rows[i])
+
+    def identities(self) -> np.ndarray:
+        """:func:`row_identity` of each row, as :attr:`Row.identity` gives it."""
+        return np.fromiter(map(row_identity, self.rows.tolist()), dtype=np.int64, count=len(self))
 
     def originals(self, positions: np.ndarray) -> list[tuple[str, ...]]:
         """The cells as read of the rows at ``positions``."""
