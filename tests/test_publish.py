@@ -3,6 +3,7 @@
 import hashlib
 import json
 import re
+import sqlite3
 
 import duckdb
 import pandas as pd
@@ -49,7 +50,15 @@ def test_read_only_reads_the_file_as_a_read_only_connection_would(tmp_path):
     with wh.read_only(db) as con:
         assert con.execute("SELECT count(*) FROM inspection_targets").fetchone() == (5,)
     (tmp_path / "junk.duckdb").write_text("not a database")
-    for path in (tmp_path / "junk.duckdb", tmp_path / "missing.duckdb"):  # one sentence naming the file
+    # a file DuckDB would take for another format by its name or header: an export (its CatalogException
+    # had come out as a traceback) or a SQLite database (its extension sought on the network)
+    (tmp_path / "targets.csv").write_text("rank,yjs_id\n1,s0\n")
+    sqlite = sqlite3.connect(tmp_path / "lite.db")
+    sqlite.execute("CREATE TABLE t (a)")
+    sqlite.commit()
+    sqlite.close()
+    for path in (tmp_path / "junk.duckdb", tmp_path / "missing.duckdb", tmp_path / "targets.csv",
+                 tmp_path / "lite.db"):  # one sentence naming the file
         with pytest.raises(wh.PublishError, match=f"^the warehouse {re.escape(str(path))} cannot be read "):
             with wh.read_only(path):
                 pass

@@ -182,7 +182,7 @@ def read_only(warehouse: Path):
         try:
             path = str(warehouse).replace("'", "''")
             try:
-                con.execute(f"ATTACH '{path}' AS published (READ_ONLY)")
+                con.execute(f"ATTACH '{path}' AS published (TYPE DUCKDB, READ_ONLY)")  # by no other name or header
             except duckdb.IOException as error:
                 reason = str(error).removeprefix("IO Error: ")
                 raise PublishError(f"the warehouse {warehouse} cannot be read ({reason}); it was left as it is: "
@@ -208,7 +208,7 @@ def _staging(path: Path):
         con = _duckdb().cursor()
         try:
             quoted = str(path).replace("'", "''")
-            con.execute(f"ATTACH '{quoted}' AS staging")
+            con.execute(f"ATTACH '{quoted}' AS staging (TYPE DUCKDB)")
             try:
                 con.execute("USE staging")
                 yield con
