@@ -317,6 +317,21 @@ def test_services_table_says_the_year_each_services_population_is_of():
     assert table["population_year"].tolist() == [2022, 2020, 2020, pd.NA]
 
 
+def test_services_table_shows_the_population_as_of_the_lists_date():
+    # a list as of 2014 had been shown every service's latest (2025) population
+    svc = pd.DataFrame({"la_code": ["E06000001", "E06000002", "E06000003"], "yjs_id": ["a", "a", "b"],
+                        "yjs_name": ["A", "A", "B"], "country": None, "region": None})
+    pop = pd.DataFrame({"la_code": ["E06000001"] * 3 + ["E06000002"] * 2 + ["E06000003"],
+                        "year": [2013, 2014, 2025, 2015, 2025, 2025],
+                        "population_10_17": [100, 110, 190, 200, 290, 500]})
+    as_of = {when: panel.services_table(svc, pop, when)[["population_10_17", "population_year"]].values.tolist()
+             for when in (None, dt.date(2025, 6, 1), dt.date(2014, 6, 1), dt.date(2010, 1, 1))}
+    assert as_of[None] == as_of[dt.date(2025, 6, 1)] == [[480, 2025], [500, 2025]]
+    # 2014: a's first LA its 2014 figure, its second none that early (its earliest, 2015); b none (its 2025)
+    assert as_of[dt.date(2014, 6, 1)] == [[310, 2014], [500, 2025]]
+    assert as_of[dt.date(2010, 1, 1)] == [[300, 2013], [500, 2025]]
+
+
 def test_services_table_takes_the_first_name_given():
     svc = pd.DataFrame({"la_code": ["E06000002", "E06000001", "E06000003"], "yjs_id": ["b", "b", "a"],
                         "yjs_name": ["B2", None, "A"], "country": ["England"] * 3, "region": [None] * 3})

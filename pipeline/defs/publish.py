@@ -38,7 +38,7 @@ def warehouse(context, settings: RefreshSettings, services: ingest.Ingested,
     quarantine, files = t.collect(sources)
     note = synthetic_note(data_dir)  # which figures are the demo's: the table and the log say it alike
     out = {
-        "services": panel.services_table(services.table, population.table),
+        "services": panel.services_table(services.table, population.table, as_of),
         "indicator_values": indicator_values,
         "inspections": t.inspections_table(inspections.table, as_of),
         "inspection_targets": inspection_targets,

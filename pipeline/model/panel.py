@@ -321,10 +321,24 @@ def _population_years(services: pd.DataFrame, population: pd.DataFrame, ids: pd.
     return ids.map(year)
 
 
-def services_table(services: pd.DataFrame, population: pd.DataFrame) -> pd.DataFrame:
+def population_as_of(population: pd.DataFrame, year: int | None) -> pd.DataFrame:
+    """Each LA's rows of one year: its latest up to ``year`` (a list as of
+    then shows no later estimate), else, where it has none that early, its
+    earliest (the nearest); None: its latest."""
+    rows = population[population["la_code"].notna() & population["year"].notna()]
+    years = rows["year"].astype("int64")
+    latest = years.groupby(rows["la_code"]).max()
+    if year is not None:
+        latest = years[years <= year].groupby(rows["la_code"]).max().reindex(latest.index).fillna(
+            years.groupby(rows["la_code"]).min())
+    return rows[years.to_numpy() == rows["la_code"].map(latest).to_numpy()]
+
+
+def services_table(services: pd.DataFrame, population: pd.DataFrame, as_of: dt.date | None = None) -> pd.DataFrame:
     """The ``services`` table: one row per service with its local authorities
-    and its latest population aged 10-17 and the year it is of
-    (``_population_years``; NULL where the population is): per service (in order of their
+    and its latest population aged 10-17, as of ``as_of`` (``population_as_of``
+    its year), and the year it is of (``_population_years``; NULL where the
+    population is): per service (in order of their
     ids), the first name, country and region given (in order of LA code;
     None where none is) and its LA codes in order, comma-separated. Grouped
     in numpy: the text columns are few and short, a pandas group-by's
@@ -343,12 +357,13 @@ def services_table(services: pd.DataFrame, population: pd.DataFrame) -> pd.DataF
     for i, code in zip(service[named].tolist(), rows["la_code"].to_numpy()[named].tolist()):
         codes[i].append(code)
     out["la_codes"] = [",".join(c) for c in codes]
-    if not population.empty:
-        latest_year = int(population["year"].max())
-        pop = service_population(services, population, [latest_year])
+    current = population_as_of(population, as_of.year if as_of is not None else None)
+    if not current.empty:
+        latest_year = int(current["year"].max())  # each LA has one year: the sum of each's (service_population)
+        pop = service_population(services, current, [latest_year])
         pop = pop[pop["year"] == latest_year].set_index("yjs_id")["population_10_17"]
         out["population_10_17"] = out["yjs_id"].map(pop).astype("Int64")
-        out["population_year"] = _population_years(services, population, out["yjs_id"]).where(
+        out["population_year"] = _population_years(services, current, out["yjs_id"]).where(
             out["population_10_17"].notna()).astype("Int64")
     else:
         out["population_10_17"] = pd.array([pd.NA] * len(out), dtype="Int64")
