@@ -19,6 +19,7 @@ is read, so one wrong file cannot exhaust memory.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pipeline.ingest.errors import IngestError
@@ -40,6 +41,9 @@ def source_files(data_dir: Path, source: str) -> list[tuple[Path, str]]:
             continue
         name = f"{source}/{path.name}"
         _inside(path, name, root)
+        if not path.exists():  # a link to nothing (a share not mounted, a file moved): not to be passed over
+            raise IngestError(f"{name}: a link to {os.readlink(path)}, which does not exist; "
+                              "inputs must be files inside the data dir")
         if not path.is_file():
             continue
         size, limit = path.stat().st_size, file_limit(path.suffix.lower())
@@ -60,7 +64,11 @@ def source_files(data_dir: Path, source: str) -> list[tuple[Path, str]]:
 
 def _inside(path: Path, name: str, root: Path) -> None:
     """A path (after following links) must stay inside the data dir."""
-    target = path.resolve()
+    try:
+        target = path.resolve()
+    except (RuntimeError, OSError) as error:  # a loop of links: RuntimeError before Python 3.13, OSError since
+        raise IngestError(f"{name}: a link that cannot be followed ({error}); "
+                          "inputs must be files inside the data dir") from None
     if target != root and root not in target.parents:
         raise IngestError(f"{name}: a link to {target}, outside the data dir {root}; "
                           "inputs must be files inside the data dir")

@@ -63,6 +63,14 @@ def _link_outside(d: Path):
     os.symlink(outside, d / "first_time_entrants/extra.csv")
 
 
+def _link_to_nothing(d: Path):
+    os.symlink(d / "first_time_entrants/moved.csv", d / "first_time_entrants/fte_2026.csv")
+
+
+def _link_loop(d: Path):
+    os.symlink(d / "first_time_entrants/loop.csv", d / "first_time_entrants/loop.csv")
+
+
 def _bolton_twice(got):
     bolton = got.table[got.table.yjs_id == "bolton"]
     assert bolton["fte_count"].tolist() == [40.0, 42.0], bolton
@@ -185,6 +193,10 @@ CASES = [
          "stop", "not a readable .xls spreadsheet"),
     Case("link_outside_data_dir", "a symbolic link to a file outside the data dir", "first_time_entrants",
          _link_outside, "stop", "outside the data dir"),
+    Case("link_to_nothing", "a symbolic link to a file that is not there (a share not mounted)",
+         "first_time_entrants", _link_to_nothing, "stop", "first_time_entrants/fte_2026.csv: a link to "),
+    Case("link_loop", "a symbolic link to itself", "first_time_entrants", _link_loop, "stop",
+         "first_time_entrants/loop.csv: a link that cannot be followed"),
     Case("office_lock_file", "Excel's '~$fte.xlsx' lock file beside the data", "first_time_entrants",
          lambda d: write(d, "first_time_entrants/~$fte.xlsx", "lock"), "read", rows=N),
 ]
