@@ -34,20 +34,33 @@ def resolve_path(value: str | os.PathLike | None, env_var: str, default: str) ->
     return path if path.is_absolute() else (REPO_ROOT / path).resolve()
 
 
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+# no figure here is before 1900 (README: Reliability), and the back-test's and the
+# ranking's month arithmetic must stay inside pandas' dates (1677-09-22 to 2262-04-11)
+AS_OF_RANGE = (dt.date(1900, 1, 1), dt.date(2199, 12, 31))
+
+
 def resolve_as_of(value: str | dt.date | None, name: str = "as_of") -> dt.date:
     """The as-of date from a flag or setting (called ``name`` in errors:
     ``--as-of`` for the CLI's) or ``YJT_AS_OF``; today when neither is set."""
     if not value and os.environ.get("YJT_AS_OF"):
         value, name = os.environ["YJT_AS_OF"], "YJT_AS_OF"  # an error names where the value came from
     if isinstance(value, dt.date):
-        return value
-    if not value:
+        day = value.date() if isinstance(value, dt.datetime) else value
+    elif not value:
         return dt.date.today()
-    text = str(value).strip()
-    try:
-        return dt.date.fromisoformat(text)
-    except ValueError:
-        raise SettingsError(f"{name}: {value!r} is {_not_a_day(text)}") from None
+    else:
+        text = str(value).strip()
+        try:  # the contract's form only: fromisoformat also takes 20240215 and 2024-W07-1
+            day = dt.date.fromisoformat(text) if _ISO_DAY.fullmatch(text) else None
+        except ValueError:
+            day = None
+        if day is None:
+            raise SettingsError(f"{name}: {value!r} is {_not_a_day(text)}")
+    if not AS_OF_RANGE[0] <= day <= AS_OF_RANGE[1]:
+        raise SettingsError(f"{name}: {day.isoformat()} is outside the dates a list can be made as of "
+                            f"({AS_OF_RANGE[0].isoformat()} to {AS_OF_RANGE[1].isoformat()})")
+    return day
 
 
 def _not_a_day(text: str) -> str:

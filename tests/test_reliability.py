@@ -556,6 +556,15 @@ def test_a_killed_cli_refresh_is_marked_failed_by_the_next(data_dir, warehouse, 
     (None, "garbage", "YJT_AS_OF: 'garbage' is not a date in YYYY-MM-DD form"),
     ("2024-02-30", None, "--as-of: '2024-02-30' is not a day of the calendar: February 2024 has 29 days"),
     (None, "2026-13-01", "YJT_AS_OF: '2026-13-01' is not a day of the calendar: there is no month 13"),
+    # forms Python's fromisoformat takes, not the contract's
+    ("20240215", None, "--as-of: '20240215' is not a date in YYYY-MM-DD form"),
+    ("2024-W07-1", None, "--as-of: '2024-W07-1' is not a date in YYYY-MM-DD form"),
+    # days the calendar has but pandas' dates, and the back-test's months, do not (an OverflowError in
+    # the back-test, or "year 0 is out of range" in the panel, had been the run's failure)
+    ("2262-01-01", None, "--as-of: 2262-01-01 is outside the dates a list can be made as of (1900-01-01 to "
+                         "2199-12-31)"),
+    (None, "0001-01-01", "YJT_AS_OF: 0001-01-01 is outside the dates a list can be made as of (1900-01-01 to "
+                         "2199-12-31)"),
 ])
 def test_a_bad_as_of_names_the_flag_or_variable_it_came_from(monkeypatch, capsys, flag, env, said):
     from pipeline.cli import main
