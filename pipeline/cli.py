@@ -57,7 +57,8 @@ def run_refresh(args: argparse.Namespace) -> int:
     rules = s.RankingRules(n_full_joint=args.full_joint, n_benchmark=args.benchmark,
                            exclusion_months=args.exclusion_months, lag_months=args.lag_months)
     if not data_dir.is_dir():
-        raise s.SettingsError(f"data dir {data_dir} does not exist")
+        raise s.SettingsError(f"data dir {data_dir} " + ("is a file, not a folder" if data_dir.exists()
+                                                          else "does not exist"))
     limits = s.Limits(args.max_national_rate_factor, args.max_services_dropped_share, args.max_inspections_lost_share)
     ensure_dagster_home()
 

@@ -551,6 +551,15 @@ def test_a_killed_cli_refresh_is_marked_failed_by_the_next(data_dir, warehouse, 
         assert [r.status.value for r in instance.get_runs()] == ["SUCCESS", "FAILURE"]
 
 
+def test_a_data_dir_that_is_missing_or_a_file_is_said_to_be(monkeypatch, capsys, tmp_path):
+    from pipeline.cli import main
+
+    (tmp_path / "a_file").write_text("not a folder")
+    for name, said in (("missing", "does not exist"), ("a_file", "is a file, not a folder")):
+        assert main(["refresh", "--data-dir", str(tmp_path / name)]) == 1
+        assert capsys.readouterr().err == f"refresh failed: data dir {tmp_path / name} {said}\n"
+
+
 @pytest.mark.parametrize("flag, env, said", [
     ("garbage", None, "--as-of: 'garbage' is not a date in YYYY-MM-DD form"),
     (None, "garbage", "YJT_AS_OF: 'garbage' is not a date in YYYY-MM-DD form"),
