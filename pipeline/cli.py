@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
 import re
 import shutil
@@ -310,7 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="services inspected this recently are not recommended (default %(default)s)")
     r.add_argument("--top", type=int, default=15, help="rows of the top of the ranked list to print (every service recommended for a visit is "
                         "printed too)")
-    r.add_argument("--wait", type=float, default=0, help="seconds to wait for another refresh of "
+    r.add_argument("--wait", type=_seconds, default=0, help="seconds to wait for another refresh of "
                    "the same warehouse, or with the same Dagster home, to finish before refusing (default 0: "
                    "refuse at once)")
     limits = s.Limits()
@@ -323,6 +324,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop if more than this share of the published inspections are gone "
                    "(default %(default)s; 1: off, for one run to publish a correction)")
     return p
+
+
+def _seconds(text: str) -> float:
+    """A number of seconds to wait: finite and not negative (``nan`` would wait for good)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more)")
+    return value
 
 
 def main(argv: list[str] | None = None) -> int:
