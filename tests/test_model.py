@@ -238,6 +238,33 @@ def test_a_real_trend_is_still_found_among_flat_ones():
     assert (z[:10] > 1.96).mean() >= 0.8 and (z[10:] > 1.96).mean() < 0.1
 
 
+def test_a_counts_trend_error_is_never_below_counting_noise():
+    """Counts lying closer to their trend lines than Poisson noise would put them (a pooled dispersion
+    well under 1) had narrowed the trend's error, a trend of z -1.2 reported as -4.6: for a count the
+    trend z is at most the Poisson one."""
+    svc = f.services(6)
+    pop = pd.DataFrame([(code, y, 10_000) for code in svc["la_code"] for y in range(2020, 2025)],
+                       columns=["la_code", "year", "population_10_17"])
+    counts = {"svc-00": [150, 146, 142, 139, 135]}  # a smooth gentle fall; the others flat at 150
+    fte = pd.DataFrame([(i, i, pd.Timestamp(f"{y}-12-31"), 12, float(counts.get(i, [150] * 5)[j]), False)
+                        for i in svc["yjs_id"] for j, y in enumerate(range(2020, 2025))],
+                       columns=["yjs_id", "yjs_name", "period_end", "period_months", "fte_count", "suppressed"])
+    empty = pd.DataFrame(columns=["yjs_id", "yjs_name", "period_end", "period_months", "suppressed"])
+    values, _ = panel.build_panel({"first_time_entrants": fte, "custody": empty.assign(custodial_sentences=[]),
+                                   "reoffending": empty.assign(cohort_end=[], cohort_months=[], cohort_size=[],
+                                                               reoffenders=[], reoffences=[])},
+                                  svc, pop, dt.date(2026, 11, 1), 3)
+    ev = scores.indicator_evidence(values).set_index("yjs_id")
+    rows = values[(values["indicator"] == "fte") & (values["yjs_id"] == "svc-00")].sort_values("period_end")
+    o, e = rows["numerator"].to_numpy()[-3:], rows["expected"].to_numpy()[-3:]  # the 3-year window
+    t, lr = np.arange(-2.0, 1.0), np.log((o + 0.5) / (e + 0.5))  # years before the latest, as the slope's
+    sxx = (e * (t - np.average(t, weights=e)) ** 2).sum()
+    slope = (e * (t - np.average(t, weights=e)) * lr).sum() / sxx
+    assert ev.loc["svc-00", "trend_slope"] == pytest.approx(slope)
+    assert ev.loc["svc-00", "trend_z"] == pytest.approx(slope * np.sqrt(sxx))  # the Poisson z, not more
+    assert -1.96 < ev.loc["svc-00", "trend_z"] < 0  # falling, not significantly (it had been z -25)
+
+
 def test_evidence_at_each_cut_is_the_evidence_of_the_panel_cut_there(world):
     _, _, _, values, _ = world
     cuts = [pd.Timestamp("2021-06-30"), pd.Timestamp("2023-12-31"), values["period_end"].max()]
