@@ -285,6 +285,11 @@ def test_reasons_order_the_indicators_by_evidence_and_the_benchmarks_by_z():
     # by e, highest first, ties as the evidence has them
     assert text[0].startswith("no indicator above the 95% limit; worse than national: ")
     assert named(text[0]) == [fte, custody, reoffending] and text[0].endswith("; no inspection on record")
+    # worse by e, not by z: a z a hair above 0 where the shrunk evidence is not worse (a rate at or just below
+    # national: the mid-p z is above 0 there) is no "worse than national"
+    ev2 = ev.assign(z=np.where(ev["yjs_id"] == "a", 0.01, ev["z"]), e=np.where(ev["yjs_id"] == "a", -0.001, ev["e"]))
+    assert targets.reasons(df, ev2, RankingRules()).iloc[0].startswith(
+        "no indicator worse than national; nearest to it: ")
     # the nearest to national: the highest z; the indicator others have is named as missing
     assert text[1].startswith(f"no indicator worse than national; nearest to it: {reoffending} ")
     assert text[1].endswith(f"; no figures for {custody}; no inspection on record")

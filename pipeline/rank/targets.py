@@ -147,7 +147,7 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
                     indicator_phrases(evidence)))
     by_e = sorted(rows, key=lambda row: _descending(row[1]))  # services' order is immaterial
     high = _joined(by_e, keep=lambda row: row[3] in ("high_99.8", "high_95"))
-    worse = _joined(by_e, keep=lambda row: row[2] > 0)
+    worse = _joined(by_e, keep=lambda row: row[1] > 0)  # by e, as said: the mid-p z is a hair above 0 at national
     nearest = {}
     for row in sorted(rows, key=lambda row: _descending(row[2])):
         nearest.setdefault(row[0], row[4])
