@@ -278,6 +278,9 @@ def test_exact_band_agrees_with_exact_limits(o, pop, p0, widen):
 def test_wilson_interval_of_none_or_all_of_a_cohort_ends_at_0_or_1_exactly():
     lo, hi = stats.rate_interval([0, 7, 3], [7, 7, 7], "binomial")
     assert lo[0] == 0.0 and hi[1] == 1.0 and 0 < lo[2] < hi[2] < 1
+    # none of an empty or missing cohort: no interval, as no rate (its low end had been 0)
+    lo, hi = stats.rate_interval([0, 0, np.nan], [0, np.nan, np.nan], "binomial")
+    assert np.isnan(lo).all() and np.isnan(hi).all()
 
 
 def test_wilson_and_exact_poisson_intervals():

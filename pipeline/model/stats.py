@@ -867,5 +867,7 @@ def rate_interval(observed, denominator, family: str, level: float = 0.95):
         p = o / d
         centre = (p + z**2 / (2 * d)) / (1 + z**2 / d)
         half = z / (1 + z**2 / d) * np.sqrt(p * (1 - p) / d + z**2 / (4 * d**2))
-        # at 0 (or all) of n the bound is 0 (or 1) exactly, not 2.8e-15 of rounding
-        return np.where(o == 0, 0.0, centre - half), np.where(o == d, 1.0, centre + half)
+        # at 0 (or all) of n the bound is 0 (or 1) exactly, not 2.8e-15 of rounding; none of none (an
+        # empty or missing cohort) has no interval, as it has no rate
+        return (np.where((o == 0) & (d > 0), 0.0, centre - half),
+                np.where((o == d) & (d > 0), 1.0, centre + half))
