@@ -320,6 +320,12 @@ def test_top_k_probability_counts_how_often_an_area_is_among_the_k_highest():
     draws = 0.3 + 0.2 * np.random.default_rng(20121).standard_normal((10_000, 3))
     own = (draws >= np.sort(draws, axis=1)[:, [1]]).mean(axis=0)
     np.testing.assert_allclose(stats.top_k_probability([0.3] * 3, [0.2] * 3, k=2), own)
+    # areas known exactly and tied at the k-th place share the places left: the shares add up to k
+    # (each counted in, 3 areas for 1 place had given 1.0 each, 4 in all for k = 2)
+    p = stats.top_k_probability([5.0, 1.0, 1.0, 1.0, -5.0], [0.1, 0, 0, 0, 0.1], k=2)
+    np.testing.assert_allclose(p, [1.0, 1 / 3, 1 / 3, 1 / 3, 0.0])
+    p = stats.top_k_probability([0.5, 0.0, 0.0, -0.5], [0.5, 0, 0, 0.5], k=2)  # a draw's ties vary
+    assert p.sum() == pytest.approx(2.0) and p[1] == p[2] and 0.5 < p[1] < 1
 
 
 @pytest.mark.parametrize("cells", [1, 50, 7_000, 10**9])

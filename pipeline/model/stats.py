@@ -362,18 +362,30 @@ def top_k_probability(mean, sd, k: int, n_draws: int | None = None, seed: int = 
     """For each area, the share of draws from the same independent normal
     posteriors as ``rank_intervals`` in which it is among the ``k`` highest:
     how sure a pick of the top ``k`` is (Goldstein and Spiegelhalter 1996).
-    Ties at the k-th value (areas known exactly) count as in."""
+    Areas tied at the k-th value (known exactly, so drawn alike) share the
+    places left among them, so that the shares add up to ``k`` (counting
+    each tie as in had given 48 for 38 picks)."""
     mean = np.asarray(mean, float)
     if k <= 0 or mean.size == 0:
         return np.zeros(mean.size)
     if k >= mean.size:
         return np.ones(mean.size)
     n, draws_in, count = mean.size, 0, np.zeros(mean.size, np.intp)
+    shared = np.zeros(mean.size)  # the ties' shares of places, where any
     for draws in _draws(mean, np.nan_to_num(np.asarray(sd, float)), n_draws, seed):
         kth = np.partition(draws, n - k, axis=1)[:, n - k]  # the k-th highest of each draw
-        count += (draws >= kth[:, None]).sum(axis=0)
+        above, at = draws > kth[:, None], draws == kth[:, None]
+        count += above.sum(axis=0)
+        tied = at.sum(axis=1)
+        if (tied > 1).any():  # k - (areas above) places left for the tied
+            share = (k - above.sum(axis=1)) / tied
+            one = tied == 1  # a draw's lone k-th area is simply in
+            count += at[one].sum(axis=0)
+            shared += (at[~one] * share[~one, None]).sum(axis=0)
+        else:
+            count += at.sum(axis=0)
         draws_in += len(draws)
-    return count / draws_in  # the mean of the in/out flags: their sums are exact
+    return (count + shared) / draws_in  # without ties, the mean of the in/out flags: their sums are exact
 
 
 def _rank_counts(order: np.ndarray, ranks: np.ndarray) -> np.ndarray:
