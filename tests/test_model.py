@@ -265,6 +265,42 @@ def test_a_counts_trend_error_is_never_below_counting_noise():
     assert -1.96 < ev.loc["svc-00", "trend_z"] < 0  # falling, not significantly (it had been z -25)
 
 
+def test_a_newer_period_of_another_length_does_not_set_aside_years_of_figures():
+    """A first quarter after years of annual figures, for some services only, had become the window:
+    one period each for them, nothing for the others; the length with the most figures in its window
+    is pooled (the quarters once they have as many)."""
+    svc = f.services(5)
+    pop = pd.DataFrame([(code, y, 10_000) for code in svc["la_code"] for y in range(2020, 2027)],
+                       columns=["la_code", "year", "population_10_17"])
+    annual = [(i, i, pd.Timestamp(f"{y}-12-31"), 12, 20.0 + j, False) for j, i in enumerate(svc["yjs_id"])
+              for y in range(2021, 2026)]
+
+    def quarters(n):
+        ends = pd.date_range("2026-03-31", periods=n, freq="QE")
+        return [(i, i, end, 3, 5.0, False) for i in svc["yjs_id"][:4] for end in ends]
+
+    empty = pd.DataFrame(columns=["yjs_id", "yjs_name", "period_end", "period_months", "suppressed"])
+
+    def evidence(rows):
+        fte = pd.DataFrame(rows, columns=["yjs_id", "yjs_name", "period_end", "period_months", "fte_count",
+                                          "suppressed"])
+        values, _ = panel.build_panel({"first_time_entrants": fte, "custody": empty.assign(custodial_sentences=[]),
+                                       "reoffending": empty.assign(cohort_end=[], cohort_months=[], cohort_size=[],
+                                                                   reoffenders=[], reoffences=[])},
+                                      svc, pop, dt.date(2027, 12, 1), 3)
+        return scores.indicator_evidence(values).set_index("yjs_id")
+
+    ev = evidence(annual + quarters(1))
+    assert len(ev) == 5 and (ev["period_months"] == 12).all() and (ev["periods_used"] == 3).all()
+    assert (ev["window_end"] == pd.Timestamp("2025-12-31")).all()
+    ev = evidence(annual + quarters(4))  # 4 quarters each for 4 services: 16 figures against 15 annual
+    assert (ev["period_months"] == 3).all() and (ev["periods_used"] == 4).all() and "svc-04" not in ev.index
+    # annual figures that stopped a whole window before the quarters' latest are not taken, however many
+    old = [(i, i, pd.Timestamp(f"{y}-12-31"), 12, 20.0, False) for i in svc["yjs_id"] for y in range(2016, 2021)]
+    ev = evidence(old + quarters(2))  # 25 annual figures to 2020, 8 quarters in 2026
+    assert (ev["period_months"] == 3).all() and (ev["window_end"] == pd.Timestamp("2026-06-30")).all()
+
+
 def test_evidence_at_each_cut_is_the_evidence_of_the_panel_cut_there(world):
     _, _, _, values, _ = world
     cuts = [pd.Timestamp("2021-06-30"), pd.Timestamp("2023-12-31"), values["period_end"].max()]

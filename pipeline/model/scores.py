@@ -48,9 +48,15 @@ def _windows(ends: np.ndarray, month_no: np.ndarray, lengths: np.ndarray, cuts: 
              window_months: int):
     """The pooling window of each cut date, over one indicator's rows sorted
     by period end (``ends``; ``month_no`` = year*12 + month; ``lengths`` =
-    period_months): the rows of the latest period ending on or before the cut
-    and the non-overlapping periods before it within ``window_months``.
-    The latest period's length is its most common (shortest on a tie).
+    period_months): the rows of one period length, those of its latest period
+    ending on or before the cut and of the non-overlapping periods before it
+    within ``window_months``. The length is the one with the most such rows
+    (the latest period's, then the shortest, on a tie; a length whose latest
+    period ended a whole window before the latest is no longer published,
+    and not taken): a newer period of
+    another length, quarters for a few services or a first quarter after
+    years of annual figures, does not set aside years of figures for one
+    period (and every service without it) until it has as many.
     Each window is a contiguous slice, so many cuts cost a few searches
     each. Returns per kept row: its index, its cut's position in ``cuts``,
     ``k`` (periods back from the latest), and per cut: the latest period
@@ -59,25 +65,48 @@ def _windows(ends: np.ndarray, month_no: np.ndarray, lengths: np.ndarray, cuts: 
     latest = np.full(cuts.size, np.datetime64("NaT"), dtype="datetime64[ns]")
     span_months = np.zeros(cuts.size, dtype=int)
     months_of = np.zeros(cuts.size, dtype=int)
+    # each length's rows (one length, the usual case: the latest period's, with no search for another)
+    of_length = {int(m): np.flatnonzero(lengths == m) for m in np.unique(lengths)}
     for c, cut in enumerate(cuts):
         n = int(np.searchsorted(ends, cut, side="right"))
         if n == 0:
             continue
         first_latest = int(np.searchsorted(ends, ends[n - 1], side="left"))
         months = int(np.bincount(lengths[first_latest:n]).argmax())  # the mode; shortest on a tie
-        start = int(np.searchsorted(month_no, month_no[n - 1] - max(window_months, months),
-                                    side="right"))
-        back = month_no[n - 1] - month_no[start:n]
-        keep = (lengths[start:n] == months) & (back % months == 0)
-        k = back[keep] // months
-        take.append(np.arange(start, n)[keep])
+        best = _window_of(month_no, lengths, of_length[months], n, months, window_months)
+        for other, rows_of_other in of_length.items():  # another length, if it has more rows in its window
+            found = _window_of(month_no, lengths, rows_of_other, n, other, window_months) if other != months else None
+            # (its latest period within the window of the latest: not figures of a length no longer published)
+            if found is not None and found[1].size > best[1].size and \
+                    month_no[found[0]] > month_no[n - 1] - window_months:
+                months, best = other, found
+        last, rows, back = best
+        k = back // months
+        take.append(rows)
         cut_of.append(np.full(k.size, c))
         k_of.append(k)
-        latest[c], months_of[c], span_months[c] = ends[n - 1], months, (k.max() + 1) * months
+        latest[c], months_of[c], span_months[c] = ends[last], months, (k.max() + 1) * months
     if not take:
         return np.zeros(0, int), np.zeros(0, int), np.zeros(0, int), latest, months_of, span_months
     return (np.concatenate(take), np.concatenate(cut_of), np.concatenate(k_of), latest, months_of,
             span_months)
+
+
+def _window_of(month_no: np.ndarray, lengths: np.ndarray, rows_of_length: np.ndarray, n: int, months: int,
+               window_months: int):
+    """``_windows``' window of rows of ``months``-long periods (``rows_of_length``
+    their positions, ascending) among the first ``n`` rows: (the row of its
+    latest period, its rows, each one's months back from the latest), or
+    None where none of the first ``n`` is that long."""
+    before = int(np.searchsorted(rows_of_length, n))
+    if before == 0:
+        return None
+    last = int(rows_of_length[before - 1])
+    end = int(np.searchsorted(month_no, month_no[last], side="right"))  # the latest period's rows, all
+    start = int(np.searchsorted(month_no, month_no[last] - max(window_months, months), side="right"))
+    back = month_no[last] - month_no[start:end]
+    keep = (lengths[start:end] == months) & (back % months == 0)
+    return last, np.arange(start, end)[keep], back[keep]
 
 
 def _trend_sums(key: np.ndarray, k: np.ndarray, months: np.ndarray, numerator: np.ndarray,
