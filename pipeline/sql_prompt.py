@@ -38,9 +38,21 @@ Statements end with ';'. Commands:
 
 
 def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the warehouse; one line, no traceback, where
+    there is none or it is not a DuckDB file (a folder, an export)."""
     if not warehouse.exists():
         raise SystemExit(f"no warehouse at {warehouse}: run `make run` (or set YJT_WAREHOUSE) first")
-    return duckdb.connect(str(warehouse), read_only=True)
+    try:
+        with open(warehouse, "rb") as fh:
+            ours = fh.read(12)[8:12] == b"DUCK"  # a DuckDB file's magic bytes, whatever its name
+    except OSError as error:
+        raise SystemExit(f"the warehouse {warehouse} cannot be read: {error.strerror}") from None
+    if not ours:
+        raise SystemExit(f"the warehouse {warehouse} is not a DuckDB file")
+    try:
+        return duckdb.connect(str(warehouse), read_only=True)
+    except duckdb.Error as error:
+        raise SystemExit(f"the warehouse {warehouse} cannot be read: {str(error).splitlines()[0]}") from None
 
 
 def show(con: duckdb.DuckDBPyConnection, sql: str, out=sys.stdout, max_rows: int = 200, err=None) -> bool:

@@ -122,6 +122,16 @@ def test_sql_prompt_fails_with_a_non_zero_exit_when_a_statement_fails(demo, args
     assert out.returncode == 1 and error in out.stderr and out.stdout == "", (out.stdout, out.stderr)
 
 
+def test_sql_prompt_says_in_one_line_that_a_warehouse_is_not_one(tmp_path):
+    """A folder or an export given for the warehouse: one line and exit 1 (a traceback had come, and for
+    a .csv DuckDB's "Cannot launch in-memory database in read-only mode!")."""
+    (tmp_path / "targets.csv").write_text("rank,yjs_id\n1,a\n")
+    for path, said in ((tmp_path, f"the warehouse {tmp_path} cannot be read: Is a directory"),
+                       (tmp_path / "targets.csv", f"the warehouse {tmp_path / 'targets.csv'} is not a DuckDB file")):
+        out = prompt(path, "-c", "SELECT 1")
+        assert out.returncode == 1 and out.stderr == said + "\n" and out.stdout == "", (out.stdout, out.stderr)
+
+
 def test_sql_prompt_goes_on_after_an_error_at_the_prompt(demo):
     db, _ = demo
     out = prompt(db, stdin="SELECT * FROM nosuch;\n.read nosuch\nSELECT 1 AS one;\n")
