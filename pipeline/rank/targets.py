@@ -297,7 +297,8 @@ def recommend(scores: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
     df["concern_last_rating"] = w.get("inspection", 0.0) * df["inspection_term"]
     df["concern_time"] = w.get("time_since_inspection", 0.0) * df["time_term"]
     df["concern_outcome_model"] = (df["concern_score"] - df["concern_indicators"] - df["concern_last_rating"]
-                                   - df["concern_time"]).round(12)  # the blend's term (weight 0: none)
+                                   - df["concern_time"]).round(12) + 0.0  # the blend's term (weight 0: none;
+    # + 0.0: a remainder rounded from a hair below 0 is -0.0, which the exports would show as -0.0)
     df["reasons"] = (reasons(df, evidence, rules, inspections_from) + close_call_text(df, rules)
                      + "; " + concern_text(df))
     df["as_of"] = pd.Timestamp(as_of)
