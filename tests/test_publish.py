@@ -33,6 +33,27 @@ def test_publish_writes_tables_with_date_types(tmp_path):
     assert not list(tmp_path.glob("*.staging-*")) and not list(tmp_path.glob("*.wal"))
 
 
+def test_a_column_with_no_value_has_the_contracts_type_not_duckdbs_null(tmp_path):
+    # a list as of a date before any figure: no indicator rows; the demo's rating_note: all NULL
+    db = tmp_path / "w.duckdb"
+    empty = pd.DataFrame(columns=["yjs_id", "indicator", "period_end", "numerator", "suppressed", "extra"])
+    inspections = pd.DataFrame({"yjs_id": ["a"], "published": [pd.Timestamp("2024-01-02")], "rating_note": [None],
+                                "last_period_end": [pd.Timestamp("2024-03-31")]})
+    wh.publish(db, {"inspection_targets": targets("2025-01-01"), "indicator_values": empty,
+                    "inspections": inspections})
+    with duckdb.connect(str(db), read_only=True) as con:
+        types = dict(con.execute("SELECT table_name || '.' || column_name, data_type FROM information_schema.columns"
+                                 ).fetchall())
+    assert {k: types[k] for k in ("indicator_values.yjs_id", "indicator_values.period_end",
+                                  "indicator_values.numerator", "indicator_values.suppressed",
+                                  "indicator_values.extra", "inspections.rating_note",
+                                  "inspections.last_period_end")} == {
+        "indicator_values.yjs_id": "VARCHAR", "indicator_values.period_end": "DATE",
+        "indicator_values.numerator": "DOUBLE", "indicator_values.suppressed": "BOOLEAN",
+        "indicator_values.extra": "VARCHAR", "inspections.rating_note": "VARCHAR",
+        "inspections.last_period_end": "DATE"}
+
+
 def test_read_only_reads_the_file_as_a_read_only_connection_would(tmp_path):
     db = tmp_path / "it's.duckdb"  # a quote in the path
     wh.publish(db, {"inspection_targets": targets("2025-01-01")},

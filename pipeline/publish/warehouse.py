@@ -45,7 +45,20 @@ import pandas as pd
 from pipeline.dates import to_datetime
 from pipeline.faults import pause_point
 
-DATE_COLUMNS = {"period_end", "published", "as_of", "window_end", "last_inspected", "next_published"}
+DATE_COLUMNS = {"period_end", "published", "as_of", "window_end", "last_inspected", "next_published",
+                "last_period_end"}
+# The contract's column types, for a column with no value to tell (no rows, or all NULL: a list as of a
+# date before any figure; the demo's rating_note), which DuckDB would otherwise type NULL (a column that
+# takes no insert of another warehouse's values, and no BOOLEAN `suppressed`); another is VARCHAR.
+EMPTY_COLUMN_TYPES = {
+    **dict.fromkeys(["yjs_id", "yjs_name", "country", "region", "la_codes", "indicator", "funnel_band",
+                     "inspection_type", "overall_rating", "recommendation", "last_rating", "reasons", "source",
+                     "file", "problem", "raw", "sha256"], "VARCHAR"),
+    **dict.fromkeys(["population_10_17", "rating_score", "rank", "rank_low", "rank_high", "months_since_inspection",
+                     "row_number", "rows"], "BIGINT"),
+    **dict.fromkeys(["numerator", "denominator", "rate", "expected", "z_score", "concern_score"], "DOUBLE"),
+    "suppressed": "BOOLEAN", "ingested_at": "TIMESTAMPTZ",
+}
 HISTORY_TABLE = "ranking_history"
 _NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 _HELD: dict[Path, int] = {}  # lock files this process holds -> depth
@@ -287,9 +300,14 @@ def after_today_warning(as_of: dt.date, today: dt.date | None = None) -> str | N
 
 def _select_list(df: pd.DataFrame) -> str:
     cols = []
-    for c in df.columns:
+    for i, c in enumerate(df.columns):
         q = '"' + c.replace('"', '""') + '"'
-        cols.append(f"CAST({q} AS DATE) AS {q}" if c in DATE_COLUMNS else q)
+        if c in DATE_COLUMNS:
+            cols.append(f"CAST({q} AS DATE) AS {q}")
+        elif df.dtypes.iloc[i] == object and df.iloc[:, i].first_valid_index() is None:  # nothing to type it
+            cols.append(f"CAST({q} AS {EMPTY_COLUMN_TYPES.get(c, 'VARCHAR')}) AS {q}")
+        else:
+            cols.append(q)
     return ", ".join(cols)
 
 
