@@ -1,6 +1,6 @@
 -- One row per service: who it is, where it stands in the latest ranked list,
 -- its latest period of each indicator (rate vs national, z, funnel band;
--- a NULL rate is a suppressed figure) and its last inspection.
+-- a NULL rate is a suppressed figure, or an empty cohort's) and its last inspection.
 CREATE OR REPLACE VIEW service_profile AS
 WITH latest AS (
     SELECT yjs_id, indicator, period_end, rate, national_rate, z_score, funnel_band
