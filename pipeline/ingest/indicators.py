@@ -166,7 +166,7 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
         outcome_table = sheet.layout is OUTCOME_TABLE
         return {"yjs_id": yjs_id, "yjs_name": matcher.names[yjs_id], spec.period: period,
                 spec.months: months, **counts,
-                "suppressed": any(math.isnan(counts[c]) for c in counts if c in spec.suppressing),
+                "suppressed": any(math.isnan(counts[c]) for c in spec.suppressing),
                 "_file": row.file, "_part": row.identity if outcome_table else unit, "_unit": unit,
                 "_fy": not outcome_table and months == 12 and bare_financial_year(cells[spec.period])}
 
@@ -213,7 +213,7 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
         values = pd.DataFrame({
             "yjs_id": yjs_id, "yjs_name": names.parse(lambda v: matcher.names[matcher.lookup(v)])[0],
             spec.period: period, spec.months: months, **counts,
-            "suppressed": np.isnan(np.column_stack([counts[c] for c in counts if c in spec.suppressing])).any(axis=1),
+            "suppressed": np.isnan(np.column_stack([counts[c] for c in spec.suppressing])).any(axis=1),
             "_file": sheet.file, "_part": block.identities() if custody is not None else unit, "_unit": unit,
             "_fy": False if custody is not None else (months == 12) & block.distinct(spec.period).parse(
                 bare_financial_year, bool, False)[0],  # a quarter's "2011-12" is no financial year

@@ -315,8 +315,7 @@ def _population_years(services: pd.DataFrame, population: pd.DataFrame, ids: pd.
     """For each service in ``ids``, the year its latest population is of:
     each of its LAs' latest year published (``service_population``), the
     earliest of them where they differ (a figure partly that old)."""
-    rows = population[population["la_code"].notna() & population["year"].notna()]
-    la_year = rows.groupby("la_code")["year"].max()
+    la_year = population.groupby("la_code")["year"].max()  # (a missing code or year: in no group, no max)
     year = services.assign(year=services["la_code"].map(la_year)).groupby("yjs_id")["year"].min()
     return ids.map(year)
 
