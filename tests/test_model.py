@@ -395,6 +395,42 @@ def test_services_table_shows_the_population_as_of_the_lists_date():
     assert as_of[dt.date(2010, 1, 1)] == [[300, 2013], [500, 2025]]
 
 
+def test_a_rates_denominator_is_no_estimate_published_after_the_lists_date():
+    """A period with no population of its own year took each area's latest year, even one after the
+    as-of date: adding a later estimate rewrote past lists. The latest up to the as-of year is used."""
+    svc = f.services(3)
+    pop = pd.DataFrame([(code, y, n) for code in svc["la_code"] for y, n in ((2020, 10_000), (2022, 20_000))],
+                       columns=["la_code", "year", "population_10_17"])
+    fte = pd.DataFrame([(i, i, pd.Timestamp(f"{y}-12-31"), 12, 50.0, False) for i in svc["yjs_id"]
+                        for y in (2018, 2019, 2020)],
+                       columns=["yjs_id", "yjs_name", "period_end", "period_months", "fte_count", "suppressed"])
+    empty = pd.DataFrame(columns=["yjs_id", "yjs_name", "period_end", "period_months", "suppressed"])
+    tables = {"first_time_entrants": fte, "custody": empty.assign(custodial_sentences=[]),
+              "reoffending": empty.assign(cohort_end=[], cohort_months=[], cohort_size=[], reoffenders=[],
+                                          reoffences=[])}
+
+    def denominators(as_of):
+        values, _ = panel.build_panel(tables, svc, pop, as_of, 3)
+        return values.groupby(values["period_end"].dt.year)["denominator"].unique().map(list).to_dict()
+
+    # as of 2021: 2018 and 2019 take 2020's estimate, the latest then (2022's did not exist)
+    assert denominators(dt.date(2021, 7, 1)) == {2018: [10_000], 2019: [10_000], 2020: [10_000]}
+    # as of 2023 the 2022 estimate is known: the periods without their own year's take it
+    assert denominators(dt.date(2023, 7, 1)) == {2018: [20_000], 2019: [20_000], 2020: [10_000]}
+    # as of 2019, before any estimate: the earliest there is
+    assert denominators(dt.date(2019, 7, 1)) == {2018: [10_000]}
+
+
+def test_population_known_by_keeps_the_years_up_to_then_else_the_earliest():
+    pop = pd.DataFrame({"la_code": ["A", "A", "A", "B", "B", None],
+                        "year": [2019, 2020, 2022, 2021, 2023, 2020],
+                        "population_10_17": [1, 2, 3, 4, 5, 6]})
+    assert panel.population_known_by(pop, 2020)["population_10_17"].tolist() == [1, 2, 4]
+    assert panel.population_known_by(pop, 2018)["population_10_17"].tolist() == [1, 4]
+    assert panel.population_known_by(pop, None)["population_10_17"].tolist() == [1, 2, 3, 4, 5]
+    assert panel.population_as_of(pop, 2021)["population_10_17"].tolist() == [2, 4]
+
+
 def test_services_table_takes_the_first_name_given():
     svc = pd.DataFrame({"la_code": ["E06000002", "E06000001", "E06000003"], "yjs_id": ["b", "b", "a"],
                         "yjs_name": ["B2", None, "A"], "country": ["England"] * 3, "region": [None] * 3})

@@ -276,7 +276,9 @@ def build_panel(tables: dict[str, pd.DataFrame], services: pd.DataFrame,
         t = tables[ind.source]
         col = "cohort_end" if ind.family == "binomial" else "period_end"
         years |= set(to_datetime(t[col]).dt.year.dropna().astype(int))
-    pop = service_population(services, population, years)
+    # the estimates known by the as-of year: a period with none of its own
+    # year takes the latest of those, not one published after the as-of date
+    pop = service_population(services, population_known_by(population, as_of.year), years)
     counts = {}
     for ind in INDICATORS:
         c = _counts(ind, tables[ind.source], pop)
@@ -320,16 +322,29 @@ def _population_years(services: pd.DataFrame, population: pd.DataFrame, ids: pd.
     return ids.map(year)
 
 
+def population_known_by(population: pd.DataFrame, year: int | None) -> pd.DataFrame:
+    """Each LA's rows of the years up to ``year``: a list as of then uses no
+    later estimate, for its rates' denominators (``build_panel``) or its
+    services' populations (``population_as_of``); where an LA has none that
+    early, its earliest year's (the nearest). None: every year. Rows with
+    no code or year are left out, as ``service_population`` leaves them."""
+    rows = population[population["la_code"].notna() & population["year"].notna()]
+    if year is None:
+        return rows
+    years = rows["year"].astype("int64").to_numpy()
+    early = years <= year
+    earliest = rows["la_code"].map(pd.Series(years, index=rows.index).groupby(rows["la_code"]).min()).to_numpy()
+    none_early = ~rows["la_code"].isin(rows["la_code"][early]).to_numpy()
+    return rows[early | (none_early & (years == earliest))]
+
+
 def population_as_of(population: pd.DataFrame, year: int | None) -> pd.DataFrame:
     """Each LA's rows of one year: its latest up to ``year`` (a list as of
     then shows no later estimate), else, where it has none that early, its
-    earliest (the nearest); None: its latest."""
-    rows = population[population["la_code"].notna() & population["year"].notna()]
+    earliest (the nearest); None: its latest (``population_known_by``'s latest)."""
+    rows = population_known_by(population, year)
     years = rows["year"].astype("int64")
     latest = years.groupby(rows["la_code"]).max()
-    if year is not None:
-        latest = years[years <= year].groupby(rows["la_code"]).max().reindex(latest.index).fillna(
-            years.groupby(rows["la_code"]).min())
     return rows[years.to_numpy() == rows["la_code"].map(latest).to_numpy()]
 
 
