@@ -378,6 +378,37 @@ def test_cells_merged_down_give_every_row_their_value(tmp_path, services, path, 
         [7, "footnote or note row, not data"], [8, "footnote or note row, not data"]]
 
 
+@pytest.mark.parametrize("fmt", ["xlsx", "ods", "xls"])
+def test_a_header_label_merged_down_over_two_header_rows_is_read_once(tmp_path, services, fmt):
+    """A two-row header whose single labels are merged down over both rows ("YJS" over A1:A2, "Period"
+    across B1:C1 above "end" and "months"): the readers fill "YJS" into both rows, which had read
+    "YJS YJS" and stopped the refresh ("no column for ...")."""
+    rows = [["YJS", "Period", "", "fte_count"], ["", "end", "months", ""],
+            ["Bolton", "2019-03", 12, 10], ["Hartlepool", "2019-03", 12, 5]]
+    merges = {(0, 0): (2, 1), (0, 1): (1, 2), (0, 3): (2, 1)}
+    (tmp_path / "first_time_entrants").mkdir()
+    if fmt == "ods":
+        write_ods(tmp_path / "first_time_entrants/fte.ods", rows, merges)
+    elif fmt == "xls":
+        write_xls(tmp_path / "first_time_entrants/fte.xls", {"FTE": rows}, {"FTE": [
+            (r, r + n_rows - 1, c, c + n_cols - 1) for (r, c), (n_rows, n_cols) in merges.items()]})
+    else:
+        import openpyxl
+        from openpyxl.utils import get_column_letter
+
+        book = openpyxl.Workbook()
+        for row in rows:
+            book.active.append([cell if cell != "" else None for cell in row])
+        for (r, c), (n_rows, n_cols) in merges.items():
+            book.active.merge_cells(f"{get_column_letter(c + 1)}{r + 1}:{get_column_letter(c + n_cols)}{r + n_rows}")
+        book.save(tmp_path / "first_time_entrants/fte.xlsx")
+    got = read_first_time_entrants(tmp_path, services)
+    table = got.table.assign(period_end=got.table["period_end"].dt.strftime("%Y-%m"))
+    assert table[["yjs_id", "period_end", "period_months", "fte_count"]].values.tolist() == [
+        ["bolton", "2019-03", 12, 10.0], ["hartlepool", "2019-03", 12, 5.0]]
+    assert got.quarantine.empty
+
+
 def ods_bytes(tables: str) -> bytes:
     """An .ods whose spreadsheet body is ``tables`` (content.xml written by hand)."""
     buffer = io.BytesIO()

@@ -111,13 +111,16 @@ def no_header_error(name: str, nearest: tuple | None) -> IngestError:
 
 def _two_rows(upper: list[str], lower: list[str]) -> list[str]:
     """Labels of a header split over two rows: "Period" (merged over two
-    columns) above "end" and "months" reads "Period end", "Period months"."""
+    columns) above "end" and "months" reads "Period end", "Period months".
+    A label merged down over both rows (the workbook readers fill a merged
+    cell's value into every cell it covers) is read once: "yjs_name" above
+    "yjs_name" reads "yjs_name"."""
     carried, combined = "", []
     for i in range(max(len(upper), len(lower))):
         above = upper[i].strip() if i < len(upper) else ""
         below = lower[i].strip() if i < len(lower) else ""
         carried = above or (carried if below else "")
-        combined.append(f"{carried} {below}".strip())
+        combined.append(carried if below == carried else f"{carried} {below}".strip())
     return combined
 
 
