@@ -2,6 +2,7 @@
 
 import hashlib
 import json
+import os
 import re
 import sqlite3
 
@@ -170,9 +171,65 @@ def test_a_backfill_of_an_earlier_month_keeps_the_latest_list(tmp_path):
     assert current["concern_score"].min() == 50
     assert (pd.to_datetime(wh.read_table(db, "run_metadata")["as_of"]) == "2025-03-01").all()
     assert wh.read_table(db, "ranking_history")["as_of"].nunique() == 2
+def leave_a_wal(db) -> None:
+    """A read-write session that committed a change and ended without a
+    checkpoint (an analyst's session that died): the change is in ``<db>.wal``."""
+    with duckdb.connect(str(db)) as con:
+        con.execute("PRAGMA disable_checkpoint_on_shutdown")
+        con.execute("CREATE TABLE my_notes AS SELECT 1 AS a")
+    assert db.with_name(db.name + ".wal").exists()
+
+
+def test_a_wal_left_beside_the_warehouse_does_not_outlive_the_file_it_belongs_to(tmp_path):
+    """The swap had left the old file's WAL beside the new file: DuckDB refused the warehouse ("WAL
+    does not match database file") for every reader and every later refresh."""
+    db = tmp_path / "w.duckdb"
+    wh.publish(db, {"inspection_targets": targets("2025-01-01")})
+    leave_a_wal(db)
+    wh.publish(db, {"inspection_targets": targets("2025-02-01", offset=10)})
+    assert not list(tmp_path.glob("*.wal*")) and not list(tmp_path.glob("*.staging-*"))
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT min(concern_score) FROM inspection_targets").fetchone() == (10,)
+        assert con.execute("SELECT count(DISTINCT as_of) FROM ranking_history").fetchone() == (2,)
+    wh.publish(db, {"inspection_targets": targets("2025-03-01")})  # and the next refresh too
+
+
+def test_a_backfill_keeps_what_the_published_files_wal_holds(tmp_path):
+    """A backfill changes only ranking_history: the published file's committed changes still in its WAL
+    are kept (the copy had been of the file alone, its WAL left to spoil the new file)."""
+    db = tmp_path / "w.duckdb"
+    wh.publish(db, {"inspection_targets": targets("2025-03-01")})
+    leave_a_wal(db)
+    assert wh.publish(db, {"inspection_targets": targets("2025-01-01")}) == {"ranking_history": 6}
+    assert not list(tmp_path.glob("*.wal*"))
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT a FROM my_notes").fetchall() == [(1,)]
+        assert con.execute("SELECT count(DISTINCT as_of) FROM ranking_history").fetchone() == (2,)
+
+
+def test_a_failed_swap_puts_the_wal_back(tmp_path, monkeypatch):
+    db = tmp_path / "w.duckdb"
+    wh.publish(db, {"inspection_targets": targets("2025-01-01")})
+    leave_a_wal(db)
+    before = sha(db), sha(db.with_name("w.duckdb.wal"))
+    real_replace = os.replace
+
+    def failing(src, dst):
+        if str(src).endswith(f".staging-{os.getpid()}"):
+            raise OSError("no space left")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(wh.os, "replace", failing)
+    with pytest.raises(OSError, match="no space left"):
+        wh.publish(db, {"inspection_targets": targets("2025-02-01")})
+    assert (sha(db), sha(db.with_name("w.duckdb.wal"))) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.duckdb", "w.duckdb.lock", "w.duckdb.wal"]
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute("SELECT a FROM my_notes").fetchall() == [(1,)]
+
+
 # --- one publisher at a time, names and values, links ----------------------------
 
-import os  # noqa: E402
 import signal  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402

@@ -404,9 +404,12 @@ def publish(warehouse: Path, tables: dict[str, pd.DataFrame], views_sql: list[st
         backfill = is_backfill(listed_as_of(tables["inspection_targets"]), published)
         tables = {HISTORY_TABLE: history} if backfill else {**tables, HISTORY_TABLE: history}
         staging = warehouse.with_name(f"{warehouse.name}.staging-{os.getpid()}")
+        wal = _wal(warehouse)
         try:
             if backfill:
                 shutil.copyfile(warehouse, staging)
+                if wal.exists():  # changes committed to the published file but not yet checkpointed into it
+                    shutil.copyfile(wal, _wal(staging))  # replayed into the copy as it is opened
             with _staging(staging) as con:
                 con.begin()  # every table and view in one commit
                 if backfill:
@@ -424,14 +427,45 @@ def publish(warehouse: Path, tables: dict[str, pd.DataFrame], views_sql: list[st
             with open(staging, "rb+") as fh:
                 os.fsync(fh.fileno())
             pause_point("before_swap")
-            os.replace(staging, warehouse)
+            _swap(staging, warehouse)
             dir_fd = os.open(warehouse.parent, os.O_RDONLY)
             try:
                 os.fsync(dir_fd)
             finally:
                 os.close(dir_fd)
         except BaseException:
-            for leftover in (staging, staging.with_name(staging.name + ".wal")):
+            for leftover in (staging, _wal(staging)):
                 leftover.unlink(missing_ok=True)
             raise
     return {name: len(df) for name, df in tables.items()}
+
+
+def _wal(path: Path) -> Path:
+    """The write-ahead log DuckDB keeps beside the file ``path``."""
+    return path.with_name(path.name + ".wal")
+
+
+def _swap(staging: Path, warehouse: Path) -> None:
+    """``staging`` renamed over ``warehouse``, and the published file's WAL
+    (left by a read-write session that ended without a checkpoint) gone
+    with the file it belongs to: beside the new file DuckDB would refuse
+    both ("WAL does not match database file"). The new file holds what a
+    refresh read of the old one, its WAL replayed (a backfill copied both).
+    The WAL is moved aside first, so that a file is never beside another's
+    WAL, and put back if the rename fails."""
+    wal = _wal(warehouse)
+    aside = wal.with_name(f"{wal.name}.replaced-{os.getpid()}")
+    moved = False
+    try:
+        os.replace(wal, aside)
+        moved = True
+    except FileNotFoundError:
+        pass
+    try:
+        os.replace(staging, warehouse)
+    except BaseException:
+        if moved:
+            os.replace(aside, wal)
+        raise
+    if moved:
+        aside.unlink(missing_ok=True)
