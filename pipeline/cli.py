@@ -64,14 +64,10 @@ def run_refresh(args: argparse.Namespace) -> int:
     ensure_dagster_home()
 
     import dagster as dg  # imported late: `--help` stays fast
-    import pandas as pd
 
     from pipeline.definitions import defs
     from pipeline.defs.run_owners import PID_TAG, fail_orphaned_runs
-    from pipeline.publish.warehouse import (PublishError, after_today_warning, published_as_of, read_tables,
-                                            refresh_lock, storage_lock)
-    from pipeline.model.panel import indicator_cutoff as cutoff_of
-    from pipeline.rank import targets
+    from pipeline.publish.warehouse import PublishError, published_as_of, refresh_lock, storage_lock
 
     config = {"data_dir": str(data_dir), "warehouse": str(warehouse), "as_of": as_of.isoformat(),
               "lag_months": rules.lag_months, "n_full_joint": rules.n_full_joint,
@@ -116,6 +112,43 @@ def run_refresh(args: argparse.Namespace) -> int:
 
     # a backfill (pipeline.publish.warehouse.is_backfill) added its list to ranking_history alone
     backfill = listed != as_of
+    done = f"{warehouse} WAS {'backfilled' if backfill else 'published'} as of {as_of}"
+    try:
+        _print_published(warehouse, as_of, backfill, previous, listed, data_dir, rules, result, args.top)
+    except PublishError as exc:  # published, but it could not be read back
+        print(f"refresh failed after publishing: {done}, then reading it back failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except BrokenPipeError:  # whoever read the output stopped reading (`... | head`): the list is cut short,
+        _stdout_to_devnull()  # not the refresh; nothing more is printed to the closed pipe
+    if not result.success:  # a step after the swap failed: say that the warehouse was replaced all the same
+        stopped = _stopped_by(result)
+        if stopped:
+            what = f"check {_check_line(stopped, 'failed', ' failed: ')}"
+        else:
+            what = "{} failed: {}".format(*_failed_step(result))
+        print(f"refresh failed after publishing: {done}, then {what}", file=sys.stderr)
+        return EXIT_FAILED
+    return 0
+
+
+def _stdout_to_devnull() -> None:
+    """Point stdout at /dev/null, so that Python's flush of it at exit does
+    not fail on the closed pipe again (as Python's documentation advises
+    for SIGPIPE)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+
+
+def _print_published(warehouse, as_of, backfill: bool, previous, listed, data_dir, rules, result, top: int) -> None:
+    """What a refresh that published prints on stdout: the notes, warnings
+    and the top of its list (``run_refresh``)."""
+    import pandas as pd
+
+    from pipeline.model.panel import indicator_cutoff as cutoff_of
+    from pipeline.publish.warehouse import after_today_warning, read_tables
+    from pipeline.rank import targets
+
     published = read_tables(warehouse, ["inspection_targets", "ranking_history", "inspections"])
     ranked = published["inspection_targets"]
     if backfill:
@@ -143,22 +176,13 @@ def run_refresh(args: argparse.Namespace) -> int:
     for e in result.get_asset_check_evaluations():  # published, but worth a look (as in the UI)
         if not e.passed:
             print(f"WARNING: check {_check_line(e, 'did not pass')}")
-    top = ranked.sort_values("rank").head(args.top)
+    top_rows = ranked.sort_values("rank").head(top)
     picked = ranked[ranked["recommendation"] != "monitor"].sort_values("rank")  # every pick, however low
-    show = pd.concat([top, picked]).drop_duplicates("yjs_id").sort_values("rank")
+    show = pd.concat([top_rows, picked]).drop_duplicates("yjs_id").sort_values("rank")
     print(ranked_table(show, rules))
     if show["last_inspected"].isna().any():  # say what "none on record" can hide
         print(none_on_record_note(published["inspections"], as_of))
-    if not result.success:  # a step after the swap failed: say that the warehouse was replaced all the same
-        stopped = _stopped_by(result)
-        if stopped:
-            what = f"check {_check_line(stopped, 'failed', ' failed: ')}"
-        else:
-            what = "{} failed: {}".format(*_failed_step(result))
-        print(f"refresh failed after publishing: {warehouse} WAS {'backfilled' if backfill else 'published'} "
-              f"as of {as_of}, then {what}", file=sys.stderr)
-        return EXIT_FAILED
-    return 0
+    sys.stdout.flush()  # a closed pipe raises here, inside the caller's try, not at exit
 
 
 NONE_ON_RECORD = "none on record"
@@ -309,7 +333,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="benchmark visits (default %(default)s)")
     r.add_argument("--exclusion-months", type=int, default=rules.exclusion_months,
                    help="services inspected this recently are not recommended (default %(default)s)")
-    r.add_argument("--top", type=int, default=15, help="rows of the top of the ranked list to print (every service recommended for a visit is "
+    r.add_argument("--top", type=_rows, default=15, help="rows of the top of the ranked list to print (every service recommended for a visit is "
                         "printed too)")
     r.add_argument("--wait", type=_seconds, default=0, help="seconds to wait for another refresh of "
                    "the same warehouse, or with the same Dagster home, to finish before refusing (default 0: "
@@ -324,6 +348,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="stop if more than this share of the published inspections are gone "
                    "(default %(default)s; 1: off, for one run to publish a correction)")
     return p
+
+
+def _rows(text: str) -> int:
+    """A number of rows to print: a whole number, 0 or more (a negative one
+    had printed every row but that many)."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of rows (0 or more)")
+    return value
 
 
 def _seconds(text: str) -> float:

@@ -256,6 +256,7 @@ def test_cli_fails_with_one_line_naming_the_file(tmp_path):
     (["--lag-months", "abc"], "argument --lag-months: invalid int value: 'abc'"),
     (["--as-of"], "argument --as-of: expected one argument"),
     (["--wait", "nan"], "argument --wait: 'nan' is not a number of seconds (0 or more)"),  # had waited for good
+    (["--top", "-5"], "argument --top: '-5' is not a number of rows (0 or more)"),  # had printed all but 5
     (["--colour", "red"], "unrecognized arguments: --colour red")])
 def test_cli_refuses_a_bad_flag_with_one_line(tmp_path, flags, cause):
     out = cli_refresh(tmp_path, "--warehouse", str(tmp_path / "w.duckdb"), *flags)

@@ -494,6 +494,34 @@ def test_a_failure_after_the_swap_says_the_warehouse_was_published(data_dir, war
         "warehouse:published_keys_unique failed: ranking_history: 3 duplicated keys"]
 
 
+def test_a_reader_of_the_output_that_stops_reading_does_not_fail_a_published_refresh(data_dir, warehouse,
+                                                                                       tmp_path):
+    """`refresh | head -1`: the list printed after publishing met the closed pipe, and the refresh said
+    "refresh failed: [Errno 32] Broken pipe", exit 1, though the warehouse was published."""
+    proc = cli(data_dir, warehouse, tmp_path)
+    proc.stdout.close()  # the reader goes away before the refresh prints anything
+    err = proc.stderr.read()
+    assert proc.wait(300) == 0, err
+    assert "refresh failed" not in err and "Broken pipe" not in err and "Traceback" not in err, err
+    assert listed(warehouse) == AS_OF[1]
+
+
+def test_a_published_warehouse_that_cannot_be_read_back_is_one_line(data_dir, warehouse, tmp_path, monkeypatch,
+                                                                     capsys):
+    """Reading the new file back for the printed list failed with a traceback, the warehouse unsaid."""
+    def unreadable(*args, **kwargs):
+        raise wh.PublishError("the warehouse cannot be read (it was taken away)")
+
+    monkeypatch.setattr(wh, "read_tables", unreadable)
+    code, out, err = cli_here(monkeypatch, capsys, tmp_path, "--data-dir", str(data_dir), "--warehouse",
+                              str(warehouse), "--as-of", AS_OF[1])
+    monkeypatch.undo()
+    assert code == 1 and listed(warehouse) == AS_OF[1]
+    assert err.strip().splitlines() == [
+        f"refresh failed after publishing: {warehouse} WAS published as of {AS_OF[1]}, then reading it back "
+        "failed: the warehouse cannot be read (it was taken away)"]
+
+
 def started_run(instance, **tags) -> str:
     """A run record left STARTED, as a refresh killed outright leaves it."""
     run = instance.add_run(dg.DagsterRun(job_name="monthly_refresh", status=dg.DagsterRunStatus.STARTED,
