@@ -335,6 +335,9 @@ def test_published_rules_count_duplicate_keys_unmapped_services_and_broken_views
     s = pd.DataFrame({"yjs_id": ["a", "b", "c"], "la_codes": ["E1", " ", None],
                       "population_10_17": [1.0, None, 3.0]})
     assert q.services_without_la_or_population(s) == (["b", "c"], ["b"])
+    # a population of 0 makes no rate either (the rates were NULL with no word of it)
+    s = pd.DataFrame({"yjs_id": ["a", "b", "c"], "la_codes": ["E1", "E2", "E3"], "population_10_17": [1, 0, 3]})
+    assert q.services_without_la_or_population(s) == ([], ["b"])
 
 
 # --- the sensor ------------------------------------------------------------

@@ -253,7 +253,7 @@ def _published_services_mapped(con: duckdb.DuckDBPyConnection) -> dg.AssetCheckR
     s = con.execute("SELECT yjs_id, la_codes, population_10_17 FROM services").df()
     no_la, no_pop = q.services_without_la_or_population(s)
     problems = ([f"{len(no_la)} services with no local authority: {q.some_of(no_la, 5)}"] if no_la else []) + \
-               ([f"{len(no_pop)} services with no population (FTE and custody rates need one): "
+               ([f"{len(no_pop)} services with no population, or 0 (FTE and custody rates need one): "
                  f"{q.some_of(no_pop, 5)}"] if no_pop else [])
     return _result(problems, f"{len(s)} services mapped", without_la=len(no_la), without_population=len(no_pop))
 

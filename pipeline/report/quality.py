@@ -295,9 +295,12 @@ def publication_problems(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def services_without_la_or_population(services: pd.DataFrame) -> tuple[list[str], list[str]]:
-    """Published services with no local authority codes, and with no population aged 10-17."""
+    """Published services with no local authority codes, and with no
+    population aged 10-17: none, or 0 (no rate can be made of it either:
+    their first-time-entrant and custody rates are NULL)."""
     no_la = services.loc[services["la_codes"].fillna("").str.strip() == "", "yjs_id"].tolist()
-    no_pop = services.loc[services["population_10_17"].isna(), "yjs_id"].tolist()
+    population = pd.to_numeric(services["population_10_17"], errors="coerce")
+    no_pop = services.loc[population.isna() | (population <= 0), "yjs_id"].tolist()
     return no_la, no_pop
 
 
