@@ -397,12 +397,14 @@ def test_services_table_shows_the_population_as_of_the_lists_date():
 
 def test_a_rates_denominator_is_no_estimate_published_after_the_lists_date():
     """A period with no population of its own year took each area's latest year, even one after the
-    as-of date: adding a later estimate rewrote past lists. The latest up to the as-of year is used."""
+    as-of date: adding a later estimate rewrote past lists, and a back-test month's rates were not
+    those of a list as of that month. It takes the latest year before it, else the earliest."""
     svc = f.services(3)
-    pop = pd.DataFrame([(code, y, n) for code in svc["la_code"] for y, n in ((2020, 10_000), (2022, 20_000))],
+    pop = pd.DataFrame([(code, y, n) for code in svc["la_code"]
+                        for y, n in ((2016, 5_000), (2020, 10_000), (2022, 20_000))],
                        columns=["la_code", "year", "population_10_17"])
     fte = pd.DataFrame([(i, i, pd.Timestamp(f"{y}-12-31"), 12, 50.0, False) for i in svc["yjs_id"]
-                        for y in (2018, 2019, 2020)],
+                        for y in range(2015, 2025)],
                        columns=["yjs_id", "yjs_name", "period_end", "period_months", "fte_count", "suppressed"])
     empty = pd.DataFrame(columns=["yjs_id", "yjs_name", "period_end", "period_months", "suppressed"])
     tables = {"first_time_entrants": fte, "custody": empty.assign(custodial_sentences=[]),
@@ -413,12 +415,11 @@ def test_a_rates_denominator_is_no_estimate_published_after_the_lists_date():
         values, _ = panel.build_panel(tables, svc, pop, as_of, 3)
         return values.groupby(values["period_end"].dt.year)["denominator"].unique().map(list).to_dict()
 
-    # as of 2021: 2018 and 2019 take 2020's estimate, the latest then (2022's did not exist)
-    assert denominators(dt.date(2021, 7, 1)) == {2018: [10_000], 2019: [10_000], 2020: [10_000]}
-    # as of 2023 the 2022 estimate is known: the periods without their own year's take it
-    assert denominators(dt.date(2023, 7, 1)) == {2018: [20_000], 2019: [20_000], 2020: [10_000]}
-    # as of 2019, before any estimate: the earliest there is
-    assert denominators(dt.date(2019, 7, 1)) == {2018: [10_000]}
+    latest = denominators(dt.date(2025, 7, 1))
+    assert latest == {2015: [5_000], 2016: [5_000], 2017: [5_000], 2018: [5_000], 2019: [5_000],
+                      2020: [10_000], 2021: [10_000], 2022: [20_000], 2023: [20_000], 2024: [20_000]}
+    # a list as of 2021 (no 2022 estimate then) has the same rates for the periods it sees
+    assert denominators(dt.date(2021, 7, 1)) == {y: d for y, d in latest.items() if y <= 2020}
 
 
 def test_population_known_by_keeps_the_years_up_to_then_else_the_earliest():

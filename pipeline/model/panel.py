@@ -40,7 +40,11 @@ def service_population(services: pd.DataFrame, population: pd.DataFrame, years) 
     """Population aged 10-17 per service and year.
 
     Per local authority, the year asked for when published, else the LA's
-    latest year available (contract); then summed over the service's LAs.
+    latest year published before it (the contract's "latest year
+    available", as of that year: a figure of 2013 takes no estimate of
+    2025, whichever date the list is as of, so a back-test month's rates
+    are those of a list as of that month), else, for a year before its
+    first, its earliest (the nearest); then summed over the service's LAs.
     A service with an LA that has no population in any year has none: the
     sum of its other LAs would understate it and overstate its rates (an
     upper-tier file alone gives a unitary's figure but not the districts' of
@@ -64,11 +68,16 @@ def service_population(services: pd.DataFrame, population: pd.DataFrame, years) 
     np.add.at(grid, (la_of_row, year_of_row), values)  # an LA's rows of one year summed
     seen = np.zeros(grid.shape, bool)
     seen[la_of_row, year_of_row] = True
-    latest = grid[np.arange(len(las)), len(published) - 1 - np.argmax(seen[:, ::-1], axis=1)]
     wanted = np.array(sorted(set(int(y) for y in years) | set(published.tolist())), dtype=np.int64)
     gaps = not seen.all() or len(wanted) > len(published)
-    full = np.repeat(latest[:, None], len(wanted), axis=1).astype(np.float64 if gaps else grid.dtype)
-    full[:, np.searchsorted(wanted, published.to_numpy())] = np.where(seen, grid, latest[:, None])
+    # each LA and year wanted: the column of the year itself where published, else of the LA's
+    # latest year before it, else of its earliest (every LA here has a year)
+    at = np.full((len(las), len(wanted)), -1, np.intp)
+    columns = np.searchsorted(wanted, published.to_numpy())
+    at[:, columns] = np.where(seen, np.arange(len(published)), -1)
+    at = np.maximum.accumulate(at, axis=1)
+    at = np.where(at < 0, np.argmax(seen, axis=1)[:, None], at)
+    full = np.take_along_axis(grid, at, axis=1).astype(np.float64 if gaps else grid.dtype)
     # each service's LAs (each once); a service with an LA outside the grid has none
     service_of_row, ids = pd.factorize(services["yjs_id"], sort=True)
     la_of_service_row = las.get_indexer(services["la_code"])
@@ -276,9 +285,9 @@ def build_panel(tables: dict[str, pd.DataFrame], services: pd.DataFrame,
         t = tables[ind.source]
         col = "cohort_end" if ind.family == "binomial" else "period_end"
         years |= set(to_datetime(t[col]).dt.year.dropna().astype(int))
-    # the estimates known by the as-of year: a period with none of its own
-    # year takes the latest of those, not one published after the as-of date
-    pop = service_population(services, population_known_by(population, as_of.year), years)
+    # a period with no estimate of its own year takes one of an earlier year (service_population):
+    # none published after the as-of date, unless there is none before it at all
+    pop = service_population(services, population, years)
     counts = {}
     for ind in INDICATORS:
         c = _counts(ind, tables[ind.source], pop)
@@ -323,9 +332,8 @@ def _population_years(services: pd.DataFrame, population: pd.DataFrame, ids: pd.
 
 
 def population_known_by(population: pd.DataFrame, year: int | None) -> pd.DataFrame:
-    """Each LA's rows of the years up to ``year``: a list as of then uses no
-    later estimate, for its rates' denominators (``build_panel``) or its
-    services' populations (``population_as_of``); where an LA has none that
+    """Each LA's rows of the years up to ``year``: a list as of then shows
+    no later estimate (``population_as_of``); where an LA has none that
     early, its earliest year's (the nearest). None: every year. Rows with
     no code or year are left out, as ``service_population`` leaves them."""
     rows = population[population["la_code"].notna() & population["year"].notna()]
