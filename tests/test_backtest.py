@@ -48,6 +48,17 @@ def test_auc_and_ties_follow_mann_whitney():
     assert np.isnan(mt.auc([True, True], [1, 2]))
 
 
+def test_an_auc_interval_needs_most_resamples_to_have_both_outcomes():
+    """Five inspections, one adverse, ranked first: AUC 1.0 had been given the interval 1.0-1.0, the
+    third of the resamples without the adverse one (no AUC) left out of the interval."""
+    a, lo, hi = mt.auc_interval([True, False, False, False, False], [5, 4, 3, 2, 1])
+    assert a == 1.0 and np.isnan(lo) and np.isnan(hi)
+    # 3 adverse in 12: 3% of the resamples have none, over the 2.5% tail; 4 in 12: 0.8%, an interval
+    assert np.isnan(mt.auc_interval([True] * 3 + [False] * 9, np.arange(12.0))[1])
+    a, lo, hi = mt.auc_interval([True] * 4 + [False] * 8, np.r_[1.0, 9.0, 10.0, 11.0, np.arange(8.0)])
+    assert lo < a < hi
+
+
 def test_bootstrap_auc_by_counting_is_the_rank_sum_auc_to_the_last_bit():
     rng = np.random.default_rng(7)
     for n, p_adverse, levels in [(1, 0.5, 3), (7, 0.3, 2), (60, 0.2, 5), (150, 0.35, 1000), (300, 0.05, 12)]:

@@ -116,6 +116,20 @@ def test_model_learns_a_signal_with_calibrated_probabilities():
         assert coef["last_rating_score"] > 0 and coef["custody_e"] > 0
 
 
+def test_no_model_without_inspections_scored_out_of_time():
+    """Inspections enough to fit but all published in one month (or too few after the first 30):
+    no out-of-time score to choose, validate or calibrate by. The model had been published as fitted,
+    its probabilities the class-balanced fit's own (mean 0.46 against 40% adverse)."""
+    t = synthetic_table(n=200).assign(published=pd.Timestamp("2021-03-15"),
+                                      as_of=pd.Timestamp("2021-02-01"))
+    m = outcome.fit(t)
+    assert not m.fitted and m.reason.startswith("too few inspections scored out of time to validate and "
+                                                "calibrate it: 0 (0 adverse) of 200")
+    assert m.probability(t).isna().all() and not m.metrics["chosen"].any()
+    # 40 in time order: 10 scored out of time, too few; the model of 240 has them
+    assert not outcome.fit(synthetic_table(n=40)).fitted and outcome.fit(synthetic_table()).fitted
+
+
 def test_fitting_is_deterministic():
     t = synthetic_table(seed=5)
     a, b = outcome.fit(t), outcome.fit(t)
