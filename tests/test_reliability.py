@@ -522,6 +522,36 @@ def test_a_published_warehouse_that_cannot_be_read_back_is_one_line(data_dir, wa
         "failed: the warehouse cannot be read (it was taken away)"]
 
 
+def test_a_step_run_alone_refuses_inputs_of_another_refresh(data_dir, warehouse, tmp_path):
+    """Materialize on the warehouse's page alone published the storage's latest outputs, a refresh of
+    another data dir, under this run's data dir and date (the UI run's settings); the list's page alike.
+    Inputs of a refresh of the same settings are taken; a whole run needs no lookup."""
+    other = tmp_path / "other"
+    shutil.copytree(data_dir, other)
+    instance = dg.DagsterInstance.ephemeral()
+    assert run_refresh(other, warehouse, as_of=AS_OF[1], instance=instance).success
+    before = sha(warehouse)
+    job = defs.resolve_job_def("monthly_refresh")
+
+    def alone(asset, data, as_of):
+        cfg = {"data_dir": str(data), "warehouse": str(warehouse), "as_of": as_of}
+        return job.execute_in_process(run_config={"resources": {"settings": {"config": cfg}}}, instance=instance,
+                                      asset_selection=[dg.AssetKey(asset)], raise_on_error=False)
+
+    for asset in ("warehouse", "inspection_targets"):
+        for data, as_of in ((data_dir, AS_OF[1]), (other, AS_OF[2])):
+            result = alone(asset, data, as_of)
+            assert not result.success
+            step, message = failure(result)
+            assert step == asset and re.fullmatch(
+                r"pipeline\.defs\.lineage\.InputsOfAnotherRefresh: its input \w+ was made by run \w{8} \(data dir .+/other, as of 2026-07-01\), not by a refresh "
+                rf"like this one \(data dir {re.escape(str(data.resolve()))}, as of {as_of}\): materialise the whole "
+                r"monthly_refresh job \(Materialize all\), or re-execute that run", message), message
+    assert sha(warehouse) == before
+    assert alone("warehouse", other, AS_OF[1]).success  # the same settings: republished from them
+    assert listed(warehouse) == AS_OF[1]
+
+
 def started_run(instance, **tags) -> str:
     """A run record left STARTED, as a refresh killed outright leaves it."""
     run = instance.add_run(dg.DagsterRun(job_name="monthly_refresh", status=dg.DagsterRunStatus.STARTED,

@@ -7,6 +7,7 @@ import dagster as dg
 import pandas as pd
 
 from pipeline import ingest
+from pipeline.defs.lineage import require_this_refresh
 from pipeline.defs.resources import RefreshSettings
 from pipeline.model import outcome, scores
 from pipeline.publish.warehouse import is_backfill, published_as_of
@@ -63,10 +64,12 @@ def backfill_banner(as_of, published) -> str:
 @dg.asset(group_name=GROUP, kinds={"pandas"}, description=(
     "The ranked list: one row per service with concern score, 90% rank interval, "
     "recommendation (full_joint_inspection / benchmark_visit / monitor) and plain-English reasons."))
-def inspection_targets(settings: RefreshSettings, services: ingest.Ingested,
+def inspection_targets(context, settings: RefreshSettings, services: ingest.Ingested,
                        inspections: ingest.Ingested, indicator_evidence: pd.DataFrame,
                        indicator_values: pd.DataFrame, indicator_dispersion: pd.DataFrame,
                        outcome_model: outcome.OutcomeModel) -> dg.Output:
+    require_this_refresh(context, ["services", "inspections", "indicator_evidence", "indicator_values",
+                                   "indicator_dispersion", "outcome_model"])
     as_of, rules = settings.as_of_date(), settings.rules()
     history = scores.inspection_history(inspections.table, as_of)
     scored = scores.concern_scores(services.table, indicator_evidence, history, rules.weights)

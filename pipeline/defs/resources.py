@@ -5,8 +5,10 @@ DuckDB writer) and the resource binding."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import functools
+import json
 import threading
 from pathlib import Path
 
@@ -92,7 +94,16 @@ class RefreshSettings(dg.ConfigurableResource):
         start_duckdb()  # ready on another core by the time the warehouse step needs it
         self._lock = contextlib.ExitStack()
         self._lock.enter_context(storage_lock(context.instance.storage_directory(), STORAGE_LOCK_WAIT))
-        claim(context.instance, context.run.run_id)
+        claim(context.instance, context.run.run_id, self.stamp())
+
+    def stamp(self) -> dict[str, str]:
+        """What this run's outputs depend on, as run tags: the data dir, the
+        as-of date and the ranking rules, resolved (``pipeline.defs.lineage``)."""
+        from pipeline.defs.lineage import AS_OF_TAG, DATA_DIR_TAG, RULES_TAG
+
+        rules = self.rules()
+        return {DATA_DIR_TAG: str(self.data_path()), AS_OF_TAG: self.as_of_date().isoformat(),
+                RULES_TAG: json.dumps(dataclasses.asdict(rules), sort_keys=True)}
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         if self._lock is not None:

@@ -46,9 +46,10 @@ def owner_tags() -> dict[str, str]:
     return {HOST_TAG: socket.gethostname(), PID_TAG: str(pid), STARTED_TAG: _process_started(pid) or ""}
 
 
-def claim(instance: dg.DagsterInstance, run_id: str) -> None:
-    """Record on run ``run_id`` that this process runs it."""
-    instance.add_run_tags(run_id, owner_tags())
+def claim(instance: dg.DagsterInstance, run_id: str, tags: dict[str, str] | None = None) -> None:
+    """Record on run ``run_id`` that this process runs it, with ``tags``
+    besides (one write: ``pipeline.defs.lineage``'s stamp)."""
+    instance.add_run_tags(run_id, {**owner_tags(), **(tags or {})})
 
 
 def _alive(pid: int, started: str) -> bool:
