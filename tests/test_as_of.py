@@ -19,6 +19,7 @@ import pytest
 
 from pipeline.model.panel import indicator_cutoff
 from pipeline.rank import targets
+from pipeline.settings import REPO_ROOT
 from tests.conftest import AS_OF, DEMO_DIR, cli_refresh, run_refresh
 
 LAG_MONTHS = 3
@@ -128,8 +129,17 @@ def test_a_date_before_any_figure_or_inspection_publishes_every_service_monitore
     assert len(ranked) == 155 and (ranked["recommendation"] == "monitor").all()
     assert ranked["reasons"].str.contains(targets.NO_FIGURES, regex=False).all()
     assert (ranked["rank_low"] == 1).all() and (ranked["rank_high"] == 155).all()  # all tied
+    # the empty tables' numbers are numbers, as in any other list (they were VARCHAR: the example
+    # questions that round them failed), and every example question runs
+    types = "SELECT table_name, column_name, data_type FROM information_schema.columns ORDER BY ALL"
+    with duckdb.connect(str(db), read_only=True) as con:
+        empty_types = con.execute(types).fetchall()
+        for path in sorted((REPO_ROOT / "sql" / "questions").glob("*.sql")):
+            con.execute(path.read_text(encoding="utf-8")).fetchall()
 
     assert refresh("--as-of", AS_OF).returncode == 0
+    with duckdb.connect(str(db), read_only=True) as con:
+        assert con.execute(types).fetchall() == empty_types
     again = refresh("--as-of", early)  # now a backfill: the published periods are later than it could see
     assert again.returncode == 0, again.stderr
     assert "Warning" not in again.stderr, again.stderr

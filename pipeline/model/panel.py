@@ -17,15 +17,28 @@ from pipeline.dates import to_datetime
 from pipeline.indicators import BY_KEY, INDICATORS, Indicator
 from pipeline.model import stats
 
-PANEL_COLUMNS = [
-    "yjs_id", "indicator", "period_end", "period_months", "numerator", "denominator",
-    "rate", "national_rate", "expected", "z_unadjusted", "z_score", "funnel_band", "suppressed",
-    "rate_low", "rate_high", "limit_95_low", "limit_95_high", "limit_998_low", "limit_998_high",
-]
-DISPERSION_COLUMNS = [
-    "indicator", "period_end", "period_months", "n_services", "national_rate", "phi", "tau2",
-    "adjusted",
-]
+# the columns and their types (an empty table's too: a list as of a date before any figure
+# publishes its numbers as numbers, not as DuckDB's VARCHAR of an untyped column)
+PANEL_TYPES = {
+    "yjs_id": "object", "indicator": "object", "period_end": "datetime64[ns]", "period_months": "int64",
+    **dict.fromkeys(["numerator", "denominator", "rate", "national_rate", "expected", "z_unadjusted", "z_score"],
+                    "float64"),
+    "funnel_band": "object", "suppressed": "bool",
+    **dict.fromkeys(["rate_low", "rate_high", "limit_95_low", "limit_95_high", "limit_998_low", "limit_998_high"],
+                    "float64"),
+}
+PANEL_COLUMNS = list(PANEL_TYPES)
+DISPERSION_TYPES = {
+    "indicator": "object", "period_end": "datetime64[ns]", "period_months": "int64", "n_services": "int64",
+    "national_rate": "float64", "phi": "float64", "tau2": "float64", "adjusted": "bool",
+}
+DISPERSION_COLUMNS = list(DISPERSION_TYPES)
+
+
+def typed_empty(types: dict[str, str]) -> pd.DataFrame:
+    """A table with no rows whose columns have the given dtypes (a table of
+    figures with none still has numeric columns)."""
+    return pd.DataFrame({column: pd.Series(dtype=dtype) for column, dtype in types.items()})
 
 
 def indicator_cutoff(as_of, lag_months: int):
@@ -315,10 +328,10 @@ def build_panel(tables: dict[str, pd.DataFrame], services: pd.DataFrame,
         values, d = scored[key]
         panels.append(values)
         disp += d
-    panel = pd.concat(panels, ignore_index=True) if panels else pd.DataFrame(columns=PANEL_COLUMNS)
+    panel = pd.concat(panels, ignore_index=True) if panels else typed_empty(PANEL_TYPES)
     panel["period_end"] = to_datetime(panel["period_end"])
     panel = panel[PANEL_COLUMNS].sort_values(["indicator", "period_end", "yjs_id"], ignore_index=True)
-    dispersion = pd.DataFrame(disp, columns=DISPERSION_COLUMNS)
+    dispersion = pd.DataFrame(disp, columns=DISPERSION_COLUMNS) if disp else typed_empty(DISPERSION_TYPES)
     return panel, dispersion
 
 

@@ -36,6 +36,7 @@ import pandas as pd
 from pipeline.dates import to_datetime
 from pipeline.indicators import INDICATORS, BY_KEY
 from pipeline.model import stats
+from pipeline.model.panel import typed_empty
 
 WINDOW_MONTHS = 36
 HALF_LIFE_MONTHS = 12
@@ -174,12 +175,15 @@ def _back_transform(v, national, multiplier: float, family: str):
     return np.sin(np.clip(v, 0, np.pi / 2)) ** 2 * multiplier
 
 
-EVIDENCE_COLUMNS = [
-    "yjs_id", "indicator", "window_end", "window_months", "periods_used", "rate", "national_rate",
-    "z", "band", "shrunk_rate", "shrunk_rate_low", "shrunk_rate_high", "e", "e_sd", "tau2", "phi",
-    "tau2_shrinkage", "trend_slope", "trend_z", "rising_periods",
+EVIDENCE_TYPES = {
+    "yjs_id": "object", "indicator": "object", "window_end": "datetime64[ns]", "window_months": "int64",
+    "periods_used": "int64", "rate": "float64", "national_rate": "float64", "z": "float64", "band": "object",
+    **dict.fromkeys(["shrunk_rate", "shrunk_rate_low", "shrunk_rate_high", "e", "e_sd", "tau2", "phi",
+                     "tau2_shrinkage", "trend_slope", "trend_z"], "float64"),
+    "rising_periods": "int64",
     # the service's own: the window's period length, and the end of its latest period with a figure
-    "period_months", "last_period_end"]
+    "period_months": "int64", "last_period_end": "datetime64[ns]"}
+EVIDENCE_COLUMNS = list(EVIDENCE_TYPES)  # an empty table typed as a full one (panel.PANEL_TYPES)
 
 
 def _pooled_statistics(p: dict[str, np.ndarray], ind, bounds: np.ndarray) -> dict[str, np.ndarray]:
@@ -233,7 +237,8 @@ def evidence_at_cuts(panel: pd.DataFrame, cuts: dict[str, list], window_months: 
         ev["band"] = stats.funnel_band(ev["z"])
         out.append(ev)
     cols = ["cut", *EVIDENCE_COLUMNS]
-    return pd.concat(out, ignore_index=True)[cols] if out else pd.DataFrame(columns=cols)
+    return (pd.concat(out, ignore_index=True)[cols] if out
+            else typed_empty({"cut": "datetime64[ns]", **EVIDENCE_TYPES}))
 
 
 def evidence_parts(panel: pd.DataFrame, cuts: dict[str, list], window_months: int = WINDOW_MONTHS,
