@@ -17,6 +17,7 @@ from sklearn.metrics import roc_auc_score
 from pipeline.backtest import metrics as mt
 from pipeline.backtest import outcomes, rankings, run
 from pipeline.model import outcome, panel, scores
+from pipeline.defs.rank import SYNTHETIC_BANNER
 from pipeline.rank import targets
 from pipeline.settings import REPO_ROOT, RankingRules
 from tests import factories
@@ -497,11 +498,15 @@ def test_the_refresh_shows_the_backtest_and_the_model_in_the_ui(demo):
     tables, mats, _ = demo
     md = mats["backtest_metrics"]
     assert "caught in riskiest 10% (chance: 10%)" in md["metrics"].value
-    assert md["catch_curve"].value.startswith("![") and "data:image/svg+xml;base64," in md["catch_curve"].value
+    # the demo's figures are said to be synthetic, in both views and on the chart itself, as the list's are
+    assert md["metrics"].value.startswith(SYNTHETIC_BANNER) and md["catch_curve"].value.startswith(SYNTHETIC_BANNER)
+    assert md["catch_curve"].value.startswith(SYNTHETIC_BANNER + "![")
+    assert "data:image/svg+xml;base64," in md["catch_curve"].value
     image = base64.b64decode(md["catch_curve"].value.split("base64,", 1)[1].rstrip(")"), validate=True)
     curves = [e for e in ET.fromstring(image).iter("{http://www.w3.org/2000/svg}path") if e.get("class") == "curve"]
     assert len(image) < 40_000 and 0 < len(curves) <= tables["backtest_metrics"]["method"].nunique()
     assert b"concern score (pipeline)" in image  # one line a method that scored, named in the legend
+    assert b"SYNTHETIC demo data" in image
     model = mats["outcome_model"]
     assert model["model"].value in {"logistic", "boosting"} and "auc" in model["cv_metrics"].value
     p = tables["inspection_targets"]["adverse_probability"]

@@ -369,3 +369,14 @@ def test_sensor_follows_yjt_data_dir(tmp_path, monkeypatch):
     monkeypatch.setenv("YJT_DATA_DIR", str(tmp_path))
     with dg.build_sensor_context(resources={"settings": RefreshSettings()}) as ctx:
         assert data_dir_changed.evaluate_tick(ctx).cursor == data_fingerprint(tmp_path)
+
+
+def test_a_check_that_only_warns_is_not_labelled_blocking():
+    """The UI showed "This is a blocking asset check" on quarantine_not_growing, which warns and never
+    blocks (its severity is WARN); the checks that stop publication are blocking."""
+    from pipeline.definitions import defs
+
+    specs = [spec for node in defs.resolve_asset_graph().assets_defs for spec in node.check_specs]
+    warns = [s for s in specs if s.name == checks.QUARANTINE_NOT_GROWING]
+    assert len(warns) == 6 and not any(s.blocking for s in warns)
+    assert all(s.blocking for s in specs if s.name == checks.ROWS_USABLE)

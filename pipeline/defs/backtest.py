@@ -15,7 +15,11 @@ from pipeline.backtest import plot, rankings, run
 from pipeline.defs.metadata import md_table
 from pipeline.defs.resources import ModelWorker, RefreshSettings
 from pipeline.model import outcome, panel
+from pipeline.defs.rank import backfill_banner, synthetic_banner
+from pipeline.publish.warehouse import published_as_of
 from pipeline.report import svg
+from pipeline.report.plots import stamp_of
+from pipeline.settings import synthetic_note
 
 GROUP = "backtest"
 MODEL_FIT = "outcome_model fit"  # started by backtest_rankings, collected by backtest
@@ -104,9 +108,13 @@ def backtest(context, settings: RefreshSettings, model_worker: ModelWorker, insp
     yield dg.Output(bt.scores, output_name="backtest_scores", metadata={
         "rows": len(bt.scores), "scored_inspections": len(scored),
         "preview": md_table(scored.tail(10))})
-    image = plot.catch_curve_svg(bt.curves, f"Back-test to {as_of}: inspections every method scored")
+    # as the list's views: the synthetic-data banner and the plot's stamp, and a backfill said so
+    note = synthetic_note(settings.data_path())
+    banner = backfill_banner(as_of, published_as_of(settings.warehouse_path())) + synthetic_banner(note)
+    image = svg.stamped(plot.catch_curve_svg(bt.curves, f"Back-test to {as_of}: inspections every method scored"),
+                        stamp_of(note))
     yield dg.Output(bt.metrics, output_name="backtest_metrics", metadata={
         "rows": len(bt.metrics), "seconds": seconds,
-        "metrics": dg.MetadataValue.md(plot.metrics_markdown(bt.metrics)),
-        "catch_curve": dg.MetadataValue.md(svg.markdown_image(image, "share of adverse outcomes caught")),
+        "metrics": dg.MetadataValue.md(banner + plot.metrics_markdown(bt.metrics)),
+        "catch_curve": dg.MetadataValue.md(banner + svg.markdown_image(image, "share of adverse outcomes caught")),
     })
