@@ -500,7 +500,8 @@ def test_the_refresh_shows_the_backtest_and_the_model_in_the_ui(demo):
     assert "caught in riskiest 10% (chance: 10%)" in md["metrics"].value
     # the demo's figures are said to be synthetic, in both views and on the chart itself, as the list's are
     assert md["metrics"].value.startswith(SYNTHETIC_BANNER) and md["catch_curve"].value.startswith(SYNTHETIC_BANNER)
-    assert md["catch_curve"].value.startswith(SYNTHETIC_BANNER + "![")
+    assert md["catch_curve"].value.startswith(SYNTHETIC_BANNER + "*Back-test to 2026-11-01: the months ranked up to "
+                                              "then.*\n\n![")
     assert "data:image/svg+xml;base64," in md["catch_curve"].value
     image = base64.b64decode(md["catch_curve"].value.split("base64,", 1)[1].rstrip(")"), validate=True)
     curves = [e for e in ET.fromstring(image).iter("{http://www.w3.org/2000/svg}path") if e.get("class") == "curve"]

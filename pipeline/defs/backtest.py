@@ -15,8 +15,7 @@ from pipeline.backtest import plot, rankings, run
 from pipeline.defs.metadata import md_table
 from pipeline.defs.resources import ModelWorker, RefreshSettings
 from pipeline.model import outcome, panel
-from pipeline.defs.rank import backfill_banner, synthetic_banner
-from pipeline.publish.warehouse import published_as_of
+from pipeline.defs.rank import synthetic_banner
 from pipeline.report import svg
 from pipeline.report.plots import stamp_of
 from pipeline.settings import synthetic_note
@@ -108,9 +107,10 @@ def backtest(context, settings: RefreshSettings, model_worker: ModelWorker, insp
     yield dg.Output(bt.scores, output_name="backtest_scores", metadata={
         "rows": len(bt.scores), "scored_inspections": len(scored),
         "preview": md_table(scored.tail(10))})
-    # as the list's views: the synthetic-data banner and the plot's stamp, and a backfill said so
+    # as the list's views: the synthetic-data banner and the plot's stamp; and the date (a backfilled
+    # month's metrics are the asset's latest, not those of the published list)
     note = synthetic_note(settings.data_path())
-    banner = backfill_banner(as_of, published_as_of(settings.warehouse_path())) + synthetic_banner(note)
+    banner = synthetic_banner(note) + f"*Back-test to {as_of}: the months ranked up to then.*\n\n"
     image = svg.stamped(plot.catch_curve_svg(bt.curves, f"Back-test to {as_of}: inspections every method scored"),
                         stamp_of(note))
     yield dg.Output(bt.metrics, output_name="backtest_metrics", metadata={
