@@ -342,16 +342,10 @@ def test_every_sheet_of_a_workbook_with_a_table_is_read(tmp_path, services, path
         ["first_time_entrants/fte.ods [2019-20]", 5], ["first_time_entrants/fte.xlsx [2019-20]", 5]]
 
 
-@pytest.mark.parametrize("fmt", ["xlsx", "ods", "xls"])
-@pytest.mark.parametrize("path", ["columns", "rows"])
-def test_cells_merged_down_give_every_row_their_value(tmp_path, services, path, fmt):
-    """A service name merged over its periods names each period's row; a
-    title or note merged across the width is still a title or note (in an
-    .ods it filled the width, so the note was read as a row of data)."""
-    rows = [["First-time entrants by service", "", ""], ["YJS", "period_end", "fte_count"],
-            ["Bolton", "2019-03", 10], ["", "2020-03", 11], ["", "2021-03", "[c]"], ["Hartlepool", "2019-03", 5],
-            ["Source: YJB. Figures for 2021 are provisional.", "", ""], ["", "", ""]]
-    merges = {(0, 0): (1, 3), (2, 0): (3, 1), (5, 1): (1, 1), (6, 0): (2, 3)}  # (row, column) -> (rows, columns)
+def write_merged_fte(tmp_path, fmt: str, rows: list[list], merges: dict) -> None:
+    """``first_time_entrants/fte.<fmt>`` of ``rows`` with the cells ``merges``
+    merged: (row, column) -> (rows, columns), from 0 (a one-cell range too:
+    nothing to fill)."""
     (tmp_path / "first_time_entrants").mkdir()
     if fmt == "ods":
         write_ods(tmp_path / "first_time_entrants/fte.ods", rows, merges)
@@ -365,9 +359,22 @@ def test_cells_merged_down_give_every_row_their_value(tmp_path, services, path, 
         book = openpyxl.Workbook()
         for row in rows:
             book.active.append([cell if cell != "" else None for cell in row])
-        for (r, c), (n_rows, n_cols) in merges.items():  # a one-cell range too: nothing to fill
+        for (r, c), (n_rows, n_cols) in merges.items():
             book.active.merge_cells(f"{get_column_letter(c + 1)}{r + 1}:{get_column_letter(c + n_cols)}{r + n_rows}")
         book.save(tmp_path / "first_time_entrants/fte.xlsx")
+
+
+@pytest.mark.parametrize("fmt", ["xlsx", "ods", "xls"])
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_cells_merged_down_give_every_row_their_value(tmp_path, services, path, fmt):
+    """A service name merged over its periods names each period's row; a
+    title or note merged across the width is still a title or note (in an
+    .ods it filled the width, so the note was read as a row of data)."""
+    rows = [["First-time entrants by service", "", ""], ["YJS", "period_end", "fte_count"],
+            ["Bolton", "2019-03", 10], ["", "2020-03", 11], ["", "2021-03", "[c]"], ["Hartlepool", "2019-03", 5],
+            ["Source: YJB. Figures for 2021 are provisional.", "", ""], ["", "", ""]]
+    merges = {(0, 0): (1, 3), (2, 0): (3, 1), (5, 1): (1, 1), (6, 0): (2, 3)}  # (row, column) -> (rows, columns)
+    write_merged_fte(tmp_path, fmt, rows, merges)
     with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
         got = read_first_time_entrants(tmp_path, services)
     table = got.table.assign(period_end=got.table["period_end"].dt.strftime("%Y-%m"))
@@ -386,22 +393,7 @@ def test_a_header_label_merged_down_over_two_header_rows_is_read_once(tmp_path, 
     rows = [["YJS", "Period", "", "fte_count"], ["", "end", "months", ""],
             ["Bolton", "2019-03", 12, 10], ["Hartlepool", "2019-03", 12, 5]]
     merges = {(0, 0): (2, 1), (0, 1): (1, 2), (0, 3): (2, 1)}
-    (tmp_path / "first_time_entrants").mkdir()
-    if fmt == "ods":
-        write_ods(tmp_path / "first_time_entrants/fte.ods", rows, merges)
-    elif fmt == "xls":
-        write_xls(tmp_path / "first_time_entrants/fte.xls", {"FTE": rows}, {"FTE": [
-            (r, r + n_rows - 1, c, c + n_cols - 1) for (r, c), (n_rows, n_cols) in merges.items()]})
-    else:
-        import openpyxl
-        from openpyxl.utils import get_column_letter
-
-        book = openpyxl.Workbook()
-        for row in rows:
-            book.active.append([cell if cell != "" else None for cell in row])
-        for (r, c), (n_rows, n_cols) in merges.items():
-            book.active.merge_cells(f"{get_column_letter(c + 1)}{r + 1}:{get_column_letter(c + n_cols)}{r + n_rows}")
-        book.save(tmp_path / "first_time_entrants/fte.xlsx")
+    write_merged_fte(tmp_path, fmt, rows, merges)
     got = read_first_time_entrants(tmp_path, services)
     table = got.table.assign(period_end=got.table["period_end"].dt.strftime("%Y-%m"))
     assert table[["yjs_id", "period_end", "period_months", "fte_count"]].values.tolist() == [
