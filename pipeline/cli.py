@@ -120,6 +120,10 @@ def run_refresh(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     except BrokenPipeError:  # whoever read the output stopped reading (`... | head`): the list is cut short,
         _stdout_to_devnull()  # not the refresh; nothing more is printed to the closed pipe
+    except OSError as exc:  # stdout cannot be written (a full disk): published all the same
+        _stdout_to_devnull()
+        print(f"refresh failed after publishing: {done}, then printing its list failed: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     if not result.success:  # a step after the swap failed: say that the warehouse was replaced all the same
         stopped = _stopped_by(result)
         if stopped:
@@ -135,6 +139,8 @@ def _stdout_to_devnull() -> None:
     """Point stdout at /dev/null, so that Python's flush of it at exit does
     not fail on the closed pipe again (as Python's documentation advises
     for SIGPIPE)."""
+    if sys.stdout is None:
+        return
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)
@@ -182,7 +188,8 @@ def _print_published(warehouse, as_of, backfill: bool, previous, listed, data_di
     print(ranked_table(show, rules))
     if show["last_inspected"].isna().any():  # say what "none on record" can hide
         print(none_on_record_note(published["inspections"], as_of))
-    sys.stdout.flush()  # a closed pipe raises here, inside the caller's try, not at exit
+    if sys.stdout is not None:  # (None: started with stdout closed, and print prints nothing)
+        sys.stdout.flush()  # a closed pipe raises here, inside the caller's try, not at exit
 
 
 NONE_ON_RECORD = "none on record"

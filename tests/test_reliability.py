@@ -506,6 +506,25 @@ def test_a_reader_of_the_output_that_stops_reading_does_not_fail_a_published_ref
     assert listed(warehouse) == AS_OF[1]
 
 
+def test_an_output_that_cannot_be_written_after_publishing_says_it_was_published(data_dir, warehouse, tmp_path):
+    """stdout on a full disk: "refresh failed: [Errno 28] No space left on device", as if nothing had
+    been published; with stdout closed, a traceback."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("YJT_")}
+    env = {**clean, "DAGSTER_HOME": str(tmp_path / "dagster_home"), "PYTHONPATH": str(REPO_ROOT)}
+    refresh = [sys.executable, "-m", "pipeline", "refresh", "--data-dir", str(data_dir), "--warehouse",
+               str(warehouse)]
+    with open("/dev/full", "w") as full:
+        out = subprocess.run([*refresh, "--as-of", AS_OF[1]], stdout=full, stderr=subprocess.PIPE, text=True,
+                             cwd=REPO_ROOT, env=env, timeout=300)
+    assert out.returncode == 1 and listed(warehouse) == AS_OF[1]
+    assert out.stderr.strip().splitlines() == [
+        f"refresh failed after publishing: {warehouse} WAS published as of {AS_OF[1]}, then printing its list "
+        "failed: [Errno 28] No space left on device"]
+    closed = subprocess.run(" ".join([*refresh, "--as-of", AS_OF[2]]) + " >&-", shell=True, stderr=subprocess.PIPE,
+                            text=True, cwd=REPO_ROOT, env=env, timeout=300)
+    assert closed.returncode == 0 and closed.stderr == "" and listed(warehouse) == AS_OF[2]
+
+
 def test_a_published_warehouse_that_cannot_be_read_back_is_one_line(data_dir, warehouse, tmp_path, monkeypatch,
                                                                      capsys):
     """Reading the new file back for the printed list failed with a traceback, the warehouse unsaid."""
@@ -546,7 +565,13 @@ def test_a_step_run_alone_refuses_inputs_of_another_refresh(data_dir, warehouse,
             assert step == asset and re.fullmatch(
                 r"pipeline\.defs\.lineage\.InputsOfAnotherRefresh: its input \w+ was made by run \w{8} \(data dir .+/other, as of 2026-07-01\), not by a refresh "
                 rf"like this one \(data dir {re.escape(str(data.resolve()))}, as of {as_of}\): materialise the whole "
-                r"monthly_refresh job \(Materialize all\), or re-execute that run", message), message
+                r"monthly_refresh job with these settings \(Materialize all\)", message), message
+    # other ranking rules: the message says which
+    cfg = {"data_dir": str(other), "warehouse": str(warehouse), "as_of": AS_OF[1], "n_full_joint": 5}
+    result = job.execute_in_process(run_config={"resources": {"settings": {"config": cfg}}}, instance=instance,
+                                    asset_selection=[dg.AssetKey("warehouse")], raise_on_error=False)
+    assert not result.success and "as of 2026-07-01, ranking rules n_full_joint 8), not by a refresh like this " \
+                                   "one (data dir" in failure(result)[1] and "n_full_joint 5)" in failure(result)[1]
     assert sha(warehouse) == before
     assert alone("warehouse", other, AS_OF[1]).success  # the same settings: republished from them
     assert listed(warehouse) == AS_OF[1]

@@ -61,7 +61,8 @@ def _model_output(model: outcome.OutcomeModel) -> dg.Output:
         "model": model.name or "none", "reason": model.reason or "fitted",
         "inspections": model.n_train, "adverse": model.n_adverse,
         "cv_metrics": md_table(model.metrics), "coefficients": md_table(model.coefficients),
-        "calibration": f"Platt a={model.calibration[0]:.3f}, b={model.calibration[1]:.3f}"}
+        "calibration": (f"Platt a={model.calibration[0]:.3f}, b={model.calibration[1]:.3f}" if model.fitted
+                        else "none")}
     chosen = model.metrics[model.metrics["chosen"]] if len(model.metrics) else model.metrics
     if len(chosen) and chosen["auc"].notna().all():
         metadata["cv_auc"] = round(float(chosen["auc"].iloc[0]), 3)

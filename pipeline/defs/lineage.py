@@ -21,6 +21,8 @@ inputs are its own), so the monthly refresh pays nothing for it.
 
 from __future__ import annotations
 
+import json
+
 import dagster as dg
 
 DATA_DIR_TAG, AS_OF_TAG, RULES_TAG = "yjt/data_dir", "yjt/as_of", "yjt/rules"
@@ -39,10 +41,20 @@ def _own_inputs(run: dg.DagsterRun, keys: list[dg.AssetKey]) -> bool:
     return run.asset_selection is None or set(keys) <= set(run.asset_selection)
 
 
-def _described(tags: dict[str, str]) -> str:
+def _described(tags: dict[str, str], other: dict[str, str]) -> str:
+    """A run's settings as the message gives them: its data dir and as-of
+    date, and its ranking rules where they differ from ``other``'s."""
     if not any(t in tags for t in STAMP_TAGS):
         return "settings not recorded"
-    return f"data dir {tags.get(DATA_DIR_TAG, '?')}, as of {tags.get(AS_OF_TAG, '?')}"
+    text = f"data dir {tags.get(DATA_DIR_TAG, '?')}, as of {tags.get(AS_OF_TAG, '?')}"
+    if tags.get(RULES_TAG) != other.get(RULES_TAG):
+        try:
+            mine, theirs = json.loads(tags.get(RULES_TAG, "{}")), json.loads(other.get(RULES_TAG, "{}"))
+        except ValueError:
+            mine, theirs = {}, {}
+        differ = [f"{k} {mine[k]}" for k in sorted(mine) if mine.get(k) != theirs.get(k)]
+        text += ", ranking rules " + (", ".join(differ) if differ else "not recorded")
+    return text
 
 
 def require_this_refresh(context, inputs: list[str]) -> None:
@@ -66,8 +78,8 @@ def require_this_refresh(context, inputs: list[str]) -> None:
         if theirs != ours or not ours:
             raise InputsOfAnotherRefresh(
                 f"its input {key.to_user_string()} was made by run {event.run_id[:8]} "
-                f"({_described(theirs)}), not by a refresh like this one ({_described(ours)}): materialise "
-                "the whole monthly_refresh job (Materialize all), or re-execute that run")
+                f"({_described(theirs, ours)}), not by a refresh like this one ({_described(ours, theirs)}): "
+                "materialise the whole monthly_refresh job with these settings (Materialize all)")
 
 
 def _stamp_of(instance: dg.DagsterInstance, run_id: str) -> dict[str, str]:

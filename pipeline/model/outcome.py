@@ -352,14 +352,16 @@ def fit(table: pd.DataFrame) -> OutcomeModel:
         name = "boosting"
     metrics["chosen"] = metrics["model"] == name
     oof = results[name][1]
-    held_out = oof["adverse"].to_numpy(bool)  # the same rows for both candidates: the same splits
+    # the out-of-time rows with a calibrated probability, which the choice and the metrics rest on
+    # (the metrics' n_scored; the same rows for both candidates: the same splits)
+    held_out = oof.loc[oof["probability"].notna(), "adverse"].to_numpy(bool)
     if not enough(held_out):
         # nothing to choose, validate or calibrate it by: its probabilities would be the class-balanced
         # fit's own (about 50/50), presented as calibrated
         return OutcomeModel(metrics=metrics.assign(chosen=False), n_train=len(y), n_adverse=int(y.sum()), reason=(
             f"too few inspections scored out of time to validate and calibrate it: {len(held_out)} "
-            f"({int(held_out.sum())} adverse) of {len(y)}, each by a model of the inspections published "
-            f"before it; need {MIN_TRAIN} with {MIN_CLASS} of each outcome"))
+            f"({int(held_out.sum())} adverse) of {len(y)}, each by a calibrated model of the inspections "
+            f"published before it; need {MIN_TRAIN} with {MIN_CLASS} of each outcome"))
     calibration = platt(oof["score"], oof["adverse"])
     est = fit_estimator(table, name)
     coef = pd.DataFrame()
