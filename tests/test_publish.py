@@ -3,6 +3,8 @@
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import re
 import sqlite3
 
@@ -207,6 +209,42 @@ def test_a_backfill_keeps_what_the_published_files_wal_holds(tmp_path):
         assert con.execute("SELECT count(DISTINCT as_of) FROM ranking_history").fetchone() == (2,)
 
 
+def open_in_another_process(db, read_only: bool) -> str:
+    """What opening ``db`` in a fresh process says: "ok", or DuckDB's error."""
+    code = ("import duckdb, sys\ntry:\n    duckdb.connect(sys.argv[1], read_only=sys.argv[2] == 'ro').close()\n"
+            "    print('ok')\nexcept duckdb.Error as e:\n    print(str(e).splitlines()[0])")
+    return subprocess.run([sys.executable, "-c", code, str(db), "ro" if read_only else "rw"], capture_output=True,
+                          text=True, timeout=60).stdout.strip()
+
+
+def test_no_session_opens_the_published_file_for_writing_while_it_is_replaced(tmp_path):
+    """A read-write session opened between the refresh's read of the file and the swap wrote the old
+    file's WAL beside the new file: DuckDB then refused the warehouse. Readers still open it."""
+    db = tmp_path / "w.duckdb"
+    wh.publish(db, {"inspection_targets": targets("2025-01-01")})
+    seen = {}
+
+    def during(staging):
+        seen["rw"], seen["ro"] = open_in_another_process(db, False), open_in_another_process(db, True)
+
+    wh.publish(db, {"inspection_targets": targets("2025-02-01")}, after_write=during)
+    assert "lock" in seen["rw"].lower() and seen["ro"] == "ok", seen
+    assert open_in_another_process(db, False) == "ok"  # and after the swap, as before
+    assert not list(tmp_path.glob("*.wal"))
+
+
+def test_a_session_writing_the_published_file_stops_the_publication_saying_so(tmp_path):
+    db = tmp_path / "w.duckdb"
+    wh.publish(db, {"inspection_targets": targets("2025-01-01")})
+    before = sha(db)
+    with duckdb.connect(str(db)):  # an analyst's read-write session, in this process: the same locks
+        with pytest.raises(wh.PublishError, match=r"is open for writing by another session \(a read-write "
+                                                  r"connection\); close it, or query the warehouse read-only"):
+            with wh.readers_only(db):
+                pass
+    assert sha(db) == before
+
+
 def test_a_failed_swap_puts_the_wal_back(tmp_path, monkeypatch):
     db = tmp_path / "w.duckdb"
     wh.publish(db, {"inspection_targets": targets("2025-01-01")})
@@ -231,8 +269,6 @@ def test_a_failed_swap_puts_the_wal_back(tmp_path, monkeypatch):
 # --- one publisher at a time, names and values, links ----------------------------
 
 import signal  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 

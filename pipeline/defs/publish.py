@@ -12,7 +12,7 @@ from pipeline.defs.resources import RefreshSettings
 from pipeline.model import guards, panel
 from pipeline.publish import tables as t
 from pipeline.publish.warehouse import (HISTORY_TABLE, after_today_warning, listed_as_of, publish,
-                                        read_tables, refresh_lock)
+                                        read_tables, readers_only, refresh_lock)
 from pipeline.rank.targets import summary
 from pipeline.report.exports import check_writable, exports_folder
 from pipeline.report.markdown import markdown_table
@@ -57,7 +57,8 @@ def warehouse(context, settings: RefreshSettings, services: ingest.Ingested,
     out = {name: t.ordered(name, df) for name, df in out.items()}
     path = settings.warehouse_path()
     check_writable(exports_folder(path))  # the exports step comes after the swap: fail before it
-    with refresh_lock(path):  # the guards compare with what is published now
+    # the guards compare with what is published now; no session may write it until it is replaced
+    with refresh_lock(path), readers_only(path):
         # one read of the published file: the guards' tables and the history to extend
         before = read_tables(path, ["indicator_dispersion", "services", "inspection_targets", "inspections",
                                     "source_files", "run_metadata", HISTORY_TABLE])

@@ -35,6 +35,7 @@ import functools
 import os
 import re
 import shutil
+import struct
 import threading
 import time
 from pathlib import Path
@@ -133,6 +134,33 @@ def checked_name(name: str) -> str:
     if not _NAME.match(name):
         raise ValueError(f"{name!r} is not a warehouse table name (lower case, digits, _)")
     return name
+
+
+@contextlib.contextmanager
+def readers_only(warehouse: Path):
+    """Hold a read lock on the published file (Linux's open file
+    description lock, the kind DuckDB's own locks meet), so that no session
+    opens it read-write until the block ends: between the refresh's read of
+    the file and the swap, such a session would write a WAL of the old file
+    that then lies beside the new one, and DuckDB refuses both. Readers
+    (shared locks) are not held back. A writer already there: PublishError.
+    No file, or no such locks (not Linux): nothing to hold."""
+    ofd = getattr(fcntl, "F_OFD_SETLK", None)
+    try:
+        fd = os.open(warehouse, os.O_RDONLY)
+    except (FileNotFoundError, IsADirectoryError):
+        yield
+        return
+    try:
+        if ofd is not None:
+            try:  # struct flock: l_type, l_whence, l_start, l_len (0: the whole file), l_pid (0)
+                fcntl.fcntl(fd, ofd, struct.pack("hhqqi4x", fcntl.F_RDLCK, os.SEEK_SET, 0, 0, 0))
+            except OSError as e:
+                raise PublishError(f"{warehouse} is open for writing by another session (a read-write "
+                                   f"connection); close it, or query the warehouse read-only ({e.strerror})") from e
+        yield
+    finally:
+        os.close(fd)  # and the lock with it
 
 
 def staging_files(warehouse: Path) -> list[Path]:
@@ -390,7 +418,7 @@ def publish(warehouse: Path, tables: dict[str, pd.DataFrame], views_sql: list[st
     if (history is not _UNREAD or published is not _UNREAD) and not _HELD.get(_lock_path(warehouse)):
         # read without the lock, another refresh may have published since
         raise ValueError("publish(history=..., published=...) needs them read while holding refresh_lock")
-    with refresh_lock(warehouse):
+    with refresh_lock(warehouse), readers_only(warehouse):  # no session writes the old file until it is replaced
         for stale in staging_files(warehouse):
             stale.unlink(missing_ok=True)
         tables = dict(tables)
