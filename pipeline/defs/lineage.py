@@ -57,12 +57,12 @@ def _described(tags: dict[str, str], other: dict[str, str]) -> str:
     return text
 
 
-def require_this_refresh(context, inputs: list[str]) -> None:
+def require_this_refresh(context) -> None:
     """Stop the step (:class:`InputsOfAnotherRefresh`) if one of the assets
-    ``inputs`` it reads was last made by a run whose stamp differs from this
-    run's; see the module's docstring."""
+    it reads (its asset's inputs) was last made by a run whose stamp differs
+    from this run's; see the module's docstring."""
     run, instance = context.run, context.instance
-    keys = [dg.AssetKey(name) for name in inputs]
+    keys = list(context.assets_def.keys_by_input_name.values())
     if _own_inputs(run, keys):
         return
     ours = _stamp_of(instance, run.run_id)  # tagged as the run started (RefreshSettings)

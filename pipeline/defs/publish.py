@@ -32,9 +32,7 @@ def warehouse(context, settings: RefreshSettings, services: ingest.Ingested,
               indicator_values: pd.DataFrame, indicator_dispersion: pd.DataFrame,
               indicator_evidence: pd.DataFrame, inspection_targets: pd.DataFrame,
               backtest_scores: pd.DataFrame, backtest_metrics: pd.DataFrame) -> dg.MaterializeResult:
-    require_this_refresh(context, ["services", "population", "first_time_entrants", "reoffending", "custody",
-                                   "inspections", "indicator_values", "indicator_dispersion", "indicator_evidence",
-                                   "inspection_targets", "backtest_scores", "backtest_metrics"])
+    require_this_refresh(context)
     as_of, data_dir = settings.as_of_date(), settings.data_path()
     sources = {"services": services, "population": population,
                "first_time_entrants": first_time_entrants, "reoffending": reoffending,

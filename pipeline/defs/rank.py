@@ -68,8 +68,7 @@ def inspection_targets(context, settings: RefreshSettings, services: ingest.Inge
                        inspections: ingest.Ingested, indicator_evidence: pd.DataFrame,
                        indicator_values: pd.DataFrame, indicator_dispersion: pd.DataFrame,
                        outcome_model: outcome.OutcomeModel) -> dg.Output:
-    require_this_refresh(context, ["services", "inspections", "indicator_evidence", "indicator_values",
-                                   "indicator_dispersion", "outcome_model"])
+    require_this_refresh(context)
     as_of, rules = settings.as_of_date(), settings.rules()
     history = scores.inspection_history(inspections.table, as_of)
     scored = scores.concern_scores(services.table, indicator_evidence, history, rules.weights)

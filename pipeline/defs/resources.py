@@ -16,6 +16,7 @@ import dagster as dg
 from pydantic import Field, PrivateAttr
 
 from pipeline import settings as s
+from pipeline.defs.lineage import AS_OF_TAG, DATA_DIR_TAG, RULES_TAG
 from pipeline.model.worker import PEAK_MESSAGE, Worker, WorkerUnavailable
 
 
@@ -99,8 +100,6 @@ class RefreshSettings(dg.ConfigurableResource):
     def stamp(self) -> dict[str, str]:
         """What this run's outputs depend on, as run tags: the data dir, the
         as-of date and the ranking rules, resolved (``pipeline.defs.lineage``)."""
-        from pipeline.defs.lineage import AS_OF_TAG, DATA_DIR_TAG, RULES_TAG
-
         rules = self.rules()
         return {DATA_DIR_TAG: str(self.data_path()), AS_OF_TAG: self.as_of_date().isoformat(),
                 RULES_TAG: json.dumps(dataclasses.asdict(rules), sort_keys=True)}
