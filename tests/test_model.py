@@ -422,13 +422,13 @@ def test_a_rates_denominator_is_no_estimate_published_after_the_lists_date():
     assert denominators(dt.date(2021, 7, 1)) == {y: d for y, d in latest.items() if y <= 2020}
 
 
-def test_population_known_by_keeps_the_years_up_to_then_else_the_earliest():
+def test_population_as_of_takes_the_latest_year_up_to_then_else_the_earliest():
     pop = pd.DataFrame({"la_code": ["A", "A", "A", "B", "B", None],
                         "year": [2019, 2020, 2022, 2021, 2023, 2020],
                         "population_10_17": [1, 2, 3, 4, 5, 6]})
-    assert panel.population_known_by(pop, 2020)["population_10_17"].tolist() == [1, 2, 4]
-    assert panel.population_known_by(pop, 2018)["population_10_17"].tolist() == [1, 4]
-    assert panel.population_known_by(pop, None)["population_10_17"].tolist() == [1, 2, 3, 4, 5]
+    assert panel.population_as_of(pop, 2020)["population_10_17"].tolist() == [2, 4]
+    assert panel.population_as_of(pop, 2018)["population_10_17"].tolist() == [1, 4]
+    assert panel.population_as_of(pop, None)["population_10_17"].tolist() == [3, 5]
     assert panel.population_as_of(pop, 2021)["population_10_17"].tolist() == [2, 4]
 
 

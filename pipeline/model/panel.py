@@ -344,28 +344,16 @@ def _population_years(services: pd.DataFrame, population: pd.DataFrame, ids: pd.
     return ids.map(year)
 
 
-def population_known_by(population: pd.DataFrame, year: int | None) -> pd.DataFrame:
-    """Each LA's rows of the years up to ``year``: a list as of then shows
-    no later estimate (``population_as_of``); where an LA has none that
-    early, its earliest year's (the nearest). None: every year. Rows with
-    no code or year are left out, as ``service_population`` leaves them."""
-    rows = population[population["la_code"].notna() & population["year"].notna()]
-    if year is None:
-        return rows
-    years = rows["year"].astype("int64").to_numpy()
-    early = years <= year
-    earliest = rows["la_code"].map(pd.Series(years, index=rows.index).groupby(rows["la_code"]).min()).to_numpy()
-    none_early = ~rows["la_code"].isin(rows["la_code"][early]).to_numpy()
-    return rows[early | (none_early & (years == earliest))]
-
-
 def population_as_of(population: pd.DataFrame, year: int | None) -> pd.DataFrame:
     """Each LA's rows of one year: its latest up to ``year`` (a list as of
     then shows no later estimate), else, where it has none that early, its
-    earliest (the nearest); None: its latest (``population_known_by``'s latest)."""
-    rows = population_known_by(population, year)
+    earliest (the nearest); None: its latest."""
+    rows = population[population["la_code"].notna() & population["year"].notna()]
     years = rows["year"].astype("int64")
     latest = years.groupby(rows["la_code"]).max()
+    if year is not None:
+        latest = years[years <= year].groupby(rows["la_code"]).max().reindex(latest.index).fillna(
+            years.groupby(rows["la_code"]).min())
     return rows[years.to_numpy() == rows["la_code"].map(latest).to_numpy()]
 
 
