@@ -104,7 +104,7 @@ def _no_rankings() -> pd.DataFrame:
     that what joins on them (``outcome_features.training_table`` on as_of)
     still works when no month has enough history to rank."""
     types = {"as_of": "datetime64[ns]", "yjs_id": object, "rank": "int64", "eligible": bool, "evidenced": bool}
-    return pd.DataFrame({c: pd.Series(dtype=types.get(c, float)) for c in COLUMNS})
+    return panel_mod.typed_empty({c: types.get(c, float) for c in COLUMNS})
 
 
 def monthly_rankings(panel: pd.DataFrame, services: pd.DataFrame, inspections: pd.DataFrame,

@@ -13,9 +13,9 @@ import pandas as pd
 from pipeline import ingest
 from pipeline.backtest import plot, rankings, run
 from pipeline.defs.metadata import md_table
+from pipeline.defs.rank import synthetic_banner
 from pipeline.defs.resources import ModelWorker, RefreshSettings
 from pipeline.model import outcome, panel
-from pipeline.defs.rank import synthetic_banner
 from pipeline.report import svg
 from pipeline.report.plots import stamp_of
 from pipeline.settings import synthetic_note
