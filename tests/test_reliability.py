@@ -577,6 +577,21 @@ def test_a_step_run_alone_refuses_inputs_of_another_refresh(data_dir, warehouse,
     assert listed(warehouse) == AS_OF[1]
 
 
+def test_a_whole_run_does_not_look_up_whose_its_inputs_are(data_dir, warehouse, monkeypatch):
+    """The whole job's run in-process (the CLI's refresh) is recorded with an empty asset selection, which
+    Dagster reads as none: the steps still asked the instance who made their inputs, every refresh."""
+    looked_up = []
+
+    def lookup(self, keys, *args, **kwargs):
+        looked_up.append(keys)
+        raise AssertionError("a whole run's inputs are its own")
+
+    monkeypatch.setattr(dg.DagsterInstance, "get_latest_materialization_events", lookup)
+    result = run_refresh(data_dir, warehouse, as_of=AS_OF[1])
+    assert result.success and looked_up == [] and listed(warehouse) == AS_OF[1]
+    assert result.dagster_run.asset_selection == frozenset()  # how execute_in_process records the whole job
+
+
 def started_run(instance, **tags) -> str:
     """A run record left STARTED, as a refresh killed outright leaves it."""
     run = instance.add_run(dg.DagsterRun(job_name="monthly_refresh", status=dg.DagsterRunStatus.STARTED,

@@ -35,10 +35,13 @@ class InputsOfAnotherRefresh(dg.Failure):
 
 def _own_inputs(run: dg.DagsterRun, keys: list[dg.AssetKey]) -> bool:
     """Whether this run makes every one of ``keys`` itself: not a
-    re-execution, and every key among the assets it materialises."""
+    re-execution, and every key among the assets it materialises. A run
+    of the whole job has no selection: None, or empty as
+    ``execute_in_process`` (the CLI's refresh) records it; Dagster reads an
+    empty one as none (``JobDefinition`` runs every step)."""
     if run.parent_run_id is not None:
         return False
-    return run.asset_selection is None or set(keys) <= set(run.asset_selection)
+    return not run.asset_selection or set(keys) <= set(run.asset_selection)
 
 
 def _described(tags: dict[str, str], other: dict[str, str]) -> str:
