@@ -328,11 +328,12 @@ def after_today_warning(as_of: dt.date, today: dt.date | None = None) -> str | N
 
 def _select_list(df: pd.DataFrame) -> str:
     cols = []
-    for i, c in enumerate(df.columns):
+    # the types once (``df.dtypes`` builds a Series on each call); a column taken only where it may be empty
+    for i, (c, dtype) in enumerate(zip(df.columns, df.dtypes.to_numpy())):
         q = '"' + c.replace('"', '""') + '"'
         if c in DATE_COLUMNS:
             cols.append(f"CAST({q} AS DATE) AS {q}")
-        elif df.dtypes.iloc[i] == object and df.iloc[:, i].first_valid_index() is None:  # nothing to type it
+        elif dtype == object and df.iloc[:, i].first_valid_index() is None:  # nothing to type it
             cols.append(f"CAST({q} AS {EMPTY_COLUMN_TYPES.get(c, 'VARCHAR')}) AS {q}")
         else:
             cols.append(q)
