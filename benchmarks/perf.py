@@ -5,6 +5,8 @@ time per asset, peak memory, and growth at 10x and 100x the demo's rows.
 
 Each run is a fresh process (so peak RSS is that run's own) on a persistent
 instance in a fresh $DAGSTER_HOME, as `python -m pipeline refresh` runs it.
+The floor's process imports Dagster alone (``floor.floor_from_spec``), so the
+refresh's whole process also pays, against it, for the pipeline's imports.
 Two wall times per run: the job's execute_in_process alone ("run"), and
 the whole process from its start to the run's end ("process": Python's
 start-up, imports, loading the definitions, the instance and the run), the
@@ -19,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
 import resource
 import shutil
 import statistics
@@ -37,20 +40,23 @@ sys.path.insert(0, str(ROOT))
 
 
 def child(mode: str, data_dir: str, warehouse: str, as_of: str) -> None:
-    """One run, in this process; prints a JSON line of figures."""
+    """One run, in this process; prints a JSON line of figures. The floor's
+    ``data_dir`` is the pickled shape of the refresh's graph (``floor.floor_spec``),
+    from which it builds its no-op graph importing Dagster alone."""
     if mode == "load":
         return load_child()
     import dagster as dg
 
-    from pipeline.definitions import defs
-
     if mode == "floor":
         sys.path.insert(0, str(ROOT / "benchmarks"))
-        from floor import floor_definitions
+        from floor import floor_from_spec
 
-        defs = floor_definitions(defs)
+        with open(data_dir, "rb") as fh:
+            defs = floor_from_spec(pickle.load(fh))
         config = {}
     else:
+        from pipeline.definitions import defs
+
         config = {"resources": {"settings": {"config": {
             "data_dir": data_dir, "warehouse": warehouse, "as_of": as_of}}}}
     job = defs.resolve_job_def("monthly_refresh")
@@ -59,7 +65,8 @@ def child(mode: str, data_dir: str, warehouse: str, as_of: str) -> None:
     result = job.execute_in_process(run_config=config, instance=instance, raise_on_error=True)
     wall = time.perf_counter() - start
     ended = time.time()
-    from pipeline.model.worker import PEAK_MESSAGE
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    from pipeline.model.worker import PEAK_MESSAGE  # (after the peak: the floor's process imports Dagster alone)
 
     steps, started, worker = {}, {}, 0.0
     for rec in instance.all_logs(result.run_id):
@@ -72,7 +79,6 @@ def child(mode: str, data_dir: str, warehouse: str, as_of: str) -> None:
             started[ev.step_key] = rec.timestamp
         elif ev.event_type_value == "STEP_SUCCESS":
             steps[ev.step_key] = rec.timestamp - started.get(ev.step_key, rec.timestamp)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"wall": wall, "ended": ended, "peak_mb": peak, "worker_mb": worker, "steps": steps}))
 
 
@@ -133,9 +139,21 @@ def pair_ratios(pairs: list[tuple[dict, dict]], key: str) -> tuple[float, float,
     return statistics.median(ratios), min(ratios), max(ratios)
 
 
+def floor_spec_file(tmp: Path) -> Path:
+    """The refresh's graph's shape, pickled for the floor's processes (``floor.floor_spec``)."""
+    from floor import floor_spec
+
+    from pipeline.definitions import defs
+
+    path = tmp / "floor_spec.pickle"
+    path.write_bytes(pickle.dumps(floor_spec(defs)))
+    return path
+
+
 def demo_figures(runs: int, demo: Path, tmp: Path, as_of: str) -> None:
     """The refresh and the framework floor on the demo data, medians of ``runs``."""
-    pairs = [(run("real", demo, tmp / "w.duckdb", as_of), run("floor", demo, tmp / "f.duckdb", as_of))
+    spec = floor_spec_file(tmp)
+    pairs = [(run("real", demo, tmp / "w.duckdb", as_of), run("floor", spec, tmp / "f.duckdb", as_of))
              for _ in range(runs)]  # interleaved, so load on the machine hits both alike
     real, floor = medians([p[0] for p in pairs]), medians([p[1] for p in pairs])
     print(f"demo data, median of {runs} runs: the run (execute_in_process) / the whole process")
