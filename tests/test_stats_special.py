@@ -125,21 +125,3 @@ print("scipy.stats" in sys.modules, "scipy.special" in sys.modules)
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "True"]
-
-
-def test_a_run_imports_scipy_special_on_a_thread_of_its_own():
-    """The settings resource starts the import as a run starts, so that the first scoring step does not
-    wait for it; once imported, nothing more is started. In a fresh interpreter."""
-    code = """
-import sys
-from pipeline.model.stats import start_scipy_special
-assert "scipy.special" not in sys.modules
-thread = start_scipy_special()
-print(thread.name, thread.daemon)
-thread.join(120)
-print("scipy.special" in sys.modules, "scipy.stats" in sys.modules, start_scipy_special())
-"""
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True,
-                         timeout=180)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines() == ["scipy.special import False", "True False None"]

@@ -27,10 +27,6 @@ Goldstein H, Spiegelhalter DJ (1996). League tables and their limitations.
 
 from __future__ import annotations
 
-import contextlib
-import sys
-import threading
-
 import numpy as np
 
 Z95 = 1.959963984540054  # scipy.stats.norm.ppf(0.975) (tests/test_stats.py)
@@ -464,27 +460,6 @@ def scipy_special():
     import scipy.special
 
     return scipy.special
-
-
-def start_scipy_special() -> threading.Thread | None:
-    """Import ``scipy.special`` on a thread of its own, unless it is
-    imported: a run that starts it as it starts (the ``settings`` resource)
-    imports it while its first steps wait on files and on Dagster's event
-    log, which they do without Python's lock, rather than in the middle of
-    the scoring (~60 ms in a fresh process). A step that needs it first
-    waits for the import to finish (Python's import lock), and an import
-    that fails there fails again, with its error, where it is needed. Not a
-    daemon: the interpreter does not exit in the middle of an import."""
-    if "scipy.special" in sys.modules:
-        return None
-
-    def start() -> None:
-        with contextlib.suppress(Exception):  # raised where it is used
-            scipy_special()
-
-    thread = threading.Thread(target=start, name="scipy.special import")
-    thread.start()
-    return thread
 
 
 # scipy.stats (1.17) distributions, bit for bit, on scipy.special's ufuncs:
