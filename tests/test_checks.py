@@ -312,6 +312,17 @@ def test_the_quarantine_checks_read_the_published_file_once(published, monkeypat
     assert checks._published_quarantine(RefreshSettings(warehouse=str(tmp_path / "none.duckdb")), "custody") is None
 
 
+class _Counting:
+    """A DuckDB connection that keeps the SQL it is given."""
+
+    def __init__(self, con):
+        self.con, self.sql = con, []
+
+    def execute(self, sql, *args):
+        self.sql.append(sql)
+        return self.con.execute(sql, *args)
+
+
 def test_published_rules_count_duplicate_keys_unmapped_services_and_broken_views():
     with duckdb.connect() as con:
         for table, keys in q.TABLE_KEYS.items():
@@ -324,7 +335,11 @@ def test_published_rules_count_duplicate_keys_unmapped_services_and_broken_views
         con.execute("CREATE VIEW fine AS SELECT * FROM services")
         assert q.published_duplicate_keys(con) == {t: int(t == "services") for t in q.TABLE_KEYS}
         rows, problems = q.view_row_counts(con)
-    assert rows == {"fine": 2} and len(problems) == 1 and problems[0].startswith("broken: ")
+        assert rows == {"fine": 2} and len(problems) == 1 and problems[0].startswith("broken: ")
+        con.execute("DROP VIEW broken")
+        con.execute('CREATE VIEW "also ""fine""" AS SELECT * FROM services WHERE yjs_id > 1')
+        queries = _Counting(con)  # every view answers: one query lists them, one counts them all
+        assert q.view_row_counts(queries) == ({"fine": 2, 'also "fine"': 0}, []) and len(queries.sql) == 2
     with duckdb.connect() as con:  # a table missing: the error of its own query, as each table was queried alone
         for table, keys in q.TABLE_KEYS.items():
             if table != "indicator_evidence":
