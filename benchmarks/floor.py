@@ -49,10 +49,13 @@ def _check_specs(step: dict) -> list[dg.AssetCheckSpec]:
             for c in step["specs"]]
 
 
+def _ins(step: dict) -> dict[str, dg.AssetIn]:
+    return {name: dg.AssetIn(key=dg.AssetKey(path)) for name, path in step["ins"].items()}
+
+
 def _noop_asset(step: dict):
     outs = {name: dg.AssetOut(key=dg.AssetKey(path)) for name, path in step["outs"].items()}
-    ins = {name: dg.AssetIn(key=dg.AssetKey(path)) for name, path in step["ins"].items()}
-    out_names, specs = list(outs), _check_specs(step)
+    ins, out_names, specs = _ins(step), list(outs), _check_specs(step)
 
     @dg.multi_asset(name=f"{step['name']}_noop", outs=outs, ins=ins, can_subset=False, check_specs=specs or None)
     def _noop(**_inputs):
@@ -64,8 +67,7 @@ def _noop_asset(step: dict):
 
 
 def _noop_checks(step: dict):
-    ins = {name: dg.AssetIn(key=dg.AssetKey(path)) for name, path in step["ins"].items()}
-    specs = _check_specs(step)
+    ins, specs = _ins(step), _check_specs(step)
 
     @dg.multi_asset_check(name=f"{step['name']}_noop", specs=specs, ins=ins, can_subset=step["can_subset"])
     def _noop(**_inputs):

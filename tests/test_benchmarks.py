@@ -4,7 +4,6 @@ multiple of the demo's indicator rows they are labelled with."""
 
 from __future__ import annotations
 
-import pickle
 import subprocess
 import sys
 
@@ -16,8 +15,8 @@ from pipeline.settings import REPO_ROOT
 from tests.conftest import DEMO_DIR
 
 sys.path.insert(0, str(REPO_ROOT / "benchmarks"))
-from floor import floor_definitions, floor_spec  # noqa: E402
-from perf import INDICATOR_FOLDERS, input_rows, pair_ratios  # noqa: E402
+from floor import floor_definitions  # noqa: E402
+from perf import INDICATOR_FOLDERS, floor_spec_file, input_rows, pair_ratios  # noqa: E402
 from scale_data import scaled_copy  # noqa: E402
 
 
@@ -46,8 +45,7 @@ def test_the_floors_process_builds_it_importing_dagster_alone(tmp_path):
     hid them. It now builds the same graph from its pickled shape, importing Dagster alone."""
     from pipeline.definitions import defs
 
-    path = tmp_path / "spec.pickle"
-    path.write_bytes(pickle.dumps(floor_spec(defs)))
+    path = floor_spec_file(tmp_path)  # as the benchmark pickles it for its floor processes
     code = f"""
 import pickle, sys
 sys.path.insert(0, {str(REPO_ROOT / "benchmarks")!r})

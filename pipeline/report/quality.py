@@ -8,7 +8,6 @@ checks only decide pass/fail and severity.
 
 from __future__ import annotations
 
-import contextlib
 import re
 
 import duckdb
@@ -254,17 +253,26 @@ def _duplicate_keys_sql(table: str, keys: list[str]) -> str:
     return f"SELECT count(*) FROM (SELECT {', '.join(keys)} FROM {table} GROUP BY ALL HAVING count(*) > 1)"
 
 
+def _counts_in_one_query(con: duckdb.DuckDBPyConnection, queries: list[str]) -> dict[int, int] | None:
+    """The one-number answers of ``queries`` from one query (a row each:
+    position -> answer), or None where it fails (a table or view missing or
+    broken), for the caller to run them one at a time, each failing as it
+    fails."""
+    if not queries:
+        return {}
+    combined = " UNION ALL ".join(f"SELECT {i} AS i, ({sql}) AS n" for i, sql in enumerate(queries))
+    try:
+        return dict(con.execute(combined).fetchall())
+    except duckdb.Error:
+        return None
+
+
 def published_duplicate_keys(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     """Per published table (TABLE_KEYS), how many key values occur more than
     once. One query for all the tables (a row each, in order: ~3 ms where a
     query each took ~6-8 ms, run twice a refresh); where it fails (a table
     missing), one query a table, to fail as each query fails."""
-    combined = " UNION ALL ".join(f"SELECT {i} AS i, ({_duplicate_keys_sql(table, keys)}) AS n"
-                                  for i, (table, keys) in enumerate(TABLE_KEYS.items()))
-    try:
-        found = dict(con.execute(combined).fetchall())
-    except duckdb.Error:
-        found = None
+    found = _counts_in_one_query(con, [_duplicate_keys_sql(table, keys) for table, keys in TABLE_KEYS.items()])
     counts = {}
     for i, (table, keys) in enumerate(TABLE_KEYS.items()):
         n = found[i] if found is not None else con.execute(_duplicate_keys_sql(table, keys)).fetchone()[0]
@@ -307,21 +315,17 @@ def services_without_la_or_population(services: pd.DataFrame) -> tuple[list[str]
 
 def view_row_counts(con: duckdb.DuckDBPyConnection) -> tuple[dict[str, int], list[str]]:
     """Rows of every (non-internal) view, and one line per view that fails to
-    answer. One query for all the views (a row each, in order), as
+    answer. One query for all the views (:func:`_counts_in_one_query`), as
     :func:`published_duplicate_keys`; where it fails, one query a view, each
     failing with its own error."""
     views = [r[0] for r in con.execute("SELECT view_name FROM duckdb_views() WHERE NOT internal "
                                       "AND database_name = current_database()").fetchall()]
-    quoted = ['"' + view.replace('"', '""') + '"' for view in views]
-    found = None
-    if views:
-        with contextlib.suppress(duckdb.Error):
-            found = dict(con.execute(" UNION ALL ".join(
-                f"SELECT {i} AS i, (SELECT count(*) FROM {q}) AS n" for i, q in enumerate(quoted))).fetchall())
+    queries = ['SELECT count(*) FROM "' + view.replace('"', '""') + '"' for view in views]
+    found = _counts_in_one_query(con, queries)
     rows, problems = {}, []
-    for i, (view, q) in enumerate(zip(views, quoted)):
+    for i, (view, sql) in enumerate(zip(views, queries)):
         try:
-            rows[view] = int(found[i] if found is not None else con.execute(f"SELECT count(*) FROM {q}").fetchone()[0])
+            rows[view] = int(found[i] if found is not None else con.execute(sql).fetchone()[0])
         except duckdb.Error as exc:
             problems.append(f"{view}: {str(exc).splitlines()[0]}")
     return rows, problems
