@@ -401,6 +401,75 @@ def test_a_header_label_merged_down_over_two_header_rows_is_read_once(tmp_path, 
     assert got.quarantine.empty
 
 
+def xlsx_with_cells(path: Path, rows_xml: str, after_rows: str = "") -> None:
+    """An .xlsx (openpyxl's package) whose one sheet holds ``rows_xml``, the
+    <row> elements written by hand, and ``after_rows`` after its rows."""
+    import openpyxl
+
+    openpyxl.Workbook().save(path)
+    with zipfile.ZipFile(path) as package:
+        parts = {name: package.read(name) for name in package.namelist()}
+    parts["xl/worksheets/sheet1.xml"] = (
+        '<?xml version="1.0" encoding="UTF-8"?>'
+        '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+        f"<sheetData>{rows_xml}</sheetData>{after_rows}</worksheet>").encode()
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as package:
+        for name, data in parts.items():
+            package.writestr(name, data)
+
+
+@pytest.mark.parametrize("chunk", [None, 41])
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_a_formula_whose_value_was_never_saved_is_quarantined_not_read_as_suppressed(
+        tmp_path, services, path, chunk, monkeypatch):
+    """A workbook written by a script (openpyxl writes ``<f>E2+F2</f><v/>``) and never opened in
+    Excel holds formulas without their results: read for values they were empty, so every such
+    count was published as suppressed. A saved result is read; a saved empty text (t="str") is
+    empty; a formula in a column not read costs nothing. ``chunk``: the sheet's XML scanned a few
+    bytes at a time, so that rows and cells straddle the chunks."""
+    from pipeline.ingest import grids
+
+    if chunk:
+        monkeypatch.setattr(grids, "_CHUNK", chunk)
+
+    def text(ref: str, value: str) -> str:
+        return f'<c r="{ref}" t="inlineStr"><is><t>{value}</t></is></c>'
+
+    def row(number: int, name: str, period: str, count: str, note: str = "") -> str:
+        return f'<row r="{number}">{text(f"A{number}", name)}{text(f"B{number}", period)}{count}{note}</row>'
+    rows = (f'<row r="1">{text("A1", "YJS")}{text("B1", "period_end")}{text("C1", "fte_count")}'
+            f'{text("D1", "note")}</row>'
+            + row(2, "Bolton", "2019-03", '<c r="C2"><f>E2+F2</f><v /></c>')  # openpyxl's own
+            + row(3, "Hartlepool", "2019-03", '<c r="C3"><f>1+1</f><v>2</v></c>')  # saved by Excel
+            + row(4, "Bolton", "2020-03", '<c r="C4"><v>11</v></c>', '<c r="D4"><f>A4&amp;"!"</f></c>')
+            + row(5, "Hartlepool", "2020-03", '<c r="C5" t="str"><f>IF(1,"","x")</f><v></v></c>')
+            + row(6, "Bolton", "2021-03", '<c r="C6"><f t="shared" ref="C6:C7" si="0">E6 &lt; F6</f></c>')
+            + row(7, "Hartlepool", "2021-03", '<c r="C7"><f t="shared" si="0"/></c>'))
+    (tmp_path / "first_time_entrants").mkdir()
+    xlsx_with_cells(tmp_path / "first_time_entrants/fte.xlsx", rows, '<mergeCells count="1">'
+                    '<mergeCell ref="D2:D3"/></mergeCells>')
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_first_time_entrants(tmp_path, services)
+    table = got.table.assign(period_end=got.table["period_end"].dt.strftime("%Y-%m"))
+    assert table[["yjs_id", "period_end", "fte_count"]].fillna(-1).values.tolist() == [
+        ["bolton", "2020-03", 11.0], ["hartlepool", "2019-03", 2.0], ["hartlepool", "2020-03", -1.0]]
+    assert got.quarantine[["row_number", "problem"]].values.tolist() == [
+        [2, "column fte_count: '=E2+F2 (a formula with no saved value)' is not a number"],
+        [6, "column fte_count: '=E6 < F6 (a formula with no saved value)' is not a number"],
+        [7, "column fte_count: '(a formula with no saved value)' is not a number"]]
+
+
+def test_a_formula_with_no_saved_value_in_a_cell_that_names_no_position_fails_its_file(tmp_path, services):
+    """A cell's position (r) is optional in the format: without it, which row's value is
+    missing is unknown, so the file is refused, named, rather than read with a suppressed count."""
+    (tmp_path / "first_time_entrants").mkdir()
+    xlsx_with_cells(tmp_path / "first_time_entrants/fte.xlsx",
+                    '<row><c t="inlineStr"><is><t>YJS</t></is></c></row><row><c><f>1+1</f></c></row>')
+    with pytest.raises(IngestError, match=r"fte\.xlsx \[Sheet\]: a formula with no saved value in a cell "
+                                          r"that names no position"):
+        read_first_time_entrants(tmp_path, services)
+
+
 def ods_bytes(tables: str) -> bytes:
     """An .ods whose spreadsheet body is ``tables`` (content.xml written by hand)."""
     buffer = io.BytesIO()

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import html
 import io
 import re
 from collections.abc import Iterable, Iterator
@@ -97,9 +98,13 @@ def _xlsx_sheets(data: bytes, name: str) -> Iterator[tuple[str, Iterator[list[st
         sheet.reset_dimensions()  # stated dimensions are often wrong; read what is there
         rows = ([text(v) for v in row] for row in sheet.iter_rows(values_only=True))
         try:
-            merges = _xlsx_merges(book, sheet)
+            merges, unsaved = _xlsx_scan(book, sheet)
+        except IngestError as exc:
+            raise IngestError(f"{name} [{sheet.title}]: {exc}") from exc
         except Exception as exc:  # a damaged part (zipfile, zlib): as when its rows are read
             raise unreadable(name, ".xlsx", exc) from exc
+        if unsaved:
+            rows = _with_unsaved(rows, unsaved)
         yield sheet.title, _guarded(_filled_down(rows, merges), name, ".xlsx")
 
 
@@ -141,38 +146,104 @@ def _xls_rows(book, index: int) -> Iterator[list[str]]:
 
 
 _SHEET_DATA_END = re.compile(rb"</(?:\w+:)?sheetData\s*>")
+_ROW_END = re.compile(rb"</(?:\w+:)?row\s*>")
 _MERGE = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]+)([0-9]+):([A-Z]+)([0-9]+)"')
+# A cell holding a formula and no value (<v/>, or no <v>): a workbook written by a script
+# (openpyxl, pandas' writers) and never opened in Excel or LibreOffice, which would have saved
+# the formula's result. An empty value in a cell typed t="str" is a saved empty text (=IF(..., "")).
+_FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s/>]")
+_FORMULA_CELL = re.compile(
+    rb"<(?:\w+:)?c\b([^>]*)>\s*<(?:\w+:)?f\b[^>]*?(?:/>|>([^<]*)</(?:\w+:)?f\s*>)\s*"
+    rb"(<(?:\w+:)?v\s*/>|<(?:\w+:)?v\s*>\s*</(?:\w+:)?v\s*>)?\s*</(?:\w+:)?c\s*>")
+_CELL_REF = re.compile(rb'\br\s*=\s*"([A-Z]{1,3})([0-9]+)"')
+_TEXT_TYPED = re.compile(rb'\bt\s*=\s*"str"')
+UNSAVED = "(a formula with no saved value)"
+_CHUNK = 1 << 20  # bytes of the sheet's XML scanned at a time
 
 
-def _xlsx_merges(book, sheet) -> list[tuple[int, int, int]]:
-    """(first row, last row, column) of each merged range of an xlsx sheet
-    that spans several rows (1-based), from the sheet's XML.
+def _xlsx_scan(book, sheet) -> tuple[list[tuple[int, int, int]], dict[int, dict[int, str]]]:
+    """What openpyxl's streaming mode does not give, from the sheet's XML:
 
-    openpyxl's streaming mode, which keeps a large sheet's memory small,
-    does not give merged ranges: the sheet's XML lists them after its rows,
-    so the part is scanned for them first (decompressing it once more).
-    """
+    - (first row, last row, column) of each merged range that spans several
+      rows (1-based): the XML lists them after the rows;
+    - the cells holding a formula whose value was never saved, as
+      {row: {column: text}} (1-based): read for values, such a cell is
+      empty, and an empty count is a suppressed one. The text
+      (``=E2+F2 (a formula with no saved value)``) is no number, so the
+      row is quarantined saying why, and an unread column loses nothing.
+
+    The part is decompressed once more, a chunk at a time, and scanned a
+    whole row at a time; a formula cell that names no position (``r`` is
+    optional) fails the sheet: where its value belongs is unknown."""
     from openpyxl.utils import column_index_from_string
 
     path, archive = getattr(sheet, "_worksheet_path", None), getattr(book, "_archive", None)
     if path is None or archive is None:  # not the openpyxl this was written for: no filling
-        return []
-    tail, after = b"", None
+        return [], {}
+    unsaved: dict[int, dict[int, str]] = {}
+
+    def scan(cells: bytes) -> None:
+        if _FORMULA_TAG.search(cells) is None:
+            return
+        for match in _FORMULA_CELL.finditer(cells):
+            attributes, formula, value = match.groups()
+            if value is not None and _TEXT_TYPED.search(attributes):
+                continue
+            ref = _CELL_REF.search(attributes)
+            if ref is None:
+                raise IngestError("a formula with no saved value in a cell that names no position "
+                                  "(open and save the file in Excel or LibreOffice)")
+            shown = html.unescape(formula.decode("utf-8", "replace")).strip() if formula else ""
+            shown = shown if len(shown) <= 40 else shown[:40] + "..."  # the cell's text stays short
+            unsaved.setdefault(int(ref.group(2)), {})[column_index_from_string(ref.group(1).decode())] = \
+                f"={shown} {UNSAVED}" if shown else UNSAVED
+
+    carry, after = b"", None
     with archive.open(path) as part:
-        while chunk := part.read(1 << 20):
+        while chunk := part.read(_CHUNK):
             if after is not None:
                 after += chunk
                 continue
-            end = _SHEET_DATA_END.search(tail + chunk)
+            buffer = carry + chunk
+            end = _SHEET_DATA_END.search(buffer)
             if end is not None:
-                after = (tail + chunk)[end.end():]
-            tail = chunk[-64:]
+                scan(buffer[:end.start()])
+                after, carry = buffer[end.end():], b""
+                continue
+            cut = _last_row_end(buffer)
+            scan(buffer[:cut])
+            carry = buffer[cut:]
+    if after is None:  # no end to the rows found: a damaged part, read as far as it goes
+        scan(carry)
     found = []
     for top, row1, _right, row2 in _MERGE.findall(after or b""):
         first, last = int(row1), int(row2)
         if last > first:
             found.append((first, last, column_index_from_string(top.decode())))
-    return found
+    return found, unsaved
+
+
+def _last_row_end(buffer: bytes) -> int:
+    """Where the last complete row of ``buffer`` ends (0: none yet). ``<``
+    cannot stand in XML text, so a closing tag found is one."""
+    position = len(buffer)
+    while (position := buffer.rfind(b"row", 0, position)) > 0:
+        start = buffer.rfind(b"</", max(0, position - 64), position)
+        match = _ROW_END.match(buffer, start) if start >= 0 else None
+        if match is not None and match.end() > position:
+            return match.end()
+    return 0
+
+
+def _with_unsaved(rows: Iterator[list[str]], unsaved: dict[int, dict[int, str]]) -> Iterator[list[str]]:
+    """Rows with each formula cell whose value was never saved showing so (see :func:`_xlsx_scan`)."""
+    for number, row in enumerate(rows, start=1):
+        cells = unsaved.get(number)
+        if cells:
+            row = row + [""] * (max(cells) - len(row))
+            for column, shown in cells.items():
+                row[column - 1] = shown
+        yield row
 
 
 def _filled_down(rows: Iterator[list[str]], merges: list[tuple[int, int, int]]) -> Iterator[list[str]]:
