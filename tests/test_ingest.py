@@ -470,6 +470,37 @@ def test_a_formula_with_no_saved_value_in_a_cell_that_names_no_position_fails_it
         read_first_time_entrants(tmp_path, services)
 
 
+def test_an_ods_formula_whose_value_was_never_saved_is_quarantined(tmp_path, services):
+    """As an xlsx's: LibreOffice saves a formula's result beside it (office:value), a script may
+    not. A formula without a saved value is shown as such (its row quarantined) where it had
+    been empty, a suppressed count, or had failed the file (a float cell without its value);
+    a formula with its saved value is read."""
+    def text(value: str) -> str:
+        return f'<table:table-cell office:value-type="string"><text:p>{value}</text:p></table:table-cell>'
+
+    def row(*cells: str) -> str:
+        return "<table:table-row>" + "".join(cells) + "</table:table-row>"
+    body = ('<table:table table:name="FTE">'
+            + row(text("YJS"), text("period_end"), text("fte_count"))
+            + row(text("Bolton"), text("2019-03"), '<table:table-cell table:formula="of:=[.D2]+[.E2]"/>')
+            + row(text("Hartlepool"), text("2019-03"), '<table:table-cell table:formula="of:=1+1" '
+                  'office:value-type="float" office:value="2"><text:p>2</text:p></table:table-cell>')
+            + row(text("Bolton"), text("2020-03"), '<table:table-cell table:formula="of:=[.D4]" '
+                  'office:value-type="float"/>')
+            + row(text("Hartlepool"), text("2020-03"), '<table:table-cell office:value-type="float" '
+                  'office:value="7"><text:p>7</text:p></table:table-cell>')
+            + "</table:table>")
+    (tmp_path / "first_time_entrants").mkdir()
+    write_ods_xml(tmp_path / "first_time_entrants/fte.ods", [body])
+    got = read_first_time_entrants(tmp_path, services)
+    table = got.table.assign(period_end=got.table["period_end"].dt.strftime("%Y-%m"))
+    assert table[["yjs_id", "period_end", "fte_count"]].values.tolist() == [
+        ["hartlepool", "2019-03", 2.0], ["hartlepool", "2020-03", 7.0]]
+    assert got.quarantine[["row_number", "problem"]].values.tolist() == [
+        [2, "column fte_count: '=[.D2]+[.E2] (a formula with no saved value)' is not a number"],
+        [4, "column fte_count: '=[.D4] (a formula with no saved value)' is not a number"]]
+
+
 def ods_bytes(tables: str) -> bytes:
     """An .ods whose spreadsheet body is ``tables`` (content.xml written by hand)."""
     buffer = io.BytesIO()

@@ -158,6 +158,16 @@ _FORMULA_CELL = re.compile(
 _CELL_REF = re.compile(rb'\br\s*=\s*"([A-Z]{1,3})([0-9]+)"')
 _TEXT_TYPED = re.compile(rb'\bt\s*=\s*"str"')
 UNSAVED = "(a formula with no saved value)"
+
+
+def unsaved_formula(formula: str) -> str:
+    """The text read for a formula cell whose result was never saved
+    (``=E2+F2 (a formula with no saved value)``): no number, so its row is
+    quarantined saying why, where an empty cell would be a suppressed count."""
+    shown = formula.strip().lstrip("=")
+    shown = shown if len(shown) <= 40 else shown[:40] + "..."  # the message stays short
+    return f"={shown} {UNSAVED}" if shown else UNSAVED
+
 _CHUNK = 1 << 20  # bytes of the sheet's XML scanned at a time
 
 
@@ -193,10 +203,9 @@ def _xlsx_scan(book, sheet) -> tuple[list[tuple[int, int, int]], dict[int, dict[
             if ref is None:
                 raise IngestError("a formula with no saved value in a cell that names no position "
                                   "(open and save the file in Excel or LibreOffice)")
-            shown = html.unescape(formula.decode("utf-8", "replace")).strip() if formula else ""
-            shown = shown if len(shown) <= 40 else shown[:40] + "..."  # the cell's text stays short
+            shown = html.unescape(formula.decode("utf-8", "replace")) if formula else ""
             unsaved.setdefault(int(ref.group(2)), {})[column_index_from_string(ref.group(1).decode())] = \
-                f"={shown} {UNSAVED}" if shown else UNSAVED
+                unsaved_formula(shown)
 
     carry, after = b"", None
     with archive.open(path) as part:

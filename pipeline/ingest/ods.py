@@ -26,6 +26,7 @@ the million.
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections.abc import Iterator
 from xml.etree import ElementTree
@@ -41,6 +42,9 @@ _ROWS_REPEATED, _COLUMNS_REPEATED = f"{{{_TABLE_NS}}}number-rows-repeated", f"{{
 _ROWS_SPANNED = f"{{{_TABLE_NS}}}number-rows-spanned"
 _VALUE_TYPE, _VALUE = f"{{{_OFFICE_NS}}}value-type", f"{{{_OFFICE_NS}}}value"
 _DATE_VALUE, _BOOLEAN_VALUE = f"{{{_OFFICE_NS}}}date-value", f"{{{_OFFICE_NS}}}boolean-value"
+_FORMULA = f"{{{_TABLE_NS}}}formula"
+_SAVED_VALUE = {"float": _VALUE, "percentage": _VALUE, "currency": _VALUE, "date": _DATE_VALUE,
+                "boolean": _BOOLEAN_VALUE}  # where a typed cell keeps its value
 _P, _S, _TAB, _LINE_BREAK = (f"{{{_TEXT_NS}}}{n}" for n in ("p", "s", "tab", "line-break"))
 _SPACES = f"{{{_TEXT_NS}}}c"
 
@@ -146,6 +150,13 @@ def _int(element: ElementTree.Element, attribute: str) -> int:
 def _value(cell: ElementTree.Element) -> str:
     """The cell as a CSV export shows it: numbers without ``.0``, ISO dates."""
     kind = cell.get(_VALUE_TYPE)
+    formula = cell.get(_FORMULA)
+    if formula is not None and (kind is None or (kind in _SAVED_VALUE and cell.get(_SAVED_VALUE[kind]) is None)):
+        # a formula whose result was never saved (a script wrote it; LibreOffice saves results):
+        # read as empty it would be a suppressed count
+        from pipeline.ingest.grids import unsaved_formula
+
+        return unsaved_formula(re.sub(r"^[A-Za-z]+:(?==)", "", formula))  # "of:=[.E2]+[.F2]": its syntax named
     if kind in ("float", "percentage", "currency"):
         number = float(cell.get(_VALUE))
         return str(int(number)) if number.is_integer() else str(number)
