@@ -213,7 +213,15 @@ def test_published_inspections_lost_are_stopped_naming_the_latest(published):
     assert guards.lost_inspections(kept, PUBLISHED_INSPECTIONS, services, 0.5, dt.date(2026, 10, 1)) == [
         "2 of the inspections published in the 12 months before 2026-10-01 would be lost: Cumberland 2026-06-01 "
         "Good, Greenwich 2026-02-10 Inadequate: just inspected, those services would be eligible for a visit "
-        "again; is an inspections/ file cut short? (--max-inspections-lost-share 1 publishes it anyway)"]
+        "again; is an inspections/ file cut short, or are its rows quarantined? (--max-inspections-lost-share 1 "
+        "publishes it anyway)"]
+    # where to look, as above: the files read and the rows quarantined (a rating unreadable)
+    assert guards.lost_inspections(kept, PUBLISHED_INSPECTIONS, services, 0.5, dt.date(2026, 10, 1),
+                                   FILES.iloc[:1], FILES, quarantine)[0].startswith(
+        "2 of the inspections published in the 12 months before 2026-10-01 would be lost: Cumberland 2026-06-01 "
+        "Good, Greenwich 2026-02-10 Inadequate (files read: inspections/a.csv; no longer read: inspections/b.csv; "
+        "1 row of inspections/ quarantined, e.g. inspections/a.csv row 4: column overall_rating: 'Splendid' is "
+        "not a rating): just inspected")
     assert guards.lost_inspections(kept, PUBLISHED_INSPECTIONS, services, 0.5, dt.date(2026, 10, 1),
                                    recent_months=6) == [guards.lost_inspections(
         kept, PUBLISHED_INSPECTIONS, services, 0.5, dt.date(2026, 10, 1))[0].replace("12 months", "6 months").replace(

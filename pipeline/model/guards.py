@@ -282,9 +282,11 @@ def lost_inspections(new: pd.DataFrame, old: pd.DataFrame | None, services: pd.D
         gone = gone[to_datetime(gone["published"]) > pd.Timestamp(as_of) - pd.DateOffset(months=recent_months)]
         if gone.empty:
             return []
+        read = _what_was_read("inspections", new_files, old_files, quarantine)
         return [f"{len(gone)} of the inspections published in the {recent_months} months before {as_of} would be "
-                f"lost: {some_of(_shown(gone), SHOWN)}: just inspected, those services would be eligible for a "
-                "visit again; is an inspections/ file cut short? (--max-inspections-lost-share 1 publishes it anyway)"]
+                f"lost: {some_of(_shown(gone), SHOWN)}{f' ({read})' if read else ''}: just inspected, those "
+                "services would be eligible for a visit again; is an inspections/ file cut short, or are its rows "
+                "quarantined? (--max-inspections-lost-share 1 publishes it anyway)"]
     read = _what_was_read("inspections", new_files, old_files, quarantine)
     return [f"{len(gone)} of the {len(old)} published inspections would be lost ({len(gone) / len(old):.0%}, "
             f"limit {limit:.0%}), latest first: "
