@@ -300,6 +300,23 @@ def test_later_outcomes_rating_scores_are_floats_when_every_row_has_one():
     assert out["next_rating_score"].dtype == float and out["next_rating_score"].tolist() == [2.0, 4.0]
 
 
+def test_an_inspection_whose_rating_is_unknown_is_no_outcome():
+    """An inspection kept with its rating unknown (its rows disagree: ingest.inspections) is the next
+    inspection, but no outcome: not scored, adverse unknown (it had read as not adverse), and not a
+    training row for the model."""
+    monthly = pd.DataFrame({"as_of": pd.to_datetime(["2020-05-01", "2020-06-01"]), "yjs_id": ["a", "b"]})
+    insp = factories.inspections([("a", "2020-06-01", None, 0), ("b", "2020-07-01", "Inadequate", 4)])
+    insp["rating_score"] = pd.array([pd.NA, 4], dtype="Int64")
+    out = outcomes.later_outcomes(monthly, insp, dt.date(2023, 6, 30))
+    assert out["next_published"].tolist() == [pd.Timestamp("2020-06-01"), pd.Timestamp("2020-07-01")]
+    assert out["adverse"].tolist() == [pd.NA, True] and out["scored_inspection"].tolist() == [False, True]
+    for c in outcome.FEATURES:
+        monthly[c] = 0.0
+    table = outcome.training_table(monthly, insp, dt.date(2023, 6, 30))
+    assert table["yjs_id"].tolist() == ["b"] and table["adverse"].tolist() == [True]
+    assert table["adverse"].dtype == bool
+
+
 @pytest.fixture(scope="module")
 def small_monthly(small):
     """Every month's ranking of the small data, under the default rules."""

@@ -1746,10 +1746,17 @@ def test_one_inspection_listed_with_and_without_its_type_is_one_inspection(tmp_p
           "Greenwich,2023-01-10,FJI,Requires improvement\n")
     with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
         got = read_inspections(tmp_path, services)
-    # two types of one inspection are both given; two ratings are a conflict: every copy quarantined
+    # two types of one inspection are both given; two ratings are a conflict: every copy quarantined,
+    # and the inspection kept, its rating unknown (it had been lost: Greenwich looked uninspected)
     assert got.table[["yjs_id", "inspection_type", "overall_rating"]].values.tolist() == [
-        ["bolton", "FJI", "Inadequate"], ["hartlepool", "FJI; SQS", "Good"]]
+        ["bolton", "FJI", "Inadequate"], ["greenwich", "FJI", None], ["hartlepool", "FJI; SQS", "Good"]]
+    assert got.table["rating_score"].tolist() == [4, pd.NA, 2] and str(got.table["rating_score"].dtype) == "Int64"
+    assert got.table["rating_note"].tolist() == [None, "its rows disagree on the rating (Requires "
+                                                 "improvement / Good; see the quarantine): the inspection counts, its "
+                                                 "rating is unknown", None]  # as the files are read
     assert sorted(got.quarantine["problem"].str.extract(r"^yjs_id (\w+)")[0]) == ["greenwich", "greenwich"]
+    assert got.quarantine["problem"].str.endswith(
+        "; the inspection is kept, its rating unknown (inspections.rating_note)").all()
 
 
 def test_a_workbooks_dates_are_read_in_one_order_across_its_sheets(tmp_path, services):

@@ -70,6 +70,37 @@ def test_benchmark_needs_a_good_last_rating(quality):
     assert out.loc["svc-03", "recommendation"] == "monitor"
 
 
+def test_an_inspection_whose_rating_is_unknown_still_counts(quality):
+    """An inspection listed twice with two ratings is kept, its rating unknown (ingest.inspections):
+    recently inspected, the service is excluded; its rating term is neutral; an unknown rating is no
+    good rating for a benchmark; the reasons say it is unknown (they had said "None")."""
+    frame = f.inspections([("svc-00", "2025-01-10", None, 0), ("svc-03", "2021-01-10", None, 0)])
+    frame["rating_score"] = pd.array([pd.NA, pd.NA], dtype="Int64")
+    svc = f.services(30)
+    history = scores.inspection_history(frame, AS_OF).set_index("yjs_id")
+    assert history.loc["svc-00", "months_since_inspection"] == 4
+    assert np.isnan(history.loc["svc-00", "last_rating_score"])
+    out = ranked(quality, [("svc-00", "2025-01-10", "Inadequate", 4), ("svc-03", "2021-01-10", "Outstanding", 1)])
+    ours = ranked_with(quality, frame, svc).set_index("yjs_id")
+    assert ours.loc["svc-00", "recommendation"] == "monitor"
+    assert ours.loc["svc-00", "reasons"].startswith("not eligible: inspected within the last 12 months; ")
+    assert ("; last inspected 2025-01, rating unknown (its records disagree: see the inspections' rating_note)"
+            in ours.loc["svc-00", "reasons"])
+    assert ours.loc["svc-00", "concern_last_rating"] == 0
+    # svc-03 is one of the two best: benchmarked when last rated Outstanding, not when its rating is unknown
+    assert out.set_index("yjs_id").loc["svc-03", "recommendation"] == "benchmark_visit"
+    assert ours.loc["svc-03", "recommendation"] == "monitor"
+
+
+def ranked_with(quality, inspections: pd.DataFrame, svc: pd.DataFrame, rules=RankingRules()):
+    pop = f.population(svc)
+    tables = f.indicator_tables(svc, pop, np.asarray(quality, float))
+    values, _ = panel.build_panel(tables, svc, pop, AS_OF, rules.lag_months)
+    ev = scores.indicator_evidence(values)
+    sc = scores.concern_scores(svc, ev, scores.inspection_history(inspections, AS_OF), rules.weights)
+    return targets.recommend(sc, ev, rules, AS_OF)
+
+
 def test_fewer_benchmarks_when_fewer_qualify():
     out = ranked(np.r_[2.5, np.zeros(29)])
     assert (out["recommendation"] == "benchmark_visit").sum() == 0

@@ -37,8 +37,10 @@ from pipeline.ingest.tables import Block, Col, Layout, Row, Sheet, read_source
 
 SOURCE = "inspections"
 COLUMNS = {"yjs_id": "object", "yjs_name": "object", "published": "datetime64[ns]",
-           "inspection_type": "object", "overall_rating": "object", "rating_score": "int64",
-           "rating_note": "object"}
+           "inspection_type": "object", "overall_rating": "object", "rating_score": "Int64",
+           "rating_note": "object"}  # rating_score missing where its rows disagree (_disagreeing)
+# said in the quarantine of an inspection listed twice with two ratings (see _disagreeing)
+KEPT_UNRATED = "; the inspection is kept, its rating unknown (inspections.rating_note)"
 LAYOUT = Layout("inspections", (
     Col("yjs_name", (*NAME_HEADERS, "la_name")),
     Col("published", ("publication_date", "date_published")),
@@ -120,7 +122,12 @@ def read_inspections(data_dir: Path, services: pd.DataFrame) -> Ingested:
         keys = list(zip(frame["yjs_id"], frame["published"]))
         frame["inspection_type"] = _types_told(keys, frame["inspection_type"].tolist())
         frame = frame[np.array(_published_ratings(keys, frame["rating_note"].tolist()), dtype=bool)]
-        table = resolve_duplicate_rows(frame, key, list(COLUMNS), log)
+        table = resolve_duplicate_rows(frame, key, list(COLUMNS), log, kept=KEPT_UNRATED)
+        if len(table) < len(frame):  # repeats collapsed, or conflicting ones quarantined
+            lost = frame[~frame.set_index(list(key)).index.isin(table.set_index(list(key)).index)]
+            if len(lost):
+                table = pd.concat([table[list(COLUMNS)].astype({"rating_score": "Int64"}), pd.DataFrame(
+                    _disagreeing(lost[list(COLUMNS)].to_dict("records"), key), columns=list(COLUMNS)).astype(COLUMNS)])
         return log.result(table.sort_values(list(key)), COLUMNS)
     records = log.parse(sheets, parse_row)
     keys = [(r.values["yjs_id"], r.values["published"]) for r in records]
@@ -129,8 +136,35 @@ def read_inspections(data_dir: Path, services: pd.DataFrame) -> Ingested:
         record.values["inspection_type"] = kind
     records = [r for r, kept in zip(records, _published_ratings(keys, [r.values["rating_note"] for r in records]))
                if kept]
-    table = [r.values for r in resolve_duplicates(records, key, log)]
+    table = [r.values for r in resolve_duplicates(records, key, log, kept=KEPT_UNRATED)]
+    resolved = {(v["yjs_id"], v["published"]) for v in table}
+    table += _disagreeing([r.values for r in records if (r.values["yjs_id"], r.values["published"]) not in resolved],
+                          key)
     return log.result(sorted(table, key=lambda v: (v["yjs_id"], v["published"])), COLUMNS)
+
+
+def _disagreeing(rows: list[dict], key: tuple[str, str]) -> list[dict]:
+    """One inspection for each service and date whose rows disagree (a
+    rating corrected in a second file, the list and the scrape apart),
+    quarantined as conflicting figures are: the rows agree that it
+    happened, and losing it would make a service inspected last month look
+    never inspected, eligible for a visit. Its rating is unknown
+    (``overall_rating`` and ``rating_score`` missing: a neutral rating term,
+    no outcome for the model to learn from), its ``rating_note`` gives the
+    ratings listed."""
+    groups: dict[tuple, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(tuple(row[k] for k in key), []).append(row)
+    out = []
+    for group in groups.values():
+        if len({(row["overall_rating"], row["rating_score"]) for row in group}) == 1:  # apart in a note only
+            out.append(group[0])
+            continue
+        ratings = list(dict.fromkeys(str(row["overall_rating"]) for row in group))
+        out.append({**group[0], "overall_rating": None, "rating_score": pd.NA,
+                    "rating_note": f"its rows disagree on the rating ({' / '.join(ratings)}; see the quarantine): "
+                                   "the inspection counts, its rating is unknown"})
+    return out
 
 
 def _published_ratings(keys: list[tuple], notes: list[str | None]) -> list[bool]:

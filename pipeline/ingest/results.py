@@ -241,20 +241,23 @@ def _frame(records: list[dict], columns: list[str], dtypes: dict) -> pd.DataFram
     return pd.DataFrame({c: np.array([r[c] for r in records], dtype=dtypes.get(c, object)) for c in columns})
 
 
-def resolve_duplicates(records: list[Record], key: tuple[str, ...], log: Collector) -> list[Record]:
+def resolve_duplicates(records: list[Record], key: tuple[str, ...], log: Collector,
+                       kept: str = "") -> list[Record]:
     """One record per key: identical repeats collapse, conflicting ones are all quarantined.
 
     A figure given twice with different values cannot be trusted either way,
     so every row of that key goes to quarantine, naming the other row. Keys
     starting with ``_`` are bookkeeping and are left out of the message.
+    ``kept``, added to the message, says what the caller keeps of such a key
+    (an inspection's date: :mod:`.inspections`).
     """
     groups: dict[tuple, list[Record]] = defaultdict(list)
     for record in records:
         groups[tuple(record.values[k] for k in key)].append(record)
-    kept = []
+    resolved = []
     for group_key, group in groups.items():
         if len(group) == 1 or len({_comparable(r.values) for r in group}) == 1:
-            kept.append(group[0])
+            resolved.append(group[0])
             continue
         label = " ".join(f"{k} {_show(v)}" for k, v in zip(key, group_key) if not k.startswith("_"))
         for record in group:
@@ -266,12 +269,13 @@ def resolve_duplicates(records: list[Record], key: tuple[str, ...], log: Collect
             )
             where = f"{other.rows[0].file} row {other.rows[0].number}"
             for row in record.rows:
-                log.reject(row, f"{label}: conflicts with {where} ({diffs})")
-    return kept
+                log.reject(row, f"{label}: conflicts with {where} ({diffs}){kept}")
+    return resolved
 
 
 def resolve_duplicate_rows(frame: pd.DataFrame, key: tuple[str, ...], values: Sequence[str], log: Collector,
-                           rows_of: Callable[[pd.DataFrame], list[tuple[Row, ...]]] | None = None) -> pd.DataFrame:
+                           rows_of: Callable[[pd.DataFrame], list[tuple[Row, ...]]] | None = None,
+                           kept: str = "") -> pd.DataFrame:
     """:func:`resolve_duplicates` for a frame of records (``values`` in the
     order the row path's records hold them): the rows of a key that repeats
     are made into :class:`Record` and resolved by that same rule; the others
@@ -284,8 +288,8 @@ def resolve_duplicate_rows(frame: pd.DataFrame, key: tuple[str, ...], values: Se
     subset = frame[repeated]
     rows = rows_of(subset) if rows_of else [(row,) for row in log.rows(subset)]
     records = [Record(r, v) for r, v in zip(rows, subset[list(values)].to_dict("records"))]
-    kept = {id(record) for record in resolve_duplicates(records, key, log)}
-    repeated[repeated] = [id(record) not in kept for record in records]
+    resolved = {id(record) for record in resolve_duplicates(records, key, log, kept)}
+    repeated[repeated] = [id(record) not in resolved for record in records]
     return frame[~repeated]
 
 

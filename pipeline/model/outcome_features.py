@@ -120,6 +120,8 @@ def training_table(monthly: pd.DataFrame, inspections: pd.DataFrame, as_of) -> p
     """Inspections published on or before ``as_of`` with the features of their
     lead month (rows of ``monthly``: as_of, yjs_id, FEATURES) and ``adverse``."""
     seen = inspections[to_datetime(inspections["published"]) <= pd.Timestamp(as_of)]
+    # an inspection whose rating is unknown (its rows disagree: ingest.inspections) is no outcome to learn
+    seen = seen[seen["rating_score"].notna()]
     t = seen[["yjs_id", "published", "rating_score"]].assign(
         published=to_datetime(seen["published"]), as_of=lead_month(seen["published"]).to_numpy())
     # joined on the keys alone, the features then taken by row: not a copy of every month's features
@@ -127,5 +129,5 @@ def training_table(monthly: pd.DataFrame, inspections: pd.DataFrame, as_of) -> p
     rows = t.pop("_row").to_numpy()
     features_of = pd.DataFrame({c: monthly[c].to_numpy()[rows] for c in FEATURES}, index=t.index)
     t = pd.concat([t, features_of], axis=1)
-    t["adverse"] = t["rating_score"] >= ADVERSE_MIN_SCORE
+    t["adverse"] = t["rating_score"].to_numpy(float) >= ADVERSE_MIN_SCORE
     return t.sort_values(["published", "yjs_id"], ignore_index=True)

@@ -180,10 +180,19 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
         missing = [BY_KEY[k].label for k in known if k not in has.get(i, ())]
         if missing and len(missing) < len(known):  # some figures, not all that others have
             text += "; no figures for " + " or ".join(missing)
-        text += "; " + (f"last inspected {month}, {rating}" if seen else never)
+        text += "; " + (f"last inspected {month}, {_rating_text(rating)}" if seen else never)
         # first, where it decides: a service high on the list may be passed over for this alone
         out.append(text if eligible else excluded + text)
     return pd.Series(out, index=df.index, dtype=object)
+
+
+def _rating_text(rating) -> str:
+    """A last rating as the reasons give it; missing where the inspection's rows disagree on it
+    (``ingest.inspections``)."""
+    return UNKNOWN_RATING if rating is None or pd.isna(rating) else str(rating)
+
+
+UNKNOWN_RATING = "rating unknown (its records disagree: see the inspections' rating_note)"
 
 
 def close_call_text(df: pd.DataFrame, rules: RankingRules) -> pd.Series:
@@ -286,7 +295,8 @@ def recommend(scores: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
 
     counts = evidence.assign(better=evidence["z"] < -Z95, worse=evidence["z"] > Z95) \
         .groupby("yjs_id")[["better", "worse"]].sum()
-    good = df["last_rating"].isna() | df["last_rating"].astype(str).str.strip().str.lower().isin(GOOD_RATINGS)
+    # never inspected, or last rated good; not an inspection whose rating is unknown
+    good = df["last_inspected"].isna() | df["last_rating"].astype(str).str.strip().str.lower().isin(GOOD_RATINGS)
     candidates = df[df["eligible"] & (df["recommendation"] == "monitor") & good
                     & (df["yjs_id"].map(counts["better"]).fillna(0) >= 2)
                     & (df["yjs_id"].map(counts["worse"]).fillna(0) == 0)]
