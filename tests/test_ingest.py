@@ -401,14 +401,19 @@ def test_a_header_label_merged_down_over_two_header_rows_is_read_once(tmp_path, 
     assert got.quarantine.empty
 
 
-def xlsx_with_cells(path: Path, rows_xml: str, after_rows: str = "") -> None:
+def xlsx_with_cells(path: Path, rows_xml: str, after_rows: str = "", recalculate: bool = False) -> None:
     """An .xlsx (openpyxl's package) whose one sheet holds ``rows_xml``, the
-    <row> elements written by hand, and ``after_rows`` after its rows."""
+    <row> elements written by hand, and ``after_rows`` after its rows; as
+    Excel saves it (its results calculated), or ``recalculate``: asking to
+    be calculated in full when opened, as openpyxl and XlsxWriter write it."""
     import openpyxl
 
     openpyxl.Workbook().save(path)
     with zipfile.ZipFile(path) as package:
         parts = {name: package.read(name) for name in package.namelist()}
+    assert b'fullCalcOnLoad="1"' in parts["xl/workbook.xml"]
+    if not recalculate:
+        parts["xl/workbook.xml"] = parts["xl/workbook.xml"].replace(b' fullCalcOnLoad="1"', b"")
     parts["xl/worksheets/sheet1.xml"] = (
         '<?xml version="1.0" encoding="UTF-8"?>'
         '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
@@ -418,15 +423,22 @@ def xlsx_with_cells(path: Path, rows_xml: str, after_rows: str = "") -> None:
             package.writestr(name, data)
 
 
+UNHELD = ("a formula whose result the file does not hold (written by a program: open it in Excel or "
+          "LibreOffice and save it, which saves the results)")
+
+
+@pytest.mark.parametrize("recalculate", [False, True])
 @pytest.mark.parametrize("chunk", [None, 41])
 @pytest.mark.parametrize("path", ["columns", "rows"])
 def test_a_formula_whose_value_was_never_saved_is_quarantined_not_read_as_suppressed(
-        tmp_path, services, path, chunk, monkeypatch):
+        tmp_path, services, path, chunk, recalculate, monkeypatch):
     """A workbook written by a script (openpyxl writes ``<f>E2+F2</f><v/>``) and never opened in
     Excel holds formulas without their results: read for values they were empty, so every such
     count was published as suppressed. A saved result is read; a saved empty text (t="str") is
-    empty; a formula in a column not read costs nothing. ``chunk``: the sheet's XML scanned a few
-    bytes at a time, so that rows and cells straddle the chunks."""
+    empty; a formula in a column not read costs nothing. A workbook asking to be calculated in full
+    when opened holds no result to trust (XlsxWriter saves 0 for each, which was published as 0):
+    all its formulas read are set aside. ``chunk``: the sheet's XML scanned a few bytes at a time,
+    so that rows and cells straddle the chunks."""
     from pipeline.ingest import grids
 
     if chunk:
@@ -444,19 +456,45 @@ def test_a_formula_whose_value_was_never_saved_is_quarantined_not_read_as_suppre
             + row(4, "Bolton", "2020-03", '<c r="C4"><v>11</v></c>', '<c r="D4"><f>A4&amp;"!"</f></c>')
             + row(5, "Hartlepool", "2020-03", '<c r="C5" t="str"><f>IF(1,"","x")</f><v></v></c>')
             + row(6, "Bolton", "2021-03", '<c r="C6"><f t="shared" ref="C6:C7" si="0">E6 &lt; F6</f></c>')
-            + row(7, "Hartlepool", "2021-03", '<c r="C7"><f t="shared" si="0"/></c>'))
+            + row(7, "Hartlepool", "2021-03", '<c r="C7"><f t="shared" si="0"/></c>')
+            # a text column's formula: it had been read as the service's name, "=A2 (...)"
+            + f'<row r="8"><c r="A8"><f>A2</f><v/></c>{text("B8", "2022-03")}<c r="C8"><v>5</v></c></row>')
     (tmp_path / "first_time_entrants").mkdir()
     xlsx_with_cells(tmp_path / "first_time_entrants/fte.xlsx", rows, '<mergeCells count="1">'
-                    '<mergeCell ref="D2:D3"/></mergeCells>')
+                    '<mergeCell ref="D2:D3"/></mergeCells>', recalculate)
     with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
         got = read_first_time_entrants(tmp_path, services)
     table = got.table.assign(period_end=got.table["period_end"].dt.strftime("%Y-%m"))
+    saved = [["hartlepool", "2019-03", 2.0], ["hartlepool", "2020-03", -1.0]]
     assert table[["yjs_id", "period_end", "fte_count"]].fillna(-1).values.tolist() == [
-        ["bolton", "2020-03", 11.0], ["hartlepool", "2019-03", 2.0], ["hartlepool", "2020-03", -1.0]]
+        ["bolton", "2020-03", 11.0], *([] if recalculate else saved)]
     assert got.quarantine[["row_number", "problem"]].values.tolist() == [
-        [2, "column fte_count: '=E2+F2 (a formula with no saved value)' is not a number"],
-        [6, "column fte_count: '=E6 < F6 (a formula with no saved value)' is not a number"],
-        [7, "column fte_count: '(a formula with no saved value)' is not a number"]]
+        [2, f"column fte_count: '=E2+F2' is {UNHELD}"],
+        *([[3, f"column fte_count: '=1+1' is {UNHELD}"]] if recalculate else []),
+        *([[5, f"column fte_count: '=IF(1,\"\",\"x\")' is {UNHELD}"]] if recalculate else []),
+        [6, f"column fte_count: '=E6 < F6' is {UNHELD}"],
+        [7, f"column fte_count: {UNHELD}"], [8, f"column YJS: '=A2' is {UNHELD}"]]
+
+
+def test_characters_an_xlsx_escapes_are_read_as_themselves(tmp_path, services):
+    """Excel and XlsxWriter store a carriage return as ``_x000D_`` (an underscore before "x" as
+    ``_x005F_``), which openpyxl's streaming reader leaves as written: a header "fte count" over
+    two lines was "fte_x000D_ count", no column for fte_count, and a name "Bolton" ending in a
+    line break matched no service."""
+    def text(ref: str, value: str) -> str:
+        return f'<c r="{ref}" t="inlineStr"><is><t xml:space="preserve">{value}</t></is></c>'
+    rows = (f'<row r="1">{text("A1", "YJS")}{text("B1", "period_x000D_&#10;end")}{text("C1", "fte_x000D_&#10;count")}'
+            '</row>'
+            f'<row r="2">{text("A2", "Bolton_x000D_&#10;")}{text("B2", "2019-03")}<c r="C2"><v>10</v></c></row>'
+            f'<row r="3">{text("A3", "Hartlepool")}{text("B3", "2019-03")}<c r="C3"><v>4</v></c>'
+            f'{text("D3", "a_x005F_x000D_b")}</row>')
+    (tmp_path / "first_time_entrants").mkdir()
+    xlsx_with_cells(tmp_path / "first_time_entrants/fte.xlsx", rows)
+    got = read_first_time_entrants(tmp_path, services)
+    assert got.table[["yjs_id", "fte_count"]].values.tolist() == [["bolton", 10.0], ["hartlepool", 4.0]]
+    assert got.quarantine.empty
+    from pipeline.ingest import grids
+    assert grids._xlsx_text("a_x005F_x000D_b") == "a_x000D_b" and grids._xlsx_text("x_x000D_") == "x\r"
 
 
 def test_a_formula_with_no_saved_value_in_a_cell_that_names_no_position_fails_its_file(tmp_path, services):
@@ -497,8 +535,7 @@ def test_an_ods_formula_whose_value_was_never_saved_is_quarantined(tmp_path, ser
     assert table[["yjs_id", "period_end", "fte_count"]].values.tolist() == [
         ["hartlepool", "2019-03", 2.0], ["hartlepool", "2020-03", 7.0]]
     assert got.quarantine[["row_number", "problem"]].values.tolist() == [
-        [2, "column fte_count: '=[.D2]+[.E2] (a formula with no saved value)' is not a number"],
-        [4, "column fte_count: '=[.D4] (a formula with no saved value)' is not a number"]]
+        [2, f"column fte_count: '=[.D2]+[.E2]' is {UNHELD}"], [4, f"column fte_count: '=[.D4]' is {UNHELD}"]]
 
 
 def ods_bytes(tables: str) -> bytes:
@@ -713,6 +750,17 @@ def test_wide_population_takes_each_sheets_year_from_its_name(tmp_path, services
     _population_workbook(tmp_path / "population/estimates.xlsx", {"Mid-2019": 10, "Mid-2020": 12})
     got = read_population(tmp_path, services)
     assert got.table.values.tolist() == [["E06000001", 2019, 80], ["E06000001", 2020, 96]]
+
+
+def test_a_workbook_of_a_sheet_per_year_named_for_the_range_takes_each_sheets_year(tmp_path, services):
+    """"mye2013-2020_..." with sheets "2013" ... : the file's first year had been every sheet's (a
+    year said so in the file's name beat a bare one in the sheet's), all but one sheet's rows were
+    quarantined as conflicting and every period used another year's population, silently."""
+    (tmp_path / "population").mkdir()
+    _population_workbook(tmp_path / "population/mye2013-2020_persons.xlsx", {"2013": 10, "2014": 12})
+    got = read_population(tmp_path, services)
+    assert got.table.values.tolist() == [["E06000001", 2013, 80], ["E06000001", 2014, 96]]
+    assert got.quarantine.empty
 
 
 def test_a_missing_column_fails_the_file_with_one_line(tmp_path, services):

@@ -94,11 +94,18 @@ def _xlsx_sheets(data: bytes, name: str) -> Iterator[tuple[str, Iterator[list[st
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True, keep_links=False)
     except Exception as exc:
         raise unreadable(name, ".xlsx", exc) from exc
+    # A workbook that asks to be calculated in full when opened (openpyxl, pandas' and XlsxWriter's
+    # writers say so; Excel clears it when it saves) holds no results to trust: XlsxWriter saves 0
+    # for every formula. Its formulas are read as unsaved.
+    try:
+        recalculate = _full_calculation_on_load(book)
+    except Exception as exc:  # a damaged part
+        raise unreadable(name, ".xlsx", exc) from exc
     for sheet in book.worksheets:
         sheet.reset_dimensions()  # stated dimensions are often wrong; read what is there
-        rows = ([text(v) for v in row] for row in sheet.iter_rows(values_only=True))
+        rows = ([_xlsx_text(v) for v in row] for row in sheet.iter_rows(values_only=True))
         try:
-            merges, unsaved = _xlsx_scan(book, sheet)
+            merges, unsaved = _xlsx_scan(book, sheet, recalculate)
         except IngestError as exc:
             raise IngestError(f"{name} [{sheet.title}]: {exc}") from exc
         except Exception as exc:  # a damaged part (zipfile, zlib): as when its rows are read
@@ -152,9 +159,9 @@ _MERGE = re.compile(rb'<(?:\w+:)?mergeCell\b[^>]*?\bref="([A-Z]+)([0-9]+):([A-Z]
 # (openpyxl, pandas' writers) and never opened in Excel or LibreOffice, which would have saved
 # the formula's result. An empty value in a cell typed t="str" is a saved empty text (=IF(..., "")).
 _FORMULA_TAG = re.compile(rb"<(?:\w+:)?f[\s/>]")
-_FORMULA_CELL = re.compile(
+_FORMULA_CELL = re.compile(  # attributes, formula, the value element, its text
     rb"<(?:\w+:)?c\b([^>]*)>\s*<(?:\w+:)?f\b[^>]*?(?:/>|>([^<]*)</(?:\w+:)?f\s*>)\s*"
-    rb"(<(?:\w+:)?v\s*/>|<(?:\w+:)?v\s*>\s*</(?:\w+:)?v\s*>)?\s*</(?:\w+:)?c\s*>")
+    rb"(<(?:\w+:)?v\s*/>|<(?:\w+:)?v\s*>([^<]*)</(?:\w+:)?v\s*>)?\s*</(?:\w+:)?c\s*>")
 _CELL_REF = re.compile(rb'\br\s*=\s*"([A-Z]{1,3})([0-9]+)"')
 _TEXT_TYPED = re.compile(rb'\bt\s*=\s*"str"')
 UNSAVED = "(a formula with no saved value)"
@@ -171,16 +178,19 @@ def unsaved_formula(formula: str) -> str:
 _CHUNK = 1 << 20  # bytes of the sheet's XML scanned at a time
 
 
-def _xlsx_scan(book, sheet) -> tuple[list[tuple[int, int, int]], dict[int, dict[int, str]]]:
+def _xlsx_scan(book, sheet, recalculate: bool = False) -> tuple[list[tuple[int, int, int]],
+                                                                 dict[int, dict[int, str]]]:
     """What openpyxl's streaming mode does not give, from the sheet's XML:
 
     - (first row, last row, column) of each merged range that spans several
       rows (1-based): the XML lists them after the rows;
-    - the cells holding a formula whose value was never saved, as
+    - the cells holding a formula whose value was never saved (every
+      formula of a workbook to be ``recalculate``d on opening), as
       {row: {column: text}} (1-based): read for values, such a cell is
-      empty, and an empty count is a suppressed one. The text
-      (``=E2+F2 (a formula with no saved value)``) is no number, so the
-      row is quarantined saying why, and an unread column loses nothing.
+      empty (or XlsxWriter's 0), and an empty count is a suppressed one.
+      The text (``=E2+F2 (a formula with no saved value)``) makes the row
+      quarantined, saying why (:meth:`.tables.Sheet.not_data`), and an
+      unread column loses nothing.
 
     The part is decompressed once more, a chunk at a time, and scanned a
     whole row at a time; a formula cell that names no position (``r`` is
@@ -196,16 +206,17 @@ def _xlsx_scan(book, sheet) -> tuple[list[tuple[int, int, int]], dict[int, dict[
         if _FORMULA_TAG.search(cells) is None:
             return
         for match in _FORMULA_CELL.finditer(cells):
-            attributes, formula, value = match.groups()
-            if value is not None and _TEXT_TYPED.search(attributes):
-                continue
+            attributes, formula, value, shown = match.groups()
+            saved = (shown and shown.strip()) or (value is not None and _TEXT_TYPED.search(attributes))
+            if saved and not recalculate:
+                continue  # its result saved (an empty one for a text result)
             ref = _CELL_REF.search(attributes)
             if ref is None:
                 raise IngestError("a formula with no saved value in a cell that names no position "
                                   "(open and save the file in Excel or LibreOffice)")
-            shown = html.unescape(formula.decode("utf-8", "replace")) if formula else ""
+            written = html.unescape(formula.decode("utf-8", "replace")) if formula else ""
             unsaved.setdefault(int(ref.group(2)), {})[column_index_from_string(ref.group(1).decode())] = \
-                unsaved_formula(shown)
+                unsaved_formula(written)
 
     carry, after = b"", None
     with archive.open(path) as part:
@@ -230,6 +241,37 @@ def _xlsx_scan(book, sheet) -> tuple[list[tuple[int, int, int]], dict[int, dict[
         if last > first:
             found.append((first, last, column_index_from_string(top.decode())))
     return found, unsaved
+
+
+_OFFICE_DOCUMENT = re.compile(rb'<Relationship\b[^>]*?Type="[^"]*/officeDocument"[^>]*?Target="/?([^"]+)"'
+                              rb'|<Relationship\b[^>]*?Target="/?([^"]+)"[^>]*?Type="[^"]*/officeDocument"')
+_FULL_CALCULATION = re.compile(rb'<(?:\w+:)?calcPr\b[^>]*?\bfullCalcOnLoad\s*=\s*"(?:1|true)"')
+
+
+def _full_calculation_on_load(book) -> bool:
+    """Whether the workbook asks to be calculated in full when opened
+    (``<calcPr fullCalcOnLoad="1">``), read from its XML: openpyxl's
+    object says so by default where the attribute is absent."""
+    archive = getattr(book, "_archive", None)
+    if archive is None:  # not the openpyxl this was written for: results trusted, as before
+        return False
+    found = _OFFICE_DOCUMENT.search(archive.read("_rels/.rels"))
+    part = (found.group(1) or found.group(2)).decode() if found else "xl/workbook.xml"
+    return _FULL_CALCULATION.search(archive.read(part)) is not None
+
+
+_OOXML_ESCAPE = re.compile(r"_x([0-9A-Fa-f]{4})_")
+
+
+def _xlsx_text(value) -> str:
+    """:func:`text` of an xlsx cell, its characters escaped as the format
+    escapes them (``_x000D_``, a carriage return, as Excel and XlsxWriter
+    store one; ``_x005F_`` an underscore) given back: openpyxl's streaming
+    reader leaves them as written, so a header "cohort size" over two lines
+    read ``cohort_x000D_ size``."""
+    if isinstance(value, str) and "_x" in value:
+        value = _OOXML_ESCAPE.sub(lambda m: chr(int(m[1], 16)), value)
+    return text(value)
 
 
 def _last_row_end(buffer: bytes) -> int:

@@ -80,6 +80,9 @@ _SAME = {False: "same code, year and age", True: "same code, year, age and sex"}
 # The estimates' year, said so: "mye2020...", "mye22final" (ONS's names from mid-2022), "...mid2020...",
 # "Mid-2019", "ukmidyearestimates20192020ladcodes.xls" (ONS's to mid-2019: the estimates' year, then the codes')
 _NAMED_YEAR = re.compile(r"(?:mye|mid[-_ ]?year(?:[-_ ]?estimates?)?|mid)[-_ ]?(\d{4}|\d{2}(?!\d))", re.IGNORECASE)
+# "mye2013-2020", "mid-2013 to mid-2020": a range of years, of a workbook with a sheet per year
+_NAMED_RANGE = re.compile(_NAMED_YEAR.pattern + r"\s*(?:-|\u2013|\bto\b)\s*(?:mid[-_ ]?(?:year[-_ ]?)?)?"
+                          r"(\d{4}|\d{2})(?!\d)", re.IGNORECASE)
 _BARE_YEAR = re.compile(r"(?<!\d)((?:19|20)\d{2})(?!\d)")  # else a name's only year: "population_2020.csv"
 VALUES = ["code", "year", "age", "population", "sex"]  # a parsed row, in the order the row path holds it
 
@@ -469,19 +472,28 @@ def _series_years(sheet: Sheet) -> dict[str, int]:
     return years
 
 
+def _is_range(name: str) -> bool:
+    """Whether ``name`` names a range of years (a later year after a named one)."""
+    def year(y: str) -> int:
+        return int(y) + 2000 if len(y) == 2 else int(y)
+    return any(year(last) > year(first) for first, last in _NAMED_RANGE.findall(name))
+
+
 def _file_year(sheet: Sheet) -> int | None:
     """The year of a wide table without a year column, from its sheet's name
     (a workbook with a sheet per year) or else its file's name (``mye2020...``)."""
     if sheet.layout is not WIDE or "year" in sheet.labels:
         return None
-    # a year said so, in the sheet's name (a sheet per year) or else the file's, before a bare one
-    for pattern in (_NAMED_YEAR, _BARE_YEAR):
-        for name in (sheet.title or "", Path(sheet.source_file).name):
-            years = sorted({int(y) + 2000 if len(y) == 2 else int(y) for y in pattern.findall(name)})
-            if len(years) == 1:
-                return years[0]
-            if years:  # "la_2020_boundaries_2019.csv": the boundaries' year or the estimates'?
-                raise IngestError(f"{sheet.file}: no year column, and {name!r} names the years "
-                                  f"{' and '.join(map(str, years))}; say which is the estimates' year with a year "
-                                  "column or in the name (mye2020_..., ..._mid-2020_...)")
+    # a year said so, in the sheet's name (a sheet per year) or else the file's, before a bare one;
+    # a file named for a range of years ("mye2013-2020_...", a sheet per year) says none of them
+    title, file = sheet.title or "", Path(sheet.source_file).name
+    for pattern, name in ((_NAMED_YEAR, title), (_NAMED_YEAR, "" if _is_range(file) else file),
+                          (_BARE_YEAR, title), (_BARE_YEAR, file)):
+        years = sorted({int(y) + 2000 if len(y) == 2 else int(y) for y in pattern.findall(name)})
+        if len(years) == 1:
+            return years[0]
+        if years:  # "la_2020_boundaries_2019.csv": the boundaries' year or the estimates'?
+            raise IngestError(f"{sheet.file}: no year column, and {name!r} names the years "
+                              f"{' and '.join(map(str, years))}; say which is the estimates' year with a year "
+                              "column or in the name (mye2020_..., ..._mid-2020_...)")
     raise IngestError(f"{sheet.file}: no year column and no year in the file name (like mye2020_...)")

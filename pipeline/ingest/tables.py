@@ -39,7 +39,7 @@ from pipeline.faults import pause_point
 from pipeline.ingest.cells import Distinct
 from pipeline.ingest.discovery import source_files
 from pipeline.ingest.errors import IngestError
-from pipeline.ingest.grids import sheets
+from pipeline.ingest.grids import UNSAVED, sheets
 from pipeline.ingest.headers import (  # noqa: F401 - re-exported for the readers
     HEADER_SEARCH_ROWS, Col, Header, Layout, find_header, key, label, no_header_error,
 )
@@ -219,12 +219,27 @@ class Sheet:
         """
         if filled is None:
             filled = [i for i, cell in enumerate(cells) if cell.strip()]
+        if self.title is not None and (unsaved := self._unsaved(cells)):
+            return unsaved
         if filled == [0] and len(self._header.cells) > 1:
             return NOTE_PROBLEM
         width = self._labelled  # a header's trailing empty cells (its own trailing delimiters) are no columns
         if self.title is None and filled and filled[-1] >= width:
             return (f"{filled[-1] + 1} cells where the header has {width}: a comma in an unquoted figure or name "
                     "(1,234) shifts the cells after it")
+        return ""
+
+    def _unsaved(self, cells: Sequence[str]) -> str:
+        """The problem of a row one of whose columns read is a formula whose
+        result the workbook does not hold (:func:`.grids.unsaved_formula`),
+        in any column: a name or region so read would be published as the
+        formula's text, a count as suppressed. "" if none."""
+        for f, at in self.found.items():
+            if at < len(cells) and cells[at].rstrip().endswith(UNSAVED):
+                written = cells[at].rstrip()[:-len(UNSAVED)].strip()
+                return (f"column {self.labels.get(f, f)}: {f'{written!r} is ' if written else ''}a formula whose "
+                        "result the file does not hold (written by a program: open it in Excel or LibreOffice "
+                        "and save it, which saves the results)")
         return ""
 
     def read(self) -> Iterator[Row]:
@@ -293,6 +308,13 @@ class Sheet:
             filled = [at for at, cell in enumerate(original) if cell.strip()]
             blank[i] = not filled
             block.note[i] = bool(self.not_data(original, filled))
+        if self.title is not None:  # a workbook's formulas without their results (see _unsaved)
+            for f in self.found:
+                distinct = block.distinct(f)
+                marked = np.fromiter((v.rstrip().endswith(UNSAVED) for v in distinct.values), dtype=bool,
+                                     count=len(distinct.values))
+                if marked.any():
+                    block.note |= marked[distinct.codes]
         if self.title is None:  # a text file's rows with cells past the header's last label
             for i in np.flatnonzero(block.lengths > self._labelled):
                 if any(cell.strip() for cell in rows[i][self._labelled:]):
