@@ -230,6 +230,30 @@ def test_columns_match_ignoring_case_spaces_punctuation_and_aliases(tmp_path, se
     assert row.period_end == pd.Timestamp("2020-12-31")
 
 
+@pytest.mark.parametrize("table", [
+    # a share before the count: "%" was dropped with the punctuation, so "Reoffenders (%)" was the count
+    "YJS,Cohort end,Cohort months,Cohort size,Reoffenders (%),Reoffenders,Reoffences\nBolton,2021-03,3,40,30,12,30\n",
+    # a group label over its count and its share, on two rows: "Reoffenders %" was the count
+    "YJS,Cohort,,Cohort size,Reoffenders,,Reoffences\n,end,months,,Number,%,\nBolton,2021-03,3,40,12,30,30\n"])
+def test_a_share_beside_a_count_is_not_read_as_the_count(tmp_path, services, table):
+    write(tmp_path, "reoffending/r.csv", table)
+    got = read_reoffending(tmp_path, services)
+    assert got.table[["yjs_id", "cohort_size", "reoffenders", "reoffences"]].values.tolist() == [
+        ["bolton", 40.0, 12.0, 30.0]]
+    assert got.quarantine.empty
+
+
+def test_two_columns_read_as_one_field_fail_the_file_naming_them(tmp_path, services):
+    """Two "Reoffenders" columns (of two cohorts, say): the first had been taken, silently."""
+    write(tmp_path, "reoffending/r.csv", "YJS,Cohort end,Cohort months,Cohort size,Reoffenders,Reoffences,"
+          "Reoffenders\nBolton,2021-03,3,40,12,30,9\n")
+    with pytest.raises(IngestError) as failure:
+        read_reoffending(tmp_path, services)
+    assert str(failure.value) == (
+        "reoffending/r.csv: columns 5 ('Reoffenders') and 7 ('Reoffenders') of the header in row 1 all read as "
+        "reoffenders; which one is meant cannot be told: rename or remove the others")
+
+
 def test_a_header_under_twenty_rows_of_notes_is_found(tmp_path, services):
     notes = "".join(f"Note {i}: about the table,,\n" for i in range(1, 21))
     write(tmp_path, "first_time_entrants/fte.csv", notes + "yjs_name,period_end,fte_count\nBolton,2021-03,7\n")

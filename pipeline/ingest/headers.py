@@ -12,7 +12,7 @@ merged cell leaves.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pipeline.ingest.cells import without_notes
 from pipeline.ingest.errors import IngestError
@@ -61,6 +61,8 @@ class Header:
     layout: Layout
     found: dict[str, int]  # field -> column position
     cells: list[str]  # the header's labels, one per column
+    # field -> the positions of the columns that all read as it (the table is refused: see tables.read_source)
+    ambiguous: dict[str, list[int]] = field(default_factory=dict)
 
 
 _NOT_KEY = re.compile(r"[^0-9a-z]")
@@ -69,8 +71,9 @@ _YEAR_AFTER = re.compile(r"\d{2,4}$")  # "ladcode23": a code column named with i
 
 def key(label: str) -> str:
     """Header matching ignores case, spaces, underscores and punctuation, and
-    footnote references ("fte_count [note 2]")."""
-    return _NOT_KEY.sub("", without_notes(str(label).strip()).lower())
+    footnote references ("fte_count [note 2]"); a "%" is read as "percent",
+    so that "Reoffenders (%)" is not the count "Reoffenders"."""
+    return _NOT_KEY.sub("", without_notes(str(label).strip()).lower().replace("%", "percent"))
 
 
 def label(cell: str) -> str:
@@ -90,7 +93,7 @@ def find_header(rows: list[list[str]], layouts: list[Layout]) -> tuple[Header | 
                 if missing is None:
                     continue
                 if not missing:
-                    return Header(index, layout, found, cells), None
+                    return Header(index, layout, found, cells, _ambiguous(keys, found)), None
                 if cells is row and any(c.strip() for c in row) and (
                         nearest is None or len(missing) < len(nearest[1])):
                     nearest = (row, missing)
@@ -109,19 +112,33 @@ def no_header_error(name: str, nearest: tuple | None) -> IngestError:
     )
 
 
+def _ambiguous(keys: list[str], found: dict[str, int]) -> dict[str, list[int]]:
+    """The fields that more than one column of the header reads as (two
+    "Reoffenders" columns, of two cohorts or a count and its share): which
+    one is meant cannot be told, and the first had been taken."""
+    return {f: same for f, at in found.items() if len(same := [i for i, k in enumerate(keys) if k == keys[at]]) > 1}
+
+
 def _two_rows(upper: list[str], lower: list[str]) -> list[str]:
     """Labels of a header split over two rows: "Period" (merged over two
     columns) above "end" and "months" reads "Period end", "Period months".
     A label merged down over both rows (the workbook readers fill a merged
     cell's value into every cell it covers) is read once: "yjs_name" above
-    "yjs_name" reads "yjs_name"."""
+    "yjs_name" reads "yjs_name"; so is a group label above "Number": the
+    group's count ("Reoffenders" above "Number" and "%" reads "Reoffenders",
+    "Reoffenders %")."""
     carried, combined = "", []
     for i in range(max(len(upper), len(lower))):
         above = upper[i].strip() if i < len(upper) else ""
         below = lower[i].strip() if i < len(lower) else ""
         carried = above or (carried if below else "")
-        combined.append(carried if below == carried else f"{carried} {below}".strip())
+        # "Number" under a group label is its count ("Reoffenders" over "Number" and "%")
+        combined.append(carried if below == carried or (carried and key(below) in _A_COUNT)
+                        else f"{carried} {below}".strip())
     return combined
+
+
+_A_COUNT = frozenset({"number", "numbers", "no", "count", "n"})
 
 
 def _match(keys: list[str], layout: Layout) -> tuple[dict[str, int], list[Col] | None]:

@@ -404,6 +404,13 @@ def read_sheets(path: Path, name: str, layouts: list[Layout]) -> list[Sheet]:
     for title, rows in sheets(data, path.suffix.lower(), name):
         top = list(itertools.islice(rows, HEADER_SEARCH_ROWS))
         header, miss = find_header(top, layouts)
+        if header is not None and header.ambiguous:
+            where = f"{name} [{title}]" if title is not None else name
+            field_name, columns = next(iter(header.ambiguous.items()))
+            raise IngestError(
+                f"{where}: columns {' and '.join(f'{i + 1} ({label(header.cells[i])!r})' for i in columns)} of the "
+                f"header in row {header.index + 1} all read as {field_name}; which one is meant cannot be told: "
+                "rename or remove the others")
         if header is not None:
             found.append((title, header, itertools.chain(top[header.index + 1:], rows)))
         elif miss is not None and (nearest is None or len(miss[1]) < len(nearest[1])):
