@@ -32,6 +32,7 @@ from pipeline.ingest import (
 from pipeline.ingest.cells import (
     MAX_COUNT, RowProblem, financial_year_end, month_end, parse_count, parse_date, period_length,
 )
+from pipeline.ingest.indicators import SUBTOTAL
 from pipeline.ingest.results import one_row_at_a_time
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
@@ -898,6 +899,28 @@ def test_periods_with_notes_and_financial_years_said_so(tmp_path, services, path
     assert got.quarantine["problem"].tolist() == [
         "column period_end: '2019-20' is not a month (expected YYYY-MM); a financial year? Write it FY 2019-20",
         "column period_end: 'FY 9999-00' is not a financial year (expected YYYY-YY)"]
+
+
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_an_outcome_tables_subtotals_are_not_added_to_their_parts(tmp_path, services, path):
+    """The outcome table's rows that differ in a column not read are parts, summed: a "Total custody"
+    type beside the sentence types, or "All ages" beside the age groups, had counted them twice. Of a
+    service's custody rows of a year, those with the fewest Total or All labels are counted; a total
+    alone, or a total of the other tiers, is as before."""
+    write(tmp_path, "custody/Outcome_Table.csv", "Financial_Year,YJS,Age_group,Caution_or_sentence_tier,"
+          "Caution_or_sentence_type,Number_Cautioned_Sentenced\n"
+          "2021-22,Bolton,10-14,Custody,DTO,1\n2021-22,Bolton,15-17,Custody,DTO,4\n"
+          "2021-22,Bolton,All ages,Custody,DTO,5\n2021-22,Bolton,All ages,Custody,Total custody,5\n"
+          "2021-22,Bolton,All ages,Pre Court,Total,30\n"
+          "2021-22,Hartlepool,10-17,Custody,Detention and Training Order,3\n"
+          "2021-22,Hartlepool,10-17,Custody,Section 250,1\n2021-22,Hartlepool,10-17,Custody,Total,4\n"
+          "2021-22,Greenwich,All ages,Custody,Total,2\n2021-22,Greenwich,All ages,Community,YRO,6\n")
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_custody(tmp_path, services)
+    assert got.table[["yjs_id", "custodial_sentences"]].values.tolist() == [
+        ["bolton", 5.0], ["greenwich", 2.0], ["hartlepool", 4.0]]
+    assert got.quarantine[["row_number", "problem"]].values.tolist() == [
+        [4, SUBTOTAL], [5, SUBTOTAL], [9, SUBTOTAL]]
 
 
 @pytest.mark.parametrize("path", ["columns", "rows"])

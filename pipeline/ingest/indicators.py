@@ -28,6 +28,7 @@ column not read (the sentence type, an age group) are parts.
 from __future__ import annotations
 
 import math
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -37,7 +38,7 @@ import numpy as np
 import pandas as pd
 
 from pipeline.ingest.cells import (
-    BARE_FINANCIAL_YEAR_HINT, RowProblem, bare_financial_year, financial_year_end, month_end, period_length,
+    BARE_FINANCIAL_YEAR_HINT, Distinct, RowProblem, bare_financial_year, financial_year_end, month_end, period_length,
     plausible_date, parse_count, parse_int,
 )
 from pipeline.ingest.names import NAME_HEADERS, ServiceMatcher
@@ -90,7 +91,7 @@ class Indicator:
     @property
     def values(self) -> list[str]:
         """A parsed row's values, in the order the row path holds them."""
-        return [*self.columns, "_file", "_part", "_unit", "_fy"]
+        return [*self.columns, "_file", "_part", "_unit", "_fy", "_totals"]
 
 
 FIRST_TIME_ENTRANTS = Indicator("first_time_entrants", "period_end", "period_months", ("fte_count",))
@@ -164,11 +165,17 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
                                      f"{labels[b]} {_num(counts[b])}")
         yjs_id, unit = matcher.lookup(cells["yjs_name"]), matcher.part(cells["yjs_name"])
         outcome_table = sheet.layout is OUTCOME_TABLE
+        totals = -1  # not a custody row of the outcome table (see _without_subtotals)
+        if outcome_table and custody:
+            read = set(sheet.found.values())
+            totals = sum(1 for at, cell in enumerate(row.original[:len(sheet.columns)])
+                         if at not in read and _says_total(cell))
         return {"yjs_id": yjs_id, "yjs_name": matcher.names[yjs_id], spec.period: period,
                 spec.months: months, **counts,
                 "suppressed": any(math.isnan(counts[c]) for c in spec.suppressing),
                 "_file": row.file, "_part": row.identity if outcome_table else unit, "_unit": unit,
-                "_fy": not outcome_table and months == 12 and bare_financial_year(cells[spec.period])}
+                "_fy": not outcome_table and months == 12 and bare_financial_year(cells[spec.period]),
+                "_totals": totals}
 
     def parse_block(block: Block, sheet: Sheet) -> tuple[pd.DataFrame, np.ndarray]:
         """``parse_row`` a column at a time; the rows it refuses are left to it."""
@@ -206,6 +213,16 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
             settled &= read
         for a, b in spec.at_most:
             settled &= ~(counts[a] > counts[b])  # False where either is NaN, as in parse_row
+        totals = np.full(len(block), -1, dtype=np.int64)  # as parse_row's
+        if custody is not None:
+            read, totals[:] = set(sheet.found.values()), 0
+            for at in range(min(len(sheet.columns), int(block.lengths.max(initial=0)))):
+                if at not in read:
+                    other = Distinct.of(block.column(at))
+                    says = np.fromiter(map(_says_total, other.values), dtype=bool, count=len(other.values))
+                    if says.any():
+                        totals += says[other.codes]
+            totals = np.where(custody, totals, -1)
         names = block.distinct("yjs_name")
         yjs_id, matched = names.parse(matcher.lookup)
         settled &= matched
@@ -217,6 +234,7 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
             "_file": sheet.file, "_part": block.identities() if custody is not None else unit, "_unit": unit,
             "_fy": False if custody is not None else (months == 12) & block.distinct(spec.period).parse(
                 bare_financial_year, bool, False)[0],  # a quarter's "2011-12" is no financial year
+            "_totals": totals,
         }, index=where)
         return values, settled
 
@@ -225,6 +243,7 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
     if not row_by_row():
         table = log.parse_blocks(sheets, parse_block, parse_row, spec.values)
         table = _not_financial_year_rows(table, spec.period, log)
+        table = _without_subtotal_rows(table, spec.period, log)
         if unread:
             table = _known_year_rows(table, spec.period, unread, log)
         partial = table["_unit"].to_numpy() != ""  # rows for some of their service's LAs
@@ -234,8 +253,8 @@ def read_indicator(spec: Indicator, data_dir: Path, services: pd.DataFrame) -> I
             summed, rows_of = _sum_part_rows(parts, unique, spec.counts, log)
             table = resolve_duplicate_rows(summed, unique, list(spec.columns), log, rows_of)
         return log.result(table.sort_values(list(unique)), spec.columns)
-    records = _known_years(_not_financial_years(log.parse(sheets, parse_row), spec.period, log),
-                           spec.period, unread, log)
+    records = _known_years(_without_subtotals(_not_financial_years(log.parse(sheets, parse_row), spec.period, log),
+                                              spec.period, log), spec.period, unread, log)
     parts = _whole_parts(resolve_duplicates(records, (*unique, "_file", "_part"), log), unique, matcher, log)
     table = resolve_duplicates(_sum_parts(parts, unique, spec.counts), unique, log)
     order = lambda v: (v["yjs_id"], v[spec.period], v[spec.months])  # noqa: E731
@@ -378,6 +397,55 @@ def _not_financial_years(records: list[Record], period: str, log: Collector) -> 
             for row in record.rows:
                 log.reject(row, _bare_year(period, values[period], found))
     return kept
+
+
+# a subtotal's label in a column the outcome table's reader does not read (a sentence type, an age group)
+_TOTAL = re.compile(r"^(?:all|total|totals|sub-?totals?|grand total|overall)\b|\btotals?$")
+SUBTOTAL = ("a subtotal (Total or All in a column not read: a sentence type, an age group) beside the custody "
+            "rows it adds up, which are counted instead")
+
+
+def _says_total(cell: str) -> bool:
+    return bool(_TOTAL.search(cell.strip().lower()))
+
+
+def _subtotals(groups: list[tuple], totals: list[int]) -> list[bool]:
+    """Which custody rows of the outcome table are subtotals of others: the
+    table's rows that differ in a column not read are parts, summed, so a
+    "Total custody" row beside the sentence types it adds up (or "All ages"
+    beside the age groups) would count them twice. Of a service's custody
+    rows of one year in one file, those with the fewest such labels are the
+    parts; the rows with more are set aside. Rows with none (-1: not custody)
+    play no part."""
+    fewest: dict[tuple, int] = {}
+    for group, n in zip(groups, totals):
+        if n >= 0:
+            fewest[group] = min(n, fewest.get(group, n))
+    return [n > fewest[group] if n >= 0 else False for group, n in zip(groups, totals)]
+
+
+def _without_subtotals(records: list[Record], period: str, log: Collector) -> list[Record]:
+    """The records less the outcome table's subtotals (:func:`_subtotals`), quarantined."""
+    values = [r.values for r in records]
+    set_aside = _subtotals([(v["_file"], v["yjs_id"], v[period]) for v in values], [v["_totals"] for v in values])
+    for record, aside in zip(records, set_aside):
+        if aside:
+            for row in record.rows:
+                log.reject(row, SUBTOTAL)
+    return [r for r, aside in zip(records, set_aside) if not aside]
+
+
+def _without_subtotal_rows(table: pd.DataFrame, period: str, log: Collector) -> pd.DataFrame:
+    """:func:`_without_subtotals` for a frame of records."""
+    totals = table["_totals"].to_numpy()
+    if not (totals > 0).any():
+        return table
+    bad = np.array(_subtotals(list(zip(table["_file"], table["yjs_id"], table[period])), totals.tolist()),
+                   dtype=bool)
+    if bad.any():
+        log.reject_rows(table[bad], [SUBTOTAL] * int(bad.sum()))
+        table = table[~bad]
+    return table
 
 
 def _not_financial_year_rows(table: pd.DataFrame, period: str, log: Collector) -> pd.DataFrame:

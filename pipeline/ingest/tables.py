@@ -72,6 +72,11 @@ class Row:
         self._original, self._labels = original, labels
 
     @property
+    def original(self) -> list[str]:
+        """The cells as read."""
+        return self._original
+
+    @property
     def raw(self) -> str:
         """The original cells as JSON object text, for the quarantine."""
         return raw(self._labels, self._original)
