@@ -396,3 +396,28 @@ def test_a_notebook_plot_saved_on_its_own_says_whose_data_it_shows(demo):
     assert plots.stamp_of(partly) == "partly SYNTHETIC demo data" and plots.stamp_of("") == ""
     bare = plots.stamped(plots.history_plot(values, "leeds"), "")
     assert [t.get_text() for t in bare.texts] == ["leeds"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_a_notebooks_first_cell_run_again_sees_a_refresh_published_since(demo, path, tmp_path, monkeypatch):
+    """In one process DuckDB hands a second ``connect`` to a file the database it already has open:
+    run again after a refresh, the first cell had shown the old snapshot."""
+    import os
+    import shutil
+
+    db, _ = demo
+    published, newer = tmp_path / "warehouse.duckdb", tmp_path / "newer.duckdb"
+    shutil.copyfile(db, published)
+    shutil.copyfile(db, newer)
+    with duckdb.connect(str(newer)) as con:
+        con.execute("UPDATE run_metadata SET as_of = DATE '2030-01-01'")
+    monkeypatch.setenv("YJT_WAREHOUSE", str(published))
+    cell = next(c for c in nbformat.read(path, as_version=4).cells if "duckdb.connect(" in c.source)
+    source = "\n".join(line for line in cell.source.splitlines() if not line.startswith("%"))
+    namespace: dict = {}
+    exec(source, namespace)
+    first = namespace["run"]["as_of"].iloc[0]
+    os.replace(newer, published)  # as a refresh swaps its new version in
+    exec(source, namespace)
+    assert str(first)[:10] == AS_OF and str(namespace["run"]["as_of"].iloc[0])[:10] == "2030-01-01"
+    namespace["con"].close()
