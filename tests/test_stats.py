@@ -290,6 +290,10 @@ def test_wilson_and_exact_poisson_intervals():
     lo, hi = stats.rate_interval([0, 10], [1.0, 1.0], "poisson")
     assert lo[0] == 0 and hi[0] == pytest.approx(3.689, abs=1e-3)  # Garwood 0 events
     assert lo[1] == pytest.approx(4.795, abs=1e-3) and hi[1] == pytest.approx(18.39, abs=1e-2)
+    # a suppressed count has no interval, as it has no rate (its low end had been 0, published for
+    # 145 suppressed demo rows)
+    lo, hi = stats.rate_interval([np.nan, 0.0], [1000.0, 1000.0], "poisson")
+    assert np.isnan(lo[0]) and np.isnan(hi[0]) and lo[1] == 0.0 and hi[1] > 0
 
 
 @settings(max_examples=60, deadline=None)

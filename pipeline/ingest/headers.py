@@ -85,7 +85,10 @@ def find_header(rows: list[list[str]], layouts: list[Layout]) -> tuple[Header | 
     """The first header that fits a layout, else the nearest miss (for the message)."""
     nearest = None
     for index, row in enumerate(rows[:HEADER_SEARCH_ROWS]):
-        candidates = [row] + ([_two_rows(rows[index - 1], row)] if index else [])
+        # two rows read together, then with a count under a group label read as the group ("Reoffenders"
+        # over "Number" and "%"), where that alone fits
+        candidates = [row] + ([_two_rows(rows[index - 1], row), _two_rows(rows[index - 1], row, True)]
+                              if index else [])
         for cells in candidates:
             keys = [key(cell) for cell in cells]  # once for every layout tried
             for layout in layouts:
@@ -119,26 +122,26 @@ def _ambiguous(keys: list[str], found: dict[str, int]) -> dict[str, list[int]]:
     return {f: same for f, at in found.items() if len(same := [i for i, k in enumerate(keys) if k == keys[at]]) > 1}
 
 
-def _two_rows(upper: list[str], lower: list[str]) -> list[str]:
+def _two_rows(upper: list[str], lower: list[str], counts: bool = False) -> list[str]:
     """Labels of a header split over two rows: "Period" (merged over two
     columns) above "end" and "months" reads "Period end", "Period months".
     A label merged down over both rows (the workbook readers fill a merged
     cell's value into every cell it covers) is read once: "yjs_name" above
-    "yjs_name" reads "yjs_name"; so is a group label above "Number": the
-    group's count ("Reoffenders" above "Number" and "%" reads "Reoffenders",
-    "Reoffenders %")."""
+    "yjs_name" reads "yjs_name". With ``counts``, so is a group label above
+    "Number": the group's count ("Reoffenders" above "Number" and "%" reads
+    "Reoffenders", "Reoffenders %"; without, "Reoffenders Number")."""
     carried, combined = "", []
     for i in range(max(len(upper), len(lower))):
         above = upper[i].strip() if i < len(upper) else ""
         below = lower[i].strip() if i < len(lower) else ""
         carried = above or (carried if below else "")
         # "Number" under a group label is its count ("Reoffenders" over "Number" and "%")
-        combined.append(carried if below == carried or (carried and key(below) in _A_COUNT)
+        combined.append(carried if below == carried or (counts and carried and key(below) in _A_COUNT)
                         else f"{carried} {below}".strip())
     return combined
 
 
-_A_COUNT = frozenset({"number", "numbers", "no", "count", "n"})
+_A_COUNT = frozenset({"number", "numbers", "no", "count", "n"})  # as key() keys them
 
 
 def _match(keys: list[str], layout: Layout) -> tuple[dict[str, int], list[Col] | None]:

@@ -872,7 +872,8 @@ def rate_interval(observed, denominator, family: str, level: float = 0.95):
     a = 1.0 - level
     with np.errstate(invalid="ignore", divide="ignore"):
         if family == "poisson":
-            lo = np.where(o > 0, _chi2_ppf(a / 2, 2 * o) / 2, 0.0)
+            # 0 at a count of 0; none for a suppressed (missing) count, as for its rate
+            lo = np.where(o > 0, _chi2_ppf(a / 2, 2 * o) / 2, np.where(o == 0, 0.0, np.nan))
             hi = _chi2_ppf(1 - a / 2, 2 * o + 2) / 2
             return lo / d, hi / d
         z = _norm_ppf(1 - a / 2)
