@@ -573,8 +573,53 @@ def test_a_step_run_alone_refuses_inputs_of_another_refresh(data_dir, warehouse,
     assert not result.success and "as of 2026-07-01, ranking rules n_full_joint 8), not by a refresh like this " \
                                    "one (data dir" in failure(result)[1] and "n_full_joint 5)" in failure(result)[1]
     assert sha(warehouse) == before
-    assert alone("warehouse", other, AS_OF[1]).success  # the same settings: republished from them
+    again = alone("warehouse", other, AS_OF[1])
+    assert again.success, failure(again)  # the same settings: republished from them
     assert listed(warehouse) == AS_OF[1]
+
+
+def test_a_step_run_alone_refuses_inputs_of_two_refreshes_of_the_same_settings(data_dir, warehouse, tmp_path,
+                                                                                monkeypatch):
+    """The settings' stamp names the data dir, not what its files held, nor whether a refresh finished: an
+    ingest asset run alone after a file changed, then the warehouse alone, published the new file in
+    source_files beside the old file's figures; a refresh stopped by a blocking check left its outputs,
+    which the warehouse run alone published. Each input, and each asset it was made from, must have been
+    made from the latest of its own inputs, none failing a blocking check."""
+    from pipeline.defs import checks
+
+    data = shutil.copytree(data_dir, tmp_path / "data")
+    instance = dg.DagsterInstance.ephemeral()
+    assert run_refresh(data, warehouse, as_of=AS_OF[1], instance=instance).success
+    before = sha(warehouse)
+    job = defs.resolve_job_def("monthly_refresh")
+    config = {"resources": {"settings": {"config": {"data_dir": str(data), "warehouse": str(warehouse),
+                                                    "as_of": AS_OF[1]}}}}
+
+    def alone(*assets):
+        return job.execute_in_process(run_config=config, instance=instance, raise_on_error=False,
+                                      asset_selection=[dg.AssetKey(a) for a in assets])
+
+    assert alone("first_time_entrants").success  # a file corrected, its source made again alone
+    for asset in ("warehouse", "inspection_targets"):
+        step, message = failure(alone(asset))
+        assert step == asset and re.fullmatch(
+            r"pipeline\.defs\.lineage\.InputsOfAnotherRefresh: indicator_\w+ \(run \w{8}\) was made before the "
+            r"latest first_time_entrants \(run \w{8}\), not from it: the inputs are of two refreshes; materialise "
+            r"the whole monthly_refresh job with these settings \(Materialize all\)", message), message
+    assert sha(warehouse) == before
+    # a refresh stopped by a blocking check on the list: what it made is not to be published
+    monkeypatch.setattr(checks.q, "ranked_list_problems", lambda *args: ["rank 3 given twice"])
+    stopped = run_refresh(data, warehouse, as_of=AS_OF[1], instance=instance)
+    monkeypatch.undo()
+    assert not stopped.success and sha(warehouse) == before
+    step, message = failure(alone("warehouse"))
+    assert step == "warehouse" and message == (
+        f"pipeline.defs.lineage.InputsOfAnotherRefresh: inspection_targets was made by run {stopped.run_id[:8]}, "
+        "in which its blocking check one_row_per_service failed: it was not to be published; materialise the "
+        "whole monthly_refresh job with these settings (Materialize all)")
+    assert sha(warehouse) == before
+    assert run_refresh(data, warehouse, as_of=AS_OF[1], instance=instance).success
+    assert alone("warehouse").success  # made again whole: one refresh's figures, republished
 
 
 def test_a_whole_run_does_not_look_up_whose_its_inputs_are(data_dir, warehouse, monkeypatch):

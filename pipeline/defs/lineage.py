@@ -15,12 +15,23 @@ rules), and the steps that publish (``warehouse``) or show a list
 (``inspection_targets``) call :func:`require_this_refresh`: where an input
 may not be this run's own, the run that made its latest materialisation
 must carry the same stamp, else the step stops, saying which input is
-whose and what to run instead. A run of the whole job skips the lookup (its
-inputs are its own), so the monthly refresh pays nothing for it.
+whose and what to run instead.
+
+A stamp names the settings, not what the files held, nor whether the
+figures are one refresh's: an ingest asset run alone after a file changed,
+or a refresh stopped by a blocking check after it made ``indicator_values``,
+leaves the storage's latest outputs of one stamp but of two refreshes. So
+the step also requires (:func:`_require_one_refresh`) that every asset it
+reads, and every asset those were made from, was made after the latest
+materialisation of each of its own inputs (from them, not from an earlier
+version), and that none of them failed a blocking check in the run that
+made it. A run of the whole job skips these lookups (its inputs are its
+own), so the monthly refresh pays nothing for them.
 """
 
 from __future__ import annotations
 
+import functools
 import json
 
 import dagster as dg
@@ -82,7 +93,54 @@ def require_this_refresh(context) -> None:
             raise InputsOfAnotherRefresh(
                 f"its input {key.to_user_string()} was made by run {event.run_id[:8]} "
                 f"({_described(theirs, ours)}), not by a refresh like this one ({_described(ours, theirs)}): "
-                "materialise the whole monthly_refresh job with these settings (Materialize all)")
+                f"{MATERIALISE_ALL}")
+    _require_one_refresh(context, keys)
+
+
+MATERIALISE_ALL = "materialise the whole monthly_refresh job with these settings (Materialize all)"
+
+
+def _require_one_refresh(context, keys: list[dg.AssetKey]) -> None:
+    """Stop the step if, among the assets it reads and those they were made
+    from, one was made before the latest materialisation of one of its own
+    inputs (so not from it: two refreshes' figures), or failed a blocking
+    check in the run that made it; see the module's docstring."""
+    parents = _parents()
+    closure, stack = set(), list(keys)
+    while stack:
+        key = stack.pop()
+        if key not in closure:
+            closure.add(key)
+            stack.extend(parents.get(key, ()))
+    latest = context.instance.get_latest_materialization_events(list(closure))
+    for key in sorted(closure, key=lambda k: k.to_user_string()):
+        made = latest.get(key)
+        if made is None:
+            continue
+        for parent in parents.get(key, ()):
+            newer = latest.get(parent)
+            if newer is not None and newer.run_id != made.run_id and newer.timestamp > made.timestamp:
+                raise InputsOfAnotherRefresh(
+                    f"{key.to_user_string()} (run {made.run_id[:8]}) was made before the latest "
+                    f"{parent.to_user_string()} (run {newer.run_id[:8]}), not from it: the inputs are of two "
+                    f"refreshes; {MATERIALISE_ALL}")
+    made_by = {key: event.run_id for key, event in latest.items() if event is not None}
+    for run_id in sorted(set(made_by.values()) - {context.run.run_id}):
+        for record in context.instance.all_logs(run_id, of_type=dg.DagsterEventType.ASSET_CHECK_EVALUATION):
+            check = record.dagster_event.event_specific_data
+            if (made_by.get(check.asset_key) == run_id and not check.passed and check.blocking
+                    and check.severity == dg.AssetCheckSeverity.ERROR):
+                raise InputsOfAnotherRefresh(
+                    f"{check.asset_key.to_user_string()} was made by run {run_id[:8]}, in which its blocking check "
+                    f"{check.check_name} failed: it was not to be published; {MATERIALISE_ALL}")
+
+
+@functools.cache
+def _parents() -> dict[dg.AssetKey, list[dg.AssetKey]]:
+    """Each asset of the project's definitions and the assets it is made from."""
+    from pipeline.definitions import defs  # (which imports this module)
+
+    return {spec.key: [dep.asset_key for dep in spec.deps] for spec in defs.resolve_all_asset_specs()}
 
 
 def _stamp_of(instance: dg.DagsterInstance, run_id: str) -> dict[str, str]:
