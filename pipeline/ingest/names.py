@@ -100,6 +100,15 @@ def normalise_name(name: str) -> str:
     return text
 
 
+def service_id(name: str) -> str:
+    """A service's ``yjs_id``: the slug of its name as names are matched
+    (:func:`normalise_name`), so that a lookup spelling it "Bury & Rochdale
+    YOT" one month (or in one row) and "Bury and Rochdale" the next gives it
+    one id, whichever comes first (its history had been split under two);
+    the plain slug where nothing is left of the name so reduced."""
+    return slugify(normalise_name(name)) or slugify(name)
+
+
 def slugify(name: str) -> str:
     """Stable id from a service name: ``"Gwynedd and Ynys Môn"`` -> ``"gwynedd-and-ynys-mon"``."""
     text = _strip_accents(without_notes(str(name).strip())).lower().replace("&", " and ")

@@ -18,7 +18,7 @@ import pandas as pd
 
 from pipeline.ingest.cells import RowProblem, without_notes
 from pipeline.ingest.errors import IngestError
-from pipeline.ingest.names import NAME_HEADERS, normalise_name, slugify
+from pipeline.ingest.names import NAME_HEADERS, normalise_name, service_id
 from pipeline.ingest.results import ROW_FILE, ROW_NUMBER, Collector, Ingested, row_by_row
 from pipeline.ingest.tables import Block, Col, Layout, Row, Sheet, read_source
 
@@ -146,7 +146,7 @@ def _code(value: str, column: str) -> str:
 
 
 def _slug(value: str, column: str) -> str:
-    slug = slugify(value)
+    slug = service_id(value)
     if not slug:
         raise RowProblem(f"column {column}: {value!r} has no letters or digits")
     return slug
