@@ -508,6 +508,27 @@ def test_a_formula_whose_value_was_never_saved_is_quarantined_not_read_as_suppre
         [7, f"column fte_count: {UNHELD}"], [8, f"column YJS: '=A2' is {UNHELD}"]]
 
 
+@pytest.mark.parametrize("path", ["columns", "rows"])
+def test_a_formula_without_its_result_in_a_descriptive_column_is_read_as_not_given(tmp_path, services, path):
+    """An inspection whose optional type is such a formula is still an inspection (its row had been set
+    aside: a service inspected last month looked uninspected); its rating is no description."""
+    def text(ref: str, value: str) -> str:
+        return f'<c r="{ref}" t="inlineStr"><is><t>{value}</t></is></c>'
+    rows = (f'<row r="1">{text("A1", "yjs_name")}{text("B1", "published")}{text("C1", "inspection_type")}'
+            f'{text("D1", "overall_rating")}</row>'
+            f'<row r="2">{text("A2", "Bolton")}{text("B2", "2024-03-15")}<c r="C2"><f>IF(E2,"FJI","")</f><v/></c>'
+            f'{text("D2", "Good")}</row>'
+            f'<row r="3">{text("A3", "Hartlepool")}{text("B3", "2024-03-15")}{text("C3", "SQS")}'
+            f'<c r="D3"><f>E3</f><v/></c></row>')
+    (tmp_path / "inspections").mkdir()
+    xlsx_with_cells(tmp_path / "inspections/list.xlsx", rows)
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_inspections(tmp_path, services)
+    assert got.table[["yjs_id", "inspection_type", "overall_rating"]].values.tolist() == [["bolton", None, "Good"]]
+    assert got.quarantine[["row_number", "problem"]].values.tolist() == [
+        [3, f"column overall_rating: '=E3' is {UNHELD}"]]
+
+
 def test_characters_an_xlsx_escapes_are_read_as_themselves(tmp_path, services):
     """Excel and XlsxWriter store a carriage return as ``_x000D_`` (an underscore before "x" as
     ``_x005F_``), which openpyxl's streaming reader leaves as written: a header "fte count" over

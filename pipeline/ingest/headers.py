@@ -34,6 +34,9 @@ class Col:
     aliases: tuple[str, ...] = ()
     required: bool = True
     suffix: str | None = None
+    # a description the row does without: a formula here whose result the file does not hold is read
+    # as not given, not a reason to set the row aside (see tables.Sheet._unsaved)
+    descriptive: bool = False
 
 
 @dataclass(frozen=True)

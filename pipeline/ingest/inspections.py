@@ -45,8 +45,8 @@ LAYOUT = Layout("inspections", (
     Col("yjs_name", (*NAME_HEADERS, "la_name")),
     Col("published", ("publication_date", "date_published")),
     Col("overall_rating", ("rating",)),
-    Col("inspection_type", required=False),
-    Col("score", ("score_percent", "percentage_score"), required=False),  # the scrape's score_%
+    Col("inspection_type", required=False, descriptive=True),
+    Col("score", ("score_percent", "percentage_score"), required=False, descriptive=True),  # the scrape's score_%
 ))
 NEW_SCALE_FROM = pd.Timestamp("2018-06-01")
 # normalised rating -> (as published, score); None: depends on the scale

@@ -31,8 +31,8 @@ LAYOUT = Layout("lookup", (
     Col("la_code"),
     Col("la_name"),
     Col("yjs_name", ("parent_yot_name", *NAME_HEADERS)),
-    Col("region", required=False),
-    Col("country", required=False),
+    Col("region", required=False, descriptive=True),
+    Col("country", required=False, descriptive=True),
 ))
 GSS_CODE = re.compile(r"^[EWSN]\d{8}$")
 COUNTRY_BY_LETTER = {"E": "England", "W": "Wales", "S": "Scotland", "N": "Northern Ireland"}

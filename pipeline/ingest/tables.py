@@ -140,7 +140,15 @@ class Block:
         if field not in self._distinct:
             at = self.sheet.found.get(field)
             cells = self.column(at) if at is not None else np.full(len(self), "", dtype=object)
-            self._distinct[field] = Distinct.of(cells)
+            distinct = Distinct.of(cells)
+            if self.sheet.title is not None and field in self.sheet._descriptive:  # as Sheet.cells_read
+                unsaved = np.fromiter((v.strip().endswith(UNSAVED) for v in distinct.values), dtype=bool,
+                                      count=len(distinct.values))
+                if unsaved.any():
+                    values = distinct.values.copy()
+                    values[unsaved] = ""
+                    distinct = Distinct(distinct.codes, values)
+            self._distinct[field] = distinct
         return self._distinct[field]
 
     def text(self, field: str) -> np.ndarray:
@@ -184,7 +192,7 @@ class Block:
     def row(self, i: int) -> Row:
         """Row ``i`` as :meth:`Sheet.read` makes it."""
         original = self.original(i)
-        cells = {f: (original[at].strip() if at < len(original) else "") for f, at in self.sheet.found.items()}
+        cells = self.sheet.cells_read(original)
         return Row(self.sheet.file, int(self.number[i]), cells, original, self.sheet.columns,
                    self.sheet.not_data(original) if self.note[i] else "")
 
@@ -234,13 +242,28 @@ class Sheet:
                     "(1,234) shifts the cells after it")
         return ""
 
+    def cells_read(self, cells: Sequence[str]) -> dict[str, str]:
+        """A row's fields, stripped ("" where the column is absent, and for a
+        descriptive one holding a formula whose result the file does not hold)."""
+        values = {f: (cells[i].strip() if i < len(cells) else "") for f, i in self.found.items()}
+        if self.title is not None:
+            for f in self._descriptive:
+                if values.get(f, "").endswith(UNSAVED):
+                    values[f] = ""
+        return values
+
+    @property
+    def _descriptive(self) -> list[str]:
+        return [c.name for c in self.layout.columns if c.descriptive and c.name in self.found]
+
     def _unsaved(self, cells: Sequence[str]) -> str:
         """The problem of a row one of whose columns read is a formula whose
         result the workbook does not hold (:func:`.grids.unsaved_formula`),
         in any column: a name or region so read would be published as the
         formula's text, a count as suppressed. "" if none."""
+        descriptive = self._descriptive
         for f, at in self.found.items():
-            if at < len(cells) and cells[at].rstrip().endswith(UNSAVED):
+            if f not in descriptive and at < len(cells) and cells[at].rstrip().endswith(UNSAVED):
                 written = cells[at].rstrip()[:-len(UNSAVED)].strip()
                 return (f"column {self.labels.get(f, f)}: {f'{written!r} is ' if written else ''}a formula whose "
                         "result the file does not hold (written by a program: open it in Excel or LibreOffice "
@@ -254,7 +277,7 @@ class Sheet:
             filled = [i for i, cell in enumerate(cells) if cell.strip()]
             if not filled:
                 continue  # blank spacer rows carry nothing
-            values = {f: (cells[i].strip() if i < len(cells) else "") for f, i in found.items()}
+            values = self.cells_read(cells)
             # notes under a table and split rows are kept aside so the quarantine can show them
             note = self.not_data(cells, filled)
             data_rows += not note
@@ -314,7 +337,10 @@ class Sheet:
             blank[i] = not filled
             block.note[i] = bool(self.not_data(original, filled))
         if self.title is not None:  # a workbook's formulas without their results (see _unsaved)
+            descriptive = self._descriptive
             for f in self.found:
+                if f in descriptive:
+                    continue  # read as not given (Block.distinct)
                 distinct = block.distinct(f)
                 marked = np.fromiter((v.rstrip().endswith(UNSAVED) for v in distinct.values), dtype=bool,
                                      count=len(distinct.values))
