@@ -81,7 +81,9 @@ def require_this_refresh(context) -> None:
         return
     ours = _stamp_of(instance, run.run_id)  # tagged as the run started (RefreshSettings)
     stamps = {run.run_id: ours}
-    latest = instance.get_latest_materialization_events(keys)
+    parents = _parents()
+    closure = _made_from(keys, parents)
+    latest = instance.get_latest_materialization_events(list(closure))  # one lookup for both checks
     for key in keys:
         event = latest.get(key)
         if event is None:
@@ -94,25 +96,30 @@ def require_this_refresh(context) -> None:
                 f"its input {key.to_user_string()} was made by run {event.run_id[:8]} "
                 f"({_described(theirs, ours)}), not by a refresh like this one ({_described(ours, theirs)}): "
                 f"{MATERIALISE_ALL}")
-    _require_one_refresh(context, keys)
+    _require_one_refresh(context, closure, latest, parents)
 
 
 MATERIALISE_ALL = "materialise the whole monthly_refresh job with these settings (Materialize all)"
 
 
-def _require_one_refresh(context, keys: list[dg.AssetKey]) -> None:
-    """Stop the step if, among the assets it reads and those they were made
-    from, one was made before the latest materialisation of one of its own
-    inputs (so not from it: two refreshes' figures), or failed a blocking
-    check in the run that made it; see the module's docstring."""
-    parents = _parents()
+def _made_from(keys: list[dg.AssetKey], parents: dict[dg.AssetKey, list[dg.AssetKey]]) -> set[dg.AssetKey]:
+    """``keys`` and every asset they are made from, however far up."""
     closure, stack = set(), list(keys)
     while stack:
         key = stack.pop()
         if key not in closure:
             closure.add(key)
             stack.extend(parents.get(key, ()))
-    latest = context.instance.get_latest_materialization_events(list(closure))
+    return closure
+
+
+def _require_one_refresh(context, closure: set[dg.AssetKey], latest: dict,
+                         parents: dict[dg.AssetKey, list[dg.AssetKey]]) -> None:
+    """Stop the step if, among the assets it reads and those they were made
+    from (``closure``, their ``latest`` materialisations), one was made
+    before the latest materialisation of one of its own inputs (so not from
+    it: two refreshes' figures), or failed a blocking check in the run that
+    made it; see the module's docstring."""
     for key in sorted(closure, key=lambda k: k.to_user_string()):
         made = latest.get(key)
         if made is None:

@@ -175,6 +175,12 @@ def unsaved_formula(formula: str) -> str:
     shown = shown if len(shown) <= 40 else shown[:40] + "..."  # the message stays short
     return f"={shown} {UNSAVED}" if shown else UNSAVED
 
+
+def is_unsaved(cell: str) -> bool:
+    """Whether a cell's text is :func:`unsaved_formula`'s."""
+    return cell.rstrip().endswith(UNSAVED)
+
+
 _CHUNK = 1 << 20  # bytes of the sheet's XML scanned at a time
 
 

@@ -31,6 +31,8 @@ import zipfile
 from collections.abc import Iterator
 from xml.etree import ElementTree
 
+from pipeline.ingest.grids import unsaved_formula
+
 _MAX_REPEAT = 10_000  # a repeated non-blank row or cell beyond this is not data
 _TABLE_NS = "urn:oasis:names:tc:opendocument:xmlns:table:1.0"
 _OFFICE_NS = "urn:oasis:names:tc:opendocument:xmlns:office:1.0"
@@ -154,8 +156,6 @@ def _value(cell: ElementTree.Element) -> str:
     if formula is not None and (kind is None or (kind in _SAVED_VALUE and cell.get(_SAVED_VALUE[kind]) is None)):
         # a formula whose result was never saved (a script wrote it; LibreOffice saves results):
         # read as empty it would be a suppressed count
-        from pipeline.ingest.grids import unsaved_formula
-
         return unsaved_formula(re.sub(r"^[A-Za-z]+:(?==)", "", formula))  # "of:=[.E2]+[.F2]": its syntax named
     if kind in ("float", "percentage", "currency"):
         number = float(cell.get(_VALUE))

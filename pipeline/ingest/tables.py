@@ -39,7 +39,7 @@ from pipeline.faults import pause_point
 from pipeline.ingest.cells import Distinct
 from pipeline.ingest.discovery import source_files
 from pipeline.ingest.errors import IngestError
-from pipeline.ingest.grids import UNSAVED, sheets
+from pipeline.ingest.grids import UNSAVED, is_unsaved, sheets
 from pipeline.ingest.headers import (  # noqa: F401 - re-exported for the readers
     HEADER_SEARCH_ROWS, Col, Header, Layout, find_header, key, label, no_header_error,
 )
@@ -141,9 +141,8 @@ class Block:
             at = self.sheet.found.get(field)
             cells = self.column(at) if at is not None else np.full(len(self), "", dtype=object)
             distinct = Distinct.of(cells)
-            if self.sheet.title is not None and field in self.sheet._descriptive:  # as Sheet.cells_read
-                unsaved = np.fromiter((v.strip().endswith(UNSAVED) for v in distinct.values), dtype=bool,
-                                      count=len(distinct.values))
+            if self.sheet.title is not None and field in self.sheet.descriptive:  # as Sheet.cells_read
+                unsaved = _unsaved_values(distinct)
                 if unsaved.any():
                     values = distinct.values.copy()
                     values[unsaved] = ""
@@ -213,9 +212,12 @@ class Sheet:
     # sheets: the layout's row limit bounds the file, as it did when one sheet was read
     file_rows: list[int] = field(default_factory=lambda: [0])
     columns: list[str] = field(init=False)  # every column's label, made unique, for Row.raw
+    # the fields found whose columns are descriptions (Col.descriptive): see cells_read
+    descriptive: frozenset[str] = field(init=False)
 
     def __post_init__(self):
         self.columns = _unique_labels(self._header.cells)
+        self.descriptive = frozenset(c.name for c in self.layout.columns if c.descriptive and c.name in self.found)
         # the header's columns up to its last label
         self._labelled = max((i + 1 for i, cell in enumerate(self._header.cells) if cell.strip()), default=0)
         self.source_file = self.source_file or self.file
@@ -247,23 +249,18 @@ class Sheet:
         descriptive one holding a formula whose result the file does not hold)."""
         values = {f: (cells[i].strip() if i < len(cells) else "") for f, i in self.found.items()}
         if self.title is not None:
-            for f in self._descriptive:
-                if values.get(f, "").endswith(UNSAVED):
+            for f in self.descriptive:
+                if is_unsaved(values[f]):
                     values[f] = ""
         return values
-
-    @property
-    def _descriptive(self) -> list[str]:
-        return [c.name for c in self.layout.columns if c.descriptive and c.name in self.found]
 
     def _unsaved(self, cells: Sequence[str]) -> str:
         """The problem of a row one of whose columns read is a formula whose
         result the workbook does not hold (:func:`.grids.unsaved_formula`),
         in any column: a name or region so read would be published as the
         formula's text, a count as suppressed. "" if none."""
-        descriptive = self._descriptive
         for f, at in self.found.items():
-            if f not in descriptive and at < len(cells) and cells[at].rstrip().endswith(UNSAVED):
+            if f not in self.descriptive and at < len(cells) and is_unsaved(cells[at]):
                 written = cells[at].rstrip()[:-len(UNSAVED)].strip()
                 return (f"column {self.labels.get(f, f)}: {f'{written!r} is ' if written else ''}a formula whose "
                         "result the file does not hold (written by a program: open it in Excel or LibreOffice "
@@ -337,13 +334,11 @@ class Sheet:
             blank[i] = not filled
             block.note[i] = bool(self.not_data(original, filled))
         if self.title is not None:  # a workbook's formulas without their results (see _unsaved)
-            descriptive = self._descriptive
             for f in self.found:
-                if f in descriptive:
+                if f in self.descriptive:
                     continue  # read as not given (Block.distinct)
                 distinct = block.distinct(f)
-                marked = np.fromiter((v.rstrip().endswith(UNSAVED) for v in distinct.values), dtype=bool,
-                                     count=len(distinct.values))
+                marked = _unsaved_values(distinct)
                 if marked.any():
                     block.note |= marked[distinct.codes]
         if self.title is None:  # a text file's rows with cells past the header's last label
@@ -363,6 +358,11 @@ class Sheet:
             f"{self.file}: over {self.layout.max_rows:,} data rows (at row {number:,}"
             f"{', counting the rows of the sheets before it' if self.file != self.source_file else ''}), "
             "more than a table of this folder can hold; check it is the right file, or split it")
+
+
+def _unsaved_values(distinct: Distinct) -> np.ndarray:
+    """Which of a column's distinct values are formulas whose results the file does not hold."""
+    return np.fromiter(map(is_unsaved, distinct.values), dtype=bool, count=len(distinct.values))
 
 
 _JSON = json.JSONEncoder(ensure_ascii=False)  # json.dumps(..., ensure_ascii=False), made once

@@ -189,7 +189,7 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
 def _rating_text(rating) -> str:
     """A last rating as the reasons give it; missing where the inspection's rows disagree on it
     (``ingest.inspections``)."""
-    return UNKNOWN_RATING if rating is None or pd.isna(rating) else str(rating)
+    return UNKNOWN_RATING if pd.isna(rating) else str(rating)
 
 
 UNKNOWN_RATING = "rating unknown (its records disagree: see the inspections' rating_note)"
