@@ -34,6 +34,7 @@ from pipeline.ingest.cells import (
 )
 from pipeline.ingest.indicators import SUBTOTAL
 from pipeline.ingest.results import one_row_at_a_time
+from pipeline.model.panel import service_population
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real"
 MARKERS = ["*", "..", "x", "[c]", "[x]", "[z]", "-", ""]
@@ -150,6 +151,38 @@ def test_services_spelt_two_ways_are_one_service(tmp_path, path):
     assert again.loc["E09000027", "yjs_name"] == "Kingston & Richmond YOT"  # the name: as first spelt
     matcher = ServiceMatcher(got.table)
     assert matcher.part("Kingston & Richmond YOT") == "" and matcher.part("West Mercia YOS") == ""
+
+
+@pytest.mark.parametrize("path", ["blocks", "rows"])
+def test_an_la_listed_beside_the_la_it_became_part_of_is_set_aside(tmp_path, path):
+    """A lookup listing Northamptonshire's seven districts of 2020 beside the two unitaries they
+    became had the service's population summed twice (each district's own 2020 estimate, carried
+    forward, plus the unitaries'), halving its rates: a benchmark visit on half its figures."""
+    copy_real(tmp_path, "services", "la_to_yjs_crosswalk_2024.csv")
+    copy_real(tmp_path, "population", "mye2020_persons_sya_ltla20_ew.csv")
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        plain = read_services(tmp_path).table
+    districts = {"E07000150": "Corby", "E07000151": "Daventry", "E07000152": "East Northamptonshire",
+                 "E07000153": "Kettering", "E07000154": "Northampton", "E07000155": "South Northamptonshire",
+                 "E07000156": "Wellingborough"}
+    write(tmp_path, "services/old_codes.csv", "la_code,la_name,yjs_name\n" + "".join(
+        f"{code},{name},Northamptonshire\n" for code, name in districts.items()))
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_services(tmp_path)
+        population = read_population(tmp_path, got.table).table
+    assert_frame_equal(got.table, plain)
+    problems = dict(zip(got.quarantine.row_number, got.quarantine.problem))
+    assert sorted(problems) == list(range(2, 9)) and set(got.quarantine.file) == {"services/old_codes.csv"}
+    assert problems[2] == (
+        "la_code E07000150 (Corby, service 'Northamptonshire') became part of E06000061 (North Northamptonshire), "
+        "which the lookup also lists (service 'Northamptonshire'): E07000150's population would be counted "
+        "twice, so this row is set aside and figures by E07000150 go to E06000061")
+    # the 2020 estimates by district are carried to the unitaries, as with the lookup alone
+    twice = service_population(got.table, population, [2020, 2024]).set_index(["yjs_id", "year"])
+    once = service_population(plain, read_population(tmp_path, plain).table, [2020, 2024]).set_index(
+        ["yjs_id", "year"])
+    assert_frame_equal(twice, once)
+    assert 70_000 < twice.loc[("northamptonshire", 2020), "population_10_17"] < 90_000
 
 
 @pytest.mark.parametrize("path", ["blocks", "rows"])

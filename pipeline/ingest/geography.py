@@ -19,7 +19,7 @@ reorganisations, and the 2013 Gateshead/Northumberland recoding.
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Container, Iterable
 
 _DORSET_BCP = "E06000058"
 _DORSET = "E06000059"
@@ -157,6 +157,27 @@ def carried_problem(code: str, given: set[str]) -> str | None:
         return (f"gives {', '.join(twice)} and the areas it was made of ({', '.join(parts)}), so its sum "
                 "would count them twice")
     return None
+
+
+def superseded(codes: Iterable[str]) -> dict[str, str]:
+    """Each of ``codes`` whose area became part of another of ``codes``
+    (following :data:`CODE_CHANGES`' chains: Taunton Deane, Somerset West
+    and Taunton, Somerset), mapped to the first such code on its way. A
+    services lookup listing both Corby and North Northamptonshire would sum
+    Corby's population into its service twice: once as Corby's own (the
+    nearest year's, where its estimates stop in 2020) and again within
+    North Northamptonshire's."""
+    known = set(codes)
+    found = {}
+    for code in known:
+        nxt, seen = CODE_CHANGES.get(code), {code}
+        while nxt is not None and nxt not in seen:
+            if nxt in known:
+                found[code] = nxt
+                break
+            seen.add(nxt)
+            nxt = CODE_CHANGES.get(nxt)
+    return found
 
 
 def missing_parts(code: str, given: Container[str]) -> list[str]:

@@ -18,6 +18,7 @@ import pandas as pd
 
 from pipeline.ingest.cells import RowProblem, without_notes
 from pipeline.ingest.errors import IngestError
+from pipeline.ingest.geography import superseded
 from pipeline.ingest.names import NAME_HEADERS, normalise_name, service_id
 from pipeline.ingest.results import ROW_FILE, ROW_NUMBER, Collector, Ingested, row_by_row
 from pipeline.ingest.tables import Block, Col, Layout, Row, Sheet, read_source
@@ -67,7 +68,35 @@ def read_services(data_dir: Path) -> Ingested:
         rows.append(values)
     if clashes:
         raise _two_services(clashes)
-    return log.result(rows, COLUMNS)
+    aside = _superseded([v["la_code"] for v in rows], [v["la_name"] for v in rows], [v["yjs_name"] for v in rows])
+    for values, problem in zip(rows, aside):
+        if problem:
+            log.reject(owner[values["la_code"]][0], problem)
+    return log.result([v for v, problem in zip(rows, aside) if not problem], COLUMNS)
+
+
+def _superseded(codes: list[str], names: list[str], services: list[str]) -> list[str | None]:
+    """Why each LA of a lookup is set aside, or None: an LA whose area
+    became part of another LA the lookup also lists (Corby beside North
+    Northamptonshire, :func:`geography.superseded`) would have its
+    population counted twice in its service. Its figures and populations
+    by the old code are carried to the new one, as in a lookup of the
+    current geography."""
+    later = superseded(codes)
+    if not later:
+        return [None] * len(codes)
+    where = {code: i for i, code in enumerate(codes)}
+    out = []
+    for code, name, service in zip(codes, names, services):
+        new = later.get(code)
+        if new is None:
+            out.append(None)
+            continue
+        i = where[new]
+        out.append(f"la_code {code} ({name}, service '{service}') became part of {new} ({names[i]}), which the "
+                   f"lookup also lists (service '{services[i]}'): {code}'s population would be counted twice, "
+                   f"so this row is set aside and figures by {code} go to {new}")
+    return out
 
 
 def _two_services(clashes: list[tuple]) -> IngestError:
@@ -99,7 +128,13 @@ def _assign(log: Collector, frame: pd.DataFrame) -> Ingested:
         raise _two_services(list(zip(clash["la_code"], clash["la_name"], clash[ROW_FILE], clash[ROW_NUMBER],
                                      clash["yjs_name"], earlier[ROW_FILE], earlier[ROW_NUMBER],
                                      earlier["yjs_name"])))
-    return log.result(frame[first], COLUMNS)
+    kept = frame[first]
+    aside = _superseded(kept["la_code"].tolist(), kept["la_name"].tolist(), kept["yjs_name"].tolist())
+    if any(aside):
+        bad = np.array([bool(p) for p in aside])
+        log.reject_rows(kept[bad], [p for p in aside if p])
+        kept = kept[~bad]
+    return log.result(kept, COLUMNS)
 
 
 def _parse_block(block: Block, sheet: Sheet) -> tuple[pd.DataFrame, np.ndarray]:
