@@ -388,11 +388,16 @@ def test_services_table_shows_the_population_as_of_the_lists_date():
                         "year": [2013, 2014, 2025, 2015, 2025, 2025],
                         "population_10_17": [100, 110, 190, 200, 290, 500]})
     as_of = {when: panel.services_table(svc, pop, when)[["population_10_17", "population_year"]].values.tolist()
-             for when in (None, dt.date(2025, 6, 1), dt.date(2014, 6, 1), dt.date(2010, 1, 1))}
-    assert as_of[None] == as_of[dt.date(2025, 6, 1)] == [[480, 2025], [500, 2025]]
+             for when in (None, dt.date(2025, 6, 30), dt.date(2014, 7, 1), dt.date(2010, 1, 1),
+                          dt.date(2025, 6, 29), dt.date(2015, 1, 15))}
+    assert as_of[None] == as_of[dt.date(2025, 6, 30)] == [[480, 2025], [500, 2025]]
     # 2014: a's first LA its 2014 figure, its second none that early (its earliest, 2015); b none (its 2025)
-    assert as_of[dt.date(2014, 6, 1)] == [[310, 2014], [500, 2025]]
+    assert as_of[dt.date(2014, 7, 1)] == [[310, 2014], [500, 2025]]
     assert as_of[dt.date(2010, 1, 1)] == [[300, 2013], [500, 2025]]
+    # an estimate is of 30 June of its year: a list as of 29 June 2025, or 15 January 2015, shows none dated
+    # after it (mid-2025's had been shown as of any day of 2025)
+    assert as_of[dt.date(2025, 6, 29)] == [[310, 2014], [500, 2025]]
+    assert as_of[dt.date(2015, 1, 15)] == [[310, 2014], [500, 2025]]
 
 
 def test_a_rates_denominator_is_no_estimate_published_after_the_lists_date():

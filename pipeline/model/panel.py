@@ -357,10 +357,17 @@ def population_as_of(population: pd.DataFrame, year: int | None) -> pd.DataFrame
     return rows[years.to_numpy() == rows["la_code"].map(latest).to_numpy()]
 
 
+def estimate_year(as_of: dt.date) -> int:
+    """The year of the latest mid-year population estimate dated on or
+    before ``as_of``: an estimate is of 30 June of its year, so a list as of
+    15 January 2025 shows mid-2024's at the latest, not mid-2025's."""
+    return as_of.year if (as_of.month, as_of.day) >= (6, 30) else as_of.year - 1
+
+
 def services_table(services: pd.DataFrame, population: pd.DataFrame, as_of: dt.date | None = None) -> pd.DataFrame:
     """The ``services`` table: one row per service with its local authorities
     and its latest population aged 10-17, as of ``as_of`` (``population_as_of``
-    its year), and the year it is of (``_population_years``; NULL where the
+    the year of the latest estimate dated by then, :func:`estimate_year`), and the year it is of (``_population_years``; NULL where the
     population is): per service (in order of their
     ids), the first name, country and region given (in order of LA code;
     None where none is) and its LA codes in order, comma-separated. Grouped
@@ -380,7 +387,7 @@ def services_table(services: pd.DataFrame, population: pd.DataFrame, as_of: dt.d
     for i, code in zip(service[named].tolist(), rows["la_code"].to_numpy()[named].tolist()):
         codes[i].append(code)
     out["la_codes"] = [",".join(c) for c in codes]
-    current = population_as_of(population, as_of.year if as_of is not None else None)
+    current = population_as_of(population, estimate_year(as_of) if as_of is not None else None)
     if not current.empty:
         latest_year = int(current["year"].max())  # each LA has one year: the sum of each's (service_population)
         pop = service_population(services, current, [latest_year])
