@@ -326,3 +326,40 @@ def test_reasons_order_the_indicators_by_evidence_and_the_benchmarks_by_z():
     assert text[1].endswith(f"; no figures for {custody}; no inspection on record")
     # a benchmark's: lowest z first
     assert text[2].startswith("better than national on ") and named(text[2]) == [reoffending, fte, custody]
+
+
+def test_figures_of_periods_few_services_report_are_not_compared_and_the_reasons_say_so(quality):
+    """One service's years ending in June among everyone's ending in December had been scored against
+    a "national" rate made of that service alone (z 0, within the limits), and left out of its
+    evidence with the reasons saying it had no figures for the indicator at all."""
+    svc = f.services(30)
+    pop = f.population(svc)
+    tables = f.indicator_tables(svc, pop, np.asarray(quality, float))
+    fte = tables["first_time_entrants"]
+    june = fte["yjs_id"] == "svc-00"
+    plain, _ = panel.build_panel({**tables, "first_time_entrants": fte[~june]}, svc, pop, AS_OF, 3)
+    tables["first_time_entrants"] = fte.assign(period_end=fte["period_end"].where(
+        ~june, fte["period_end"] - pd.offsets.MonthEnd(6)))
+    values, dispersion = panel.build_panel(tables, svc, pop, AS_OF, 3)
+    own = values[(values["yjs_id"] == "svc-00") & (values["indicator"] == "fte")]
+    assert len(own) == 7 and own["rate"].notna().all()
+    compared = ["national_rate", "expected", "z_score", "funnel_band", "limit_95_low", "limit_998_high"]
+    assert own[compared].isna().all().all()
+    key = ["yjs_id", "indicator", "period_end"]
+    others = values[(values["yjs_id"] != "svc-00") | (values["indicator"] != "fte")].set_index(key)
+    before = plain[(plain["yjs_id"] != "svc-00") | (plain["indicator"] != "fte")].set_index(key)
+    pd.testing.assert_frame_equal(others, before.loc[others.index])  # the others' as without svc-00's FTE rows
+    june_periods = dispersion[(dispersion["indicator"] == "fte") & (dispersion["period_end"].dt.month == 6)]
+    assert len(june_periods) == 7 and june_periods["national_rate"].isna().all()
+
+    ev = scores.indicator_evidence(values)
+    assert not ((ev["yjs_id"] == "svc-00") & (ev["indicator"] == "fte")).any()
+    history = scores.inspection_history(f.inspections(()), AS_OF)
+    rules = RankingRules()
+    sc = scores.concern_scores(svc, ev, history, rules.weights)
+    out = targets.recommend(sc, ev, rules, AS_OF, values=values).set_index("yjs_id")
+    fte_label = "first-time entrants"
+    assert (f"; its {fte_label} figures are not compared with national: their periods (latest 12 months to "
+            "Jun 2024) are not those most services report; ") in out.loc["svc-00", "reasons"]
+    assert "no figures for" not in out.loc["svc-00", "reasons"]
+    assert not out.drop(index="svc-00")["reasons"].str.contains("not compared with national").any()

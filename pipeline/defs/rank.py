@@ -79,7 +79,8 @@ def inspection_targets(context, settings: RefreshSettings, services: ingest.Inge
     scored = outcome.blend(scored, probability, rules.weights.get("outcome_model", 0.0))
     published = inspections.table["published"]
     ranked = targets.recommend(scored, indicator_evidence, rules, as_of,
-                               inspections_from=published[published <= pd.Timestamp(as_of)].min())
+                               inspections_from=published[published <= pd.Timestamp(as_of)].min(),
+                               values=indicator_values)
     ranked["adverse_probability"] = ranked["yjs_id"].map(probability).astype(float)
     note = synthetic_note(settings.data_path())
     # every view says what it is: synthetic figures, or a backfill that is not the published list

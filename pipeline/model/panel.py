@@ -203,11 +203,33 @@ def _group_sum(values: np.ndarray, group: np.ndarray, groups: int) -> np.ndarray
     return np.where(np.bincount(group, weights=given, minlength=groups) > 0, out, np.nan)
 
 
-def _score_indicator(counts: pd.DataFrame, ind: Indicator) -> tuple[pd.DataFrame, list[dict]]:
+# A period is compared with a national rate only if it holds at least this
+# share of the services of the indicator's best-covered period.
+NATIONAL_SHARE = 0.5
+
+
+def fewest_for_national(counts: pd.DataFrame) -> float:
+    """The fewest services with a count one indicator's period needs for a
+    national rate (:data:`NATIONAL_SHARE` of the most any of its periods
+    has). A period of a few services, one service's years ending in June
+    among everyone's ending in December, or its 12-month cohort among
+    everyone's 3-month ones, has no national figure: its "national" rate
+    would be its own (z 0, within the limits) and its dispersion that of
+    one service. Such rows keep their rates, with no comparison."""
+    usable = counts["numerator"].notna() & (counts["denominator"] > 0)
+    if not usable.any():
+        return 0.0
+    per_period = counts[usable].groupby(["period_end", "period_months"]).size()
+    return NATIONAL_SHARE * float(per_period.max())
+
+
+def _score_indicator(counts: pd.DataFrame, ind: Indicator, fewest: float = 0.0) -> tuple[pd.DataFrame, list[dict]]:
     """National rate, expected, z-scores, bands, control limits and
     confidence intervals for every period of one indicator, vectorised.
 
-    Each period is compared with its own national rate. z is exact (mid-p,
+    Each period is compared with its own national rate, if it has at least
+    ``fewest`` services with a count (:func:`fewest_for_national`, of the
+    indicator's whole table: a part scored elsewhere is given it). z is exact (mid-p,
     ``stats.exact_z``) so small and zero counts are right; over-dispersion
     (phi, tau^2) is estimated per period on the variance-stabilised scale and,
     where phi exceeds its noise level, widens each area's limits by
@@ -217,8 +239,9 @@ def _score_indicator(counts: pd.DataFrame, ind: Indicator) -> tuple[pd.DataFrame
     keys = ["period_end", "period_months"]
     g = counts.reset_index(drop=True)
     usable = g["numerator"].notna() & (g["denominator"] > 0)
-    sums = g[usable].groupby(keys)[["numerator", "denominator"]].sum()
-    p0_by_period = (sums["numerator"] / sums["denominator"]).rename("p0")
+    sums = g[usable].groupby(keys)[["numerator", "denominator"]].agg(["sum", "size"])
+    p0_by_period = (sums[("numerator", "sum")] / sums[("denominator", "sum")]).where(
+        sums[("numerator", "size")] >= fewest).rename("p0")
     p0 = g.join(p0_by_period, on=keys)["p0"].to_numpy()
     m = ind.multiplier
     g["rate"] = g["numerator"] / g["denominator"] * m
@@ -313,15 +336,16 @@ def build_panel(tables: dict[str, pd.DataFrame], services: pd.DataFrame,
         largest = max(counts, key=lambda k: len(counts[k]))
         sent = _later_periods(counts[largest], total / 2)
         if sent.any():
-            shared = largest, sent, submit(_score_indicator, counts[largest][sent], BY_KEY[largest])
+            shared = largest, sent, submit(_score_indicator, counts[largest][sent], BY_KEY[largest],
+                                           fewest_for_national(counts[largest]))
     scored = {}
     for key, c in counts.items():
         if shared is None or key != shared[0]:
-            scored[key] = _score_indicator(c, BY_KEY[key])
+            scored[key] = _score_indicator(c, BY_KEY[key], fewest_for_national(c))
     if shared is not None:
         key, sent, wait = shared
         c = counts[key]
-        here = _score_indicator(c[~sent], BY_KEY[key]) if not sent.all() else None
+        here = _score_indicator(c[~sent], BY_KEY[key], fewest_for_national(c)) if not sent.all() else None
         scored[key] = _joined(here, wait(), sent)
     panels, disp = [], []
     for key in counts:  # in INDICATORS order

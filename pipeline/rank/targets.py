@@ -130,8 +130,25 @@ def _descending(value: float) -> tuple:
     return (True, 0.0) if value != value else (False, -value)
 
 
+def uncompared(values: pd.DataFrame | None) -> dict[tuple[str, str], str]:
+    """Per (service, indicator), what the reasons say of figures a service has
+    that were compared with no national rate (``indicator_values`` rows with
+    a count but no national rate: periods too few services report,
+    :func:`pipeline.model.panel.fewest_for_national`), by its latest: "12
+    months to Jun 2025"."""
+    if values is None or values.empty:
+        return {}
+    rows = values[values["numerator"].notna() & values["national_rate"].isna()
+                  & ~values["suppressed"].fillna(False).astype(bool)]
+    out = {}
+    for i, key, end, months in sorted(zip(rows["yjs_id"], rows["indicator"], to_datetime(rows["period_end"]),
+                                          rows["period_months"])):
+        out[(i, key)] = _window_text(int(months), end)  # the latest, last
+    return out
+
+
 def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
-            inspections_from: pd.Timestamp | None = None) -> pd.Series:
+            inspections_from: pd.Timestamp | None = None, values: pd.DataFrame | None = None) -> pd.Series:
     """Plain-English reasons for each service's place in the list: the
     indicators above the upper limits, else every indicator worse than
     national (by shrunk evidence ``e``, which weighs a small service's z
@@ -141,7 +158,10 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
     have figures for and the service has none are named (its score rests on
     the rest); "no inspection on record" says from when the inspections read
     start (``inspections_from``), as a list that starts late cannot tell
-    never inspected from inspected before it. Built in plain Python over the
+    never inspected from inspected before it. Where its figures of an
+    indicator could be compared with no national rate (``values``, the
+    ``indicator_values`` rows: periods of their own, :func:`uncompared`),
+    that is said instead of "no figures". Built in plain Python over the
     evidence's few rows a service (pandas' group-bys cost more than the text)."""
     rows = list(zip(evidence["yjs_id"], evidence["e"], evidence["z"], evidence["band"],
                     indicator_phrases(evidence)))
@@ -157,6 +177,7 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
     has: dict = {}
     for i, key in zip(evidence["yjs_id"], evidence["indicator"]):
         has.setdefault(i, set()).add(key)
+    own_periods = uncompared(values)
     never = "no inspection on record"
     if inspections_from is not None and not pd.isna(inspections_from):
         never += (f" (the inspections on record begin in {pd.Timestamp(inspections_from):%B %Y}: an "
@@ -177,9 +198,14 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
             text = "no indicator worse than national; nearest to it: " + nearest[i]
         else:
             text = NO_FIGURES
-        missing = [BY_KEY[k].label for k in known if k not in has.get(i, ())]
-        if missing and len(missing) < len(known):  # some figures, not all that others have
+        absent = [k for k in known if k not in has.get(i, ())]
+        missing = [BY_KEY[k].label for k in absent if (i, k) not in own_periods]
+        if missing and len(absent) < len(known):  # some figures, not all that others have
             text += "; no figures for " + " or ".join(missing)
+        for k in absent:
+            if (i, k) in own_periods:
+                text += (f"; its {BY_KEY[k].label} figures are not compared with national: their periods (latest "
+                         f"{own_periods[(i, k)]}) are not those most services report")
         text += "; " + (f"last inspected {month}, {_rating_text(rating)}" if seen else never)
         # first, where it decides: a service high on the list may be passed over for this alone
         out.append(text if eligible else excluded + text)
@@ -278,12 +304,15 @@ def shortfall_notes(ranked: pd.DataFrame, rules: RankingRules) -> list[str]:
 
 
 def recommend(scores: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
-              as_of: dt.date, inspections_from: pd.Timestamp | None = None) -> pd.DataFrame:
+              as_of: dt.date, inspections_from: pd.Timestamp | None = None,
+              values: pd.DataFrame | None = None) -> pd.DataFrame:
     """``inspection_targets``: one row per service, ranked, with a
     recommendation and reasons. ``scores`` is ``scores.concern_scores``'
     output; its ``evidenced`` (any indicator figures) is what the back-test's
     picks use too. ``inspections_from``: the first publication date of the
-    inspections read, for the reasons of services with none."""
+    inspections read, for the reasons of services with none; ``values``:
+    ``indicator_values``, for the reasons of a service whose figures could
+    not be compared (:func:`uncompared`)."""
     df = scores.rename(columns={"last_published": "last_inspected"}).copy()
     df["eligible"] = ~(df["months_since_inspection"] < rules.exclusion_months)
     df["recommendation"] = "monitor"
@@ -309,7 +338,7 @@ def recommend(scores: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
     df["concern_outcome_model"] = (df["concern_score"] - df["concern_indicators"] - df["concern_last_rating"]
                                    - df["concern_time"]).round(12) + 0.0  # the blend's term (weight 0: none;
     # + 0.0: a remainder rounded from a hair below 0 is -0.0, which the exports would show as -0.0)
-    df["reasons"] = (reasons(df, evidence, rules, inspections_from) + close_call_text(df, rules)
+    df["reasons"] = (reasons(df, evidence, rules, inspections_from, values) + close_call_text(df, rules)
                      + "; " + concern_text(df))
     df["as_of"] = pd.Timestamp(as_of)
     df["months_since_inspection"] = df["months_since_inspection"].astype("Int64")
