@@ -125,36 +125,3 @@ print("scipy.stats" in sys.modules, "scipy.special" in sys.modules)
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "True"]
-
-
-def test_a_run_imports_scipy_special_on_a_thread_as_it_starts(tmp_path):
-    """The ``settings`` resource, as a run starts it, starts importing
-    scipy.special on a thread of its own (``start_scipy_special``), so the
-    statistics' first call does not wait for the import (0.1-0.2 s); once
-    imported, there is nothing more to start. Loading the definitions
-    imports no SciPy (tests/test_definitions.py)."""
-    code = """
-import sys, threading
-import dagster as dg
-from pipeline.defs.resources import RefreshSettings
-import pipeline.model.stats as s
-assert "scipy" not in sys.modules
-
-@dg.asset
-def probe(settings: RefreshSettings) -> bool:  # importing, or imported already (nothing else imports it)
-    return "scipy.special" in sys.modules or any(t.name == "scipy.special import" for t in threading.enumerate())
-
-with dg.instance_for_test() as instance:
-    result = dg.materialize([probe], instance=instance, resources={
-        "settings": RefreshSettings(data_dir=sys.argv[1], warehouse=sys.argv[2])})
-started = result.output_for_node("probe")
-for t in threading.enumerate():
-    if t.name == "scipy.special import":
-        t.join(60)
-print(started, "scipy.special" in sys.modules, s.start_scipy_special())
-"""
-    out = subprocess.run([sys.executable, "-c", code, str(REPO_ROOT / "data" / "demo"),
-                          str(tmp_path / "w.duckdb")], cwd=REPO_ROOT, capture_output=True,
-                         text=True, timeout=180)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["True", "True", "None"]

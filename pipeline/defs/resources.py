@@ -90,11 +90,9 @@ class RefreshSettings(dg.ConfigurableResource):
         if context.run is None or context.instance is None:  # a sensor's evaluation: no outputs
             return
         from pipeline.defs.run_owners import claim
-        from pipeline.model.stats import start_scipy_special
         from pipeline.publish.warehouse import start_duckdb, storage_lock
 
         start_duckdb()  # ready on another core by the time the warehouse step needs it
-        start_scipy_special()  # imported while the first steps wait on the event log
         self._lock = contextlib.ExitStack()
         self._lock.enter_context(storage_lock(context.instance.storage_directory(), STORAGE_LOCK_WAIT))
         claim(context.instance, context.run.run_id, self.stamp())

@@ -27,10 +27,6 @@ Goldstein H, Spiegelhalter DJ (1996). League tables and their limitations.
 
 from __future__ import annotations
 
-import contextlib
-import sys
-import threading
-
 import numpy as np
 
 Z95 = 1.959963984540054  # scipy.stats.norm.ppf(0.975) (tests/test_stats.py)
@@ -460,32 +456,10 @@ def scipy_special():
     definitions (what ``dagster dev`` does first) does not pay for it. The
     distributions below are built on it rather than on ``scipy.stats``,
     whose import costs the refresh 0.6-0.8 s more (``scipy.special`` alone
-    about 0.2 s; :func:`start_scipy_special` imports it ahead)."""
+    about 0.2 s)."""
     import scipy.special
 
     return scipy.special
-
-
-def start_scipy_special() -> threading.Thread | None:
-    """Import ``scipy.special`` on a thread of its own, unless it is
-    imported: a run starts it as it starts (the ``settings`` resource), so
-    the import (0.1-0.2 s, most of it SciPy's array-API layer importing
-    NumPy's optional submodules) runs while the first steps wait on the
-    Dagster event log's writes, which release Python's lock, and is done
-    by the time the statistics need it. Python's import lock makes a
-    ``scipy_special()`` that comes first wait for it; an import that fails
-    here is left to fail there, with its own traceback. Not a daemon, as
-    :func:`pipeline.publish.warehouse.start_duckdb`."""
-    if "scipy.special" in sys.modules:
-        return None
-
-    def start() -> None:
-        with contextlib.suppress(Exception):
-            scipy_special()
-
-    thread = threading.Thread(target=start, name="scipy.special import")
-    thread.start()
-    return thread
 
 
 # scipy.stats (1.17) distributions, bit for bit, on scipy.special's ufuncs:
