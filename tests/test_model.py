@@ -301,6 +301,38 @@ def test_a_newer_period_of_another_length_does_not_set_aside_years_of_figures():
     assert (ev["period_months"] == 3).all() and (ev["window_end"] == pd.Timestamp("2026-06-30")).all()
 
 
+def test_a_newer_year_ending_in_another_month_is_pooled_with_the_years_before_it():
+    """A year ending March 2026 for every service after calendar years had become the whole window
+    (one period, no trend): the years before it were taken only a whole number of years back from
+    March. The window takes, back from the latest, each latest period ending before the next starts;
+    its weights halve every 12 months as they are back (15 and 27 months). One service's years ending
+    in June are not compared with national, and do not make the window follow them."""
+    svc = f.services(6)
+    pop = pd.DataFrame([(code, y, 10_000) for code in svc["la_code"] for y in range(2020, 2027)],
+                       columns=["la_code", "year", "population_10_17"])
+    rng = np.random.default_rng(3)
+    rows = [(i, i, pd.Timestamp(f"{y}-12-31"), 12, float(rng.poisson(20 + 4 * j)), False)
+            for j, i in enumerate(svc["yjs_id"][:5]) for y in range(2020, 2026)]
+    rows += [("svc-05", "svc-05", pd.Timestamp(f"{y}-06-30"), 12, 30.0, False) for y in range(2020, 2026)]
+    rows += [(i, i, pd.Timestamp("2026-03-31"), 12, float(rng.poisson(25)), False) for i in svc["yjs_id"][:5]]
+    fte = pd.DataFrame(rows, columns=["yjs_id", "yjs_name", "period_end", "period_months", "fte_count",
+                                      "suppressed"])
+    empty = pd.DataFrame(columns=["yjs_id", "yjs_name", "period_end", "period_months", "suppressed"])
+    values, _ = panel.build_panel({"first_time_entrants": fte, "custody": empty.assign(custodial_sentences=[]),
+                                   "reoffending": empty.assign(cohort_end=[], cohort_months=[], cohort_size=[],
+                                                               reoffenders=[], reoffences=[])},
+                                  svc, pop, dt.date(2026, 8, 1), 3)
+    ev = scores.indicator_evidence(values).set_index("yjs_id")
+    assert sorted(ev.index) == [f"svc-0{j}" for j in range(5)]  # svc-05's Junes: no national to compare with
+    assert (ev["periods_used"] == 3).all() and (ev["window_end"] == pd.Timestamp("2026-03-31")).all()
+    assert ev["trend_slope"].notna().all()
+    own = values[(values["yjs_id"] == "svc-02")].set_index("period_end")
+    ends = pd.to_datetime(["2026-03-31", "2024-12-31", "2023-12-31"])  # 2025 overlaps the year to March 2026
+    w = 0.5 ** (np.array([0, 15, 27]) / 12)
+    o, n = own.loc[ends, "numerator"].to_numpy(), own.loc[ends, "denominator"].to_numpy()
+    assert ev.loc["svc-02", "rate"] == pytest.approx((w * o).sum() / (w * n).sum() * 100_000)
+
+
 def test_evidence_at_each_cut_is_the_evidence_of_the_panel_cut_there(world):
     _, _, _, values, _ = world
     cuts = [pd.Timestamp("2021-06-30"), pd.Timestamp("2023-12-31"), values["period_end"].max()]

@@ -46,7 +46,7 @@ TIME_CAP_MONTHS = 72
 
 
 def _windows(ends: np.ndarray, month_no: np.ndarray, lengths: np.ndarray, cuts: np.ndarray,
-             window_months: int):
+             window_months: int, compared: np.ndarray | None = None):
     """The pooling window of each cut date, over one indicator's rows sorted
     by period end (``ends``; ``month_no`` = year*12 + month; ``lengths`` =
     period_months): the rows of one period length, those of its latest period
@@ -58,11 +58,17 @@ def _windows(ends: np.ndarray, month_no: np.ndarray, lengths: np.ndarray, cuts: 
     another length, quarters for a few services or a first quarter after
     years of annual figures, does not set aside years of figures for one
     period (and every service without it) until it has as many.
+    The periods before the latest are those that end before the next
+    later one starts (:func:`_window_of`), of those compared with a
+    national rate (``compared``, per row; all where None): a year ending
+    in March 2026 is followed by the calendar years 2024 and 2023, where
+    the years back from March had set them aside.
     Each window is a contiguous slice, so many cuts cost a few searches
     each. Returns per kept row: its index, its cut's position in ``cuts``,
-    ``k`` (periods back from the latest), and per cut: the latest period
-    end, the window's length in months (NaT/0 if the cut has no period)."""
-    take, cut_of, k_of = [], [], []
+    ``k`` (whole periods back from the latest), and per cut: the latest
+    period end, the window's length in months (NaT/0 if the cut has no
+    period); and per kept row its months back from the latest."""
+    take, cut_of, k_of, back_of = [], [], [], []
     latest = np.full(cuts.size, np.datetime64("NaT"), dtype="datetime64[ns]")
     span_months = np.zeros(cuts.size, dtype=int)
     months_of = np.zeros(cuts.size, dtype=int)
@@ -74,9 +80,10 @@ def _windows(ends: np.ndarray, month_no: np.ndarray, lengths: np.ndarray, cuts: 
             continue
         first_latest = int(np.searchsorted(ends, ends[n - 1], side="left"))
         months = int(np.bincount(lengths[first_latest:n]).argmax())  # the mode; shortest on a tie
-        best = _window_of(month_no, lengths, of_length[months], n, months, window_months)
+        best = _window_of(month_no, lengths, of_length[months], n, months, window_months, compared)
         for other, rows_of_other in of_length.items():  # another length, if it has more rows in its window
-            found = _window_of(month_no, lengths, rows_of_other, n, other, window_months) if other != months else None
+            found = (_window_of(month_no, lengths, rows_of_other, n, other, window_months, compared)
+                     if other != months else None)
             # (its latest period within the window of the latest: not figures of a length no longer published)
             if found is not None and found[1].size > best[1].size and \
                     month_no[found[0]] > month_no[n - 1] - window_months:
@@ -86,28 +93,54 @@ def _windows(ends: np.ndarray, month_no: np.ndarray, lengths: np.ndarray, cuts: 
         take.append(rows)
         cut_of.append(np.full(k.size, c))
         k_of.append(k)
+        back_of.append(back)
         latest[c], months_of[c], span_months[c] = ends[last], months, (k.max() + 1) * months
     if not take:
-        return np.zeros(0, int), np.zeros(0, int), np.zeros(0, int), latest, months_of, span_months
+        none = np.zeros(0, int)
+        return none, none, none, latest, months_of, span_months, none
     return (np.concatenate(take), np.concatenate(cut_of), np.concatenate(k_of), latest, months_of,
-            span_months)
+            span_months, np.concatenate(back_of))
 
 
 def _window_of(month_no: np.ndarray, lengths: np.ndarray, rows_of_length: np.ndarray, n: int, months: int,
-               window_months: int):
+               window_months: int, compared: np.ndarray | None = None):
     """``_windows``' window of rows of ``months``-long periods (``rows_of_length``
     their positions, ascending) among the first ``n`` rows: (the row of its
     latest period, its rows, each one's months back from the latest), or
-    None where none of the first ``n`` is that long."""
+    None where none of the first ``n`` is that long.
+
+    The latest period is the latest compared with a national rate
+    (``compared``) within the window, else the latest; before it, each
+    period is the latest compared one ending by the time the one after it
+    starts (non-overlapping, newest first). Where every period ends a whole
+    number of periods before the latest (the usual case) these are the
+    periods 1, 2, ... back; a newer year ending in March before calendar
+    years is followed by them, not by years ending in March that no one
+    reports. ``compared`` None: the periods a whole number back, all."""
     before = int(np.searchsorted(rows_of_length, n))
     if before == 0:
         return None
     last = int(rows_of_length[before - 1])
+    if compared is not None:
+        seen = rows_of_length[:before]
+        seen = seen[compared[seen]]
+        if seen.size and month_no[seen[-1]] > month_no[last] - window_months:
+            last = int(seen[-1])
     end = int(np.searchsorted(month_no, month_no[last], side="right"))  # the latest period's rows, all
     start = int(np.searchsorted(month_no, month_no[last] - max(window_months, months), side="right"))
-    back = month_no[last] - month_no[start:end]
-    keep = (lengths[start:end] == months) & (back % months == 0)
-    return last, np.arange(start, end)[keep], back[keep]
+    rows = np.arange(start, end)
+    rows = rows[lengths[start:end] == months]
+    back = month_no[last] - month_no[rows]
+    if compared is None:
+        keep = back % months == 0
+    else:
+        ends = np.unique(month_no[rows[compared[rows]]])
+        chain, at = [month_no[last]], month_no[last]
+        while (j := int(np.searchsorted(ends, at - months, side="right")) - 1) >= 0:
+            at = ends[j]
+            chain.append(at)
+        keep = np.isin(month_no[rows], chain)
+    return last, rows[keep], back[keep]
 
 
 def _trend_sums(key: np.ndarray, k: np.ndarray, months: np.ndarray, numerator: np.ndarray,
@@ -264,16 +297,16 @@ def evidence_parts(panel: pd.DataFrame, cuts: dict[str, list], window_months: in
         codes, ids = pd.factorize(panel["yjs_id"].iloc[rows], sort=True)
         cut_dates = np.unique(to_datetime(pd.Series(list(cuts[ind.key]))).to_numpy("datetime64[ns]"))
         month_no = end.astype("datetime64[M]").astype(np.int64) + 1970 * 12 + 1  # year * 12 + month
-        idx, cut, k, latest, months, span = _windows(
+        idx, cut, k, latest, months, span, back = _windows(
             end, month_no, panel["period_months"].iloc[rows].to_numpy().astype(int), cut_dates,
-            window_months)
+            window_months, ~np.isnan(expected[rows]))
         if idx.size == 0:
             continue
         n_keys = cut_dates.size * len(ids)
         key = cut * len(ids) + codes[idx]
         o, n, e = (a[rows[idx]] for a in (numerator, denominator, expected))
-        wgt = 0.5 ** (k * months[cut] / half_life_months)
-        ok = ~np.isnan(o)
+        wgt = 0.5 ** (back / half_life_months)  # (k * months where each period is whole periods back)
+        ok = ~np.isnan(o) & ~np.isnan(e)  # (a period few services report has no national: none)
         sums = {name: np.bincount(key[ok], weights=v[ok], minlength=n_keys) for name, v in (
             ("wo", wgt * o), ("wn", wgt * n), ("we", wgt * e), ("w2n", wgt**2 * n), ("w2e", wgt**2 * e))}
         used = np.bincount(key[ok], minlength=n_keys)
@@ -286,7 +319,7 @@ def evidence_parts(panel: pd.DataFrame, cuts: dict[str, list], window_months: in
         cut_of = present // len(ids)
         bounds = np.flatnonzero(np.r_[True, cut_of[1:] != cut_of[:-1], True])
         pooled = _pooled_statistics(sums, ind, bounds)
-        trend = _trend_sums(key, k, months[cut], o, e, n_keys, per_window=len(ids),
+        trend = _trend_sums(key, back / months[cut], months[cut], o, e, n_keys, per_window=len(ids),
                             floor=1.0 if ind.family == "poisson" else 0.0)
         no_trend = trend.pop("n")[present] == 0
         trend = {c: np.where(no_trend, np.nan, v[present]) for c, v in trend.items()}
