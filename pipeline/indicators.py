@@ -32,12 +32,20 @@ INDICATORS: tuple[Indicator, ...] = (
 BY_KEY = {ind.key: ind for ind in INDICATORS}
 
 
-def format_rate(key: str, rate: float, with_unit: bool = True) -> str:
+PER_PERIOD = {1: " a month", 3: " a quarter", 6: " a half-year"}
+
+
+def format_rate(key: str, rate: float, with_unit: bool = True, months: int = 12) -> str:
     """A rate as analysts write it: '41.2%', '212 per 100,000 aged 10-17'
     (or '212' without the unit, for a second figure beside the first); none
-    at all is '0 per 1,000 aged 10-17'."""
+    at all is '0 per 1,000 aged 10-17'. A rate per population of periods
+    other than years (``months``) says so: '67 per 100,000 aged 10-17 a
+    quarter', which is not a year's 67."""
     ind = BY_KEY[key]
     value = "0" if rate == 0 else f"{rate:,.{ind.decimals}f}"  # "0.00" reads as a figure not known
     if ind.unit == "%":
         return f"{value}%"
-    return f"{value} {ind.unit}" if with_unit else value
+    if not with_unit:
+        return value
+    per = "" if months == 12 else PER_PERIOD.get(months, f" per {months} months")
+    return f"{value} {ind.unit}{per}"

@@ -267,6 +267,35 @@ def test_rates_as_analysts_write_them(key, rate, text):
     assert format_rate(key, rate) == text
 
 
+def test_a_rate_of_quarters_says_it_is_a_quarters(quality):
+    """First-time entrants by quarter had been written '67 per 100,000 aged 10-17', a quarter of the
+    annual figure the words are read as; a proportion is the same whatever the period."""
+    from pipeline.indicators import format_rate
+
+    assert format_rate("fte", 67.2, months=3) == "67 per 100,000 aged 10-17 a quarter"
+    assert format_rate("custody", 0.12, months=6) == "0.12 per 1,000 aged 10-17 a half-year"
+    assert format_rate("fte", 67.2, months=24) == "67 per 100,000 aged 10-17 per 24 months"
+    assert format_rate("reoffending", 41.25, months=3) == "41.2%"
+    svc = f.services(30)
+    pop = f.population(svc)
+    tables = f.indicator_tables(svc, pop, np.asarray(quality, float))
+    fte = tables["first_time_entrants"]
+    tables["first_time_entrants"] = pd.concat([  # each year as four quarters of a quarter of its count
+        fte.assign(period_end=fte["period_end"] - pd.offsets.QuarterEnd(q), period_months=3,
+                   fte_count=(fte["fte_count"] / 4).round()) for q in range(4)], ignore_index=True)
+    values, _ = panel.build_panel(tables, svc, pop, AS_OF, 3)
+    ev = scores.indicator_evidence(values)
+    assert set(ev.loc[ev["indicator"] == "fte", "period_months"]) == {3}
+    history = scores.inspection_history(f.inspections(()), AS_OF)
+    rules = RankingRules()
+    out = targets.recommend(scores.concern_scores(svc, ev, history, rules.weights), ev, rules, AS_OF)
+    phrases = targets.indicator_phrases(ev)
+    fte_phrases = [p for p, key in zip(phrases, ev["indicator"]) if key == "fte"]
+    assert fte_phrases and all(" per 100,000 aged 10-17 a quarter vs " in p for p in fte_phrases)
+    assert not any(" a quarter" in p for p, key in zip(phrases, ev["indicator"]) if key != "fte")
+    assert out["reasons"].str.contains("per 100,000 aged 10-17 a quarter vs").any()
+
+
 def test_the_concern_scores_parts_add_up_to_it_and_the_reasons_give_them(quality):
     # why Lancashire (rank 11, picked) was above Torbay (rank 12): the parts of the score were not shown
     out = ranked(quality, [("svc-00", "2019-05-20", "Requires improvement", 3)])

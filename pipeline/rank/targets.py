@@ -103,7 +103,8 @@ def indicator_phrases(ev: pd.DataFrame) -> list[str]:
         at = (months, end, used, length, last)
         span = spans[at] if at in spans else spans.setdefault(
             at, _span_text(int(months), end, int(used), int(length), last))
-        text = (f"{BY_KEY[key].label} {format_rate(key, rate)} vs {format_rate(key, nat, False)} national "
+        text = (f"{BY_KEY[key].label} {format_rate(key, rate, months=int(length))} vs "
+                f"{format_rate(key, nat, False)} national "
                 f"({span}; z {z_text(z)}, {BAND_TEXT.get(band, 'no band')})")
         if tz > Z95:  # a run of rises alone is what noise gives one service in six
             run = f" for {int(rising)} periods" if rising >= 2 else ""
