@@ -333,6 +333,32 @@ def test_a_newer_year_ending_in_another_month_is_pooled_with_the_years_before_it
     assert ev.loc["svc-02", "rate"] == pytest.approx((w * o).sum() / (w * n).sum() * 100_000)
 
 
+def test_which_periods_have_a_national_rate_depends_on_no_later_period():
+    """Early years that fewer services reported (a third of them in 2014-15) had no national rate in a
+    refresh of 2025, set against the later years' coverage, while a refresh of 2017 compared them:
+    the back-test's month 2017 was not what an analyst saw then. A period needs half the services of
+    the best-covered period up to it (and two), so the earlier panel is the later one cut."""
+    svc = f.services(30)
+    pop = f.population(svc, years=range(2014, 2025))
+    tables = f.indicator_tables(svc, pop, np.zeros(30), years=range(2014, 2025))
+    fte = tables["first_time_entrants"]
+    early = (fte["period_end"].dt.year <= 2015) & (fte["yjs_id"] > "svc-09")
+    tables["first_time_entrants"] = fte[~early]
+    later, _ = panel.build_panel(tables, svc, pop, dt.date(2025, 7, 1), 3)
+    then, _ = panel.build_panel(tables, svc, pop, dt.date(2017, 7, 1), 3)
+    cut = later[later["period_end"] <= then["period_end"].max()].reset_index(drop=True)
+    pd.testing.assert_frame_equal(cut, then.reset_index(drop=True))
+    fte_2014 = then[(then["indicator"] == "fte") & (then["period_end"].dt.year == 2014)]
+    assert len(fte_2014) == 10 and fte_2014["national_rate"].notna().all()  # the best covered by then
+    # a first period one service reports has no national rate: it would be its own
+    lone = pd.concat([tables["first_time_entrants"].iloc[:1].assign(period_end=pd.Timestamp("2013-06-30")),
+                      tables["first_time_entrants"]], ignore_index=True)
+    values, _ = panel.build_panel({**tables, "first_time_entrants": lone}, svc,
+                                  f.population(svc, years=range(2013, 2025)), dt.date(2025, 7, 1), 3)
+    first = values[(values["indicator"] == "fte") & (values["period_end"] == pd.Timestamp("2013-06-30"))]
+    assert len(first) == 1 and first["rate"].notna().all() and first["national_rate"].isna().all()
+
+
 def test_evidence_at_each_cut_is_the_evidence_of_the_panel_cut_there(world):
     _, _, _, values, _ = world
     cuts = [pd.Timestamp("2021-06-30"), pd.Timestamp("2023-12-31"), values["period_end"].max()]

@@ -204,32 +204,42 @@ def _group_sum(values: np.ndarray, group: np.ndarray, groups: int) -> np.ndarray
 
 
 # A period is compared with a national rate only if it holds at least this
-# share of the services of the indicator's best-covered period.
+# share of the services of the indicator's best-covered period up to it.
 NATIONAL_SHARE = 0.5
+MIN_NATIONAL_SERVICES = 2  # and never fewer: one service compared with itself is always "within"
 
 
-def fewest_for_national(counts: pd.DataFrame) -> float:
-    """The fewest services with a count one indicator's period needs for a
-    national rate (:data:`NATIONAL_SHARE` of the most any of its periods
-    has). A period of a few services, one service's years ending in June
-    among everyone's ending in December, or its 12-month cohort among
-    everyone's 3-month ones, has no national figure: its "national" rate
-    would be its own (z 0, within the limits) and its dispersion that of
-    one service. Such rows keep their rates, with no comparison."""
+def fewest_for_national(counts: pd.DataFrame) -> pd.Series:
+    """Per period of one indicator (period_end, period_months), the fewest
+    services with a count it needs for a national rate: :data:`NATIONAL_SHARE`
+    of the most any of its periods ending by then has (of any length), and
+    at least :data:`MIN_NATIONAL_SERVICES`. A
+    period of a few services, one service's years ending in June among
+    everyone's ending in December, or its 12-month cohort among everyone's
+    3-month ones, has no national figure: its "national" rate would be its
+    own (z 0, within the limits) and its dispersion that of one service.
+    Such rows keep their rates, with no comparison. Only periods up to each
+    count, so a panel as of an earlier month (the back-test's) compares
+    what a refresh as of then compared: early years fewer services reported
+    are not set aside for the services that came later."""
     usable = counts["numerator"].notna() & (counts["denominator"] > 0)
-    if not usable.any():
-        return 0.0
     per_period = counts[usable].groupby(["period_end", "period_months"]).size()
-    return NATIONAL_SHARE * float(per_period.max())
+    if per_period.empty:
+        return per_period.astype(float)
+    by_end = per_period.groupby(level="period_end").max().cummax()
+    fewest = NATIONAL_SHARE * by_end.reindex(per_period.index.get_level_values("period_end")).to_numpy()
+    return pd.Series(np.maximum(fewest, MIN_NATIONAL_SERVICES), index=per_period.index, dtype=float)
 
 
-def _score_indicator(counts: pd.DataFrame, ind: Indicator, fewest: float = 0.0) -> tuple[pd.DataFrame, list[dict]]:
+def _score_indicator(counts: pd.DataFrame, ind: Indicator,
+                     fewest: pd.Series | None = None) -> tuple[pd.DataFrame, list[dict]]:
     """National rate, expected, z-scores, bands, control limits and
     confidence intervals for every period of one indicator, vectorised.
 
     Each period is compared with its own national rate, if it has at least
-    ``fewest`` services with a count (:func:`fewest_for_national`, of the
-    indicator's whole table: a part scored elsewhere is given it). z is exact (mid-p,
+    ``fewest`` services with a count (per period, :func:`fewest_for_national`
+    of the indicator's whole table: a part scored elsewhere is given it;
+    None: every period). z is exact (mid-p,
     ``stats.exact_z``) so small and zero counts are right; over-dispersion
     (phi, tau^2) is estimated per period on the variance-stabilised scale and,
     where phi exceeds its noise level, widens each area's limits by
@@ -240,8 +250,9 @@ def _score_indicator(counts: pd.DataFrame, ind: Indicator, fewest: float = 0.0) 
     g = counts.reset_index(drop=True)
     usable = g["numerator"].notna() & (g["denominator"] > 0)
     sums = g[usable].groupby(keys)[["numerator", "denominator"]].agg(["sum", "size"])
-    p0_by_period = (sums[("numerator", "sum")] / sums[("denominator", "sum")]).where(
-        sums[("numerator", "size")] >= fewest).rename("p0")
+    p0_by_period = (sums[("numerator", "sum")] / sums[("denominator", "sum")]).rename("p0")
+    if fewest is not None:
+        p0_by_period = p0_by_period.where(sums[("numerator", "size")] >= fewest.reindex(sums.index))
     p0 = g.join(p0_by_period, on=keys)["p0"].to_numpy()
     m = ind.multiplier
     g["rate"] = g["numerator"] / g["denominator"] * m
