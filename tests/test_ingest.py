@@ -183,6 +183,20 @@ def test_an_la_listed_beside_the_la_it_became_part_of_is_set_aside(tmp_path, pat
         ["yjs_id", "year"])
     assert_frame_equal(twice, once)
     assert 70_000 < twice.loc[("northamptonshire", 2020), "population_10_17"] < 90_000
+    # so are counties split between successors (Northamptonshire, Cumbria) beside one of them: an upper-tier
+    # file's county row doubled Northamptonshire's population, and Cumbria's added Westmorland's to Cumberland
+    write(tmp_path, "services/old_codes.csv", "la_code,la_name,yjs_name\n"
+          "E10000021,Northamptonshire,Northamptonshire\nE10000006,Cumbria,Cumberland\n"
+          "E10000027,Somerset,Somerset\n")
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_services(tmp_path)
+    assert_frame_equal(got.table, plain)
+    problems = got.quarantine["problem"].tolist()
+    assert len(problems) == 3 and problems[1].startswith(
+        "la_code E10000006 (Cumbria, service 'Cumberland') was split between E06000063 and E06000064, of which "
+        "the lookup also lists E06000063 (Cumberland, service 'Cumberland'): E10000006's population would be "
+        "counted twice")
+    assert problems[2].startswith("la_code E10000027 (Somerset, service 'Somerset') became part of E06000066")
 
 
 @pytest.mark.parametrize("path", ["blocks", "rows"])

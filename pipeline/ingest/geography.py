@@ -159,6 +159,14 @@ def carried_problem(code: str, given: set[str]) -> str | None:
     return None
 
 
+# a county split between successors (None in CODE_CHANGES) -> the successors
+SPLIT_INTO: dict[str, tuple[str, ...]] = {
+    "E10000009": (_DORSET_BCP, _DORSET),  # Dorset county: Christchurch went to BCP
+    "E10000021": (_NORTH_NORTHANTS, _WEST_NORTHANTS),  # Northamptonshire
+    "E10000006": (_CUMBERLAND, _WESTMORLAND),  # Cumbria
+}
+
+
 def superseded(codes: Iterable[str]) -> dict[str, str]:
     """Each of ``codes`` whose area became part of another of ``codes``
     (following :data:`CODE_CHANGES`' chains: Taunton Deane, Somerset West
@@ -166,10 +174,15 @@ def superseded(codes: Iterable[str]) -> dict[str, str]:
     services lookup listing both Corby and North Northamptonshire would sum
     Corby's population into its service twice: once as Corby's own (the
     nearest year's, where its estimates stop in 2020) and again within
-    North Northamptonshire's."""
+    North Northamptonshire's. A county split between successors
+    (:data:`SPLIT_INTO`) is superseded by the first of them listed."""
     known = set(codes)
     found = {}
     for code in known:
+        split = [s for s in SPLIT_INTO.get(code, ()) if s in known]
+        if split:  # a split county beside one of its successors: its population is theirs
+            found[code] = split[0]
+            continue
         nxt, seen = CODE_CHANGES.get(code), {code}
         while nxt is not None and nxt not in seen:
             if nxt in known:

@@ -18,7 +18,7 @@ import pandas as pd
 
 from pipeline.ingest.cells import RowProblem, without_notes
 from pipeline.ingest.errors import IngestError
-from pipeline.ingest.geography import superseded
+from pipeline.ingest.geography import SPLIT_INTO, superseded
 from pipeline.ingest.names import NAME_HEADERS, normalise_name, service_id
 from pipeline.ingest.results import ROW_FILE, ROW_NUMBER, Collector, Ingested, row_by_row
 from pipeline.ingest.tables import Block, Col, Layout, Row, Sheet, read_source
@@ -93,6 +93,12 @@ def _superseded(codes: list[str], names: list[str], services: list[str]) -> list
             out.append(None)
             continue
         i = where[new]
+        if code in SPLIT_INTO:
+            out.append(f"la_code {code} ({name}, service '{service}') was split between "
+                       f"{' and '.join(SPLIT_INTO[code])}, of which the lookup also lists {new} ({names[i]}, "
+                       f"service '{services[i]}'): {code}'s population would be counted twice, so this row "
+                       "is set aside")
+            continue
         out.append(f"la_code {code} ({name}, service '{service}') became part of {new} ({names[i]}), which the "
                    f"lookup also lists (service '{services[i]}'): {code}'s population would be counted twice, "
                    f"so this row is set aside and figures by {code} go to {new}")
