@@ -267,17 +267,17 @@ def test_a_counts_trend_error_is_never_below_counting_noise():
 
 def test_a_newer_period_of_another_length_does_not_set_aside_years_of_figures():
     """A first quarter after years of annual figures, for some services only, had become the window:
-    one period each for them, nothing for the others; the length with the most figures in its window
-    is pooled (the quarters once they have as many)."""
+    one period each for them, nothing for the others; the length whose window covers the most services
+    is pooled (the quarters once they cover as many, and have as many figures)."""
     svc = f.services(5)
     pop = pd.DataFrame([(code, y, 10_000) for code in svc["la_code"] for y in range(2020, 2027)],
                        columns=["la_code", "year", "population_10_17"])
     annual = [(i, i, pd.Timestamp(f"{y}-12-31"), 12, 20.0 + j, False) for j, i in enumerate(svc["yjs_id"])
               for y in range(2021, 2026)]
 
-    def quarters(n):
+    def quarters(n, services=4):
         ends = pd.date_range("2026-03-31", periods=n, freq="QE")
-        return [(i, i, end, 3, 5.0, False) for i in svc["yjs_id"][:4] for end in ends]
+        return [(i, i, end, 3, 5.0, False) for i in svc["yjs_id"][:services] for end in ends]
 
     empty = pd.DataFrame(columns=["yjs_id", "yjs_name", "period_end", "period_months", "suppressed"])
 
@@ -294,7 +294,10 @@ def test_a_newer_period_of_another_length_does_not_set_aside_years_of_figures():
     assert len(ev) == 5 and (ev["period_months"] == 12).all() and (ev["periods_used"] == 3).all()
     assert (ev["window_end"] == pd.Timestamp("2025-12-31")).all()
     ev = evidence(annual + quarters(4))  # 4 quarters each for 4 services: 16 figures against 15 annual
-    assert (ev["period_months"] == 3).all() and (ev["periods_used"] == 4).all() and "svc-04" not in ev.index
+    assert len(ev) == 5 and (ev["period_months"] == 12).all()  # the years cover every service (it had
+    # been the quarters, by their figures, and svc-04 had none)
+    ev = evidence(annual + quarters(4, services=5))  # every service: 20 quarters against 15 years
+    assert (ev["period_months"] == 3).all() and (ev["periods_used"] == 4).all() and len(ev) == 5
     # annual figures that stopped a whole window before the quarters' latest are not taken, however many
     old = [(i, i, pd.Timestamp(f"{y}-12-31"), 12, 20.0, False) for i in svc["yjs_id"] for y in range(2016, 2021)]
     ev = evidence(old + quarters(2))  # 25 annual figures to 2020, 8 quarters in 2026
@@ -331,6 +334,16 @@ def test_a_newer_year_ending_in_another_month_is_pooled_with_the_years_before_it
     w = 0.5 ** (np.array([0, 15, 27]) / 12)
     o, n = own.loc[ends, "numerator"].to_numpy(), own.loc[ends, "denominator"].to_numpy()
     assert ev.loc["svc-02", "rate"] == pytest.approx((w * o).sum() / (w * n).sum() * 100_000)
+    # a year ending in March that three services in five report is not taken over everyone's calendar
+    # year: the others had lost their 2025 (pooled on 2024 and 2023, "latest Dec 2024")
+    fewer = fte[~((fte["period_end"] == pd.Timestamp("2026-03-31")) & fte["yjs_id"].isin(["svc-03", "svc-04"]))]
+    values, _ = panel.build_panel({"first_time_entrants": fewer, "custody": empty.assign(custodial_sentences=[]),
+                                   "reoffending": empty.assign(cohort_end=[], cohort_months=[], cohort_size=[],
+                                                               reoffenders=[], reoffences=[])},
+                                  svc, pop, dt.date(2026, 8, 1), 3)
+    ev = scores.indicator_evidence(values).set_index("yjs_id")
+    assert len(ev) == 5 and (ev["window_end"] == pd.Timestamp("2025-12-31")).all()
+    assert (ev["periods_used"] == 3).all() and (ev["last_period_end"] == pd.Timestamp("2025-12-31")).all()
 
 
 def test_which_periods_have_a_national_rate_depends_on_no_later_period():

@@ -46,18 +46,20 @@ TIME_CAP_MONTHS = 72
 
 
 def _windows(ends: np.ndarray, month_no: np.ndarray, lengths: np.ndarray, cuts: np.ndarray,
-             window_months: int, compared: np.ndarray | None = None):
+             window_months: int, compared: np.ndarray | None = None, services: np.ndarray | None = None):
     """The pooling window of each cut date, over one indicator's rows sorted
     by period end (``ends``; ``month_no`` = year*12 + month; ``lengths`` =
     period_months): the rows of one period length, those of its latest period
     ending on or before the cut and of the non-overlapping periods before it
-    within ``window_months``. The length is the one with the most such rows
-    (the latest period's, then the shortest, on a tie; a length whose latest
-    period ended a whole window before the latest is no longer published,
-    and not taken): a newer period of
-    another length, quarters for a few services or a first quarter after
-    years of annual figures, does not set aside years of figures for one
-    period (and every service without it) until it has as many.
+    within ``window_months``. The length is the one whose window has
+    figures of the most services (``services``, a code per row; where None,
+    or on a tie, the most rows; then the latest period's, then the shortest;
+    a length whose latest period ended a whole window before the latest is
+    no longer published, and not taken): a newer period of another length,
+    quarters for some services or a first quarter after years of annual
+    figures, does not set aside years of figures for one period, and every
+    service without it, until it covers as many services (quarters for 55%
+    of the services, four a year, had outnumbered everyone's years).
     The periods before the latest are those that end before the next
     later one starts (:func:`_window_of`), of those compared with a
     national rate (``compared``, per row; all where None): a year ending
@@ -81,11 +83,16 @@ def _windows(ends: np.ndarray, month_no: np.ndarray, lengths: np.ndarray, cuts: 
         first_latest = int(np.searchsorted(ends, ends[n - 1], side="left"))
         months = int(np.bincount(lengths[first_latest:n]).argmax())  # the mode; shortest on a tie
         best = _window_of(month_no, lengths, of_length[months], n, months, window_months, compared)
-        for other, rows_of_other in of_length.items():  # another length, if it has more rows in its window
+
+        def coverage(window):  # services with figures in it, then its rows
+            rows = window[1]
+            return (np.unique(services[rows]).size if services is not None else 0), rows.size
+
+        for other, rows_of_other in of_length.items():  # another length, if it covers more in its window
             found = (_window_of(month_no, lengths, rows_of_other, n, other, window_months, compared)
                      if other != months else None)
             # (its latest period within the window of the latest: not figures of a length no longer published)
-            if found is not None and found[1].size > best[1].size and \
+            if found is not None and coverage(found) > coverage(best) and \
                     month_no[found[0]] > month_no[n - 1] - window_months:
                 months, best = other, found
         last, rows, back = best
@@ -110,7 +117,8 @@ def _window_of(month_no: np.ndarray, lengths: np.ndarray, rows_of_length: np.nda
     None where none of the first ``n`` is that long.
 
     The latest period is the latest compared with a national rate
-    (``compared``) within the window, else the latest; before it, each
+    (``compared``) within the window, else the latest; of the compared
+    periods overlapping it, the one with the most rows; before it, each
     period is the latest compared one ending by the time the one after it
     starts (non-overlapping, newest first). Where every period ends a whole
     number of periods before the latest (the usual case) these are the
@@ -125,7 +133,14 @@ def _window_of(month_no: np.ndarray, lengths: np.ndarray, rows_of_length: np.nda
         seen = rows_of_length[:before]
         seen = seen[compared[seen]]
         if seen.size and month_no[seen[-1]] > month_no[last] - window_months:
-            last = int(seen[-1])
+            # of the compared periods overlapping the latest compared one, the one most report
+            # (the latest on a tie): a year ending in March that 60% report is not taken over
+            # everyone's calendar year, nine months of which it shares
+            top = month_no[seen[-1]]
+            near = seen[month_no[seen] > top - months]
+            ends, counts = np.unique(month_no[near], return_counts=True)
+            pick = ends[len(counts) - 1 - int(np.argmax(counts[::-1]))]
+            last = int(near[month_no[near] == pick][-1])
     end = int(np.searchsorted(month_no, month_no[last], side="right"))  # the latest period's rows, all
     start = int(np.searchsorted(month_no, month_no[last] - max(window_months, months), side="right"))
     rows = np.arange(start, end)
@@ -299,7 +314,7 @@ def evidence_parts(panel: pd.DataFrame, cuts: dict[str, list], window_months: in
         month_no = end.astype("datetime64[M]").astype(np.int64) + 1970 * 12 + 1  # year * 12 + month
         idx, cut, k, latest, months, span, back = _windows(
             end, month_no, panel["period_months"].iloc[rows].to_numpy().astype(int), cut_dates,
-            window_months, ~np.isnan(expected[rows]))
+            window_months, ~np.isnan(expected[rows]), codes)
         if idx.size == 0:
             continue
         n_keys = cut_dates.size * len(ids)
