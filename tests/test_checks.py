@@ -149,6 +149,28 @@ def test_latest_period_coverage_counts_services_reported_suppressed_or_not():
     assert cov["period_end"] == "2025-12-31" and cov["services_reported"] == 2 and cov["share"] == 0.5
 
 
+def test_latest_period_coverage_is_of_the_grid_most_services_report_on():
+    """One service's year ending in June after everyone's December years had been "the latest period,
+    1 of 4 services" and stopped the refresh, though its June figures are compared with no national
+    rate and every December year is whole; a partial December is still found, and so is a 12-month
+    cohort beside 3-month ones not taken for the latest."""
+    dec = pd.DataFrame({"indicator": "fte", "yjs_id": list("abcd") * 2, "period_months": 12,
+                        "period_end": pd.to_datetime(["2023-12-31"] * 4 + ["2024-12-31"] * 4), "rate": 1.0})
+    june = pd.DataFrame({"indicator": "fte", "yjs_id": ["a"], "period_months": 12,
+                         "period_end": pd.to_datetime(["2025-06-30"]), "rate": [2.0]})
+    cov = q.latest_period_coverage(pd.concat([dec, june]), n_services=4).iloc[0]
+    assert cov["period_end"] == "2024-12-31" and cov["share"] == 1.0
+    partial = pd.concat([dec, june, dec.iloc[:1].assign(period_end=pd.Timestamp("2025-12-31"))])
+    cov = q.latest_period_coverage(partial, n_services=4).iloc[0]
+    assert cov["period_end"] == "2025-12-31" and cov["services_reported"] == 1
+    quarters = pd.DataFrame({"indicator": "reoffending", "yjs_id": list("abcd") * 2, "period_months": 3,
+                             "period_end": pd.to_datetime(["2024-09-30"] * 4 + ["2024-12-31"] * 4),
+                             "rate": 1.0})
+    year = quarters.iloc[:1].assign(period_months=12, period_end=pd.Timestamp("2025-03-31"))
+    cov = q.latest_period_coverage(pd.concat([quarters, year]), n_services=4).iloc[0]
+    assert cov["period_end"] == "2024-12-31" and cov["share"] == 1.0
+
+
 def test_unmapped_services_need_a_gss_code_and_one_service_per_la():
     lookup = pd.DataFrame({"la_code": ["E06000001", "E06000001", "bad", "W06000001"],
                            "yjs_id": ["a", "b", "c", "d"]})

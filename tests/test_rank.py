@@ -392,3 +392,13 @@ def test_figures_of_periods_few_services_report_are_not_compared_and_the_reasons
             "Jun 2024) are not those most services report; ") in out.loc["svc-00", "reasons"]
     assert "no figures for" not in out.loc["svc-00", "reasons"]
     assert not out.drop(index="svc-00")["reasons"].str.contains("not compared with national").any()
+    # a service that stopped reporting before the window: when it stopped, not the old period of its own
+    # that one of its rows may have (it had been said to be not compared, of a June 2016 row)
+    stopped = values[~((values["yjs_id"] == "svc-01") & (values["indicator"] == "fte")
+                       & (values["period_end"] > pd.Timestamp("2020-12-31")))]
+    stopped = pd.concat([stopped, own.iloc[:1].assign(yjs_id="svc-01", period_end=pd.Timestamp("2017-06-30"))])
+    ev = scores.indicator_evidence(stopped)
+    assert not ((ev["yjs_id"] == "svc-01") & (ev["indicator"] == "fte")).any()
+    sc = scores.concern_scores(svc, ev, history, rules.weights)
+    text = targets.recommend(sc, ev, rules, AS_OF, values=stopped).set_index("yjs_id").loc["svc-01", "reasons"]
+    assert f"; no {fte_label} figures since Dec 2020; " in text and "not compared" not in text

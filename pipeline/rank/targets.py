@@ -131,20 +131,20 @@ def _descending(value: float) -> tuple:
     return (True, 0.0) if value != value else (False, -value)
 
 
-def uncompared(values: pd.DataFrame | None) -> dict[tuple[str, str], str]:
-    """Per (service, indicator), what the reasons say of figures a service has
-    that were compared with no national rate (``indicator_values`` rows with
-    a count but no national rate: periods too few services report,
-    :func:`pipeline.model.panel.fewest_for_national`), by its latest: "12
-    months to Jun 2025"."""
+def latest_figures(values: pd.DataFrame | None) -> dict[tuple[str, str], tuple[pd.Timestamp, int, bool]]:
+    """Per (service, indicator), its latest figure in ``indicator_values``
+    (a count, not suppressed): its period's end and length, and whether it
+    was compared with a national rate (not, for a period too few services
+    report: :func:`pipeline.model.panel.fewest_for_national`). What the
+    reasons say of an indicator a service has no evidence for."""
     if values is None or values.empty:
         return {}
-    rows = values[values["numerator"].notna() & values["national_rate"].isna()
-                  & ~values["suppressed"].fillna(False).astype(bool)]
+    rows = values[values["numerator"].notna() & ~values["suppressed"].fillna(False).astype(bool)]
     out = {}
-    for i, key, end, months in sorted(zip(rows["yjs_id"], rows["indicator"], to_datetime(rows["period_end"]),
-                                          rows["period_months"])):
-        out[(i, key)] = _window_text(int(months), end)  # the latest, last
+    for i, key, end, months, national in sorted(zip(
+            rows["yjs_id"], rows["indicator"], to_datetime(rows["period_end"]), rows["period_months"],
+            rows["national_rate"].notna())):
+        out[(i, key)] = (end, int(months), bool(national))  # the latest, last
     return out
 
 
@@ -161,8 +161,10 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
     start (``inspections_from``), as a list that starts late cannot tell
     never inspected from inspected before it. Where its figures of an
     indicator could be compared with no national rate (``values``, the
-    ``indicator_values`` rows: periods of their own, :func:`uncompared`),
-    that is said instead of "no figures". Built in plain Python over the
+    ``indicator_values`` rows: periods of their own, :func:`latest_figures`),
+    that is said instead of "no figures"; where its latest figure is older
+    than the window, when it was ("no first-time entrants figures since Dec
+    2021": it stopped reporting). Built in plain Python over the
     evidence's few rows a service (pandas' group-bys cost more than the text)."""
     rows = list(zip(evidence["yjs_id"], evidence["e"], evidence["z"], evidence["band"],
                     indicator_phrases(evidence)))
@@ -178,7 +180,7 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
     has: dict = {}
     for i, key in zip(evidence["yjs_id"], evidence["indicator"]):
         has.setdefault(i, set()).add(key)
-    own_periods = uncompared(values)
+    figures = latest_figures(values)
     never = "no inspection on record"
     if inspections_from is not None and not pd.isna(inspections_from):
         never += (f" (the inspections on record begin in {pd.Timestamp(inspections_from):%B %Y}: an "
@@ -200,13 +202,18 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
         else:
             text = NO_FIGURES
         absent = [k for k in known if k not in has.get(i, ())]
-        missing = [BY_KEY[k].label for k in absent if (i, k) not in own_periods]
+        missing = [BY_KEY[k].label for k in absent if (i, k) not in figures]
         if missing and len(absent) < len(known):  # some figures, not all that others have
             text += "; no figures for " + " or ".join(missing)
         for k in absent:
-            if (i, k) in own_periods:
+            if (i, k) not in figures:
+                continue
+            end, length, compared = figures[(i, k)]
+            if compared:  # older than the window: it stopped reporting
+                text += f"; no {BY_KEY[k].label} figures since {end:%b %Y}"
+            else:
                 text += (f"; its {BY_KEY[k].label} figures are not compared with national: their periods (latest "
-                         f"{own_periods[(i, k)]}) are not those most services report")
+                         f"{_window_text(length, end)}) are not those most services report")
         text += "; " + (f"last inspected {month}, {_rating_text(rating)}" if seen else never)
         # first, where it decides: a service high on the list may be passed over for this alone
         out.append(text if eligible else excluded + text)
@@ -313,7 +320,7 @@ def recommend(scores: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
     picks use too. ``inspections_from``: the first publication date of the
     inspections read, for the reasons of services with none; ``values``:
     ``indicator_values``, for the reasons of a service whose figures could
-    not be compared (:func:`uncompared`)."""
+    not be compared, or are older than the window (:func:`latest_figures`)."""
     df = scores.rename(columns={"last_published": "last_inspected"}).copy()
     df["eligible"] = ~(df["months_since_inspection"] < rules.exclusion_months)
     df["recommendation"] = "monitor"

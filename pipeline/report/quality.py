@@ -13,6 +13,7 @@ import re
 import duckdb
 import pandas as pd
 
+from pipeline.dates import to_datetime
 from pipeline.indicators import BY_KEY
 from pipeline.ingest import BY_DESIGN, OUTSIDE_LOOKUP
 from pipeline.ingest.tables import NOTE_PROBLEM
@@ -162,12 +163,35 @@ def stale_latest_periods(values: pd.DataFrame, cutoff) -> list[str]:
     return out
 
 
+def _on_main_grid(v: pd.DataFrame) -> pd.DataFrame:
+    """One indicator's rows of periods on the grid of its best-covered
+    period (the most services; the latest on a tie): of its length, ending
+    a whole number of those lengths from it. One service's years ending in
+    June among everyone's ending in December, or its 12-month cohort among
+    3-month ones, are not a partial release of the latest period: they
+    are compared with no national rate (:func:`pipeline.model.panel.fewest_for_national`)
+    and set aside from the evidence, while the December years are whole."""
+    if "period_months" not in v.columns or v.empty:
+        return v
+    end = to_datetime(v["period_end"])
+    length = v["period_months"].astype("int64").clip(lower=1)
+    per_period = v.groupby([end.rename("end"), length.rename("length")])["yjs_id"].nunique()
+    best_end, best_length = per_period.reset_index().sort_values(["yjs_id", "end"]).iloc[-1][["end", "length"]]
+    month_no = end.dt.year * 12 + end.dt.month
+    best_no = best_end.year * 12 + best_end.month
+    return v[(length == best_length).to_numpy() & ((month_no - best_no) % best_length == 0).to_numpy()]
+
+
 def latest_period_coverage(values: pd.DataFrame, n_services: int) -> pd.DataFrame:
     """Per indicator, its latest period and the share of services reported
     in it. A suppressed cell counts as reported: small services' figures are
-    suppressed in every release, while a partial file leaves services out."""
+    suppressed in every release, while a partial file leaves services out.
+    The latest period on the grid of the indicator's best-covered one
+    (:func:`_on_main_grid`): a few services' periods ending in other months
+    are not a partial release."""
     rows = []
     for key, v in values.groupby("indicator"):
+        v = _on_main_grid(v)
         latest = v[v["period_end"] == v["period_end"].max()]
         reported = latest["yjs_id"].nunique()
         rows.append({"indicator": key, "period_end": str(pd.Timestamp(latest["period_end"].iloc[0]).date()),
