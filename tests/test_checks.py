@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import shutil
+from types import SimpleNamespace
 
 import dagster as dg
 import duckdb
@@ -18,7 +19,9 @@ from pipeline.defs.sensors import data_dir_changed, data_fingerprint
 from pipeline.report import quality as q
 from tests.conftest import AS_OF, DEMO_DIR, cli_refresh, run_refresh
 
-PARTIAL_FTE = "yjs_name,period_end,period_months,fte_count\nBarnet,2026-06,12,80\nLeeds,2026-06,12,200\n"
+# the latest December year, published for two services (ranked as of a date that takes it)
+PARTIAL_FTE = "yjs_name,period_end,period_months,fte_count\nBarnet,2026-12,12,80\nLeeds,2026-12,12,200\n"
+PARTIAL_AS_OF = "2027-04-01"
 
 
 def evaluations(result) -> dict[tuple[str, str], dg.AssetCheckEvaluation]:
@@ -158,11 +161,20 @@ def test_latest_period_coverage_is_of_the_grid_most_services_report_on():
                         "period_end": pd.to_datetime(["2023-12-31"] * 4 + ["2024-12-31"] * 4), "rate": 1.0})
     june = pd.DataFrame({"indicator": "fte", "yjs_id": ["a"], "period_months": 12,
                          "period_end": pd.to_datetime(["2025-06-30"]), "rate": [2.0]})
-    cov = q.latest_period_coverage(pd.concat([dec, june]), n_services=4).iloc[0]
-    assert cov["period_end"] == "2024-12-31" and cov["share"] == 1.0
+    cov = q.latest_period_coverage(pd.concat([dec, june]), n_services=4)
+    assert cov["period_end"].tolist() == ["2024-12-31", "2025-06-30"] and cov["on_grid"].tolist() == [True, False]
+    assert cov["share"].tolist() == [1.0, 0.25]
+    # the check warns of it, and stops publication only for a partial release of the periods ranked on
+    e = checks.latest_period_complete(pd.concat([dec, june]), SimpleNamespace(table=dec))
+    assert not e.passed and e.severity == dg.AssetCheckSeverity.WARN
+    assert e.description == ("fte 2025-06-30: 1 of 4 services (ending off the grid of the periods most services "
+                             "report: compared with no national rate, not ranked on)")
+    cov = cov.iloc[0]
     partial = pd.concat([dec, june, dec.iloc[:1].assign(period_end=pd.Timestamp("2025-12-31"))])
     cov = q.latest_period_coverage(partial, n_services=4).iloc[0]
     assert cov["period_end"] == "2025-12-31" and cov["services_reported"] == 1
+    e = checks.latest_period_complete(partial, SimpleNamespace(table=dec))
+    assert e.severity == dg.AssetCheckSeverity.ERROR and e.description == "fte 2025-12-31: 1 of 4 services"
     quarters = pd.DataFrame({"indicator": "reoffending", "yjs_id": list("abcd") * 2, "period_months": 3,
                              "period_end": pd.to_datetime(["2024-09-30"] * 4 + ["2024-12-31"] * 4),
                              "rate": 1.0})
@@ -237,11 +249,11 @@ def test_a_failed_blocking_check_stops_publication_and_exports(published, tmp_pa
     (spoilt / "first_time_entrants" / "fte_2026_partial.csv").write_text(PARTIAL_FTE)
     before = db.read_bytes()
     exports_before = sorted(p.name for p in (root / "exports").iterdir())
-    result = run_refresh(spoilt, db)
+    result = run_refresh(spoilt, db, as_of=PARTIAL_AS_OF)
     assert not result.success
     e = evaluations(result)[("indicator_values", checks.LATEST_PERIOD_COMPLETE)]
     assert not e.passed and e.severity == dg.AssetCheckSeverity.ERROR
-    assert "fte 2026-06-30: 2 of 155 services" in e.description
+    assert "fte 2026-12-31: 2 of 155 services" in e.description
     done = {ev.step_key for ev in result.all_events if ev.event_type_value == "STEP_SUCCESS"}
     assert "warehouse" not in done and "exports" not in done
     assert db.read_bytes() == before
@@ -253,7 +265,7 @@ def test_cli_exits_non_zero_with_one_line_when_a_blocking_check_fails(tmp_path):
     shutil.copytree(DEMO_DIR, data)
     (data / "first_time_entrants" / "fte_2026_partial.csv").write_text(PARTIAL_FTE)
     db = tmp_path / "w.duckdb"
-    out = cli_refresh(tmp_path, "--data-dir", str(data), "--warehouse", str(db), "--as-of", AS_OF)
+    out = cli_refresh(tmp_path, "--data-dir", str(data), "--warehouse", str(db), "--as-of", PARTIAL_AS_OF)
     assert out.returncode != 0
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and checks.LATEST_PERIOD_COMPLETE in lines[0], out.stderr
@@ -267,10 +279,10 @@ def test_a_stopped_refresh_says_what_it_quarantined(tmp_path):
     data = tmp_path / "data"
     shutil.copytree(DEMO_DIR, data)
     (data / "first_time_entrants" / "fte_2026_by_sex.csv").write_text(
-        "yjs_name,period_end,period_months,sex,fte_count\nBarnet,2026-06,12,Total,80\nLeeds,2026-06,12,,200\n"
-        "Bolton,2026-06,12,Male,40\nBury,2026-06,12,Male,30\n")
+        "yjs_name,period_end,period_months,sex,fte_count\nBarnet,2026-12,12,Total,80\nLeeds,2026-12,12,,200\n"
+        "Bolton,2026-12,12,Male,40\nBury,2026-12,12,Male,30\n")
     out = cli_refresh(tmp_path, "--data-dir", str(data), "--warehouse", str(tmp_path / "w.duckdb"),
-                      "--as-of", AS_OF)
+                      "--as-of", PARTIAL_AS_OF)
     lines = out.stderr.strip().splitlines()
     assert out.returncode != 0 and len(lines) == 1, out.stderr
     assert lines[0].endswith("; nothing was published; separately, the run quarantined 3 rows of first_time_entrants, 2 like "

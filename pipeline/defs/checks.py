@@ -106,8 +106,12 @@ def latest_period_recent(indicator_values: pd.DataFrame, cutoff) -> dg.AssetChec
 def latest_period_complete(indicator_values: pd.DataFrame, services: ingest.Ingested) -> dg.AssetCheckResult:
     cov = q.latest_period_coverage(indicator_values, services.table["yjs_id"].nunique())
     low = cov[cov["share"] < COMPLETE_WARN]
-    severity = dg.AssetCheckSeverity.ERROR if (cov["share"] < COMPLETE_ERROR).any() else WARN
+    # a partial release of the periods ranked on stops publication; a later period off their grid
+    # (a few services' years ending in June after everyone's December) is not ranked on: a warning
+    severity = dg.AssetCheckSeverity.ERROR if (cov["on_grid"] & (cov["share"] < COMPLETE_ERROR)).any() else WARN
     text = "; ".join(f"{r.indicator} {r.period_end}: {r.services_reported} of {r.services} services"
+                     + ("" if r.on_grid else " (ending off the grid of the periods most services report: "
+                        "compared with no national rate, not ranked on)")
                      for r in low.itertuples())
     return dg.AssetCheckResult(passed=low.empty, severity=severity, metadata={"coverage": _rows_md(cov)},
                                description=text or "every latest period is complete")

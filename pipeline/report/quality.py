@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from pipeline.dates import to_datetime
@@ -163,8 +164,8 @@ def stale_latest_periods(values: pd.DataFrame, cutoff) -> list[str]:
     return out
 
 
-def _on_main_grid(v: pd.DataFrame) -> pd.DataFrame:
-    """One indicator's rows of periods on the grid of its best-covered
+def _on_main_grid(v: pd.DataFrame) -> np.ndarray:
+    """Which of one indicator's rows are of periods on the grid of its best-covered
     period (the most services; the latest on a tie): of its length, ending
     a whole number of those lengths from it. One service's years ending in
     June among everyone's ending in December, or its 12-month cohort among
@@ -172,14 +173,14 @@ def _on_main_grid(v: pd.DataFrame) -> pd.DataFrame:
     are compared with no national rate (:func:`pipeline.model.panel.fewest_for_national`)
     and set aside from the evidence, while the December years are whole."""
     if "period_months" not in v.columns or v.empty:
-        return v
+        return np.ones(len(v), bool)
     end = to_datetime(v["period_end"])
     length = v["period_months"].astype("int64").clip(lower=1)
     per_period = v.groupby([end.rename("end"), length.rename("length")])["yjs_id"].nunique()
     best_end, best_length = per_period.reset_index().sort_values(["yjs_id", "end"]).iloc[-1][["end", "length"]]
     month_no = end.dt.year * 12 + end.dt.month
     best_no = best_end.year * 12 + best_end.month
-    return v[(length == best_length).to_numpy() & ((month_no - best_no) % best_length == 0).to_numpy()]
+    return (length == best_length).to_numpy() & ((month_no - best_no) % best_length == 0).to_numpy()
 
 
 def latest_period_coverage(values: pd.DataFrame, n_services: int) -> pd.DataFrame:
@@ -187,17 +188,24 @@ def latest_period_coverage(values: pd.DataFrame, n_services: int) -> pd.DataFram
     in it. A suppressed cell counts as reported: small services' figures are
     suppressed in every release, while a partial file leaves services out.
     The latest period on the grid of the indicator's best-covered one
-    (:func:`_on_main_grid`): a few services' periods ending in other months
-    are not a partial release."""
+    (:func:`_on_main_grid`), ``on_grid``; and a later one off it, if any
+    (``on_grid`` False): a few services' periods ending in other months are
+    compared with no national rate and not ranked on, so they are not a
+    partial release of the periods that are."""
     rows = []
-    for key, v in values.groupby("indicator"):
-        v = _on_main_grid(v)
-        latest = v[v["period_end"] == v["period_end"].max()]
-        reported = latest["yjs_id"].nunique()
-        rows.append({"indicator": key, "period_end": str(pd.Timestamp(latest["period_end"].iloc[0]).date()),
-                     "services_reported": int(reported), "services": int(n_services),
-                     "share": reported / n_services if n_services else 0.0})
-    return pd.DataFrame(rows, columns=["indicator", "period_end", "services_reported", "services", "share"])
+    for key, everything in values.groupby("indicator"):
+        grid = _on_main_grid(everything)
+        v = everything[grid]
+        for on_grid, part in ((True, v), (False, everything[~grid])):
+            if part.empty or (not on_grid and part["period_end"].max() <= v["period_end"].max()):
+                continue  # (off the grid: only a period later than the grid's latest)
+            latest = part[part["period_end"] == part["period_end"].max()]
+            reported = latest["yjs_id"].nunique()
+            rows.append({"indicator": key, "period_end": str(pd.Timestamp(latest["period_end"].iloc[0]).date()),
+                         "services_reported": int(reported), "services": int(n_services),
+                         "share": reported / n_services if n_services else 0.0, "on_grid": on_grid})
+    return pd.DataFrame(rows, columns=["indicator", "period_end", "services_reported", "services", "share",
+                                       "on_grid"])
 
 
 def unusable_source(source: str, quarantine: pd.DataFrame, files: pd.DataFrame,
