@@ -139,13 +139,14 @@ def latest_figures(values: pd.DataFrame | None) -> dict[tuple[str, str], tuple[p
     reasons say of an indicator a service has no evidence for."""
     if values is None or values.empty:
         return {}
-    rows = values[values["numerator"].notna() & ~values["suppressed"].fillna(False).astype(bool)]
-    out = {}
-    for i, key, end, months, national in sorted(zip(
-            rows["yjs_id"], rows["indicator"], to_datetime(rows["period_end"]), rows["period_months"],
-            rows["national_rate"].notna())):
-        out[(i, key)] = (end, int(months), bool(national))  # the latest, last
-    return out
+    rows = values.loc[values["numerator"].notna() & ~values["suppressed"].fillna(False).astype(bool),
+                      ["yjs_id", "indicator", "period_end", "period_months", "national_rate"]]
+    rows = rows.assign(period_end=to_datetime(rows["period_end"])).sort_values(
+        ["yjs_id", "indicator", "period_end", "period_months"], kind="stable")
+    latest = rows.drop_duplicates(["yjs_id", "indicator"], keep="last")  # one row a service and indicator
+    return {(i, key): (end, int(months), bool(national)) for i, key, end, months, national in zip(
+        latest["yjs_id"], latest["indicator"], latest["period_end"], latest["period_months"],
+        latest["national_rate"].notna())}
 
 
 def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
