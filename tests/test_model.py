@@ -304,6 +304,16 @@ def test_a_newer_period_of_another_length_does_not_set_aside_years_of_figures():
     assert (ev["period_months"] == 3).all() and (ev["window_end"] == pd.Timestamp("2026-06-30")).all()
 
 
+def _first_time_entrants_only(fte: pd.DataFrame, svc: pd.DataFrame, pop: pd.DataFrame, as_of: dt.date):
+    """``indicator_values`` of a panel of first-time entrants alone (the other indicators empty)."""
+    empty = pd.DataFrame(columns=["yjs_id", "yjs_name", "period_end", "period_months", "suppressed"])
+    values, _ = panel.build_panel({"first_time_entrants": fte, "custody": empty.assign(custodial_sentences=[]),
+                                   "reoffending": empty.assign(cohort_end=[], cohort_months=[], cohort_size=[],
+                                                               reoffenders=[], reoffences=[])},
+                                  svc, pop, as_of, 3)
+    return values
+
+
 def test_a_newer_year_ending_in_another_month_is_pooled_with_the_years_before_it():
     """A year ending March 2026 for every service after calendar years had become the whole window
     (one period, no trend): the years before it were taken only a whole number of years back from
@@ -320,11 +330,7 @@ def test_a_newer_year_ending_in_another_month_is_pooled_with_the_years_before_it
     rows += [(i, i, pd.Timestamp("2026-03-31"), 12, float(rng.poisson(25)), False) for i in svc["yjs_id"][:5]]
     fte = pd.DataFrame(rows, columns=["yjs_id", "yjs_name", "period_end", "period_months", "fte_count",
                                       "suppressed"])
-    empty = pd.DataFrame(columns=["yjs_id", "yjs_name", "period_end", "period_months", "suppressed"])
-    values, _ = panel.build_panel({"first_time_entrants": fte, "custody": empty.assign(custodial_sentences=[]),
-                                   "reoffending": empty.assign(cohort_end=[], cohort_months=[], cohort_size=[],
-                                                               reoffenders=[], reoffences=[])},
-                                  svc, pop, dt.date(2026, 8, 1), 3)
+    values = _first_time_entrants_only(fte, svc, pop, dt.date(2026, 8, 1))
     ev = scores.indicator_evidence(values).set_index("yjs_id")
     assert sorted(ev.index) == [f"svc-0{j}" for j in range(5)]  # svc-05's Junes: no national to compare with
     assert (ev["periods_used"] == 3).all() and (ev["window_end"] == pd.Timestamp("2026-03-31")).all()
@@ -337,11 +343,8 @@ def test_a_newer_year_ending_in_another_month_is_pooled_with_the_years_before_it
     # a year ending in March that three services in five report is not taken over everyone's calendar
     # year: the others had lost their 2025 (pooled on 2024 and 2023, "latest Dec 2024")
     fewer = fte[~((fte["period_end"] == pd.Timestamp("2026-03-31")) & fte["yjs_id"].isin(["svc-03", "svc-04"]))]
-    values, _ = panel.build_panel({"first_time_entrants": fewer, "custody": empty.assign(custodial_sentences=[]),
-                                   "reoffending": empty.assign(cohort_end=[], cohort_months=[], cohort_size=[],
-                                                               reoffenders=[], reoffences=[])},
-                                  svc, pop, dt.date(2026, 8, 1), 3)
-    ev = scores.indicator_evidence(values).set_index("yjs_id")
+    ev = scores.indicator_evidence(_first_time_entrants_only(fewer, svc, pop, dt.date(2026, 8, 1))).set_index(
+        "yjs_id")
     assert len(ev) == 5 and (ev["window_end"] == pd.Timestamp("2025-12-31")).all()
     assert (ev["periods_used"] == 3).all() and (ev["last_period_end"] == pd.Timestamp("2025-12-31")).all()
 
