@@ -158,9 +158,11 @@ def test_latest_period_coverage_is_of_the_grid_most_services_report_on():
     rate and every December year is whole; a partial December is still found, and so is a 12-month
     cohort beside 3-month ones not taken for the latest."""
     dec = pd.DataFrame({"indicator": "fte", "yjs_id": list("abcd") * 2, "period_months": 12,
-                        "period_end": pd.to_datetime(["2023-12-31"] * 4 + ["2024-12-31"] * 4), "rate": 1.0})
+                        "period_end": pd.to_datetime(["2023-12-31"] * 4 + ["2024-12-31"] * 4), "rate": 1.0,
+                        "national_rate": 1.0})
     june = pd.DataFrame({"indicator": "fte", "yjs_id": ["a"], "period_months": 12,
-                         "period_end": pd.to_datetime(["2025-06-30"]), "rate": [2.0]})
+                         "period_end": pd.to_datetime(["2025-06-30"]), "rate": [2.0],
+                         "national_rate": [float("nan")]})
     cov = q.latest_period_coverage(pd.concat([dec, june]), n_services=4)
     assert cov["period_end"].tolist() == ["2024-12-31", "2025-06-30"] and cov["on_grid"].tolist() == [True, False]
     assert cov["share"].tolist() == [1.0, 0.25]
@@ -175,6 +177,11 @@ def test_latest_period_coverage_is_of_the_grid_most_services_report_on():
     assert cov["period_end"] == "2025-12-31" and cov["services_reported"] == 1
     e = checks.latest_period_complete(partial, SimpleNamespace(table=dec))
     assert e.severity == dg.AssetCheckSeverity.ERROR and e.description == "fte 2025-12-31: 1 of 4 services"
+    # a partial release off the grid that is compared with national (and so may anchor the window) stops it
+    # too: a first year ending March for 71 of 155 services had been waved through as "not ranked on"
+    march = dec.iloc[4:5].assign(period_end=pd.Timestamp("2025-03-31"))
+    e = checks.latest_period_complete(pd.concat([dec, march]), SimpleNamespace(table=dec))
+    assert e.severity == dg.AssetCheckSeverity.ERROR and e.description == "fte 2025-03-31: 1 of 4 services"
     quarters = pd.DataFrame({"indicator": "reoffending", "yjs_id": list("abcd") * 2, "period_months": 3,
                              "period_end": pd.to_datetime(["2024-09-30"] * 4 + ["2024-12-31"] * 4),
                              "rate": 1.0})

@@ -402,3 +402,33 @@ def test_figures_of_periods_few_services_report_are_not_compared_and_the_reasons
     sc = scores.concern_scores(svc, ev, history, rules.weights)
     text = targets.recommend(sc, ev, rules, AS_OF, values=stopped).set_index("yjs_id").loc["svc-01", "reasons"]
     assert f"; no {fte_label} figures since Dec 2020; " in text and "not compared" not in text
+    # an off-month row after its last compared one, both before the window: still since when (it had been
+    # "not compared" of the old row)
+    late = pd.concat([stopped, own.iloc[:1].assign(yjs_id="svc-01", period_end=pd.Timestamp("2021-06-30"))])
+    ev = scores.indicator_evidence(late)
+    sc = scores.concern_scores(svc, ev, history, rules.weights)
+    text = targets.recommend(sc, ev, rules, AS_OF, values=late).set_index("yjs_id").loc["svc-01", "reasons"]
+    assert f"; no {fte_label} figures since Jun 2021; " in text
+    # figures in the window, all suppressed: said so, not "since" (it did not stop reporting)
+    hidden = values.copy()
+    mine = (hidden["yjs_id"] == "svc-02") & (hidden["indicator"] == "fte") & (hidden["period_end"].dt.year >= 2022)
+    hidden.loc[mine, ["numerator", "rate", "national_rate", "z_score"]] = np.nan
+    hidden.loc[mine, "suppressed"] = True
+    ev = scores.indicator_evidence(hidden)
+    assert not ((ev["yjs_id"] == "svc-02") & (ev["indicator"] == "fte")).any()
+    sc = scores.concern_scores(svc, ev, history, rules.weights)
+    text = targets.recommend(sc, ev, rules, AS_OF, values=hidden).set_index("yjs_id").loc["svc-02", "reasons"]
+    assert (f"; its {fte_label} figures in the years pooled (3 years to Dec 2024) are suppressed (too few to "
+            "publish); ") in text
+    # its only figure since the window began is a newer one, compared, of a period the window does not take:
+    # not "since" (it had been said to have stopped reporting)
+    newer = values[~((values["yjs_id"] == "svc-03") & (values["indicator"] == "fte")
+                     & (values["period_end"].dt.year >= 2022))]
+    row = values[(values["yjs_id"] == "svc-03") & (values["indicator"] == "fte")].iloc[-1:]
+    newer = pd.concat([newer, row.assign(period_end=pd.Timestamp("2025-03-31"))], ignore_index=True)
+    ev = scores.indicator_evidence(newer)
+    assert not ((ev["yjs_id"] == "svc-03") & (ev["indicator"] == "fte")).any()
+    sc = scores.concern_scores(svc, ev, history, rules.weights)
+    text = targets.recommend(sc, ev, rules, AS_OF, values=newer).set_index("yjs_id").loc["svc-03", "reasons"]
+    assert (f"; its latest {fte_label} figure (12 months to Mar 2025) is not of the periods pooled (3 years to "
+            "Dec 2024); ") in text

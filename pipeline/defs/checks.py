@@ -108,10 +108,12 @@ def latest_period_complete(indicator_values: pd.DataFrame, services: ingest.Inge
     low = cov[cov["share"] < COMPLETE_WARN]
     # a partial release of the periods ranked on stops publication; a later period off their grid
     # (a few services' years ending in June after everyone's December) is not ranked on: a warning
-    severity = dg.AssetCheckSeverity.ERROR if (cov["on_grid"] & (cov["share"] < COMPLETE_ERROR)).any() else WARN
+    # (one compared with a national rate may be ranked on, off the grid or not: it counts as on it)
+    ranked = cov["on_grid"] | cov["compared"]
+    severity = dg.AssetCheckSeverity.ERROR if (ranked & (cov["share"] < COMPLETE_ERROR)).any() else WARN
     text = "; ".join(f"{r.indicator} {r.period_end}: {r.services_reported} of {r.services} services"
-                     + ("" if r.on_grid else " (ending off the grid of the periods most services report: "
-                        "compared with no national rate, not ranked on)")
+                     + ("" if r.on_grid or r.compared else " (ending off the grid of the periods most services "
+                        "report: compared with no national rate, not ranked on)")
                      for r in low.itertuples())
     return dg.AssetCheckResult(passed=low.empty, severity=severity, metadata={"coverage": _rows_md(cov)},
                                description=text or "every latest period is complete")

@@ -131,22 +131,39 @@ def _descending(value: float) -> tuple:
     return (True, 0.0) if value != value else (False, -value)
 
 
-def latest_figures(values: pd.DataFrame | None) -> dict[tuple[str, str], tuple[pd.Timestamp, int, bool]]:
-    """Per (service, indicator), its latest figure in ``indicator_values``
-    (a count, not suppressed): its period's end and length, and whether it
-    was compared with a national rate (not, for a period too few services
-    report: :func:`pipeline.model.panel.fewest_for_national`). What the
-    reasons say of an indicator a service has no evidence for."""
+def latest_figures(values: pd.DataFrame | None) -> dict[tuple[str, str], tuple[pd.Timestamp, int, bool, bool]]:
+    """Per (service, indicator), its latest row in ``indicator_values``: its
+    period's end and length, whether it was compared with a national rate
+    (not, for a period too few services report:
+    :func:`pipeline.model.panel.fewest_for_national`) and whether it is
+    suppressed. What the reasons say of an indicator a service has no
+    evidence for."""
     if values is None or values.empty:
         return {}
-    rows = values.loc[values["numerator"].notna() & ~values["suppressed"].fillna(False).astype(bool),
-                      ["yjs_id", "indicator", "period_end", "period_months", "national_rate"]]
+    rows = values[["yjs_id", "indicator", "period_end", "period_months", "national_rate", "suppressed"]]
     rows = rows.assign(period_end=to_datetime(rows["period_end"])).sort_values(
         ["yjs_id", "indicator", "period_end", "period_months"], kind="stable")
     latest = rows.drop_duplicates(["yjs_id", "indicator"], keep="last")  # one row a service and indicator
-    return {(i, key): (end, int(months), bool(national)) for i, key, end, months, national in zip(
-        latest["yjs_id"], latest["indicator"], latest["period_end"], latest["period_months"],
-        latest["national_rate"].notna())}
+    return {(i, key): (end, int(months), bool(national), bool(hidden)) for i, key, end, months, national, hidden
+            in zip(latest["yjs_id"], latest["indicator"], latest["period_end"], latest["period_months"],
+                   latest["national_rate"].notna(), latest["suppressed"].fillna(False).astype(bool))}
+
+
+def _why_no_evidence(label: str, latest: tuple, window: tuple | None) -> str:
+    """Why a service with rows of an indicator has no evidence of it: its
+    latest row (:func:`latest_figures`) before the pooled window (``window``:
+    its end and length in months), suppressed, compared with no national
+    rate, or of a period the window does not take."""
+    end, length, compared, hidden = latest
+    if window is not None and end <= window[0] - pd.DateOffset(months=int(window[1])):
+        return f"no {label} figures since {end:%b %Y}"  # it stopped reporting
+    pooled = f" ({_window_text(int(window[1]), window[0])})" if window is not None else ""
+    if hidden:
+        return f"its {label} figures in the years pooled{pooled} are suppressed (too few to publish)"
+    if not compared:
+        return (f"its {label} figures are not compared with national: their periods (latest "
+                f"{_window_text(length, end)}) are not those most services report")
+    return f"its latest {label} figure ({_window_text(length, end)}) is not of the periods pooled{pooled}"
 
 
 def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
@@ -182,6 +199,8 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
     for i, key in zip(evidence["yjs_id"], evidence["indicator"]):
         has.setdefault(i, set()).add(key)
     figures = latest_figures(values)
+    windows = {key: (pd.Timestamp(end), months) for key, end, months in zip(
+        evidence["indicator"], evidence["window_end"], evidence["window_months"])}  # one window an indicator
     never = "no inspection on record"
     if inspections_from is not None and not pd.isna(inspections_from):
         never += (f" (the inspections on record begin in {pd.Timestamp(inspections_from):%B %Y}: an "
@@ -207,14 +226,8 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
         if missing and len(absent) < len(known):  # some figures, not all that others have
             text += "; no figures for " + " or ".join(missing)
         for k in absent:
-            if (i, k) not in figures:
-                continue
-            end, length, compared = figures[(i, k)]
-            if compared:  # older than the window: it stopped reporting
-                text += f"; no {BY_KEY[k].label} figures since {end:%b %Y}"
-            else:
-                text += (f"; its {BY_KEY[k].label} figures are not compared with national: their periods (latest "
-                         f"{_window_text(length, end)}) are not those most services report")
+            if (i, k) in figures:
+                text += "; " + _why_no_evidence(BY_KEY[k].label, figures[(i, k)], windows.get(k))
         text += "; " + (f"last inspected {month}, {_rating_text(rating)}" if seen else never)
         # first, where it decides: a service high on the list may be passed over for this alone
         out.append(text if eligible else excluded + text)

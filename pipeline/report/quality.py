@@ -191,7 +191,8 @@ def latest_period_coverage(values: pd.DataFrame, n_services: int) -> pd.DataFram
     (:func:`_on_main_grid`), ``on_grid``; and a later one off it, if any
     (``on_grid`` False): a few services' periods ending in other months are
     compared with no national rate and not ranked on, so they are not a
-    partial release of the periods that are."""
+    partial release of the periods that are; ``compared``: whether the
+    period has a national rate (and so may be ranked on, whatever its grid)."""
     rows = []
     for key, everything in values.groupby("indicator"):
         grid = _on_main_grid(everything)
@@ -201,11 +202,13 @@ def latest_period_coverage(values: pd.DataFrame, n_services: int) -> pd.DataFram
                 continue  # (off the grid: only a period later than the grid's latest)
             latest = part[part["period_end"] == part["period_end"].max()]
             reported = latest["yjs_id"].nunique()
+            compared = bool(latest["national_rate"].notna().any()) if "national_rate" in latest else True
             rows.append({"indicator": key, "period_end": str(pd.Timestamp(latest["period_end"].iloc[0]).date()),
                          "services_reported": int(reported), "services": int(n_services),
-                         "share": reported / n_services if n_services else 0.0, "on_grid": on_grid})
+                         "share": reported / n_services if n_services else 0.0, "on_grid": on_grid,
+                         "compared": compared})
     return pd.DataFrame(rows, columns=["indicator", "period_end", "services_reported", "services", "share",
-                                       "on_grid"])
+                                       "on_grid", "compared"])
 
 
 def unusable_source(source: str, quarantine: pd.DataFrame, files: pd.DataFrame,
