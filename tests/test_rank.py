@@ -385,6 +385,13 @@ def test_figures_of_periods_few_services_report_are_not_compared_and_the_reasons
     assert not ((ev["yjs_id"] == "svc-00") & (ev["indicator"] == "fte")).any()
     history = scores.inspection_history(f.inspections(()), AS_OF)
     rules = RankingRules()
+
+    def reasons_of(rows: pd.DataFrame, service: str) -> str:  # with no evidence of its first-time entrants
+        ev = scores.indicator_evidence(rows)
+        assert not ((ev["yjs_id"] == service) & (ev["indicator"] == "fte")).any()
+        sc = scores.concern_scores(svc, ev, history, rules.weights)
+        return targets.recommend(sc, ev, rules, AS_OF, values=rows).set_index("yjs_id").loc[service, "reasons"]
+
     sc = scores.concern_scores(svc, ev, history, rules.weights)
     out = targets.recommend(sc, ev, rules, AS_OF, values=values).set_index("yjs_id")
     fte_label = "first-time entrants"
@@ -397,27 +404,19 @@ def test_figures_of_periods_few_services_report_are_not_compared_and_the_reasons
     stopped = values[~((values["yjs_id"] == "svc-01") & (values["indicator"] == "fte")
                        & (values["period_end"] > pd.Timestamp("2020-12-31")))]
     stopped = pd.concat([stopped, own.iloc[:1].assign(yjs_id="svc-01", period_end=pd.Timestamp("2017-06-30"))])
-    ev = scores.indicator_evidence(stopped)
-    assert not ((ev["yjs_id"] == "svc-01") & (ev["indicator"] == "fte")).any()
-    sc = scores.concern_scores(svc, ev, history, rules.weights)
-    text = targets.recommend(sc, ev, rules, AS_OF, values=stopped).set_index("yjs_id").loc["svc-01", "reasons"]
+    text = reasons_of(stopped, "svc-01")
     assert f"; no {fte_label} figures since Dec 2020; " in text and "not compared" not in text
     # an off-month row after its last compared one, both before the window: still since when (it had been
     # "not compared" of the old row)
     late = pd.concat([stopped, own.iloc[:1].assign(yjs_id="svc-01", period_end=pd.Timestamp("2021-06-30"))])
-    ev = scores.indicator_evidence(late)
-    sc = scores.concern_scores(svc, ev, history, rules.weights)
-    text = targets.recommend(sc, ev, rules, AS_OF, values=late).set_index("yjs_id").loc["svc-01", "reasons"]
+    text = reasons_of(late, "svc-01")
     assert f"; no {fte_label} figures since Jun 2021; " in text
     # figures in the window, all suppressed: said so, not "since" (it did not stop reporting)
     hidden = values.copy()
     mine = (hidden["yjs_id"] == "svc-02") & (hidden["indicator"] == "fte") & (hidden["period_end"].dt.year >= 2022)
     hidden.loc[mine, ["numerator", "rate", "national_rate", "z_score"]] = np.nan
     hidden.loc[mine, "suppressed"] = True
-    ev = scores.indicator_evidence(hidden)
-    assert not ((ev["yjs_id"] == "svc-02") & (ev["indicator"] == "fte")).any()
-    sc = scores.concern_scores(svc, ev, history, rules.weights)
-    text = targets.recommend(sc, ev, rules, AS_OF, values=hidden).set_index("yjs_id").loc["svc-02", "reasons"]
+    text = reasons_of(hidden, "svc-02")
     assert (f"; its {fte_label} figures in the years pooled (3 years to Dec 2024) are suppressed (too few to "
             "publish); ") in text
     # its only figure since the window began is a newer one, compared, of a period the window does not take:
@@ -426,9 +425,6 @@ def test_figures_of_periods_few_services_report_are_not_compared_and_the_reasons
                      & (values["period_end"].dt.year >= 2022))]
     row = values[(values["yjs_id"] == "svc-03") & (values["indicator"] == "fte")].iloc[-1:]
     newer = pd.concat([newer, row.assign(period_end=pd.Timestamp("2025-03-31"))], ignore_index=True)
-    ev = scores.indicator_evidence(newer)
-    assert not ((ev["yjs_id"] == "svc-03") & (ev["indicator"] == "fte")).any()
-    sc = scores.concern_scores(svc, ev, history, rules.weights)
-    text = targets.recommend(sc, ev, rules, AS_OF, values=newer).set_index("yjs_id").loc["svc-03", "reasons"]
+    text = reasons_of(newer, "svc-03")
     assert (f"; its latest {fte_label} figure (12 months to Mar 2025) is not of the periods pooled (3 years to "
             "Dec 2024); ") in text

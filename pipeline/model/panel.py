@@ -231,15 +231,14 @@ def fewest_for_national(counts: pd.DataFrame) -> pd.Series:
     return pd.Series(np.maximum(fewest, MIN_NATIONAL_SERVICES), index=per_period.index, dtype=float)
 
 
-def _score_indicator(counts: pd.DataFrame, ind: Indicator,
-                     fewest: pd.Series | None = None) -> tuple[pd.DataFrame, list[dict]]:
+def _score_indicator(counts: pd.DataFrame, ind: Indicator, fewest: pd.Series) -> tuple[pd.DataFrame, list[dict]]:
     """National rate, expected, z-scores, bands, control limits and
     confidence intervals for every period of one indicator, vectorised.
 
     Each period is compared with its own national rate, if it has at least
     ``fewest`` services with a count (per period, :func:`fewest_for_national`
-    of the indicator's whole table: a part scored elsewhere is given it;
-    None: every period). z is exact (mid-p,
+    of the indicator's whole table: a part scored elsewhere is given it).
+    z is exact (mid-p,
     ``stats.exact_z``) so small and zero counts are right; over-dispersion
     (phi, tau^2) is estimated per period on the variance-stabilised scale and,
     where phi exceeds its noise level, widens each area's limits by
@@ -250,9 +249,8 @@ def _score_indicator(counts: pd.DataFrame, ind: Indicator,
     g = counts.reset_index(drop=True)
     usable = g["numerator"].notna() & (g["denominator"] > 0)
     sums = g[usable].groupby(keys)[["numerator", "denominator"]].agg(["sum", "size"])
-    p0_by_period = (sums[("numerator", "sum")] / sums[("denominator", "sum")]).rename("p0")
-    if fewest is not None:
-        p0_by_period = p0_by_period.where(sums[("numerator", "size")] >= fewest.reindex(sums.index))
+    p0_by_period = (sums[("numerator", "sum")] / sums[("denominator", "sum")]).where(
+        sums[("numerator", "size")] >= fewest.reindex(sums.index)).rename("p0")
     p0 = g.join(p0_by_period, on=keys)["p0"].to_numpy()
     m = ind.multiplier
     g["rate"] = g["numerator"] / g["denominator"] * m
@@ -341,6 +339,7 @@ def build_panel(tables: dict[str, pd.DataFrame], services: pd.DataFrame,
         c = c[to_datetime(c["period_end"]) <= cutoff]
         if not c.empty:
             counts[ind.key] = c
+    fewest = {key: fewest_for_national(c) for key, c in counts.items()}  # of each whole table, once
     total = sum(map(len, counts.values()))
     shared = None  # (indicator, its rows scored elsewhere, the function that waits for them)
     if submit is not None and total >= SHARE_FROM_ROWS:
@@ -348,15 +347,15 @@ def build_panel(tables: dict[str, pd.DataFrame], services: pd.DataFrame,
         sent = _later_periods(counts[largest], total / 2)
         if sent.any():
             shared = largest, sent, submit(_score_indicator, counts[largest][sent], BY_KEY[largest],
-                                           fewest_for_national(counts[largest]))
+                                           fewest[largest])
     scored = {}
     for key, c in counts.items():
         if shared is None or key != shared[0]:
-            scored[key] = _score_indicator(c, BY_KEY[key], fewest_for_national(c))
+            scored[key] = _score_indicator(c, BY_KEY[key], fewest[key])
     if shared is not None:
         key, sent, wait = shared
         c = counts[key]
-        here = _score_indicator(c[~sent], BY_KEY[key], fewest_for_national(c)) if not sent.all() else None
+        here = _score_indicator(c[~sent], BY_KEY[key], fewest[key]) if not sent.all() else None
         scored[key] = _joined(here, wait(), sent)
     panels, disp = [], []
     for key in counts:  # in INDICATORS order

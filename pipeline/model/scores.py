@@ -46,14 +46,14 @@ TIME_CAP_MONTHS = 72
 
 
 def _windows(ends: np.ndarray, month_no: np.ndarray, lengths: np.ndarray, cuts: np.ndarray,
-             window_months: int, compared: np.ndarray | None = None, services: np.ndarray | None = None):
+             window_months: int, compared: np.ndarray, services: np.ndarray):
     """The pooling window of each cut date, over one indicator's rows sorted
     by period end (``ends``; ``month_no`` = year*12 + month; ``lengths`` =
     period_months): the rows of one period length, those of its latest period
     ending on or before the cut and of the non-overlapping periods before it
     within ``window_months``. The length is the one whose window has
-    figures of the most services (``services``, a code per row; where None,
-    or on a tie, the most rows; then the latest period's, then the shortest;
+    figures of the most services (``services``, a code per row; on a tie,
+    the most rows; then the latest period's, then the shortest;
     a length whose latest period ended a whole window before the latest is
     no longer published, and not taken): a newer period of another length,
     quarters for some services or a first quarter after years of annual
@@ -62,7 +62,7 @@ def _windows(ends: np.ndarray, month_no: np.ndarray, lengths: np.ndarray, cuts: 
     of the services, four a year, had outnumbered everyone's years).
     The periods before the latest are those that end before the next
     later one starts (:func:`_window_of`), of those compared with a
-    national rate (``compared``, per row; all where None): a year ending
+    national rate (``compared``, per row): a year ending
     in March 2026 is followed by the calendar years 2024 and 2023, where
     the years back from March had set them aside.
     Each window is a contiguous slice, so many cuts cost a few searches
@@ -76,6 +76,10 @@ def _windows(ends: np.ndarray, month_no: np.ndarray, lengths: np.ndarray, cuts: 
     months_of = np.zeros(cuts.size, dtype=int)
     # each length's rows (one length, the usual case: the latest period's, with no search for another)
     of_length = {int(m): np.flatnonzero(lengths == m) for m in np.unique(lengths)}
+
+    def coverage(window):  # services with figures in it, then its rows
+        return np.unique(services[window[1]]).size, window[1].size
+
     for c, cut in enumerate(cuts):
         n = int(np.searchsorted(ends, cut, side="right"))
         if n == 0:
@@ -83,11 +87,6 @@ def _windows(ends: np.ndarray, month_no: np.ndarray, lengths: np.ndarray, cuts: 
         first_latest = int(np.searchsorted(ends, ends[n - 1], side="left"))
         months = int(np.bincount(lengths[first_latest:n]).argmax())  # the mode; shortest on a tie
         best = _window_of(month_no, lengths, of_length[months], n, months, window_months, compared)
-
-        def coverage(window):  # services with figures in it, then its rows
-            rows = window[1]
-            return (np.unique(services[rows]).size if services is not None else 0), rows.size
-
         for other, rows_of_other in of_length.items():  # another length, if it covers more in its window
             found = (_window_of(month_no, lengths, rows_of_other, n, other, window_months, compared)
                      if other != months else None)
@@ -110,7 +109,7 @@ def _windows(ends: np.ndarray, month_no: np.ndarray, lengths: np.ndarray, cuts: 
 
 
 def _window_of(month_no: np.ndarray, lengths: np.ndarray, rows_of_length: np.ndarray, n: int, months: int,
-               window_months: int, compared: np.ndarray | None = None):
+               window_months: int, compared: np.ndarray):
     """``_windows``' window of rows of ``months``-long periods (``rows_of_length``
     their positions, ascending) among the first ``n`` rows: (the row of its
     latest period, its rows, each one's months back from the latest), or
@@ -124,37 +123,33 @@ def _window_of(month_no: np.ndarray, lengths: np.ndarray, rows_of_length: np.nda
     number of periods before the latest (the usual case) these are the
     periods 1, 2, ... back; a newer year ending in March before calendar
     years is followed by them, not by years ending in March that no one
-    reports. ``compared`` None: the periods a whole number back, all."""
+    reports."""
     before = int(np.searchsorted(rows_of_length, n))
     if before == 0:
         return None
     last = int(rows_of_length[before - 1])
-    if compared is not None:
-        seen = rows_of_length[:before]
-        seen = seen[compared[seen]]
-        if seen.size and month_no[seen[-1]] > month_no[last] - window_months:
-            # of the compared periods overlapping the latest compared one, the one most report
-            # (the latest on a tie): a year ending in March that 60% report is not taken over
-            # everyone's calendar year, nine months of which it shares
-            top = month_no[seen[-1]]
-            near = seen[month_no[seen] > top - months]
-            ends, counts = np.unique(month_no[near], return_counts=True)
-            pick = ends[len(counts) - 1 - int(np.argmax(counts[::-1]))]
-            last = int(near[month_no[near] == pick][-1])
+    seen = rows_of_length[:before]
+    seen = seen[compared[seen]]
+    if seen.size and month_no[seen[-1]] > month_no[last] - window_months:
+        # of the compared periods overlapping the latest compared one, the one most report
+        # (the latest on a tie): a year ending in March that 60% report is not taken over
+        # everyone's calendar year, nine months of which it shares
+        top = month_no[seen[-1]]
+        near = seen[month_no[seen] > top - months]
+        ends, counts = np.unique(month_no[near], return_counts=True)
+        pick = ends[len(counts) - 1 - int(np.argmax(counts[::-1]))]
+        last = int(near[month_no[near] == pick][-1])
     end = int(np.searchsorted(month_no, month_no[last], side="right"))  # the latest period's rows, all
     start = int(np.searchsorted(month_no, month_no[last] - max(window_months, months), side="right"))
     rows = np.arange(start, end)
     rows = rows[lengths[start:end] == months]
     back = month_no[last] - month_no[rows]
-    if compared is None:
-        keep = back % months == 0
-    else:
-        ends = np.unique(month_no[rows[compared[rows]]])
-        chain, at = [month_no[last]], month_no[last]
-        while (j := int(np.searchsorted(ends, at - months, side="right")) - 1) >= 0:
-            at = ends[j]
-            chain.append(at)
-        keep = np.isin(month_no[rows], chain)
+    ends = np.unique(month_no[rows[compared[rows]]])
+    chain, at = [month_no[last]], month_no[last]
+    while (j := int(np.searchsorted(ends, at - months, side="right")) - 1) >= 0:
+        at = ends[j]
+        chain.append(at)
+    keep = np.isin(month_no[rows], chain)
     return last, rows[keep], back[keep]
 
 
