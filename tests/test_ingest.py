@@ -1757,6 +1757,20 @@ def test_a_figure_may_carry_its_status_or_a_footnote_reference(value, count):
     assert (math.isnan(got) if count is None else got == count)
 
 
+@pytest.mark.parametrize("value, whole, decimal", [("1.000", 1000, "1"), ("12.000", 12000, "12"),
+                                                   ("1.282", 1282, "1.282"), ("40.500 [p]", 40500, "40.5")])
+def test_a_point_before_three_digits_in_a_count_is_ambiguous_not_read_as_a_decimal(value, whole, decimal):
+    # Excel in much of Europe writes a thousand '1.000': it had been read as 1
+    with pytest.raises(RowProblem, match=re.escape(
+            f"{value!r} is ambiguous: {whole} with a point between thousands, or {decimal} with a decimal point")):
+        parse_count(value, "fte_count")
+
+
+@pytest.mark.parametrize("value, count", [("12.0", 12), ("1,000.000", 1000), ("1234.000", 1234), ("7.0000", 7)])
+def test_a_point_that_can_only_be_a_decimal_point_is_read(value, count):
+    assert parse_count(value, "fte_count") == count
+
+
 @pytest.mark.parametrize("value", ["[p]", "[note 4]", "12 [c]", "12 [q]", "12 note 3"])
 def test_a_status_or_a_footnote_without_a_figure_is_not_a_number(value):
     with pytest.raises(RowProblem, match=re.escape(f"column fte_count: {value!r} is not a number")):

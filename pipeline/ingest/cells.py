@@ -46,6 +46,9 @@ def without_notes(text: str) -> str:
     return _NOTES.sub("", text) if "[" in text else text
 
 _NUMBER = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$", re.ASCII)
+# "1.000" or "1.282": a point before three digits, as Excel in much of Europe writes a thousand
+# ("1.000" = 1,000), or a decimal point (1.000 = 1). A count cannot be read either way for sure.
+_POINT_THOUSANDS = re.compile(r"^\+?\d{1,3}\.\d{3}$", re.ASCII)
 _ISO_DATE = re.compile(  # a time and time zone after the date are ignored
     r"^(\d{4})-(\d{1,2})-(\d{1,2})([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$",
     re.ASCII | re.IGNORECASE)
@@ -98,7 +101,9 @@ MAX_COUNT = 10**12
 def parse_count(value: str, column: str) -> float:
     """A non-negative count; NaN when suppressed. Accepts ``1,234`` and
     ``12.0``, and a figure followed by its status or a footnote reference
-    (``1,234 [p]``, ``[c] [note 2]``)."""
+    (``1,234 [p]``, ``[c] [note 2]``). Refuses ``1.000``: a thousand where a
+    point separates thousands (Excel in much of Europe), 1 where it is a
+    decimal point."""
     text = value.strip()
     if len(text) > MAX_PERIOD_CHARS:  # no count is that long
         raise RowProblem(f"column {column}: {value[:40]!r}... is not a number")
@@ -111,6 +116,11 @@ def parse_count(value: str, column: str) -> float:
         return math.nan
     if not _NUMBER.match(text):
         raise RowProblem(f"column {column}: {value!r} is not a number")
+    if _POINT_THOUSANDS.match(text):
+        whole = text.lstrip("+").replace(".", "")
+        raise RowProblem(f"column {column}: {value!r} is ambiguous: {int(whole)} with a point between "
+                         f"thousands, or {float(text):g} with a decimal point? Write counts as {int(whole)} "
+                         f"or {int(whole):,}")
     number = float(text.replace(",", ""))
     if number >= MAX_COUNT:
         raise RowProblem(f"column {column}: {value!r} is too large for a count (over a trillion)")

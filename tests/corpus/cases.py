@@ -119,6 +119,10 @@ CASES = [
          fte(HEAD + "Bolton,2022-03,-4\nHartlepool,2022-03,41\n"), "quarantine", "'-4' is negative", rows=1),
     Case("decimal_count", "a rate (12.5) in a count column", "first_time_entrants",
          fte(HEAD + "Bolton,2022-03,12.5\nHartlepool,2022-03,41\n"), "quarantine", "not a whole number", rows=1),
+    Case("point_thousands", "a thousand written '1.000', as European Excel writes it, in a semicolon file",
+         "first_time_entrants", fte("yjs_name;period_end;fte_count\nBolton;2022-03;1.000\nHartlepool;2022-03;41\n"),
+         "quarantine", "'1.000' is ambiguous: 1000 with a point between thousands, or 1 with a decimal point",
+         rows=1),
     Case("reoffenders_over_cohort", "41 reoffenders in a cohort of 40", "reoffending",
          lambda d: write(d, "reoffending/reoffending.csv",
                          "yjs_name,cohort_end,cohort_months,cohort_size,reoffenders,reoffences\n"
