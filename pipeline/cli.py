@@ -172,10 +172,16 @@ def _print_published(warehouse, as_of, backfill: bool, previous, listed, data_di
               "its exports go).")
     if warning := after_today_warning(as_of):
         print(f"WARNING: {warning}")
-    if len(ranked) and ranked["reasons"].str.contains(targets.NO_FIGURES, regex=False).all():
+    none = ranked["reasons"].str.contains(targets.NO_FIGURES, regex=False)
+    uncompared = ranked["reasons"].str.contains(targets.NO_EVIDENCE, regex=False)
+    if len(ranked) and none.all():
         print(f"NOTE: no indicator figures were published by {as_of} (periods ending by "
               f"{cutoff_of(as_of, rules.lag_months):%d %B %Y}, after the {rules.lag_months}-month publication lag), "
               "so every service is monitored.")
+    elif len(ranked) and (none | uncompared).all():
+        print(f"NOTE: no indicator figure published by {as_of} could be compared with national: a period needs "
+              "at least two services reporting it, and half as many as the indicator's best-covered period, "
+              "for a national rate; so every service is monitored.")
     else:
         for note in targets.shortfall_notes(ranked, rules):
             print(f"NOTE: {note}")
@@ -204,13 +210,14 @@ def ranked_table(shown: pd.DataFrame, rules: s.RankingRules) -> str:
     was inspected within the exclusion window, or have no figures."""
     import pandas as pd
 
-    from pipeline.rank.targets import NO_FIGURES
+    from pipeline.rank.targets import NO_EVIDENCE, NO_FIGURES
     from pipeline.report.text import text_table
 
     inspected = shown["last_inspected"].notna()
     ineligible = shown["eligible"].eq(False)  # NULL in a list published before it was a column
     notes = [f"not eligible: inspected within {rules.exclusion_months} months" if out
-             else "no indicator figures" if NO_FIGURES in str(why) else ""
+             else "no indicator figures" if NO_FIGURES in str(why)
+             else "no figures compared with national" if NO_EVIDENCE in str(why) else ""
              for out, why in zip(ineligible, shown["reasons"])]
     table = pd.DataFrame({
         "rank": shown["rank"].to_numpy(),

@@ -154,3 +154,27 @@ def test_a_date_before_any_figure_or_inspection_publishes_every_service_monitore
     assert latest == [(AS_OF,)] and history.groupby("as_of").size().to_dict() == {early: 155, AS_OF: 155}
     backfilled = history[history["as_of"] == early]
     assert (backfilled["recommendation"] == "monitor").all() and backfilled["last_rating"].isna().all()
+
+
+def test_one_service_alone_has_figures_but_none_compared_and_the_cli_says_so(tmp_path):
+    """A data dir of one service: its figures are published, but no period has the two services a
+    national rate needs. The list had said no indicator figures were published, and its reasons
+    'no indicator data'."""
+    from tests.corpus import mini
+
+    data, db = mini.build(tmp_path / "one", n=1), tmp_path / "one.duckdb"
+    out = cli_refresh(tmp_path, "--data-dir", str(data), "--warehouse", str(db), "--as-of", AS_OF)
+    assert out.returncode == 0, out.stderr
+    assert "NOTE: no indicator figure published by 2026-11-01 could be compared with national" in out.stdout
+    assert "no indicator figures were published" not in out.stdout
+    assert "no figures compared with national" in out.stdout  # the printed list's note
+    with duckdb.connect(str(db), read_only=True) as con:
+        (reasons,), = con.execute("SELECT reasons FROM inspection_targets").fetchall()
+        figures = con.execute("SELECT count(*) FROM indicator_values WHERE rate IS NOT NULL").fetchone()[0]
+    assert figures > 0
+    assert reasons.startswith(targets.NO_EVIDENCE) and targets.NO_FIGURES not in reasons
+    for label in ("first-time entrants", "proven reoffending", "custodial sentences"):  # each said why
+        assert f"; its {label} figures are " in reasons
+    assert "figures are not compared with national: too few services report them for a national rate (latest " \
+        in reasons
+    assert "indicators: none compared with national" in reasons

@@ -141,6 +141,30 @@ def test_a_service_without_indicator_figures_is_never_picked(quality):
         assert out.loc[s, "reasons"].startswith("no indicator data, so no visit is recommended")
 
 
+def test_a_service_whose_figures_none_could_be_compared_is_not_said_to_have_none(quality):
+    # svc-00's every figure is of periods too few services report (one each): no evidence, but figures
+    svc = f.services(30)
+    pop = f.population(svc)
+    tables = f.indicator_tables(svc, pop, np.asarray(quality, float))
+    own = {k: t["yjs_id"] == "svc-00" for k, t in tables.items()}
+    date = {k: next(c for c in ("period_end", "cohort_end") if c in t) for k, t in tables.items()}
+    tables = {k: t.assign(**{date[k]: t[date[k]].where(~own[k], t[date[k]] - pd.offsets.MonthEnd(2))})
+              for k, t in tables.items()}
+    values, _ = panel.build_panel(tables, svc, pop, AS_OF, 3)
+    ev = scores.indicator_evidence(values)
+    assert not (ev["yjs_id"] == "svc-00").any() and values.loc[values["yjs_id"] == "svc-00", "rate"].notna().any()
+    sc = scores.concern_scores(svc, ev, scores.inspection_history(f.inspections(()), AS_OF), RankingRules().weights)
+    out = targets.recommend(sc, ev, RankingRules(), AS_OF, values=values).set_index("yjs_id")
+    text = out.loc["svc-00", "reasons"]
+    assert text.startswith(targets.NO_EVIDENCE) and targets.NO_FIGURES not in text
+    assert "its first-time entrants figures are not compared with national: their periods" in text
+    assert "indicators: none compared with national" in text
+    assert out.loc["svc-00", "recommendation"] == "monitor"
+    others = out.drop(index="svc-00")["reasons"]
+    assert not others.str.contains(targets.NO_EVIDENCE, regex=False).any()
+    assert not others.str.contains("none compared", regex=False).any()
+
+
 def test_with_no_indicator_figures_at_all_every_service_is_monitored(quality):
     ids = [f"svc-{i:02d}" for i in range(30)]
     rows = [("svc-07", "2020-02-01", "Inadequate", 4)]

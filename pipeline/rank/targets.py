@@ -43,6 +43,8 @@ TARGET_COLUMNS = [
 CLOSE_CALL = (0.25, 0.75)  # a p_full_joint in here is said in the reasons
 GOOD_RATINGS = {"outstanding", "good"}
 NO_FIGURES = "no indicator data, so no visit is recommended"  # the reasons of a service without figures
+# ... and of one whose figures could none be compared with national (their periods too few services report)
+NO_EVIDENCE = "no indicator figures compared with national, so no visit is recommended"
 BAND_TEXT = {
     "high_99.8": "above the 99.8% limit", "high_95": "above the 95% limit",
     "within": "within the limits", "low_95": "better than the 95% limit",
@@ -157,7 +159,12 @@ def _why_no_evidence(label: str, latest: tuple, window: tuple | None) -> str:
     end, length, compared, hidden = latest
     if window is not None and end <= window[0] - pd.DateOffset(months=int(window[1])):
         return f"no {label} figures since {end:%b %Y}"  # it stopped reporting
-    pooled = f" ({_window_text(int(window[1]), window[0])})" if window is not None else ""
+    if window is None:  # no service has evidence of it: no period of it has a national rate
+        if hidden:
+            return f"its {label} figures are suppressed (too few to publish)"
+        return (f"its {label} figures are not compared with national: too few services report them for a "
+                f"national rate (latest {_window_text(length, end)})")
+    pooled = f" ({_window_text(int(window[1]), window[0])})"
     if hidden:
         return f"its {label} figures in the years pooled{pooled} are suppressed (too few to publish)"
     if not compared:
@@ -199,6 +206,7 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
     for i, key in zip(evidence["yjs_id"], evidence["indicator"]):
         has.setdefault(i, set()).add(key)
     figures = latest_figures(values)
+    with_figures = {i for i, _ in figures}
     windows = {key: (pd.Timestamp(end), months) for key, end, months in zip(
         evidence["indicator"], evidence["window_end"], evidence["window_months"])}  # one window an indicator
     never = "no inspection on record"
@@ -219,14 +227,14 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
             text = "no indicator above the 95% limit; worse than national: " + worse[i]
         elif i in nearest:
             text = "no indicator worse than national; nearest to it: " + nearest[i]
-        else:
-            text = NO_FIGURES
+        else:  # no evidence: no figures, or none that could be compared
+            text = NO_EVIDENCE if i in with_figures else NO_FIGURES
         absent = [k for k in known if k not in has.get(i, ())]
         missing = [BY_KEY[k].label for k in absent if (i, k) not in figures]
         if missing and len(absent) < len(known):  # some figures, not all that others have
             text += "; no figures for " + " or ".join(missing)
-        for k in absent:
-            if (i, k) in figures:
+        for k in BY_KEY:  # also of an indicator no service has evidence of
+            if (i, k) in figures and k not in has.get(i, ()):
                 text += "; " + _why_no_evidence(BY_KEY[k].label, figures[(i, k)], windows.get(k))
         text += "; " + (f"last inspected {month}, {_rating_text(rating)}" if seen else never)
         # first, where it decides: a service high on the list may be passed over for this alone
@@ -262,24 +270,26 @@ def close_call_text(df: pd.DataFrame, rules: RankingRules) -> pd.Series:
     return pd.Series(out, index=df.index, dtype=object)
 
 
-def concern_text(df: pd.DataFrame) -> pd.Series:
+def concern_text(df: pd.DataFrame, figures: pd.Series | None = None) -> pd.Series:
     """ "concern 1.05 = indicators +0.88, last rating +0.07, time since
     inspection +0.10": what puts a service above or below its neighbours,
     the weighted parts of its concern score (``recommend``), positive adding
     concern, rounded so that they add up to the total shown; "indicators: no
-    data" where the service has none."""
+    data" where the service has no evidence, "indicators: none compared with
+    national" where it has figures (``figures``, by row) but none could be."""
     names = ["concern_indicators", "concern_last_rating", "concern_time", "concern_outcome_model"]
     labels = ["indicators", "last rating", "time since inspection", "outcome model"]
     out = []
     evidenced = df["evidenced"] if "evidenced" in df else pd.Series(True, index=df.index)
-    for total, has, *parts in zip(df["concern_score"], evidenced, *(df[n] for n in names)):
+    figures = pd.Series(False, index=df.index) if figures is None else figures
+    for total, has, some, *parts in zip(df["concern_score"], evidenced, figures, *(df[n] for n in names)):
         cents = [round(p * 100) for p in parts]
         gap = round(total * 100) - sum(cents)  # rounding: the largest part takes the difference
         cents[max(range(len(parts)), key=lambda k: abs(parts[k]))] += gap
         shown = [f"{label} {c / 100:+.2f}" for label, c, p in zip(labels, cents, parts)
                  if label != "outcome model" or abs(p) >= 0.005]
         if not has:
-            shown[0] = "indicators: no data"
+            shown[0] = "indicators: none compared with national" if some else "indicators: no data"
         out.append(f"concern {round(total * 100) / 100:.2f} = " + ", ".join(shown))
     return pd.Series([t.replace("+0.00", "0.00").replace("-0.00", "0.00") for t in out], index=df.index)
 
@@ -312,10 +322,13 @@ def shortfall_notes(ranked: pd.DataFrame, rules: RankingRules) -> list[str]:
     picked = ranked["recommendation"].value_counts()
     full, bench = int(picked.get("full_joint_inspection", 0)), int(picked.get("benchmark_visit", 0))
     if full < rules.n_full_joint:
-        with_figures = int((ranked["eligible"] & ~ranked["reasons"].str.contains(NO_FIGURES, regex=False)).sum())
+        none = ranked["reasons"].str.contains(NO_FIGURES, regex=False)
+        uncompared = ranked["reasons"].str.contains(NO_EVIDENCE, regex=False)
+        with_figures = int((ranked["eligible"] & ~none & ~uncompared).sum())
+        compared = " compared with national" if (ranked["eligible"] & uncompared).any() else ""
         notes.append(f"{_only(full, rules.n_full_joint, 'full joint inspection')}: "
                      f"{plural(with_figures, 'service')} not inspected in the last {rules.exclusion_months} months "
-                     f"{'has' if with_figures == 1 else 'have'} indicator figures.")
+                     f"{'has' if with_figures == 1 else 'have'} indicator figures{compared}.")
     if bench < rules.n_benchmark:
         notes.append(f"{_only(bench, rules.n_benchmark, 'benchmark visit')}: a benchmark must be significantly "
                      "better than national (below the lower 95% limit) on at least two indicators and worse on "
@@ -360,8 +373,9 @@ def recommend(scores: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
     df["concern_outcome_model"] = (df["concern_score"] - df["concern_indicators"] - df["concern_last_rating"]
                                    - df["concern_time"]).round(12) + 0.0  # the blend's term (weight 0: none;
     # + 0.0: a remainder rounded from a hair below 0 is -0.0, which the exports would show as -0.0)
-    df["reasons"] = (reasons(df, evidence, rules, inspections_from, values) + close_call_text(df, rules)
-                     + "; " + concern_text(df))
+    why = reasons(df, evidence, rules, inspections_from, values)
+    df["reasons"] = (why + close_call_text(df, rules)
+                     + "; " + concern_text(df, figures=why.str.contains(NO_EVIDENCE, regex=False)))
     df["as_of"] = pd.Timestamp(as_of)
     df["months_since_inspection"] = df["months_since_inspection"].astype("Int64")
     return df[TARGET_COLUMNS].sort_values("rank", ignore_index=True)
