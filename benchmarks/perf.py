@@ -7,6 +7,8 @@ Each run is a fresh process (so peak RSS is that run's own) on a persistent
 instance in a fresh $DAGSTER_HOME, as `python -m pipeline refresh` runs it.
 The floor's process imports Dagster alone (``floor.floor_from_spec``), so the
 refresh's whole process also pays, against it, for the pipeline's imports.
+The refresh's process starts its model worker before it imports Dagster,
+as the CLI does (``pipeline.model.worker.start_ahead``).
 Two wall times per run: the job's execute_in_process alone ("run"), and
 the whole process from its start to the run's end ("process": Python's
 start-up, imports, loading the definitions, the instance and the run), the
@@ -45,6 +47,10 @@ def child(mode: str, data_dir: str, warehouse: str, as_of: str) -> None:
     from which it builds its no-op graph importing Dagster alone."""
     if mode == "load":
         return load_child()
+    if mode != "floor":  # as the CLI does, before it imports Dagster
+        from pipeline.model.worker import start_ahead
+
+        start_ahead()
     import dagster as dg
 
     if mode == "floor":

@@ -62,6 +62,9 @@ def run_refresh(args: argparse.Namespace) -> int:
                                                           else "does not exist"))
     limits = s.Limits(args.max_national_rate_factor, args.max_services_dropped_share, args.max_inspections_lost_share)
     ensure_dagster_home()
+    from pipeline.model.worker import start_ahead
+
+    start_ahead()  # the model worker imports scikit-learn while this process imports Dagster
 
     import dagster as dg  # imported late: `--help` stays fast
 

@@ -379,3 +379,68 @@ def test_a_run_does_not_wait_for_a_worker_that_has_answered_everything_to_exit(m
     while not closed and time.monotonic() < deadline:
         time.sleep(0.05)
     assert closed == [0]
+
+
+def test_a_worker_started_ahead_is_the_one_the_next_run_takes(monkeypatch):
+    # the CLI starts it before importing Dagster; the run's resource takes it rather than start another
+    from pipeline.model import worker as worker_module
+
+    worker_module.start_ahead()
+    ahead = worker_module._AHEAD[0]
+    started = []
+    monkeypatch.setattr(worker_module.Worker, "__init__", lambda self: started.append(self))
+    resource, context = ModelWorker(), dg.build_init_resource_context()
+    log = logging.getLogger("test_model_worker")
+    resource.setup_for_execution(context)
+    try:
+        assert resource._worker is ahead and not started
+        assert resource.call(log, sum, [4, 5]) == 9
+    finally:
+        resource.teardown_after_execution(context)
+    assert worker_module.take_started() is None  # given once: a later run starts its own
+    monkeypatch.undo()
+    worker_module.start_ahead()  # a run that fits in process closes the one started ahead
+    ahead = worker_module._AHEAD[0]
+    in_process = ModelWorker(in_process=True)
+    in_process.setup_for_execution(context)
+    assert in_process._worker is None and ahead._proc.wait(10) is not None
+    assert worker_module.take_started() is None
+
+
+def test_a_worker_started_ahead_and_never_taken_is_killed_as_the_process_exits():
+    # a CLI refresh refused (another is running) exits at once: its worker must not outlive it
+    code = ("from pipeline.model import worker; worker.start_ahead(); "
+            "print(worker._AHEAD[0]._proc.pid, flush=True)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO_ROOT,
+                         check=True, timeout=60)
+    pid = int(out.stdout.split()[0])
+    with pytest.raises(ProcessLookupError):  # gone (and reaped) before its parent exited
+        os.kill(pid, 0)
+
+
+def test_a_worker_warm_at_the_start_reads_every_folder_and_gives_the_same_rows(tmp_path):
+    # as the CLI runs: the worker started before the run has done its imports when the services step asks
+    from pipeline import ingest
+    from pipeline.definitions import defs
+    from pipeline.model import worker as worker_module
+
+    worker_module.start_ahead()
+    assert worker_module._AHEAD[0]._warm.wait(120)
+    cfg = {"data_dir": str(DEMO_DIR), "warehouse": str(tmp_path / "w.duckdb"), "as_of": AS_OF}
+    instance = dg.DagsterInstance.ephemeral()
+    r = defs.resolve_job_def("monthly_refresh").execute_in_process(
+        run_config={"resources": {"settings": {"config": cfg}}}, instance=instance,
+        asset_selection=[dg.AssetKey(k) for k in ingest.SOURCES])
+    assert any(e.user_message.startswith("every other folder is read by the model worker")
+               for e in instance.all_logs(r.run_id))
+    services = r.asset_value("services").table
+    readers = {"population": ingest.read_population, "first_time_entrants": ingest.read_first_time_entrants,
+               "reoffending": ingest.read_reoffending, "custody": ingest.read_custody,
+               "inspections": ingest.read_inspections}
+    for name, reader in readers.items():
+        here = ingest.read_dated(reader, DEMO_DIR, services, dt.date.fromisoformat(AS_OF))
+        got = r.asset_value(name)
+        pd.testing.assert_frame_equal(got.table, here.table, check_exact=True)
+        pd.testing.assert_frame_equal(got.quarantine, here.quarantine, check_exact=True)
+        pd.testing.assert_frame_equal(got.files.drop(columns="ingested_at"),
+                                      here.files.drop(columns="ingested_at"), check_exact=True)

@@ -6,7 +6,9 @@ The run reads the folders one after another. On large inputs the largest
 folder is read by the model worker instead (``ModelWorker``), started by the
 ``services`` step, which every other folder's reader needs, and collected by
 that folder's own step: the worker is otherwise idle until the indicator
-panel."""
+panel. On small inputs, where the worker has done its imports by then (the
+CLI starts it before it imports Dagster: ``worker.start_ahead``), it reads
+every folder, in the order the steps take them."""
 
 from __future__ import annotations
 
@@ -44,13 +46,21 @@ def services(context, settings: RefreshSettings, model_worker: ModelWorker) -> d
     result = ingest.read_services(data_dir)
     sizes = {name: ingest.folder_bytes(data_dir, name) for name in READERS} if model_worker.running else {}
     largest = max(sizes, key=sizes.get, default=None)
+    # rows dated after the refresh are quarantined, unless the run is asked
+    # to rank as of a later date (a simulation)
+    read = (ingest.read_dated, data_dir, result.table, settings.as_of_date())
     if largest is not None and sizes[largest] >= READ_ELSEWHERE_FROM_BYTES:
-        # rows dated after the refresh are quarantined, unless the run is
-        # asked to rank as of a later date (a simulation)
-        model_worker.start(context.log, _started(largest), ingest.read_dated, READERS[largest], data_dir,
-                           result.table, settings.as_of_date())
+        model_worker.start(context.log, _started(largest), read[0], READERS[largest], *read[1:])
         context.log.info(f"{largest}/ ({sizes[largest] / 2**20:.1f} MiB) is read by the model worker "
                          "while the run reads the other folders")
+    elif sizes and model_worker.warm:
+        # small inputs and a worker with its imports done (started by the
+        # CLI before the run): it reads every folder, in the order the run's
+        # steps take them, while the run records this step and its checks
+        for name in sorted(READERS):
+            model_worker.start(context.log, _started(name), read[0], READERS[name], *read[1:])
+        context.log.info("every other folder is read by the model worker (its imports done before the run) "
+                         "while the run records this step and its checks")
     return _result(result)
 
 

@@ -17,7 +17,7 @@ from pydantic import Field, PrivateAttr
 
 from pipeline import settings as s
 from pipeline.defs.lineage import AS_OF_TAG, DATA_DIR_TAG, RULES_TAG
-from pipeline.model.worker import PEAK_MESSAGE, Worker, WorkerUnavailable
+from pipeline.model.worker import PEAK_MESSAGE, Worker, WorkerUnavailable, take_started
 
 
 RULES, LIMITS = s.RankingRules(), s.Limits()  # the defaults
@@ -161,10 +161,13 @@ class ModelWorker(dg.ConfigurableResource):
 
     def setup_for_execution(self, context: dg.InitResourceContext) -> None:
         self._started, self._sent, self._received, self._answers = {}, 0, 0, {}
+        ahead = take_started()  # the CLI's, started before it imported Dagster
         if self.in_process:
+            if ahead is not None:
+                ahead.close(timeout=0.0)
             return
         try:
-            self._worker = Worker()
+            self._worker = ahead or Worker()
         except WorkerUnavailable as e:
             context.log.warning(f"{e}; the outcome model will be fitted in the run's process")
 
