@@ -442,6 +442,7 @@ def test_a_date_before_enough_history_gives_an_empty_backtest_not_a_failure(smal
     monthly = rankings.monthly_rankings(early, svc, insp, RankingRules(), [])
     bt = run.run_backtest(monthly, insp, RankingRules(), dt.date(2019, 9, 1))
     assert bt.scores.empty and (bt.metrics["n_inspections"] == 0).all()
+    assert (bt.metrics["note"] == "scored no inspection").all()  # not 'fewer than 20 ...: read the interval'
     assert set(bt.metrics["method"]) == set(run.METHODS)
     # no ranked month to learn from, whether or not inspections were published by then: no model, no error
     for as_of, published in ((dt.date(2019, 9, 1), True), (dt.date(2018, 6, 1), False)):

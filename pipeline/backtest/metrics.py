@@ -268,6 +268,8 @@ def method_metrics(scored, method: str, idx: np.ndarray,
     row["small_numbers"] = bool(small)
     row["note"] = ("fewer than %d %s: read the interval, not the figure" % (SMALL, " and ".join(small))
                    if small else "")
+    if not n:  # nothing to read (an outcome model not fitted scores no month: see its reason)
+        row["note"] = "scored no inspection"
     return row
 
 
