@@ -43,7 +43,7 @@ TARGET_COLUMNS = [
 CLOSE_CALL = (0.25, 0.75)  # a p_full_joint in here is said in the reasons
 GOOD_RATINGS = {"outstanding", "good"}
 NO_FIGURES = "no indicator data, so no visit is recommended"  # the reasons of a service without figures
-# ... and of one whose figures could none be compared with national (their periods too few services report)
+# ... and of one none of whose figures could be compared with national (periods too few services report)
 NO_EVIDENCE = "no indicator figures compared with national, so no visit is recommended"
 BAND_TEXT = {
     "high_99.8": "above the 99.8% limit", "high_95": "above the 95% limit",
@@ -187,7 +187,9 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
     never inspected from inspected before it. Where its figures of an
     indicator could be compared with no national rate (``values``, the
     ``indicator_values`` rows: periods of their own, :func:`latest_figures`),
-    that is said instead of "no figures"; where its latest figure is older
+    that is said instead of "no figures" (and, where none of its figures
+    could be, the reasons lead with ``NO_EVIDENCE``, not ``NO_FIGURES``);
+    where its latest figure is older
     than the window, when it was ("no first-time entrants figures since Dec
     2021": it stopped reporting). Built in plain Python over the
     evidence's few rows a service (pandas' group-bys cost more than the text)."""
