@@ -252,6 +252,39 @@ def test_published_inspections_lost_are_stopped_naming_the_latest(published):
     guards.check_refresh(new, published, guards.Limits())  # a first publish: nothing to lose
 
 
+def test_an_inspection_still_listed_under_a_services_old_name_counts_as_lost_to_its_successor(published):
+    """QA: Kingston and Richmond renamed Achieving for Children in the lookup (the same two LAs) while
+    the inspections list kept the old name: its inspection of 10 months before was quarantined, the
+    guard looked only at services the refresh still had, and the list published the service as never
+    inspected, its first full joint pick."""
+    old_services = published["services"]
+    renamed = old_services.assign(yjs_id=old_services["yjs_id"].replace("greenwich", "royal-greenwich"),
+                                  yjs_name=old_services["yjs_name"].replace("Greenwich", "Royal Greenwich"))
+    greenwich = PUBLISHED_INSPECTIONS["yjs_id"] == "greenwich"
+    kept = PUBLISHED_INSPECTIONS[~greenwich]  # its row quarantined: the old name matches no service
+    as_of = dt.date(2026, 10, 1)
+    assert guards.lost_inspections(kept, PUBLISHED_INSPECTIONS, renamed, 0.5, as_of, old_services=old_services) == [
+        "1 of the inspections published in the 12 months before 2026-10-01 would be lost: Greenwich (now Royal "
+        "Greenwich) 2026-02-10 Inadequate: just inspected, those services would be eligible for a visit again; is "
+        "an inspections/ file cut short, or are its rows quarantined? (--max-inspections-lost-share 1 publishes "
+        "it anyway)"]
+    # listed under its new name: the same inspection, no loss
+    listed = pd.concat([kept, PUBLISHED_INSPECTIONS[greenwich].assign(yjs_id="royal-greenwich")])
+    assert guards.lost_inspections(listed, PUBLISHED_INSPECTIONS, renamed, 0.5, as_of, old_services=old_services) == []
+    # a service whose authorities no service serves now: the dropped-services guard's, as before
+    gone = renamed[renamed["yjs_id"] != "royal-greenwich"]
+    assert guards.lost_inspections(kept, PUBLISHED_INSPECTIONS, gone, 0.5, as_of, old_services=old_services) == []
+    # a service merged into one serving more authorities takes its inspections too
+    merged = renamed[renamed["yjs_id"] != "royal-greenwich"].copy()
+    merged.loc[merged["yjs_id"] == "bolton", "la_codes"] = "E08000001,E09000011"
+    assert "Greenwich (now Bolton) 2026-02-10" in guards.lost_inspections(
+        kept, PUBLISHED_INSPECTIONS, merged, 0.5, as_of, old_services=old_services)[0]
+    # as the warehouse step calls the guards: the refresh stops
+    with pytest.raises(guards.GuardError, match=r"Greenwich \(now Royal Greenwich\) 2026-02-10"):
+        guards.check_refresh({**published, "services": renamed, "inspections": kept},
+                             {**published, "inspections": PUBLISHED_INSPECTIONS}, guards.Limits(), as_of=as_of)
+
+
 def test_a_stop_says_when_the_published_warehouse_came_from_another_data_dir(published):
     """The demo's warehouse refreshed from real files: every demo inspection 'lost', with no word that
     the data dir had changed, and the override called a 'correction'."""

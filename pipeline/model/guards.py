@@ -88,7 +88,8 @@ def check_refresh(new: dict[str, pd.DataFrame], published: dict[str, pd.DataFram
     if "inspections" in new:
         problems += lost_inspections(new["inspections"], published.get("inspections"), new["services"],
                                      limits.max_inspections_lost_share, as_of, new.get("source_files"),
-                                     published.get("source_files"), new.get("quarantine"), recent_months)
+                                     published.get("source_files"), new.get("quarantine"), recent_months,
+                                     old_services=published.get("services"))
     if problems:
         raise GuardError("refresh stopped before publishing, the published warehouse is "
                          "unchanged: " + "; ".join(problems) + _another_data_dir(new, published))
@@ -256,7 +257,8 @@ def stale_indicators(new: pd.DataFrame, old: pd.DataFrame | None, cutoff=None,
 
 def lost_inspections(new: pd.DataFrame, old: pd.DataFrame | None, services: pd.DataFrame, limit: float,
                      as_of=None, new_files: pd.DataFrame | None = None, old_files: pd.DataFrame | None = None,
-                     quarantine: pd.DataFrame | None = None, recent_months: int = 12) -> list[str]:
+                     quarantine: pd.DataFrame | None = None, recent_months: int = 12,
+                     old_services: pd.DataFrame | None = None) -> list[str]:
     """A line if more than the share ``limit`` of the inspections of the
     published warehouse (published by ``as_of``) are gone from the
     refresh's ``new`` inspections, naming the latest :data:`SHOWN` of them
@@ -265,17 +267,27 @@ def lost_inspections(new: pd.DataFrame, old: pd.DataFrame | None, services: pd.D
     makes a service just inspected eligible for a visit again. Gone: no
     inspection of the service within :data:`SAME_INSPECTION_DAYS` of it (a
     date put right is no loss). A ``limit`` of 1 switches both off.
-    Inspections of services the refresh no longer has are
+    An inspection of a service the refresh no longer has counts as its local
+    authorities' service's now (``old_services``, the published lookup, and
+    ``services``: :func:`successors`), so a service renamed in the lookup
+    does not lose the inspections still listed under its old name; those of
+    a service whose authorities no service serves any more are
     :func:`dropped_services`' to report."""
     if old is None or old.empty:
         return []
-    old = old[old["yjs_id"].isin(set(services["yjs_id"]))]
+    current = set(services["yjs_id"])
+    now = successors(old_services, services)
+    if now:
+        old = old.assign(now=old["yjs_id"].map(now))
+        old = old.assign(yjs_id=old["now"].fillna(old["yjs_id"]))
+    old = old[old["yjs_id"].isin(current)]
     if as_of is not None:
         old = old[to_datetime(old["published"]) <= pd.Timestamp(as_of)]
     old = old.drop_duplicates(["yjs_id", "published"])
     gone = _gone(old, new)
     if limit >= 1 or gone.empty:
         return []
+    names = dict(zip(services["yjs_id"], services["yjs_name"])) if "yjs_name" in services else {}
     if len(gone) <= limit * len(old):
         if as_of is None:
             return []
@@ -284,18 +296,40 @@ def lost_inspections(new: pd.DataFrame, old: pd.DataFrame | None, services: pd.D
             return []
         read = _what_was_read("inspections", new_files, old_files, quarantine)
         return [f"{len(gone)} of the inspections published in the {recent_months} months before {as_of} would be "
-                f"lost: {some_of(_shown(gone), SHOWN)}{f' ({read})' if read else ''}: just inspected, those "
+                f"lost: {some_of(_shown(gone, names), SHOWN)}{f' ({read})' if read else ''}: just inspected, those "
                 "services would be eligible for a visit again; is an inspections/ file cut short, or are its rows "
                 "quarantined? (--max-inspections-lost-share 1 publishes it anyway)"]
     read = _what_was_read("inspections", new_files, old_files, quarantine)
     return [f"{len(gone)} of the {len(old)} published inspections would be lost ({len(gone) / len(old):.0%}, "
             f"limit {limit:.0%}), latest first: "
-            f"{some_of(_shown(gone), SHOWN)}{f' ({read})' if read else ''}: those services would count as never or "
-            "long ago inspected; is an inspections/ file missing, or are its rows quarantined? "
+            f"{some_of(_shown(gone, names), SHOWN)}{f' ({read})' if read else ''}: those services would count as "
+            "never or long ago inspected; is an inspections/ file missing, or are its rows quarantined? "
             "(--max-inspections-lost-share 1 publishes it anyway)"]
 
 
 SAME_INSPECTION_DAYS = 31  # a published inspection with one of its service this near in the refresh is kept
+
+
+def _las(codes) -> set[str]:
+    return {c.strip() for c in str(codes).split(",") if c.strip()} if isinstance(codes, str) else set()
+
+
+def successors(old_services: pd.DataFrame | None, services: pd.DataFrame) -> dict[str, str]:
+    """For each published service (``old_services``) the refresh no longer
+    has, the service now serving most of its local authorities (``la_codes``),
+    where one does (a rename in the lookup: Kingston and Richmond's two LAs
+    listed as Achieving for Children; a merger into a larger service)."""
+    if old_services is None or old_services.empty or "la_codes" not in old_services or "la_codes" not in services:
+        return {}
+    serving = {la: i for i, codes in zip(services["yjs_id"], services["la_codes"]) for la in _las(codes)}
+    current, out = set(services["yjs_id"]), {}
+    for i, codes in zip(old_services["yjs_id"], old_services["la_codes"]):
+        if i in current:
+            continue
+        now = pd.Series([serving[la] for la in _las(codes) if la in serving], dtype=object).value_counts()
+        if len(now) and (len(now) == 1 or now.iloc[0] > now.iloc[1]):
+            out[i] = now.index[0]
+    return out
 
 
 def _gone(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
@@ -308,10 +342,14 @@ def _gone(old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame:
     return old.drop(index=pairs.loc[near, "index"].unique())
 
 
-def _shown(gone: pd.DataFrame) -> list[str]:
-    """Lost inspections as "Reading 2026-10-15 Inadequate", latest first."""
+def _shown(gone: pd.DataFrame, names: dict[str, str] | None = None) -> list[str]:
+    """Lost inspections as "Reading 2026-10-15 Inadequate", latest first;
+    one of a service since renamed as "Kingston and Richmond (now
+    Achieving for Children) ..." (``names``: the refresh's, by yjs_id)."""
     gone = gone.sort_values(["published", "yjs_id"], ascending=[False, True])
     name = gone["yjs_name"] if "yjs_name" in gone else gone["yjs_id"]
+    if "now" in gone and names:
+        name = [n if pd.isna(i) else f"{n} (now {names.get(i, i)})" for n, i in zip(name, gone["now"])]
     return [f"{n} {pd.Timestamp(d):%Y-%m-%d} {r}" for n, d, r in
             zip(name, gone["published"], gone["overall_rating"].fillna("no rating"))]
 
