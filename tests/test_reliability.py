@@ -143,6 +143,14 @@ def test_lost_inspections_and_a_stale_indicator_stop_the_refresh(data_dir, wareh
     step, message = failure(run_refresh(bad, warehouse, as_of=AS_OF[0], max_inspections_lost_share=1.0))
     assert "inspections would be lost" not in message and "fte: its latest period would end 2023-12-31" in message
     assert sha(warehouse) == before
+    # both let through: the published list says which guards it ran with (QA: its settings gave the
+    # ranking rules alone, so a list forced through looked like any other)
+    assert run_refresh(bad, warehouse, as_of=AS_OF[0], max_inspections_lost_share=1.0,
+                       max_national_rate_factor=0).success
+    settings = json.loads(answers(warehouse, "SELECT settings FROM run_metadata")[0])
+    assert settings["guards"] == {"max_inspections_lost_share": 1.0, "max_national_rate_factor": 0.0,
+                                  "max_services_dropped_share": 0.1}
+    assert settings["n_full_joint"] == 8 and settings["lag_months"] == 3
 
 
 def test_a_first_refresh_stops_on_a_source_mostly_quarantined_or_without_rows(data_dir, tmp_path):

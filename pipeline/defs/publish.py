@@ -50,7 +50,7 @@ def warehouse(context, settings: RefreshSettings, services: ingest.Ingested,
         "indicator_evidence": indicator_evidence,
         "backtest_scores": backtest_scores,
         "backtest_metrics": backtest_metrics,
-        "run_metadata": t.run_metadata(as_of, data_dir, note, settings.rules()),
+        "run_metadata": t.run_metadata(as_of, data_dir, note, settings.rules(), settings.guard_limits()),
     }
     out = {name: t.ordered(name, df) for name, df in out.items()}
     path = settings.warehouse_path()

@@ -53,14 +53,19 @@ def inspections_table(inspections: pd.DataFrame, as_of: dt.date) -> pd.DataFrame
     return seen.sort_values(["published", "yjs_id"], ignore_index=True)
 
 
-def run_metadata(as_of: dt.date, data_dir, synthetic_note: str, rules) -> pd.DataFrame:
+def run_metadata(as_of: dt.date, data_dir, synthetic_note: str, rules, limits=None) -> pd.DataFrame:
     """One row describing the run that published the warehouse;
     ``synthetic_note`` (``settings.synthetic_note``) says which of its figures
-    are the demo's, "" if none."""
+    are the demo's, "" if none. ``settings`` holds the ranking ``rules`` and,
+    under "guards", the plausibility guards' ``limits`` it ran with (a list
+    let through with a guard switched off says so)."""
+    settings = dict(vars(rules))
+    if limits is not None:
+        settings["guards"] = dict(vars(limits))
     return pd.DataFrame([{
         "as_of": pd.Timestamp(as_of), "refreshed_at": pd.Timestamp.now(tz="UTC"),
         "data_dir": str(data_dir), "synthetic_data": bool(synthetic_note),
-        "settings": json.dumps({k: v for k, v in vars(rules).items()}, sort_keys=True),
+        "settings": json.dumps(settings, sort_keys=True),
         "synthetic_note": synthetic_note,
     }])
 
