@@ -1766,7 +1766,8 @@ def test_a_point_before_three_digits_in_a_count_is_ambiguous_not_read_as_a_decim
         parse_count(value, "fte_count")
 
 
-@pytest.mark.parametrize("value, count", [("12.0", 12), ("1,000.000", 1000), ("1234.000", 1234), ("7.0000", 7)])
+@pytest.mark.parametrize("value, count", [("12.0", 12), ("1,000.000", 1000), ("1234.000", 1234), ("7.0000", 7),
+                                          ("0.000", 0), ("0.000 [p]", 0), ("012.000", 12)])  # no thousand starts with 0
 def test_a_point_that_can_only_be_a_decimal_point_is_read(value, count):
     assert parse_count(value, "fte_count") == count
 

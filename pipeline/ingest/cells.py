@@ -48,7 +48,8 @@ def without_notes(text: str) -> str:
 _NUMBER = re.compile(r"^[+-]?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$", re.ASCII)
 # "1.000" or "1.282": a point before three digits, as Excel in much of Europe writes a thousand
 # ("1.000" = 1,000), or a decimal point (1.000 = 1). A count cannot be read either way for sure.
-_POINT_THOUSANDS = re.compile(r"^\+?\d{1,3}\.\d{3}$", re.ASCII)
+# (Not "0.000" or "012.000": no group of thousands starts with 0.)
+_POINT_THOUSANDS = re.compile(r"^\+?[1-9]\d{0,2}\.\d{3}$", re.ASCII)
 _ISO_DATE = re.compile(  # a time and time zone after the date are ignored
     r"^(\d{4})-(\d{1,2})-(\d{1,2})([ T]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?)?$",
     re.ASCII | re.IGNORECASE)
