@@ -151,8 +151,14 @@ def test_a_service_whose_figures_none_could_be_compared_is_not_said_to_have_none
     tables = {k: t.assign(**{date[k]: t[date[k]].where(~own[k], t[date[k]] - pd.offsets.MonthEnd(2))})
               for k, t in tables.items()}
     values, _ = panel.build_panel(tables, svc, pop, AS_OF, 3)
+    # svc-01's every figure suppressed: it has none to compare, and is said to have no data, as before (QA: it
+    # had been said to have figures none of which could be compared)
+    hidden = values["yjs_id"] == "svc-01"
+    values.loc[hidden, ["numerator", "rate", "national_rate", "expected", "z_score"]] = np.nan
+    values.loc[hidden, "suppressed"] = True
     ev = scores.indicator_evidence(values)
     assert not (ev["yjs_id"] == "svc-00").any() and values.loc[values["yjs_id"] == "svc-00", "rate"].notna().any()
+    assert not (ev["yjs_id"] == "svc-01").any()
     sc = scores.concern_scores(svc, ev, scores.inspection_history(f.inspections(()), AS_OF), RankingRules().weights)
     out = targets.recommend(sc, ev, RankingRules(), AS_OF, values=values).set_index("yjs_id")
     text = out.loc["svc-00", "reasons"]
@@ -160,7 +166,10 @@ def test_a_service_whose_figures_none_could_be_compared_is_not_said_to_have_none
     assert "its first-time entrants figures are not compared with national: their periods" in text
     assert "indicators: none compared with national" in text
     assert out.loc["svc-00", "recommendation"] == "monitor"
-    others = out.drop(index="svc-00")["reasons"]
+    suppressed = out.loc["svc-01", "reasons"]
+    assert suppressed.startswith(targets.NO_FIGURES) and "indicators: no data" in suppressed
+    assert "its first-time entrants figures in the years pooled (3 years to Dec 2024) are suppressed" in suppressed
+    others = out.drop(index=["svc-00", "svc-01"])["reasons"]
     assert not others.str.contains(targets.NO_EVIDENCE, regex=False).any()
     assert not others.str.contains("none compared", regex=False).any()
 

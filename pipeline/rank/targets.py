@@ -208,7 +208,8 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
     for i, key in zip(evidence["yjs_id"], evidence["indicator"]):
         has.setdefault(i, set()).add(key)
     figures = latest_figures(values)
-    with_figures = {i for i, _ in figures}
+    # a figure published but of a period with no national rate (not one suppressed, nor one before the window)
+    uncompared = {i for (i, _), (_, _, compared, hidden) in figures.items() if not compared and not hidden}
     windows = {key: (pd.Timestamp(end), months) for key, end, months in zip(
         evidence["indicator"], evidence["window_end"], evidence["window_months"])}  # one window an indicator
     never = "no inspection on record"
@@ -230,7 +231,7 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
         elif i in nearest:
             text = "no indicator worse than national; nearest to it: " + nearest[i]
         else:  # no evidence: no figures, or none that could be compared
-            text = NO_EVIDENCE if i in with_figures else NO_FIGURES
+            text = NO_EVIDENCE if i in uncompared else NO_FIGURES
         absent = [k for k in known if k not in has.get(i, ())]
         missing = [BY_KEY[k].label for k in absent if (i, k) not in figures]
         if missing and len(absent) < len(known):  # some figures, not all that others have
