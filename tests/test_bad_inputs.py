@@ -279,6 +279,21 @@ def test_an_inspection_still_listed_under_a_services_old_name_counts_as_lost_to_
     merged.loc[merged["yjs_id"] == "bolton", "la_codes"] = "E08000001,E09000011"
     assert "Greenwich (now Bolton) 2026-02-10" in guards.lost_inspections(
         kept, PUBLISHED_INSPECTIONS, merged, 0.5, as_of, old_services=old_services)[0]
+    # a service split in two: each half inherits its last inspection, and must still have it (QA: a 1+1
+    # split had been no successor at all, and both halves published as never inspected, the first two picks)
+    split = old_services[old_services["yjs_id"] != "gwynedd-and-ynys-mon"]
+    split = pd.concat([split, pd.DataFrame({"yjs_id": ["gwynedd", "ynys-mon"], "yjs_name": ["Gwynedd", "Ynys Môn"],
+                                            "la_codes": ["W06000002", "W06000001"]})], ignore_index=True)
+    both = _inspections([("gwynedd-and-ynys-mon", "Gwynedd and Ynys Môn", "2026-05-01", "standard", "Good")])
+    before = pd.concat([PUBLISHED_INSPECTIONS, both], ignore_index=True)
+    assert guards.lost_inspections(PUBLISHED_INSPECTIONS, before, split, 0.5, as_of, old_services=old_services)[0] \
+        .startswith("2 of the inspections published in the 12 months before 2026-10-01 would be lost: Gwynedd and "
+                    "Ynys Môn (now Gwynedd) 2026-05-01 Good, Gwynedd and Ynys Môn (now Ynys Môn) 2026-05-01 Good: ")
+    one = pd.concat([PUBLISHED_INSPECTIONS, both.assign(yjs_id="gwynedd")], ignore_index=True)
+    assert "lost: Gwynedd and Ynys Môn (now Ynys Môn) 2026-05-01 Good: " in guards.lost_inspections(
+        one, before, split, 0.5, as_of, old_services=old_services)[0]
+    each = pd.concat([one, both.assign(yjs_id="ynys-mon")], ignore_index=True)
+    assert guards.lost_inspections(each, before, split, 0.5, as_of, old_services=old_services) == []
     # as the warehouse step calls the guards: the refresh stops
     with pytest.raises(guards.GuardError, match=r"Greenwich \(now Royal Greenwich\) 2026-02-10"):
         guards.check_refresh({**published, "services": renamed, "inspections": kept},

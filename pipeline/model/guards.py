@@ -277,8 +277,8 @@ def lost_inspections(new: pd.DataFrame, old: pd.DataFrame | None, services: pd.D
         return []
     current = set(services["yjs_id"])
     now = successors(old_services, services)
-    if now:
-        old = old.assign(now=old["yjs_id"].map(now))
+    if now:  # one row for each service now serving its authorities: each must still have it
+        old = old.assign(now=old["yjs_id"].map(now)).explode("now", ignore_index=True)
         old = old.assign(yjs_id=old["now"].fillna(old["yjs_id"]))
     old = old[old["yjs_id"].isin(current)]
     if as_of is not None:
@@ -314,21 +314,19 @@ def _las(codes) -> set[str]:
     return {c.strip() for c in str(codes).split(",") if c.strip()} if isinstance(codes, str) else set()
 
 
-def successors(old_services: pd.DataFrame | None, services: pd.DataFrame) -> dict[str, str]:
+def successors(old_services: pd.DataFrame | None, services: pd.DataFrame) -> dict[str, list[str]]:
     """For each published service (``old_services``) the refresh no longer
-    has, the service now serving most of its local authorities (``la_codes``),
-    where one does (a rename in the lookup: Kingston and Richmond's two LAs
-    listed as Achieving for Children; a merger into a larger service)."""
+    has, the services now serving its local authorities (``la_codes``), if
+    any: one for a rename in the lookup (Kingston and Richmond's two LAs
+    listed as Achieving for Children) or a merger into a larger service,
+    several for a split (each inherits its last inspection)."""
     if old_services is None or old_services.empty or "la_codes" not in old_services or "la_codes" not in services:
         return {}
     serving = {la: i for i, codes in zip(services["yjs_id"], services["la_codes"]) for la in _las(codes)}
     current, out = set(services["yjs_id"]), {}
     for i, codes in zip(old_services["yjs_id"], old_services["la_codes"]):
-        if i in current:
-            continue
-        now = pd.Series([serving[la] for la in _las(codes) if la in serving], dtype=object).value_counts()
-        if len(now) and (len(now) == 1 or now.iloc[0] > now.iloc[1]):
-            out[i] = now.index[0]
+        if i not in current and (now := sorted({serving[la] for la in _las(codes) if la in serving})):
+            out[i] = now
     return out
 
 
