@@ -189,24 +189,34 @@ def input_rows(data_dir: Path) -> dict[str, int]:
 
 def scale_run(scales: list[int], demo: Path, tmp: Path, as_of: str, runs: int = 3) -> None:
     """Medians of ``runs`` runs at each multiple of the demo's rows (wall
-    time; peak memory is the largest seen), all through the same writer."""
+    time; peak memory is the largest seen), all through the same writer.
+    The runs go in rounds, each running every multiple once, smallest first,
+    so that the machine's drift over the minutes a scale run takes falls on
+    every multiple alike, not on the last ones; the growth is also given per
+    round (each multiple's run over the first multiple's run of its round:
+    median and range), as the floor's ratio is per pair."""
     from scale_data import scaled_copy
 
+    print(f"\nscale run (median of {runs} runs each, in rounds): indicator rows (the periods x services scored) "
+          "and all input rows, wall time, peak memory, growth vs the first (per round: median, range)")
+    data = {s: scaled_copy(demo, tmp / f"x{s}", s) for s in scales}
+    results = {s: [] for s in scales}
+    for _ in range(runs):
+        for s in scales:
+            results[s].append(run("real", data[s], tmp / f"x{s}.duckdb", as_of))
     base = None
-    print(f"\nscale run (median of {runs} runs each): indicator rows (the periods x services scored) "
-          "and all input rows, wall time, peak memory, growth vs the first")
     for s in scales:
-        d = scaled_copy(demo, tmp / f"x{s}", s)
-        results = [run("real", d, tmp / f"x{s}.duckdb", as_of) for _ in range(runs)]
-        wall = statistics.median(r["wall"] for r in results)
-        peak, worker = max(r["peak_mb"] for r in results), max(r["worker_mb"] for r in results)
-        rows = input_rows(d)
+        wall = statistics.median(r["wall"] for r in results[s])
+        peak, worker = max(r["peak_mb"] for r in results[s]), max(r["worker_mb"] for r in results[s])
+        rows = input_rows(data[s])
         indicators, inputs = sum(rows[name] for name in INDICATOR_FOLDERS), sum(rows.values())
         base = base or (wall, indicators, inputs)
-        walls = ", ".join(f"{r['wall']:.1f}" for r in results)
+        growth = [r["wall"] / first["wall"] for r, first in zip(results[s], results[scales[0]])]
+        walls = ", ".join(f"{r['wall']:.1f}" for r in results[s])
         print(f"  {s:4d}x  {indicators:9,d} ({indicators / base[1]:3.0f}x)  "
               f"{inputs:9,d} ({inputs / base[2]:3.0f}x)  {wall:7.2f} s  "
-              f"{peak:6.0f} MiB (worker {worker:4.0f} MiB)  {wall / base[0]:5.1f}x time   (runs: {walls} s)",
+              f"{peak:6.0f} MiB (worker {worker:4.0f} MiB)  {wall / base[0]:5.1f}x time "
+              f"({statistics.median(growth):.1f}x, {min(growth):.1f}-{max(growth):.1f}x)   (runs: {walls} s)",
               flush=True)
 
 
