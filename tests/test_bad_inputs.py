@@ -294,6 +294,13 @@ def test_an_inspection_still_listed_under_a_services_old_name_counts_as_lost_to_
         one, before, split, 0.5, as_of, old_services=old_services)[0]
     each = pd.concat([one, both.assign(yjs_id="ynys-mon")], ignore_index=True)
     assert guards.lost_inspections(each, before, split, 0.5, as_of, old_services=old_services) == []
+    # a successor with a later inspection of its own loses nothing: its last is what the ranking reads
+    # (QA: Kingston and Richmond's LAs given to Sutton and Wandsworth, each inspected since, had stopped it)
+    own = pd.concat([one, both.assign(yjs_id="ynys-mon", published=pd.Timestamp("2026-08-01"))], ignore_index=True)
+    assert guards.lost_inspections(own, before, split, 0.5, as_of, old_services=old_services) == []
+    older = pd.concat([one, both.assign(yjs_id="ynys-mon", published=pd.Timestamp("2025-08-01"))], ignore_index=True)
+    assert "(now Ynys Môn) 2026-05-01" in guards.lost_inspections(older, before, split, 0.5, as_of,
+                                                                  old_services=old_services)[0]
     # as the warehouse step calls the guards: the refresh stops
     with pytest.raises(guards.GuardError, match=r"Greenwich \(now Royal Greenwich\) 2026-02-10"):
         guards.check_refresh({**published, "services": renamed, "inspections": kept},

@@ -270,7 +270,9 @@ def lost_inspections(new: pd.DataFrame, old: pd.DataFrame | None, services: pd.D
     An inspection of a service the refresh no longer has counts as its local
     authorities' service's now (``old_services``, the published lookup, and
     ``services``: :func:`successors`), so a service renamed in the lookup
-    does not lose the inspections still listed under its old name; those of
+    does not lose the inspections still listed under its old name, unless
+    that service has a later inspection of its own (its last is what the
+    ranking reads: ``scores.inspection_history``); those of
     a service whose authorities no service serves any more are
     :func:`dropped_services`' to report."""
     if old is None or old.empty:
@@ -285,6 +287,11 @@ def lost_inspections(new: pd.DataFrame, old: pd.DataFrame | None, services: pd.D
         old = old[to_datetime(old["published"]) <= pd.Timestamp(as_of)]
     old = old.drop_duplicates(["yjs_id", "published"])
     gone = _gone(old, new)
+    if "now" in gone:  # an inherited inspection older than the successor's own latest changes nothing
+        published = to_datetime(new["published"])
+        mine = published <= pd.Timestamp(as_of) if as_of is not None else published.notna()
+        own = gone["yjs_id"].map(published[mine].groupby(new.loc[mine, "yjs_id"]).max())
+        gone = gone[~(gone["now"].notna() & (own > to_datetime(gone["published"])))]
     if limit >= 1 or gone.empty:
         return []
     names = dict(zip(services["yjs_id"], services["yjs_name"])) if "yjs_name" in services else {}
