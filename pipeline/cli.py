@@ -177,7 +177,11 @@ def _print_published(warehouse, as_of, backfill: bool, previous, listed, data_di
         print(f"WARNING: {warning}")
     none = ranked["reasons"].str.contains(targets.NO_FIGURES, regex=False)
     uncompared = ranked["reasons"].str.contains(targets.NO_EVIDENCE, regex=False)
-    if len(ranked) and none.all():
+    suppressed = ranked["reasons"].str.contains("suppressed (too few to publish)", regex=False)
+    if len(ranked) and none.all() and suppressed.any():  # figures there are, none that may be shown
+        print(f"NOTE: no indicator figure published by {as_of} can be used (those published are suppressed: "
+              "too few to publish), so every service is monitored.")
+    elif len(ranked) and none.all():
         print(f"NOTE: no indicator figures were published by {as_of} (periods ending by "
               f"{cutoff_of(as_of, rules.lag_months):%d %B %Y}, after the {rules.lag_months}-month publication lag), "
               "so every service is monitored.")

@@ -178,3 +178,30 @@ def test_one_service_alone_has_figures_but_none_compared_and_the_cli_says_so(tmp
     assert "figures are not compared with national: too few services report them for a national rate (latest " \
         in reasons
     assert "indicators: none compared with national" in reasons
+
+
+def test_every_figure_suppressed_the_cli_says_so_not_that_none_was_published(tmp_path):
+    """Every count '[c]': the figures are there, none may be shown. The note had sent the analyst to
+    the publication lag ('no indicator figures were published by ...')."""
+    import csv
+
+    from tests.corpus import mini
+
+    data, db = mini.build(tmp_path / "hidden", n=3), tmp_path / "hidden.duckdb"
+    counts = {"fte_count", "cohort_size", "reoffenders", "reoffences", "Number_Cautioned_Sentenced"}
+    for source in ("first_time_entrants", "reoffending", "custody"):
+        for path in (data / source).glob("*.csv"):
+            reader = csv.DictReader(path.open(encoding="utf-8"))
+            rows = list(reader)
+            with path.open("w", newline="", encoding="utf-8") as fh:
+                writer = csv.DictWriter(fh, reader.fieldnames)
+                writer.writeheader()
+                writer.writerows({c: "[c]" if c in counts else v for c, v in row.items()} for row in rows)
+    out = cli_refresh(tmp_path, "--data-dir", str(data), "--warehouse", str(db), "--as-of", AS_OF)
+    assert out.returncode == 0, out.stderr
+    assert (f"NOTE: no indicator figure published by {AS_OF} can be used (those published are suppressed: too "
+            "few to publish), so every service is monitored.") in out.stdout
+    assert "no indicator figures were published" not in out.stdout
+    with duckdb.connect(str(db), read_only=True) as con:
+        reasons = [r for (r,) in con.execute("SELECT reasons FROM inspection_targets").fetchall()]
+    assert len(reasons) == 3 and all(r.startswith(targets.NO_FIGURES) and "are suppressed" in r for r in reasons)

@@ -146,14 +146,21 @@ def test_a_service_whose_figures_none_could_be_compared_is_not_said_to_have_none
     svc = f.services(30)
     pop = f.population(svc)
     tables = f.indicator_tables(svc, pop, np.asarray(quality, float))
-    own = {k: t["yjs_id"] == "svc-00" for k, t in tables.items()}
+    # svc-02: its reoffending of periods of its own, its custody missing (first-time entrants below)
+    own = {k: (t["yjs_id"] == "svc-00") | ((t["yjs_id"] == "svc-02") & (k == "reoffending"))
+           for k, t in tables.items()}
     date = {k: next(c for c in ("period_end", "cohort_end") if c in t) for k, t in tables.items()}
     tables = {k: t.assign(**{date[k]: t[date[k]].where(~own[k], t[date[k]] - pd.offsets.MonthEnd(2))})
               for k, t in tables.items()}
+    tables["custody"] = tables["custody"][tables["custody"]["yjs_id"] != "svc-02"]
     values, _ = panel.build_panel(tables, svc, pop, AS_OF, 3)
     # svc-01's every figure suppressed: it has none to compare, and is said to have no data, as before (QA: it
     # had been said to have figures none of which could be compared)
     hidden = values["yjs_id"] == "svc-01"
+    # svc-02's first-time entrants suppressed, and its latest reoffending figure
+    mix = values[(values["yjs_id"] == "svc-02") & (values["indicator"] == "reoffending")]
+    hidden |= (values["yjs_id"] == "svc-02") & (values["indicator"] == "fte")
+    hidden |= values.index == mix["period_end"].idxmax()
     values.loc[hidden, ["numerator", "rate", "national_rate", "expected", "z_score"]] = np.nan
     values.loc[hidden, "suppressed"] = True
     ev = scores.indicator_evidence(values)
@@ -169,7 +176,13 @@ def test_a_service_whose_figures_none_could_be_compared_is_not_said_to_have_none
     suppressed = out.loc["svc-01", "reasons"]
     assert suppressed.startswith(targets.NO_FIGURES) and "indicators: no data" in suppressed
     assert "its first-time entrants figures in the years pooled (3 years to Dec 2024) are suppressed" in suppressed
-    others = out.drop(index=["svc-00", "svc-01"])["reasons"]
+    # a published figure behind a suppressed latest one is said (QA: it had read "no indicator data" and
+    # "suppressed"), and the indicator it has no figures for is named (QA: left unsaid without evidence)
+    mixed = out.loc["svc-02", "reasons"]
+    assert mixed.startswith(targets.NO_EVIDENCE + "; no figures for custodial sentences; ")
+    assert "its first-time entrants figures in the years pooled (3 years to Dec 2024) are suppressed" in mixed
+    assert "its proven reoffending figures are not compared with national: their periods (latest " in mixed
+    others = out.drop(index=["svc-00", "svc-01", "svc-02"])["reasons"]
     assert not others.str.contains(targets.NO_EVIDENCE, regex=False).any()
     assert not others.str.contains("none compared", regex=False).any()
 

@@ -133,44 +133,56 @@ def _descending(value: float) -> tuple:
     return (True, 0.0) if value != value else (False, -value)
 
 
-def latest_figures(values: pd.DataFrame | None) -> dict[tuple[str, str], tuple[pd.Timestamp, int, bool, bool]]:
+def latest_figures(values: pd.DataFrame | None) -> dict[tuple[str, str], tuple]:
     """Per (service, indicator), its latest row in ``indicator_values``: its
     period's end and length, whether it was compared with a national rate
     (not, for a period too few services report:
     :func:`pipeline.model.panel.fewest_for_national`) and whether it is
-    suppressed. What the reasons say of an indicator a service has no
-    evidence for."""
+    suppressed; and the end and length of its latest published (not
+    suppressed) row compared with no national rate, None if none. What the
+    reasons say of an indicator a service has no evidence for."""
     if values is None or values.empty:
         return {}
     rows = values[["yjs_id", "indicator", "period_end", "period_months", "national_rate", "suppressed"]]
     rows = rows.assign(period_end=to_datetime(rows["period_end"])).sort_values(
         ["yjs_id", "indicator", "period_end", "period_months"], kind="stable")
-    latest = rows.drop_duplicates(["yjs_id", "indicator"], keep="last")  # one row a service and indicator
-    return {(i, key): (end, int(months), bool(national), bool(hidden)) for i, key, end, months, national, hidden
+    key = ["yjs_id", "indicator"]
+    latest = rows.drop_duplicates(key, keep="last")  # one row a service and indicator
+    hidden = rows["suppressed"].fillna(False).astype(bool)
+    alone = rows[rows["national_rate"].isna() & ~hidden].drop_duplicates(key, keep="last")
+    uncompared = {(i, k): (end, int(months)) for i, k, end, months in
+                  zip(alone["yjs_id"], alone["indicator"], alone["period_end"], alone["period_months"])}
+    return {(i, k): (end, int(months), bool(national), bool(suppressed), uncompared.get((i, k)))
+            for i, k, end, months, national, suppressed
             in zip(latest["yjs_id"], latest["indicator"], latest["period_end"], latest["period_months"],
                    latest["national_rate"].notna(), latest["suppressed"].fillna(False).astype(bool))}
 
 
-def _why_no_evidence(label: str, latest: tuple, window: tuple | None) -> str:
-    """Why a service with rows of an indicator has no evidence of it: its
+def _why_no_evidence(label: str, latest: tuple, window: tuple | None) -> tuple[str, bool]:
+    """Why a service with rows of an indicator has no evidence of it, and
+    whether because figures of it were compared with no national rate: its
     latest row (:func:`latest_figures`) before the pooled window (``window``:
-    its end and length in months), suppressed, compared with no national
-    rate, or of a period the window does not take."""
-    end, length, compared, hidden = latest
-    if window is not None and end <= window[0] - pd.DateOffset(months=int(window[1])):
-        return f"no {label} figures since {end:%b %Y}"  # it stopped reporting
+    its end and length in months), suppressed (unless a published figure
+    in the window was not compared), compared with no national rate, or of
+    a period the window does not take."""
+    end, length, compared, hidden, alone = latest
+    start = window[0] - pd.DateOffset(months=int(window[1])) if window is not None else None
+    if start is not None and end <= start:
+        return f"no {label} figures since {end:%b %Y}", False  # it stopped reporting
+    if hidden and alone is not None and (start is None or alone[0] > start):
+        end, length, hidden = alone[0], alone[1], False  # a published figure, not compared, behind the latest
     if window is None:  # no service has evidence of it: no period of it has a national rate
         if hidden:
-            return f"its {label} figures are suppressed (too few to publish)"
+            return f"its {label} figures are suppressed (too few to publish)", False
         return (f"its {label} figures are not compared with national: too few services report them for a "
-                f"national rate (latest {_window_text(length, end)})")
+                f"national rate (latest {_window_text(length, end)})"), True
     pooled = f" ({_window_text(int(window[1]), window[0])})"
     if hidden:
-        return f"its {label} figures in the years pooled{pooled} are suppressed (too few to publish)"
-    if not compared:
+        return f"its {label} figures in the years pooled{pooled} are suppressed (too few to publish)", False
+    if not compared or alone is not None and alone[0] == end:
         return (f"its {label} figures are not compared with national: their periods (latest "
-                f"{_window_text(length, end)}) are not those most services report")
-    return f"its latest {label} figure ({_window_text(length, end)}) is not of the periods pooled{pooled}"
+                f"{_window_text(length, end)}) are not those most services report"), True
+    return f"its latest {label} figure ({_window_text(length, end)}) is not of the periods pooled{pooled}", False
 
 
 def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
@@ -208,8 +220,6 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
     for i, key in zip(evidence["yjs_id"], evidence["indicator"]):
         has.setdefault(i, set()).add(key)
     figures = latest_figures(values)
-    # a figure published but of a period with no national rate (not one suppressed, nor one before the window)
-    uncompared = {i for (i, _), (_, _, compared, hidden) in figures.items() if not compared and not hidden}
     windows = {key: (pd.Timestamp(end), months) for key, end, months in zip(
         evidence["indicator"], evidence["window_end"], evidence["window_months"])}  # one window an indicator
     never = "no inspection on record"
@@ -230,15 +240,20 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
             text = "no indicator above the 95% limit; worse than national: " + worse[i]
         elif i in nearest:
             text = "no indicator worse than national; nearest to it: " + nearest[i]
-        else:  # no evidence: no figures, or none that could be compared
-            text = NO_EVIDENCE if i in uncompared else NO_FIGURES
+        else:
+            text = None  # no evidence: no figures, or none that could be compared (below)
         absent = [k for k in known if k not in has.get(i, ())]
         missing = [BY_KEY[k].label for k in absent if (i, k) not in figures]
-        if missing and len(absent) < len(known):  # some figures, not all that others have
+        some = any((i, k) in figures for k in BY_KEY)
+        # also of an indicator no service has evidence of
+        whys = [_why_no_evidence(BY_KEY[k].label, figures[(i, k)], windows.get(k))
+                for k in BY_KEY if (i, k) in figures and k not in has.get(i, ())]
+        if text is None:
+            text = NO_EVIDENCE if any(alone for _, alone in whys) else NO_FIGURES
+        if missing and (len(absent) < len(known) or some):  # some figures, not all that others have
             text += "; no figures for " + " or ".join(missing)
-        for k in BY_KEY:  # also of an indicator no service has evidence of
-            if (i, k) in figures and k not in has.get(i, ()):
-                text += "; " + _why_no_evidence(BY_KEY[k].label, figures[(i, k)], windows.get(k))
+        for why, _ in whys:
+            text += "; " + why
         text += "; " + (f"last inspected {month}, {_rating_text(rating)}" if seen else never)
         # first, where it decides: a service high on the list may be passed over for this alone
         out.append(text if eligible else excluded + text)
