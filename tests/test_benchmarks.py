@@ -81,3 +81,13 @@ def test_pair_ratios_pair_each_refresh_with_the_floor_run_after_it():
     assert pair_ratios(pairs, "wall") == (2.0, 1.5, 3.0)
     pairs = [({"wall": 3.0}, {"wall": 1.0}), ({"wall": 4.0}, {"wall": 4.0})]  # 3.0 and 1.0
     assert pair_ratios(pairs, "wall") == (2.0, 1.0, 3.0)
+
+
+def test_a_runs_peak_memory_is_its_own_not_its_parents():
+    # a child started by subprocess (vfork and exec) carries its parent's peak in ru_maxrss
+    big = bytearray(300 * 2**20)
+    big[::4096] = b"\x01" * len(big[::4096])  # touched: resident
+    code = f"import sys; sys.path.insert(0, {str(REPO_ROOT / 'benchmarks')!r}); import perf; print(perf.peak_mib())"
+    peak = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert peak < 200, peak  # the child's own: Python and the script's imports
+    del big
