@@ -143,14 +143,8 @@ class Worker:
                                 "its error, if any, is in the run's stderr") from cause
 
     def peak_mib(self) -> float | None:
-        """The child's peak resident memory so far, in MiB (Linux: VmHWM;
-        None elsewhere or once it has exited)."""
-        try:
-            with open(f"/proc/{self._proc.pid}/status") as fh:
-                line = next(x for x in fh if x.startswith("VmHWM:"))
-            return int(line.split()[1]) / 1024
-        except (OSError, StopIteration, ValueError):
-            return None
+        """The child's peak resident memory so far, in MiB (:func:`peak_mib`)."""
+        return peak_mib(self._proc.pid)
 
     def close(self, timeout: float = 10.0) -> int | None:
         """Close the child's stdin once the calls sent are written, and wait
@@ -166,6 +160,19 @@ class Worker:
             self._reader.join(1.0)  # it reads the end of the pipe
             if not self._reader.is_alive():
                 self._proc.stdout.close()
+
+
+def peak_mib(pid: int | str = "self") -> float | None:
+    """A process's peak resident memory so far, in MiB: Linux's VmHWM, the
+    high-water mark of its own memory (not ``ru_maxrss``, which a process
+    started by vfork and exec inherits from its parent); None elsewhere or
+    once it has exited."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            line = next(x for x in fh if x.startswith("VmHWM:"))
+        return int(line.split()[1]) / 1024
+    except (OSError, StopIteration, ValueError):
+        return None
 
 
 _AHEAD: list[Worker] = []  # the worker start_ahead started, until a run takes it

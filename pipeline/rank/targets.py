@@ -144,18 +144,18 @@ def latest_figures(values: pd.DataFrame | None) -> dict[tuple[str, str], tuple]:
     if values is None or values.empty:
         return {}
     rows = values[["yjs_id", "indicator", "period_end", "period_months", "national_rate", "suppressed"]]
-    rows = rows.assign(period_end=to_datetime(rows["period_end"])).sort_values(
+    rows = rows.assign(period_end=to_datetime(rows["period_end"]),
+                       suppressed=rows["suppressed"].fillna(False).astype(bool)).sort_values(
         ["yjs_id", "indicator", "period_end", "period_months"], kind="stable")
     key = ["yjs_id", "indicator"]
     latest = rows.drop_duplicates(key, keep="last")  # one row a service and indicator
-    hidden = rows["suppressed"].fillna(False).astype(bool)
-    alone = rows[rows["national_rate"].isna() & ~hidden].drop_duplicates(key, keep="last")
+    alone = rows[rows["national_rate"].isna() & ~rows["suppressed"]].drop_duplicates(key, keep="last")
     uncompared = {(i, k): (end, int(months)) for i, k, end, months in
                   zip(alone["yjs_id"], alone["indicator"], alone["period_end"], alone["period_months"])}
     return {(i, k): (end, int(months), bool(national), bool(suppressed), uncompared.get((i, k)))
             for i, k, end, months, national, suppressed
             in zip(latest["yjs_id"], latest["indicator"], latest["period_end"], latest["period_months"],
-                   latest["national_rate"].notna(), latest["suppressed"].fillna(False).astype(bool))}
+                   latest["national_rate"].notna(), latest["suppressed"])}
 
 
 def _why_no_evidence(label: str, latest: tuple, window: tuple | None) -> tuple[str, bool]:
@@ -179,7 +179,7 @@ def _why_no_evidence(label: str, latest: tuple, window: tuple | None) -> tuple[s
     pooled = f" ({_window_text(int(window[1]), window[0])})"
     if hidden:
         return f"its {label} figures in the years pooled{pooled} are suppressed (too few to publish)", False
-    if not compared or alone is not None and alone[0] == end:
+    if not compared or alone is not None and alone[0] == end:  # (also a figure of the same end, not compared)
         return (f"its {label} figures are not compared with national: their periods (latest "
                 f"{_window_text(length, end)}) are not those most services report"), True
     return f"its latest {label} figure ({_window_text(length, end)}) is not of the periods pooled{pooled}", False
@@ -288,19 +288,19 @@ def close_call_text(df: pd.DataFrame, rules: RankingRules) -> pd.Series:
     return pd.Series(out, index=df.index, dtype=object)
 
 
-def concern_text(df: pd.DataFrame, figures: pd.Series | None = None) -> pd.Series:
+def concern_text(df: pd.DataFrame, uncompared: pd.Series | None = None) -> pd.Series:
     """ "concern 1.05 = indicators +0.88, last rating +0.07, time since
     inspection +0.10": what puts a service above or below its neighbours,
     the weighted parts of its concern score (``recommend``), positive adding
     concern, rounded so that they add up to the total shown; "indicators: no
     data" where the service has no evidence, "indicators: none compared with
-    national" where it has figures (``figures``, by row) but none could be."""
+    national" where it has figures but none could be (``uncompared``, by row)."""
     names = ["concern_indicators", "concern_last_rating", "concern_time", "concern_outcome_model"]
     labels = ["indicators", "last rating", "time since inspection", "outcome model"]
     out = []
     evidenced = df["evidenced"] if "evidenced" in df else pd.Series(True, index=df.index)
-    figures = pd.Series(False, index=df.index) if figures is None else figures
-    for total, has, some, *parts in zip(df["concern_score"], evidenced, figures, *(df[n] for n in names)):
+    uncompared = pd.Series(False, index=df.index) if uncompared is None else uncompared
+    for total, has, some, *parts in zip(df["concern_score"], evidenced, uncompared, *(df[n] for n in names)):
         cents = [round(p * 100) for p in parts]
         gap = round(total * 100) - sum(cents)  # rounding: the largest part takes the difference
         cents[max(range(len(parts)), key=lambda k: abs(parts[k]))] += gap
@@ -393,7 +393,7 @@ def recommend(scores: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
     # + 0.0: a remainder rounded from a hair below 0 is -0.0, which the exports would show as -0.0)
     why = reasons(df, evidence, rules, inspections_from, values)
     df["reasons"] = (why + close_call_text(df, rules)
-                     + "; " + concern_text(df, figures=why.str.contains(NO_EVIDENCE, regex=False)))
+                     + "; " + concern_text(df, uncompared=why.str.contains(NO_EVIDENCE, regex=False)))
     df["as_of"] = pd.Timestamp(as_of)
     df["months_since_inspection"] = df["months_since_inspection"].astype("Int64")
     return df[TARGET_COLUMNS].sort_values("rank", ignore_index=True)
