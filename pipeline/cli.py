@@ -53,7 +53,7 @@ def _root_cause(error) -> str:
 
 def run_refresh(args: argparse.Namespace) -> int:
     data_dir = s.resolve_path(args.data_dir, "YJT_DATA_DIR", s.DEFAULT_DATA_DIR)
-    warehouse = s.resolve_path(args.warehouse, "YJT_WAREHOUSE", s.DEFAULT_WAREHOUSE)
+    warehouse = s.check_warehouse(s.resolve_path(args.warehouse, "YJT_WAREHOUSE", s.DEFAULT_WAREHOUSE))
     as_of = s.resolve_as_of(args.as_of, "--as-of")
     rules = s.RankingRules(n_full_joint=args.full_joint, n_benchmark=args.benchmark,
                            exclusion_months=args.exclusion_months, lag_months=args.lag_months)

@@ -34,6 +34,22 @@ def resolve_path(value: str | os.PathLike | None, env_var: str, default: str) ->
     return path if path.is_absolute() else (REPO_ROOT / path).resolve()
 
 
+
+def check_warehouse(path: Path) -> Path:
+    """``path`` (resolved, ``resolve_path``) if a warehouse can be published
+    there, else :class:`SettingsError` naming it: a folder there, or a file
+    where a folder above it would go. Refused before the run, not after it
+    in the step that publishes (a folder: "cannot be read"), or as the bare
+    "[Errno 17] File exists" of making the folders above it."""
+    if path.is_dir():
+        raise SettingsError(f"warehouse {path} is a folder, not a DuckDB file: give a file's path")
+    for above in path.parents:  # the nearest that exists; those below it are made as it is published
+        if above.exists():
+            if not above.is_dir():
+                raise SettingsError(f"warehouse {path}: {above} is a file, not a folder")
+            break
+    return path
+
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 # no figure here is before 1900 (README: Reliability), and the back-test's and the
 # ranking's month arithmetic must stay inside pandas' dates (1677-09-22 to 2262-04-11)

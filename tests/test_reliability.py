@@ -354,6 +354,31 @@ def test_a_run_with_bad_settings_stops_before_its_first_step(tmp_path):
         assert message in error.message
 
 
+
+def test_a_warehouse_path_that_cannot_be_published_is_refused_before_the_run(capsys, tmp_path):
+    """A folder, or a file where a folder above it would go: refused at once by the CLI and by a run
+    from the launchpad, naming the path (not after a whole run in the publishing step, or as the bare
+    "[Errno 17] File exists" of making the folders above it)."""
+    from pipeline.cli import main
+
+    (tmp_path / "a_file").write_text("not a folder")
+    (tmp_path / "a_folder.duckdb").mkdir()
+    deep, folder = tmp_path / "a_file" / "deeper" / "w.duckdb", tmp_path / "a_folder.duckdb"
+    cases = [(deep, f"warehouse {deep}: {tmp_path / 'a_file'} is a file, not a folder"),
+             (folder, f"warehouse {folder} is a folder, not a DuckDB file: give a file's path")]
+    for warehouse, said in cases:
+        assert main(["refresh", "--warehouse", str(warehouse)]) == 1
+        assert capsys.readouterr().err == f"refresh failed: {said}\n"
+        result = run_refresh(tmp_path / "no data needed", warehouse)
+        assert not result.success and not [e for e in result.all_events if e.step_key]
+        error = next(e for e in result.all_events
+                     if e.event_type_value == "RESOURCE_INIT_FAILURE").event_specific_data.error
+        while error.cause is not None:
+            error = error.cause
+        assert said in error.message
+        capsys.readouterr()  # the run's log
+    assert (tmp_path / "a_file").read_text() == "not a folder" and not any((tmp_path / "a_folder.duckdb").iterdir())
+
 SECRET = re.compile(r"AKIA[0-9A-Z]{16}|-----BEGIN [A-Z ]*PRIVATE KEY|gh[pousr]_[A-Za-z0-9]{30,}|xox[abp]-"
                     r"|(?i:password|passwd|secret|api_?key|token)\s*[:=]\s*['\"][^'\"\s]{8,}")
 

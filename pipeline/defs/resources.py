@@ -86,7 +86,7 @@ class RefreshSettings(dg.ConfigurableResource):
         With the lock, the run is tagged with the host and process running
         it, so that it is marked failed if that process dies unreported
         (:mod:`pipeline.defs.run_owners`)."""
-        self.as_of_date(), self.rules(), self.guard_limits()
+        self.as_of_date(), self.rules(), self.guard_limits(), s.check_warehouse(self.warehouse_path())
         if context.run is None or context.instance is None:  # a sensor's evaluation: no outputs
             return
         from pipeline.defs.run_owners import claim
