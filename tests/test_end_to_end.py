@@ -175,6 +175,18 @@ def test_real_files_every_inspection_matched_or_quarantined(real_cli):
     assert (t["inspection_targets"]["recommendation"] == "full_joint_inspection").sum() == 8
 
 
+def test_real_files_portsmouth_rating_is_said_to_be_inferred_from_its_score(real_cli):
+    """The real scrape's Portsmouth rating cell holds a footnote sentence; its score (61.11%, 22 of 36
+    points) gives Good, and its reasons say so rather than "Good" as if published."""
+    db, _ = real_cli
+    t = tables(db)
+    noted = t["inspections"][t["inspections"]["rating_note"].notna()]
+    assert noted["yjs_id"].tolist() == ["portsmouth"] and noted["overall_rating"].tolist() == ["Good"]
+    reasons = t["inspection_targets"].set_index("yjs_id")["reasons"]
+    assert "; last inspected 2022-06, Good (inferred from its score: see the inspections' rating_note); " \
+        in reasons["portsmouth"]
+    assert reasons.str.contains("inferred from its score").sum() == 1
+
 def test_cli_refresh_prints_the_ranked_list(tmp_path):
     db = tmp_path / "cli.duckdb"
     out = cli_refresh(tmp_path, "--warehouse", str(db), "--top", "3", "--full-joint", "1", "--benchmark", "9",

@@ -92,6 +92,26 @@ def test_an_inspection_whose_rating_is_unknown_still_counts(quality):
     assert ours.loc["svc-03", "recommendation"] == "monitor"
 
 
+def test_a_rating_inferred_from_its_score_is_said_to_be(quality):
+    """A rating whose cell could not be read, given by its score on the 2018 framework (ingest.inspections:
+    the real scrape's Portsmouth), has a rating_note: the reasons say the rating is inferred (they had
+    read "Good" as if published); it still counts as the rating it is, a good one for a benchmark."""
+    rows = [("svc-03", "2021-01-10", "Outstanding", 1), ("svc-04", "2021-02-10", "Good", 2),
+            ("svc-05", "2021-03-10", "Good", 2)]
+    frame = f.inspections(rows).assign(rating_note=[
+        "overall_rating not read ('1 The resettlement...' is not a rating); rated from score_% 91.67: 33 of 36 "
+        "points", None, "rated from score_% 61.11: 22 of 36 points"])
+    ours = ranked_with(quality, frame, f.services(30)).set_index("yjs_id")
+    plain = ranked_with(quality, f.inspections(rows), f.services(30)).set_index("yjs_id")
+    assert "; last inspected 2021-01, Outstanding (inferred from its score: see the inspections' rating_note); " \
+        in ours.loc["svc-03", "reasons"]
+    assert "; last inspected 2021-03, Good (inferred from its score: see the inspections' rating_note); " \
+        in ours.loc["svc-05", "reasons"]
+    assert "; last inspected 2021-02, Good; " in ours.loc["svc-04", "reasons"]
+    assert "inferred" not in "".join(plain["reasons"])
+    assert ours.loc["svc-03", "recommendation"] == plain.loc["svc-03", "recommendation"] == "benchmark_visit"
+    assert ours.drop(columns="reasons").equals(plain.drop(columns="reasons"))
+
 def ranked_with(quality, inspections: pd.DataFrame, svc: pd.DataFrame, rules=RankingRules()):
     pop = f.population(svc)
     tables = f.indicator_tables(svc, pop, np.asarray(quality, float))

@@ -368,7 +368,7 @@ def months_between(earlier, later) -> pd.Series:
 
 
 HISTORY_COLUMNS = ["last_published", "last_rating", "last_rating_score", "months_since_inspection",
-                   "n_inspections"]
+                   "n_inspections", "last_rating_note"]
 
 
 def history_by_month(inspections: pd.DataFrame, months) -> pd.DataFrame:
@@ -406,6 +406,9 @@ def history_by_month(inspections: pd.DataFrame, months) -> pd.DataFrame:
         "last_rating_score": inspections["rating_score"].to_numpy(float)[rows],
         "months_since_inspection": months_between(last, as_of).to_numpy(),
         "n_inspections": (at - first[at] + 1).astype(int),
+        # how the rating was read where it is not as published (ingest.inspections: from its score)
+        "last_rating_note": (inspections["rating_note"].to_numpy(object)[rows] if "rating_note" in inspections
+                             else np.full(len(rows), None, object)),
     })
 
 

@@ -229,9 +229,10 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
     excluded = f"not eligible: inspected within the last {rules.exclusion_months} months; "
     inspected = df["last_inspected"].notna()
     months = to_datetime(df["last_inspected"]).dt.strftime("%Y-%m")
+    notes = df["last_rating_note"] if "last_rating_note" in df else pd.Series(None, index=df.index, dtype=object)
     out = []
-    for i, rec, eligible, seen, month, rating in zip(
-            df["yjs_id"], df["recommendation"], df["eligible"], inspected, months, df["last_rating"]):
+    for i, rec, eligible, seen, month, rating, note in zip(
+            df["yjs_id"], df["recommendation"], df["eligible"], inspected, months, df["last_rating"], notes):
         if rec == "benchmark_visit":
             text = "better than national on " + better.get(i, "")
         elif i in high:
@@ -254,19 +255,24 @@ def reasons(df: pd.DataFrame, evidence: pd.DataFrame, rules: RankingRules,
             text += "; no figures for " + " or ".join(missing)
         for why, _ in whys:
             text += "; " + why
-        text += "; " + (f"last inspected {month}, {_rating_text(rating)}" if seen else never)
+        text += "; " + (f"last inspected {month}, {_rating_text(rating, note)}" if seen else never)
         # first, where it decides: a service high on the list may be passed over for this alone
         out.append(text if eligible else excluded + text)
     return pd.Series(out, index=df.index, dtype=object)
 
 
-def _rating_text(rating) -> str:
+def _rating_text(rating, note=None) -> str:
     """A last rating as the reasons give it; missing where the inspection's rows disagree on it
-    (``ingest.inspections``)."""
-    return UNKNOWN_RATING if pd.isna(rating) else str(rating)
+    (``ingest.inspections``); said to be inferred where it has a ``rating_note`` (its rating
+    cell could not be read, and its score on the 2018 framework gave it: the one note a read
+    rating has), as the published rating is not known for sure (the real scrape's Portsmouth)."""
+    if pd.isna(rating):
+        return UNKNOWN_RATING
+    return str(rating) if note is None or pd.isna(note) else f"{rating} ({INFERRED_RATING})"
 
 
 UNKNOWN_RATING = "rating unknown (its records disagree: see the inspections' rating_note)"
+INFERRED_RATING = "inferred from its score: see the inspections' rating_note"
 
 
 def close_call_text(df: pd.DataFrame, rules: RankingRules) -> pd.Series:
