@@ -40,15 +40,21 @@ def check_warehouse(path: Path) -> Path:
     there, else :class:`SettingsError` naming it: a folder there, or a file
     where a folder above it would go. Refused before the run, not after it
     in the step that publishes (a folder: "cannot be read"), or as the bare
-    "[Errno 17] File exists" of making the folders above it."""
-    if path.is_dir():
+    "[Errno 17] File exists" of making the folders above it. Links are
+    followed, as publishing follows them (a link's target is replaced)."""
+    try:
+        target = path.resolve()  # a dangling link: its target, where the file would be written
+    except (OSError, RuntimeError) as exc:  # a loop of links (RuntimeError up to Python 3.12)
+        raise SettingsError(f"warehouse {path} cannot be resolved: {exc}") from None
+    if target.is_dir():
         raise SettingsError(f"warehouse {path} is a folder, not a DuckDB file: give a file's path")
-    for above in path.parents:  # the nearest that exists; those below it are made as it is published
+    for above in target.parents:  # the nearest that exists; those below it are made as it is published
         if above.exists():
             if not above.is_dir():
                 raise SettingsError(f"warehouse {path}: {above} is a file, not a folder")
             break
     return path
+
 
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 # no figure here is before 1900 (README: Reliability), and the back-test's and the

@@ -364,11 +364,23 @@ def test_a_warehouse_path_that_cannot_be_published_is_refused_before_the_run(cap
     (tmp_path / "a_file").write_text("not a folder")
     (tmp_path / "a_folder.duckdb").mkdir()
     deep, folder = tmp_path / "a_file" / "deeper" / "w.duckdb", tmp_path / "a_folder.duckdb"
+    # links are followed, as publishing follows them: to a folder, dangling to a path under a file, a loop
+    (tmp_path / "to_folder.duckdb").symlink_to(folder)
+    (tmp_path / "dangling.duckdb").symlink_to(tmp_path / "a_file" / "w.duckdb")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
     cases = [(deep, f"warehouse {deep}: {tmp_path / 'a_file'} is a file, not a folder"),
-             (folder, f"warehouse {folder} is a folder, not a DuckDB file: give a file's path")]
+             (folder, f"warehouse {folder} is a folder, not a DuckDB file: give a file's path"),
+             (tmp_path / "to_folder.duckdb",
+              f"warehouse {tmp_path / 'to_folder.duckdb'} is a folder, not a DuckDB file: give a file's path"),
+             (tmp_path / "dangling.duckdb",
+              f"warehouse {tmp_path / 'dangling.duckdb'}: {tmp_path / 'a_file'} is a file, not a folder"),
+             (tmp_path / "loop" / "w.duckdb",
+              f"warehouse {tmp_path / 'loop' / 'w.duckdb'} cannot be resolved: ")]  # then Python's words
     for warehouse, said in cases:
         assert main(["refresh", "--warehouse", str(warehouse)]) == 1
-        assert capsys.readouterr().err == f"refresh failed: {said}\n"
+        err = capsys.readouterr().err
+        assert err.startswith(f"refresh failed: {said}") and err.endswith("\n") and err.count("\n") == 1, err
+        assert err == f"refresh failed: {said}\n" or said.endswith(": ")
         result = run_refresh(tmp_path / "no data needed", warehouse)
         assert not result.success and not [e for e in result.all_events if e.step_key]
         error = next(e for e in result.all_events
