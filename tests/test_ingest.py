@@ -1894,6 +1894,29 @@ def test_an_inspections_published_rating_beats_one_taken_from_its_score(tmp_path
 
 
 @pytest.mark.parametrize("path", ["columns", "rows"])
+def test_one_inspection_rated_alike_from_two_ways_of_writing_its_score_is_one_inspection(tmp_path, services, path):
+    """The same scrape row twice, its score rounded differently (61.11% and 61.1%: 22 of 36 points, Good)
+    is one inspection rated Good, with nothing quarantined; both rows had been quarantined as a conflict
+    that left the rating unknown, while the published table said Good. Scores that give two ratings
+    still conflict."""
+    write(tmp_path, "inspections/scrape_a.csv", "la_name,score_%,overall_rating,publication_date\n"
+          "Bolton,61.11,1 The resettlement standard does not contribute.,21/06/22\n"
+          "Hartlepool,61.11,1 The resettlement standard does not contribute.,21/06/22\n")
+    write(tmp_path, "inspections/scrape_b.csv", "la_name,score_%,overall_rating,publication_date\n"
+          "Bolton,61.1,1 The resettlement standard does not contribute.,21/06/22\n"
+          "Hartlepool,86.11,1 The resettlement standard does not contribute.,21/06/22\n")
+    with one_row_at_a_time() if path == "rows" else contextlib.nullcontext():
+        got = read_inspections(tmp_path, services)
+    table = got.table.set_index("yjs_id")
+    assert table.loc["bolton", ["overall_rating", "rating_score"]].tolist() == ["Good", 2]
+    assert table.loc["bolton", "rating_note"] == (
+        "overall_rating not read ('1 The resettlement standard does not con…' is not a rating); "
+        "rated from score_% 61.11: 22 of 36 points")
+    assert pd.isna(table.loc["hartlepool", "overall_rating"])
+    assert table.loc["hartlepool", "rating_note"].startswith("its rows disagree on the rating (Good / Outstanding")
+    assert got.quarantine["problem"].str.extract(r"^yjs_id (\w+)")[0].tolist() == ["hartlepool", "hartlepool"]
+
+@pytest.mark.parametrize("path", ["columns", "rows"])
 def test_a_file_of_month_first_dates_is_read_month_first(tmp_path, services, path):
     # 1/27/2023 and 3/30/2022 can only be month first, so 1/10/2023 in that file is 10 January, not 1 October
     write(tmp_path, "inspections/us.csv", "yjs_name,published,overall_rating\n"

@@ -121,6 +121,8 @@ def read_inspections(data_dir: Path, services: pd.DataFrame) -> Ingested:
         frame = log.parse_blocks(sheets, parse_block, parse_row, list(COLUMNS))
         keys = list(zip(frame["yjs_id"], frame["published"]))
         frame["inspection_type"] = _types_told(keys, frame["inspection_type"].tolist())
+        frame["rating_note"] = _notes_told(keys, list(zip(frame["overall_rating"], frame["rating_score"])),
+                                           frame["rating_note"].tolist())
         frame = frame[np.array(_published_ratings(keys, frame["rating_note"].tolist()), dtype=bool)]
         table = resolve_duplicate_rows(frame, key, list(COLUMNS), log, kept=KEPT_UNRATED)
         if len(table) < len(frame):  # repeats collapsed, or conflicting ones quarantined
@@ -132,8 +134,10 @@ def read_inspections(data_dir: Path, services: pd.DataFrame) -> Ingested:
     records = log.parse(sheets, parse_row)
     keys = [(r.values["yjs_id"], r.values["published"]) for r in records]
     types = _types_told(keys, [r.values["inspection_type"] for r in records])
-    for record, kind in zip(records, types):
-        record.values["inspection_type"] = kind
+    notes = _notes_told(keys, [(r.values["overall_rating"], r.values["rating_score"]) for r in records],
+                        [r.values["rating_note"] for r in records])
+    for record, kind, note in zip(records, types, notes):
+        record.values["inspection_type"], record.values["rating_note"] = kind, note
     records = [r for r, kept in zip(records, _published_ratings(keys, [r.values["rating_note"] for r in records]))
                if kept]
     table = [r.values for r in resolve_duplicates(records, key, log, kept=KEPT_UNRATED)]
@@ -174,6 +178,22 @@ def _published_ratings(keys: list[tuple], notes: list[str | None]) -> list[bool]
     with it and losing both."""
     published = {k for k, note in zip(keys, notes) if note is None}
     return [note is None or k not in published for k, note in zip(keys, notes)]
+
+
+def _notes_told(keys: list[tuple], ratings: list[tuple], notes: list[str | None]) -> list[str | None]:
+    """Each inspection's ``rating_note``, the same in every row of it rated
+    alike from its score: rows of one inspection (service and date) whose
+    ratings were read from their scores, which agree on the rating and
+    differ only in how the score was written (61.11% and 61.1%: both 22 of
+    36 points, Good) are one inspection, not a conflict that would
+    quarantine both as "rating unknown" while the rating is known. They
+    take the first such row's note; rows with no note (a published rating)
+    keep none (``_published_ratings`` prefers them)."""
+    first: dict[tuple, str] = {}
+    for k, rating, note in zip(keys, ratings, notes):
+        if isinstance(note, str):
+            first.setdefault((k, rating), note)
+    return [first[(k, rating)] if isinstance(note, str) else note for k, rating, note in zip(keys, ratings, notes)]
 
 
 def _types_told(keys: list[tuple], types: list[str | None]) -> list[str | None]:
