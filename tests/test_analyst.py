@@ -86,6 +86,48 @@ def test_every_example_question_runs_as_it_is(demo, path):
     assert len(df.columns) > 0
 
 
+@pytest.fixture(scope="module")
+def off_grid(tmp_path_factory):
+    """The demo data plus one service's own later figure, off everyone else's grid (Leeds' 12 months
+    to June 2026 among everyone's to December 2025): published with a warning, compared with no
+    national rate and not ranked on (README: Reliability)."""
+    import shutil
+
+    data = tmp_path_factory.mktemp("off_grid") / "data"
+    shutil.copytree(DEMO_DIR, data)
+    (data / "first_time_entrants" / "fte_leeds_2026.csv").write_text(
+        "yjs_name,period_end,period_months,fte_count\nLeeds,2026-06,12,95\n")
+    db = data.parent / "warehouse.duckdb"
+    assert run_refresh(data, db).success
+    return db
+
+
+def test_the_latest_period_shown_is_the_latest_compared_with_national(demo, off_grid):
+    """One service's later period with no national rate had become "the latest period" of the
+    funnel plots (one grey point, no national line or limits), of above_95_in_latest_period
+    (every service under no_figure), of overdispersion_latest (no national rate, no phi) and, for
+    that service, of latest_indicators and service_profile (its compared figure hidden). They show
+    the latest period compared with national, as the ranking uses; the demo's answers unchanged."""
+    db, _ = demo
+    leeds = query(off_grid, "SELECT * FROM indicator_values WHERE yjs_id = 'leeds' AND indicator = 'fte' "
+                            "ORDER BY period_end DESC LIMIT 1")
+    assert str(leeds["period_end"].iloc[0].date()) == "2026-06-30" and leeds["national_rate"].isna().all()
+    for name in ("above_95_in_latest_period", "overdispersion_latest"):
+        sql = (REPO_ROOT / "sql" / "questions" / f"{name}.sql").read_text()
+        got, want = query(off_grid, sql), query(db, sql)
+        assert got["national_rate" if "national_rate" in got else "within_limits"].notna().all()
+        pd.testing.assert_frame_equal(got, want)
+    for view, key in (("latest_indicators", ["yjs_id", "indicator"]), ("service_profile", ["yjs_id"])):
+        got, want = (query(d, f"SELECT * FROM {view} ORDER BY {', '.join(key)}") for d in (off_grid, db))
+        columns = [c for c in want.columns if c.startswith(("fte", "period", "rate", "national", "z_", "funnel"))]
+        pd.testing.assert_frame_equal(got[key + columns], want[key + columns])
+    for key in ("fte", "reoffending", "custody"):
+        got = plots.latest_period(query(off_grid, "SELECT * FROM indicator_values"), key)
+        want = plots.latest_period(query(db, "SELECT * FROM indicator_values"), key)
+        assert got["national_rate"].notna().all() and len(got) > 100
+        pd.testing.assert_frame_equal(got.reset_index(drop=True)[["yjs_id", "period_end", "rate"]],
+                                      want.reset_index(drop=True)[["yjs_id", "period_end", "rate"]])
+
 def test_rank_movers_compare_with_last_month(demo):
     db, _ = demo
     movers = query(db, (REPO_ROOT / "sql/questions/rank_movers_since_last_month.sql").read_text())

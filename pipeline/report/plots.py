@@ -32,11 +32,19 @@ LIMIT_COLUMNS = ["limit_95_low", "limit_95_high", "limit_998_low", "limit_998_hi
 
 
 def latest_period(values: pd.DataFrame, indicator: str) -> pd.DataFrame:
-    """The rows of the indicator's latest period (the longest period length
-    when two end on the same date), with a usable rate. One mask narrowed
-    step by step and one selection at the end: each selection copies every
-    column of ``values``."""
+    """The rows of the indicator's latest period compared with national (the
+    longest period length when two end on the same date), with a usable
+    rate: a later period with no national rate (one service's own, off the
+    others' grid: ``panel.fewest_for_national``) has no national line or
+    limits to draw, and would hide everyone else's figures; it is taken only
+    where no period has a national rate. One mask narrowed step by step and
+    one selection at the end: each selection copies every column of
+    ``values``."""
     mine = (values["indicator"] == indicator).to_numpy()
+    if "national_rate" in values:
+        compared = mine & values["national_rate"].notna().to_numpy()
+        if compared.any():
+            mine = compared
     if mine.any():
         end, months = values["period_end"], values["period_months"]
         mine &= (end == end[mine].max()).to_numpy()

@@ -1,11 +1,14 @@
 -- How many services sit above (worse) and below (better) the 95% limits in
--- the latest period of each indicator. A service without a figure for that
--- period (suppressed, or not yet reported) counts under no_figure, not by an
--- older period of its own (the view latest_indicators has those).
+-- the latest period of each indicator compared with national (a later one with no
+-- national rate, one service's own, has no limits to sit above). A service without a
+-- figure for that period (suppressed, or not yet reported) counts under no_figure, not
+-- by an older period of its own (the view latest_indicators has those).
 WITH latest AS (
-    SELECT indicator, max(period_end) AS period_end FROM indicator_values GROUP BY indicator
+    SELECT indicator, max(period_end) AS period_end FROM indicator_values
+    WHERE national_rate IS NOT NULL GROUP BY indicator
 ), figures AS (
     SELECT iv.* FROM indicator_values AS iv JOIN latest USING (indicator, period_end)
+    WHERE iv.national_rate IS NOT NULL
     QUALIFY row_number() OVER (PARTITION BY iv.yjs_id, iv.indicator ORDER BY iv.period_months DESC) = 1
 )
 SELECT l.indicator, l.period_end,
