@@ -56,10 +56,16 @@ def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
 
 
 def show(con: duckdb.DuckDBPyConnection, sql: str, out=sys.stdout, max_rows: int = 200, err=None) -> bool:
-    """Run one statement and print its result as a table (text left-aligned,
+    """Run ``sql`` and print its result as a table (text left-aligned,
     numbers right, NULL for no value; at most ``max_rows`` rows), or its
-    error to ``err`` (default ``out``). Returns whether it ran."""
+    error to ``err`` (default ``out``). Returns whether it ran. Several
+    statements are run in order, each result printed (DuckDB's ``sql``
+    would run them all and return the last one's alone); they stop at the
+    first that fails, as a script does."""
     try:
+        statements = [statement.query for statement in con.extract_statements(sql)]
+        if len(statements) > 1:
+            return all(show(con, one, out, max_rows, err) for one in statements)
         rel = con.sql(sql)
         if rel is None:  # a statement without a result (SET, PRAGMA ...)
             print("ok", file=out)

@@ -128,6 +128,7 @@ def test_the_latest_period_shown_is_the_latest_compared_with_national(demo, off_
         pd.testing.assert_frame_equal(got.reset_index(drop=True)[["yjs_id", "period_end", "rate"]],
                                       want.reset_index(drop=True)[["yjs_id", "period_end", "rate"]])
 
+
 def test_rank_movers_compare_with_last_month(demo):
     db, _ = demo
     movers = query(db, (REPO_ROOT / "sql/questions/rank_movers_since_last_month.sql").read_text())
@@ -195,6 +196,18 @@ def test_sql_prompt_shows_an_empty_answer_once_with_its_columns(demo):
     out = prompt(db, "-c", "SELECT rank, yjs_name FROM inspection_targets WHERE rank < 0")
     assert out.returncode == 0 and out.stdout.splitlines() == ["rank  yjs_name", "(0 rows)"]
 
+
+def test_sql_prompt_shows_every_statement_it_is_given_and_stops_at_the_first_error(demo):
+    """Several statements in one -c (or file): each answer printed in order (DuckDB ran them all and
+    the prompt printed the last answer alone, with nothing said of the others); a failing one stops
+    the rest, as a script does, with exit 1."""
+    db, _ = demo
+    out = prompt(db, "-c", "SELECT 11 AS first; SELECT count(*) AS services FROM services")
+    assert out.returncode == 0 and out.stdout.splitlines() == [
+        "first", "   11", "(1 row)", "services", "     155", "(1 row)"], out.stdout
+    out = prompt(db, "-c", "SELECT 11 AS first; SELECT * FROM nosuch; SELECT 33 AS third")
+    assert out.returncode == 1 and out.stdout.splitlines() == ["first", "   11", "(1 row)"], out.stdout
+    assert out.stderr.startswith("error: Catalog Error: Table with name nosuch does not exist!")
 
 def test_sql_prompt_left_aligns_text_and_right_aligns_numbers(demo):
     """The reasons start under their header on every row (pandas right-aligned them,
