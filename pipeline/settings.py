@@ -38,8 +38,9 @@ def resolve_path(value: str | os.PathLike | None, env_var: str, default: str) ->
 def check_warehouse(path: Path) -> Path:
     """``path`` (resolved, ``resolve_path``) if a warehouse can be published
     there, else :class:`SettingsError` naming it: a folder there, or a file
-    where a folder above it would go. Refused before the run, not after it
-    in the step that publishes (a folder: "cannot be read"), or as the bare
+    where a folder above it would go, or a file that is not DuckDB's.
+    Refused before the run, not after it in the step that publishes (a
+    folder or another file: "cannot be read"), or as the bare
     "[Errno 17] File exists" of making the folders above it. Links are
     followed, as publishing follows them (a link's target is replaced)."""
     try:
@@ -48,6 +49,15 @@ def check_warehouse(path: Path) -> Path:
         raise SettingsError(f"warehouse {path} cannot be resolved: {exc}") from None
     if target.is_dir():
         raise SettingsError(f"warehouse {path} is a folder, not a DuckDB file: give a file's path")
+    if target.is_file():  # (an empty one too: DuckDB refuses it, "not a valid DuckDB database file")
+        try:
+            with open(target, "rb") as fh:
+                ours = fh.read(12)[8:12] == b"DUCK"  # a DuckDB file's magic bytes, as sql_prompt reads them
+        except OSError as exc:
+            raise SettingsError(f"warehouse {path} cannot be read: {exc.strerror}") from None
+        if not ours:  # another file saved under its name: the step that publishes would refuse it after the run
+            raise SettingsError(f"warehouse {path} is not a DuckDB file; it was left as it is: move it away "
+                                "or give another warehouse path")
     for above in target.parents:  # the nearest that exists; those below it are made as it is published
         if above.exists():
             if not above.is_dir():

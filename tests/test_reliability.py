@@ -19,6 +19,7 @@ import sys
 
 import dagster as dg
 import duckdb
+import pandas as pd
 import pytest
 
 from pipeline.definitions import defs
@@ -187,15 +188,36 @@ def test_a_first_refresh_stops_on_a_source_mostly_quarantined_or_without_rows(da
     assert not db.exists()
 
 
-def test_a_warehouse_path_holding_another_file_is_left_as_it_is(data_dir, tmp_path):
+def test_a_warehouse_path_holding_another_file_is_left_as_it_is(data_dir, tmp_path, capsys):
+    """Refused as the run starts (it had been refused by the step that publishes, after the whole run,
+    leaving an empty exports folder beside it), from the launchpad and the CLI alike; the step still
+    refuses a file that is not DuckDB's (one put there during the run)."""
+    from pipeline.cli import main
+
     not_ours = tmp_path / "warehouse.duckdb"
     not_ours.write_bytes(b"a spreadsheet saved under the warehouse's name " * 100)
     before = sha(not_ours)
-    step, message = failure(run_refresh(data_dir, not_ours, as_of=AS_OF[0]))
-    assert step == "warehouse" and message.startswith(
-        f"pipeline.publish.warehouse.PublishError: the warehouse {not_ours} cannot be read (The file \"{not_ours}\" exists, but it is "
-        "not a valid DuckDB database file!); it was left as it is: move it away or give another --warehouse")
+    said = (f"warehouse {not_ours} is not a DuckDB file; it was left as it is: move it away or give another "
+            "warehouse path")
+    result = run_refresh(data_dir, not_ours, as_of=AS_OF[0])
+    assert not result.success and not [e for e in result.all_events if e.step_key]
+    error = next(e for e in result.all_events if e.event_type_value == "RESOURCE_INIT_FAILURE").event_specific_data.error
+    while error.cause is not None:
+        error = error.cause
+    assert said in error.message
+    capsys.readouterr()
+    assert main(["refresh", "--data-dir", str(data_dir), "--warehouse", str(not_ours)]) == 1
+    assert capsys.readouterr().err == f"refresh failed: {said}\n"
+    assert sha(not_ours) == before and not wh.staging_files(not_ours) and sorted(tmp_path.iterdir()) == [not_ours]
+    with pytest.raises(wh.PublishError, match=f"the warehouse {re.escape(str(not_ours))} cannot be read .*; it was "
+                                              "left as it is: move it away or give another --warehouse"):
+        wh.publish(not_ours, {"inspection_targets": pd.DataFrame({"as_of": [pd.Timestamp(AS_OF[0])], "rank": [1]})})
     assert sha(not_ours) == before and not wh.staging_files(not_ours)
+    empty = tmp_path / "empty.duckdb"  # refused by DuckDB too ("not a valid DuckDB database file")
+    empty.touch()
+    assert main(["refresh", "--data-dir", str(data_dir), "--warehouse", str(empty)]) == 1
+    assert capsys.readouterr().err == f"refresh failed: warehouse {empty} is not a DuckDB file; it was left as it " \
+        "is: move it away or give another warehouse path\n" and empty.stat().st_size == 0
 
 
 def cli(data_dir, db, tmp_path, **env) -> subprocess.Popen:
