@@ -177,7 +177,7 @@ def _print_published(warehouse, as_of, backfill: bool, previous, listed, data_di
         print(f"WARNING: {warning}")
     none = ranked["reasons"].str.contains(targets.NO_FIGURES, regex=False)
     uncompared = ranked["reasons"].str.contains(targets.NO_EVIDENCE, regex=False)
-    suppressed = ranked["reasons"].str.contains("suppressed (too few to publish)", regex=False)
+    suppressed = ranked["reasons"].str.contains(targets.SUPPRESSED, regex=False)
     if len(ranked) and none.all() and suppressed.any():  # figures there are, none that may be shown
         print(f"NOTE: no indicator figure published by {as_of} can be used (those published are suppressed: "
               "too few to publish), so every service is monitored.")

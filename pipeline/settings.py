@@ -34,6 +34,13 @@ def resolve_path(value: str | os.PathLike | None, env_var: str, default: str) ->
     return path if path.is_absolute() else (REPO_ROOT / path).resolve()
 
 
+def is_duckdb_file(path: Path) -> bool:
+    """Whether the file ``path`` is a DuckDB database, by its magic bytes
+    (``DUCK`` after the 8-byte checksum), whatever its name; an empty file is
+    not. OSError where it cannot be read."""
+    with open(path, "rb") as fh:
+        return fh.read(12)[8:12] == b"DUCK"
+
 
 def check_warehouse(path: Path) -> Path:
     """``path`` (resolved, ``resolve_path``) if a warehouse can be published
@@ -51,8 +58,7 @@ def check_warehouse(path: Path) -> Path:
         raise SettingsError(f"warehouse {path} is a folder, not a DuckDB file: give a file's path")
     if target.is_file():  # (an empty one too: DuckDB refuses it, "not a valid DuckDB database file")
         try:
-            with open(target, "rb") as fh:
-                ours = fh.read(12)[8:12] == b"DUCK"  # a DuckDB file's magic bytes, as sql_prompt reads them
+            ours = is_duckdb_file(target)
         except OSError as exc:
             raise SettingsError(f"warehouse {path} cannot be read: {exc.strerror}") from None
         if not ours:  # another file saved under its name: the step that publishes would refuse it after the run

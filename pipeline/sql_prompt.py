@@ -43,8 +43,7 @@ def connect(warehouse: Path) -> duckdb.DuckDBPyConnection:
     if not warehouse.exists():
         raise SystemExit(f"no warehouse at {warehouse}: run `make run` (or set YJT_WAREHOUSE) first")
     try:
-        with open(warehouse, "rb") as fh:
-            ours = fh.read(12)[8:12] == b"DUCK"  # a DuckDB file's magic bytes, whatever its name
+        ours = s.is_duckdb_file(warehouse)
     except OSError as error:
         raise SystemExit(f"the warehouse {warehouse} cannot be read: {error.strerror}") from None
     if not ours:

@@ -48,9 +48,9 @@ def services(context, settings: RefreshSettings, model_worker: ModelWorker) -> d
     largest = max(sizes, key=sizes.get, default=None)
     # rows dated after the refresh are quarantined, unless the run is asked
     # to rank as of a later date (a simulation)
-    read = (ingest.read_dated, data_dir, result.table, settings.as_of_date())
+    args = (data_dir, result.table, settings.as_of_date())  # ingest.read_dated's, after the reader
     if largest is not None and sizes[largest] >= READ_ELSEWHERE_FROM_BYTES:
-        model_worker.start(context.log, _started(largest), read[0], READERS[largest], *read[1:])
+        model_worker.start(context.log, _started(largest), ingest.read_dated, READERS[largest], *args)
         context.log.info(f"{largest}/ ({sizes[largest] / 2**20:.1f} MiB) is read by the model worker "
                          "while the run reads the other folders")
     elif sizes and model_worker.warm:
@@ -58,7 +58,7 @@ def services(context, settings: RefreshSettings, model_worker: ModelWorker) -> d
         # CLI before the run): it reads every folder, in the order the run's
         # steps take them, while the run records this step and its checks
         for name in sorted(READERS):
-            model_worker.start(context.log, _started(name), read[0], READERS[name], *read[1:])
+            model_worker.start(context.log, _started(name), ingest.read_dated, READERS[name], *args)
         context.log.info("every other folder is read by the model worker (its imports done before the run) "
                          "while the run records this step and its checks")
     return _result(result)

@@ -45,6 +45,7 @@ GOOD_RATINGS = {"outstanding", "good"}
 NO_FIGURES = "no indicator data, so no visit is recommended"  # the reasons of a service without figures
 # ... and of one none of whose figures could be compared with national (periods too few services report)
 NO_EVIDENCE = "no indicator figures compared with national, so no visit is recommended"
+SUPPRESSED = "suppressed (too few to publish)"  # said of figures that are, matched by the CLI's note
 BAND_TEXT = {
     "high_99.8": "above the 99.8% limit", "high_95": "above the 95% limit",
     "within": "within the limits", "low_95": "better than the 95% limit",
@@ -173,12 +174,12 @@ def _why_no_evidence(label: str, latest: tuple, window: tuple | None) -> tuple[s
         end, length, hidden = alone[0], alone[1], False  # a published figure, not compared, behind the latest
     if window is None:  # no service has evidence of it: no period of it has a national rate
         if hidden:
-            return f"its {label} figures are suppressed (too few to publish)", False
+            return f"its {label} figures are {SUPPRESSED}", False
         return (f"its {label} figures are not compared with national: too few services report them for a "
                 f"national rate (latest {_window_text(length, end)})"), True
     pooled = f" ({_window_text(int(window[1]), window[0])})"
     if hidden:
-        return f"its {label} figures in the years pooled{pooled} are suppressed (too few to publish)", False
+        return f"its {label} figures in the years pooled{pooled} are {SUPPRESSED}", False
     if not compared or alone is not None and alone[0] == end:  # (also a figure of the same end, not compared)
         return (f"its {label} figures are not compared with national: their periods (latest "
                 f"{_window_text(length, end)}) are not those most services report"), True

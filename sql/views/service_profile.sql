@@ -1,13 +1,12 @@
 -- One row per service: who it is, where it stands in the latest ranked list,
 -- its latest period of each indicator compared with national (rate vs national, z,
 -- funnel band; a NULL rate is a suppressed figure, or an empty cohort's; a period with
--- no national rate only where it has no other) and its last inspection.
+-- no national rate only where it has no other: the view latest_indicators, created
+-- before this one, as the views are in name order) and its last inspection.
 CREATE OR REPLACE VIEW service_profile AS
 WITH latest AS (
     SELECT yjs_id, indicator, period_end, rate, national_rate, z_score, funnel_band
-    FROM indicator_values
-    QUALIFY row_number() OVER (PARTITION BY yjs_id, indicator
-                               ORDER BY national_rate IS NULL, period_end DESC, period_months DESC) = 1
+    FROM latest_indicators
 ),
 last_inspection AS (
     SELECT yjs_id, published, inspection_type, overall_rating
